@@ -1,0 +1,64 @@
+# New machine: `make run` (serve the demo) and `make test` (the whole suite). See README.md.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+# Debian packages the product and its tests use: CJK fonts for pages and PDFs, the font subsetter WeasyPrint
+# wants, poppler to inspect PDFs, Chromium for browser tests and screenshots.
+DEB_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 poppler-utils chromium
+
+.PHONY: run test lint bench system-deps install install-dev db demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+system-deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing Debian packages: $$missing"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else \
+		echo "Missing Debian packages: $$missing -- please run: sudo apt-get install $$missing" >&2; \
+		echo "(continuing; PDF and browser features need them)" >&2; \
+	fi
+
+db: install
+	$(FLASK) db upgrade
+
+demo: db
+	$(FLASK) demo load
+
+run: system-deps demo
+	@echo
+	@echo "督办系统: http://$(HOST):$(PORT)/   (Ctrl-C stops it)"
+	@echo "Demo logins (password demo1234): office, leader, admin, liaison01..NN, head01..NN -- see 'flask --app wsgi demo load' output above"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: system-deps install-dev
+	$(BIN)/python -m pytest -q
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+bench: install-dev
+	@ls bench/*.py >/dev/null 2>&1 && for f in bench/*.py; do $(BIN)/python $$f || exit 1; done || echo "no benchmarks yet"
+
+clean:
+	rm -rf $(VENV) instance/workflow.sqlite

@@ -1,0 +1,16 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField, FileRequired
+from wtforms import SubmitField
+
+from forms import BaseForm
+
+
+class PlanUploadForm(BaseForm):
+    file = FileField(_l("方案文件（.txt 或 .docx）"), validators=[FileRequired(message=_l("请选择要上传的文件"))])
+    submit = SubmitField(_l("上传并分解"))
+
+
+class PlanConfirmForm(BaseForm):
+    """The review page's form; the per-task and per-department inputs are read by corrections_from_form()."""
+
+    submit = SubmitField(_l("确认导入"))

@@ -1,0 +1,130 @@
+"""Organisation: departments (with aliases) and the people who act for them."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from models.base import UTCDateTime, db, in_clause
+
+
+class DepartmentKind(enum.StrEnum):
+    MUNICIPAL = "municipal"
+    COUNTY = "county"
+    ZONE = "zone"
+    OTHER = "other"
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    OFFICE = "office"
+    LEADER = "leader"
+    LIAISON = "liaison"
+    DEPT_HEAD = "dept_head"
+
+
+DEPARTMENT_ROLES = (Role.LIAISON, Role.DEPT_HEAD)
+
+
+class Department(db.Model):
+    __tablename__ = "department"
+    __table_args__ = (CheckConstraint(f"kind IN ({in_clause(*DepartmentKind)})", name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default=DepartmentKind.OTHER)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    aliases: Mapped[list[DepartmentAlias]] = relationship(
+        back_populates="department", cascade="all, delete-orphan", order_by="DepartmentAlias.id"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Department {self.name}>"
+
+    @property
+    def alias_names(self) -> list[str]:
+        return [a.name for a in self.aliases]
+
+    @classmethod
+    def lookup(cls, name: str) -> Department | None:
+        """Find a department by its canonical name or any alias."""
+        dept = db.session.scalar(select(cls).where(cls.name == name))
+        if dept is None:
+            dept = db.session.scalar(
+                select(cls).join(DepartmentAlias).where(DepartmentAlias.name == name)
+            )
+        return dept
+
+
+class DepartmentAlias(db.Model):
+    """Another name of a department, e.g. the name of a bureau it absorbed."""
+
+    __tablename__ = "department_alias"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+    department: Mapped[Department] = relationship(back_populates="aliases")
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user_account"
+    __table_args__ = (
+        CheckConstraint(f"role IN ({in_clause(*Role)})", name="role"),
+        CheckConstraint(
+            f"role NOT IN ({in_clause(*DEPARTMENT_ROLES)}) OR department_id IS NOT NULL",
+            name="department_role_has_department",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120), default="")
+    email: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(20))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    locale: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    department: Mapped[Department | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<User {self.username} {self.role}>"
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: deactivated users cannot log in
+        return self.active
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    # Permissions live here so services enforce them and templates reuse them.
+    @property
+    def is_office(self) -> bool:
+        return self.role == Role.OFFICE
+
+    @property
+    def sees_everything(self) -> bool:
+        """Office, leaders and admins read every plan and department; liaisons and heads their own."""
+        return self.role in (Role.OFFICE, Role.LEADER, Role.ADMIN)
+
+    def can_import_plans(self) -> bool:
+        return self.role in (Role.OFFICE, Role.ADMIN)
+
+    def can_view_department(self, department: Department) -> bool:
+        return self.sees_everything or self.department_id == department.id
+
+    @property
+    def display(self) -> str:
+        return self.display_name or self.username

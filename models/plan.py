@@ -1,0 +1,182 @@
+"""A plan decomposed: outline headings, tasks (measures), department assignments and numeric targets."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import UTCDateTime, db, in_clause
+from models.org import Department
+
+
+class AssignmentRole(enum.StrEnum):
+    LEAD = "lead"
+    CO = "co"
+
+
+class Comparator(enum.StrEnum):
+    GE = ">="
+    LE = "<="
+    ABOUT = "~"
+    EQ = "="
+
+
+class Plan(db.Model):
+    __tablename__ = "plan"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    source_filename: Mapped[str] = mapped_column(String(300))
+    source_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    issuing_body: Mapped[str] = mapped_column(String(200), default="")
+    valid_from: Mapped[int | None] = mapped_column(Integer)
+    valid_to: Mapped[int | None] = mapped_column(Integer)
+    implied_units: Mapped[str] = mapped_column(Text, default="")  # '、'-joined, as the plan states them
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    outline: Mapped[list[OutlineNode]] = relationship(
+        back_populates="plan", cascade="all, delete-orphan", order_by="OutlineNode.position"
+    )
+    tasks: Mapped[list[Task]] = relationship(
+        back_populates="plan", cascade="all, delete-orphan", order_by="Task.position"
+    )
+    # Plan-level targets only; a task's targets are reached through the task.
+    targets: Mapped[list[Target]] = relationship(
+        primaryjoin="and_(Plan.id == Target.plan_id, Target.task_id.is_(None))",
+        order_by="Target.position",
+        viewonly=True,
+    )
+
+    def __repr__(self) -> str:
+        return f"<Plan {self.id} {self.title}>"
+
+    @property
+    def implied_unit_names(self) -> list[str]:
+        return [u for u in self.implied_units.split("、") if u]
+
+
+
+class OutlineNode(db.Model):
+    """A heading of the plan (一、 / (一) / 1. / ——); tasks hang off their own node."""
+
+    __tablename__ = "outline_node"
+    __table_args__ = (UniqueConstraint("plan_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("outline_node.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(40))
+    level: Mapped[int] = mapped_column(Integer)
+    marker: Mapped[str] = mapped_column(String(20), default="")
+    title: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer)
+
+    plan: Mapped[Plan] = relationship(back_populates="outline")
+    parent: Mapped[OutlineNode | None] = relationship(remote_side="OutlineNode.id", back_populates="children")
+    children: Mapped[list[OutlineNode]] = relationship(back_populates="parent", order_by="OutlineNode.position")
+    task: Mapped[Task | None] = relationship(back_populates="outline_node")
+
+
+class Task(db.Model):
+    """One measure of the plan. A task without assignments is an unassigned measure awaiting the office."""
+
+    __tablename__ = "task"
+    __table_args__ = (UniqueConstraint("plan_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"), index=True)
+    outline_node_id: Mapped[int | None] = mapped_column(ForeignKey("outline_node.id", ondelete="SET NULL"))
+    code: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text, default="")
+    clause: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer)
+
+    plan: Mapped[Plan] = relationship(back_populates="tasks")
+    outline_node: Mapped[OutlineNode | None] = relationship(back_populates="task")
+    assignments: Mapped[list[Assignment]] = relationship(
+        back_populates="task", cascade="all, delete-orphan", order_by="Assignment.id"
+    )
+    targets: Mapped[list[Target]] = relationship(
+        back_populates="task", cascade="all, delete-orphan", order_by="Target.position"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Task {self.code}>"
+
+    def departments_with(self, role: AssignmentRole, *, implied: bool = False) -> list[Department]:
+        return [a.department for a in self.assignments if a.role == role and a.implied == implied]
+
+    @property
+    def leads(self) -> list[Department]:
+        return self.departments_with(AssignmentRole.LEAD)
+
+    @property
+    def co(self) -> list[Department]:
+        return self.departments_with(AssignmentRole.CO)
+
+    @property
+    def implied(self) -> list[Department]:
+        return self.departments_with(AssignmentRole.CO, implied=True)
+
+    @property
+    def is_assigned(self) -> bool:
+        return bool(self.assignments)
+
+
+class Assignment(db.Model):
+    """A department's part in a task: it leads (牵头) or co-operates (配合)."""
+
+    __tablename__ = "assignment"
+    __table_args__ = (
+        UniqueConstraint("task_id", "department_id"),
+        CheckConstraint(f"role IN ({in_clause(*AssignmentRole)})", name="role"),
+        CheckConstraint("NOT (implied AND role = 'lead')", name="implied_is_co"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    role: Mapped[str] = mapped_column(String(10))
+    # True for units named once by a blanket sentence (以下均需……落实,不再列出) rather than in this task's clause.
+    implied: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    task: Mapped[Task] = relationship(back_populates="assignments")
+    department: Mapped[Department] = relationship()
+
+
+class Target(db.Model):
+    """A numeric target of a task or, when task_id is null, of the whole plan."""
+
+    __tablename__ = "target"
+    __table_args__ = (CheckConstraint(f"comparator IN ({in_clause(*Comparator)})", name="comparator"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), index=True)
+    year: Mapped[int | None] = mapped_column(Integer)
+    metric: Mapped[str] = mapped_column(Text, default="")
+    value: Mapped[Decimal] = mapped_column(Numeric(20, 6))
+    unit: Mapped[str] = mapped_column(String(40), default="")
+    comparator: Mapped[str] = mapped_column(String(2), default=Comparator.EQ)
+    sentence: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    plan: Mapped[Plan] = relationship()
+    task: Mapped[Task | None] = relationship(back_populates="targets")
+
+    @property
+    def number(self) -> int | float:
+        """The value as JSON shows it: 1000, not 1000.000000."""
+        v = float(self.value)
+        return int(v) if v.is_integer() else v
+
+    @property
+    def label(self) -> str:
+        prefix = {">=": "≥ ", "<=": "≤ ", "~": "≈ ", "=": ""}[self.comparator]
+        return f"{prefix}{self.number}{self.unit}"

@@ -1,0 +1,130 @@
+"""Fixtures: a migrated database (SQLite, or PostgreSQL when TEST_DATABASE_URL is set), app, client, runner,
+login_as, and small factories. The schema is built by the migrations, once per session; every test starts
+from empty tables."""
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import flask_migrate
+import pytest
+from sqlalchemy import text
+
+from models import Department, Role, User
+from workflow import create_app
+from workflow.admin.services import create_user
+from workflow.config import TestConfig
+from workflow.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+FUSHUN = ROOT / "data" / "plans" / "fushun-carbon-peak-plan.txt"
+NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+PASSWORD = "s3cret-pass"
+
+
+def _config(url: str, **extra) -> dict:
+    cfg = {k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}
+    cfg.update(SQLALCHEMY_DATABASE_URI=url, **extra)
+    return cfg
+
+
+def _drop_everything() -> None:
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    else:
+        db.reflect()
+        db.drop_all()
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+    app = create_app(_config(url))
+    with app.app_context():
+        _drop_everything()
+        flask_migrate.upgrade()
+        db.engine.dispose()
+    return url
+
+
+def _empty_tables() -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    app = create_app(_config(database_url, UPLOAD_DIR=str(tmp_path / "uploads")))
+    with app.app_context():
+        _empty_tables()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def make_department(name: str = "市测试局", kind: str = "municipal") -> Department:
+    dept = Department.lookup(name)
+    if dept is None:
+        dept = Department(name=name, kind=kind)
+        db.session.add(dept)
+        db.session.commit()
+    return dept
+
+
+def make_user(role: str, department: Department | str | None = None, username: str | None = None) -> User:
+    if isinstance(department, str):
+        department = make_department(department)
+    username = username or f"{role}-{department.id if department else 'x'}-{db.session.query(User).count()}"
+    user = create_user(username, PASSWORD, role, now=NOW, department=department)
+    db.session.commit()
+    return user
+
+
+@pytest.fixture
+def login_as(client):
+    """login_as('liaison', department='市住房城乡建设局') → the logged-in User."""
+
+    def login(role: str = Role.OFFICE, department: Department | str | None = None) -> User:
+        user = make_user(role, department)
+        client.post("/logout")
+        response = client.post("/login", data={"username": user.username, "password": PASSWORD})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+
+    return login
+
+
+def import_text_plan(text_or_path: str | Path, filename: str = "plan.txt"):
+    """Import a plan through the same service the web and CLI use; returns the Plan."""
+    from workflow.plans.importer import import_plan
+    from workflow.plans.parser import parse_plan_bytes
+    from workflow.plans.services import sha256_of
+
+    data = Path(text_or_path).read_bytes() if isinstance(text_or_path, Path) else text_or_path.encode()
+    draft = parse_plan_bytes(data, filename)
+    return import_plan(draft, source_filename=filename, source_sha256=sha256_of(data), actor=None, now=NOW)
+
+
+@pytest.fixture
+def fushun_plan(app):
+    return import_text_plan(FUSHUN, FUSHUN.name)

@@ -1,0 +1,59 @@
+"""Build district-renewal-tables.docx: a plan whose measures live in responsibility tables.
+
+Run from the repository root with `.venv/bin/python tests/plans/make_docx.py`; the generated file is kept
+in the repository so the tests do not depend on running this script.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import docx
+
+OUT = Path(__file__).with_name("district-renewal-tables.docx")
+
+
+def add_table(document, header: list[str], rows: list[list[str]]):
+    table = document.add_table(rows=1 + len(rows), cols=len(header))
+    for j, text in enumerate(header):
+        table.rows[0].cells[j].text = text
+    for i, row in enumerate(rows, start=1):
+        for j, text in enumerate(row):
+            table.rows[i].cells[j].text = text
+    return table
+
+
+def build(path: Path = OUT) -> Path:
+    document = docx.Document()
+    document.add_paragraph("东岭区2024年城市更新重点任务清单")
+    document.add_paragraph("为扎实推进城市更新行动，改善人居环境，制定本清单。")
+    document.add_paragraph("一、总体目标")
+    document.add_paragraph("到2024年底，全区完成老旧小区改造面积达到60万平方米，城市生活污水集中收集率达到75%以上。")
+    document.add_paragraph("二、重点任务")
+    document.add_paragraph("（一）老旧小区改造")
+    add_table(document, ["序号", "重点任务", "工作内容", "牵头单位", "配合单位", "完成时限"], [
+        ["1", "推进老旧小区综合改造", "完成30个小区改造。到2024年底，改造面积达到50万平方米。",
+         "区住房城乡建设局", "区财政局、各街道办事处", "2024年12月"],
+        ["2", "加装电梯", "推动既有住宅加装电梯，2024年新增加装电梯100部。", "区住房城乡建设局",
+         "区市场监管局", "2024年10月"],
+    ])
+    document.add_paragraph("（二）背街小巷整治")
+    add_table(document, ["序号", "工作内容", "责任单位", "完成时限"], [
+        ["1", "整治背街小巷，改善通行条件和环境卫生", "区城管局、各街道办事处", "2024年11月"],
+        ["2", "建设口袋公园，增加居民休闲空间", "", "2024年12月"],
+    ])
+    document.add_paragraph("（三）基础设施补短板")
+    table = add_table(document, ["领域", "具体任务", "牵头单位", "配合单位"], [
+        ["排水防涝", "改造雨污合流管网20公里", "区水务局", "区住房城乡建设局"],
+        ["排水防涝", "清理易涝点积水隐患", "区水务局", "区应急管理局"],
+        ["燃气安全", "更新老化燃气管道", "区住房城乡建设局", "区市场监管局、东岭燃气集团"],
+    ])
+    table.cell(1, 0).merge(table.cell(2, 0))
+    table.cell(1, 0).text = "排水防涝"
+    document.add_paragraph("三、保障措施")
+    document.add_paragraph("加强组织领导，强化资金保障，定期通报工作进展。")
+    document.save(str(path))
+    return path
+
+
+if __name__ == "__main__":
+    print(build())

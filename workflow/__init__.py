@@ -1,0 +1,98 @@
+"""The Flask application factory."""
+from __future__ import annotations
+
+import os
+import sqlite3
+
+from flask import Flask, request, session
+from flask_babel import lazy_gettext
+from flask_login import current_user
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from models.base import render_migration_type
+from workflow.config import BASE_DIR, Config
+from workflow.extensions import babel, bootstrap, csrf, db, login_manager, migrate
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_foreign_keys(dbapi_connection, _record):
+    """SQLite ignores foreign keys (and so ON DELETE CASCADE) unless asked, per connection."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+
+def select_locale() -> str:
+    chosen = session.get("locale") or getattr(current_user, "locale", None)
+    if chosen:
+        return chosen
+    return "zh_Hans_CN"
+
+
+def create_app(config: type | dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+        instance_path=str(BASE_DIR / "instance"),
+    )
+    app.config.from_object(Config)
+    if isinstance(config, dict):
+        app.config.update(config)
+    elif config is not None:
+        app.config.from_object(config)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    import models  # noqa: F401  (registers every table with the metadata)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True,
+                    render_item=render_migration_type)
+    csrf.init_app(app)
+    bootstrap.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(BASE_DIR / "translations"))
+    _init_login(app)
+    _register_blueprints(app)
+    _register_template_helpers(app)
+
+    from workflow.cli import register_cli
+    from workflow.errors import register_error_handlers
+
+    register_cli(app)
+    register_error_handlers(app)
+    return app
+
+
+def _init_login(app: Flask) -> None:
+    from models import User
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = lazy_gettext("请先登录。")
+    login_manager.login_message_category = "warning"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        return db.session.get(User, int(user_id))
+
+
+def _register_blueprints(app: Flask) -> None:
+    from workflow.auth.views import bp as auth_bp
+    from workflow.dashboard.views import bp as dashboard_bp
+    from workflow.plans.views import bp as plans_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(plans_bp)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from workflow.clock import local
+
+    @app.template_filter("localtime")
+    def localtime(dt, fmt: str = "%Y-%m-%d %H:%M"):
+        return local(dt).strftime(fmt) if dt else ""
+
+    @app.context_processor
+    def inject_locale():
+        return {"current_locale": select_locale(), "request_path": request.path}

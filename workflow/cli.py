@@ -1,0 +1,169 @@
+"""The operations commands of CONTRACT.md: thin adapters over the services.
+
+Each prints one JSON document on stdout with --format json, and on bad input one line on stderr and exit 1,
+with nothing written.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from datetime import datetime
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
+
+from models import Plan
+from workflow.clock import utcnow
+from workflow.extensions import db
+from workflow.plans.importer import PlanImportError, import_plan, plan_to_draft
+from workflow.plans.parser import PlanParseError, parse_plan_bytes
+from workflow.plans.services import sha256_of
+from workflow.plans.table import print_draft_table
+
+
+def format_option(default: str = "table"):
+    return click.option("--format", "fmt", type=click.Choice(["json", "table"]), default=default,
+                        show_default=True, help="json: exactly one JSON document on stdout")
+
+
+def now_option(fn):
+    return click.option("--now", "now", default=None,
+                        help="ISO 8601 time with offset, e.g. 2026-04-20T09:00+08:00; default: the real clock")(fn)
+
+
+def parse_now(value: str | None) -> datetime:
+    if value is None:
+        return utcnow()
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.ClickException(f"--now 不是 ISO 8601 时间：{value}") from exc
+    if dt.tzinfo is None:
+        raise click.ClickException(f"--now 需要带时区偏移，例如 2026-04-20T09:00+08:00：{value}")
+    return dt
+
+
+def print_json(data) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def clean_errors(*known: type[Exception]):
+    """Expected failures become one line on stderr and exit 1, after a rollback so nothing is half-written."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except known as exc:
+                db.session.rollback()
+                raise click.ClickException(str(exc)) from exc
+            except SQLAlchemyError as exc:
+                db.session.rollback()
+                lines = str(exc).strip().splitlines()
+                raise click.ClickException(
+                    f"数据库错误（是否已运行 flask db upgrade？）：{lines[0] if lines else type(exc).__name__}"
+                ) from exc
+        return wrapper
+
+    return decorate
+
+
+def read_input_file(path: str) -> bytes:
+    p = Path(path)
+    if not p.is_file():
+        raise click.ClickException(f"文件不存在或不是普通文件：{path}")
+    return p.read_bytes()
+
+
+def get_plan(plan_id: int) -> Plan:
+    plan = db.session.get(Plan, plan_id)
+    if plan is None:
+        raise click.ClickException(f"方案不存在：{plan_id}")
+    return plan
+
+
+plan_cli = AppGroup("plan", help="Parse, import and export implementation plans.")
+demo_cli = AppGroup("demo", help="Demo data for a first look and for training.")
+
+
+@plan_cli.command("parse")
+@click.argument("path")
+@format_option()
+@clean_errors(PlanParseError)
+def plan_parse(path: str, fmt: str) -> None:
+    """Parse PATH (.txt or .docx) and print the decomposition; writes nothing."""
+    draft = parse_plan_bytes(read_input_file(path), Path(path).name)
+    if fmt == "json":
+        print_json(draft.to_dict())
+    else:
+        print_draft_table(draft)
+
+
+@plan_cli.command("import")
+@click.argument("path")
+@format_option()
+@now_option
+@clean_errors(PlanParseError, PlanImportError)
+def plan_import(path: str, fmt: str, now: str | None) -> None:
+    """Import PATH as a new plan; the same file twice is refused."""
+    data = read_input_file(path)
+    draft = parse_plan_bytes(data, Path(path).name)
+    plan = import_plan(draft, source_filename=Path(path).name, source_sha256=sha256_of(data),
+                       actor=None, now=parse_now(now))
+    result = {
+        "plan_id": plan.id,
+        "tasks": len(draft.tasks),
+        "unassigned": len(draft.unassigned),
+        "assignments": sum(len(t.assignments) for t in plan.tasks),
+        "targets": len(draft.targets) + sum(len(t.targets) for t in draft.tasks + draft.unassigned),
+        "departments": len(draft.departments),
+    }
+    if fmt == "json":
+        print_json(result)
+    else:
+        click.echo(f"已导入方案 #{plan.id}《{plan.title}》：任务 {result['tasks']} 项，"
+                   f"分工 {result['assignments']} 条，目标 {result['targets']} 个。")
+
+
+@plan_cli.command("export")
+@click.argument("plan_id", type=int)
+@format_option(default="json")
+@clean_errors()
+def plan_export(plan_id: int, fmt: str) -> None:
+    """Print the stored plan in the schema of `plan parse`."""
+    draft = plan_to_draft(get_plan(plan_id))
+    if fmt == "json":
+        print_json(draft.to_dict())
+    else:
+        print_draft_table(draft)
+
+
+@demo_cli.command("load")
+@format_option()
+@now_option
+@clean_errors(PlanParseError, PlanImportError, OSError)
+def demo_load(fmt: str, now: str | None) -> None:
+    """On an empty database: import the bundled plan and create the demo accounts."""
+    from workflow.demo import load_demo
+
+    result = load_demo(now=parse_now(now))
+    if result is None:
+        click.echo("数据库中已有数据，未做任何更改。", err=True)
+        if fmt == "json":
+            print_json({"plan_id": None, "accounts": [], "changed": False})
+        return
+    if fmt == "json":
+        print_json(result)
+        return
+    click.echo(f"已载入演示方案 #{result['plan_id']}，演示账号（密码均为 {result['accounts'][0]['password']}）：")
+    for a in result["accounts"]:
+        click.echo(f"  {a['username']:<12} {a['role']:<10} {a['department'] or ''}")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(plan_cli)
+    app.cli.add_command(demo_cli)

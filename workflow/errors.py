@@ -1,0 +1,56 @@
+"""Errors are answers: a friendly page in the UI, problem details (RFC 9457) under /api/."""
+from flask import Flask, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from workflow.extensions import db
+
+TITLES = {
+    400: _l("请求有误"),
+    401: _l("需要登录"),
+    403: _l("无权访问"),
+    404: _l("页面不存在"),
+    409: _l("数据冲突"),
+    413: _l("文件过大"),
+    422: _l("内容有误"),
+    500: _l("系统错误"),
+}
+
+
+def problem(status: int, detail: str = "", **extra):
+    body = {"type": "about:blank", "status": status, "title": str(TITLES.get(status, _l("错误"))), "detail": detail, **extra}
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        if _wants_json():
+            return problem(400, error.description)
+        return render_template("errors/error.html", status=400, title=_l("表单已过期"),
+                               detail=_l("页面停留时间过长或表单已失效，请返回重新提交。")), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        status = error.code or 500
+        if _wants_json():
+            return problem(status, error.description or "")
+        return render_template("errors/error.html", status=status, title=TITLES.get(status, error.name),
+                               detail=error.description if status != 404 else ""), status
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        db.session.rollback()
+        app.logger.exception("unhandled error")
+        if _wants_json():
+            return problem(500, str(_l("服务器内部错误，已记录。")))
+        return render_template("errors/error.html", status=500, title=TITLES[500],
+                               detail=InternalServerError.description), 500

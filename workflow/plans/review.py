@@ -1,0 +1,57 @@
+"""The office's review step: the draft as editable rows, and the corrections read back from the form."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask_babel import gettext as _
+
+from workflow.plans.importer import code_key
+from workflow.plans.parser import PlanDraft
+from workflow.plans.services import split_names
+
+
+def _all_tasks(draft: PlanDraft):
+    return sorted([*draft.tasks, *draft.unassigned], key=lambda t: code_key(t.code))
+
+
+def review_rows(draft: PlanDraft, values: Mapping[str, str] | None) -> dict:
+    """Rows for the review table; `values` (the submitted form) wins over the draft so nothing typed is lost."""
+    unassigned = {t.code for t in draft.unassigned}
+    tasks = []
+    for t in _all_tasks(draft):
+        tasks.append({
+            "task": t,
+            "unassigned": t.code in unassigned,
+            "leads": values.get(f"leads-{t.code}", "") if values else "、".join(t.leads),
+            "co": values.get(f"co-{t.code}", "") if values else "、".join(t.co),
+        })
+    departments = [
+        {"dept": d, "index": i, "rename": values.get(f"rename-{i}", d.name) if values else d.name}
+        for i, d in enumerate(draft.departments)
+    ]
+    return {"tasks": tasks, "departments": departments}
+
+
+def corrections_from_form(form: Mapping[str, str], draft: PlanDraft) -> tuple[dict, dict[str, str]]:
+    """Read per-task leads/co and department renames; returns (corrections, field errors by input name)."""
+    errors: dict[str, str] = {}
+    assignments: dict[str, tuple[list[str], list[str]]] = {}
+    for t in _all_tasks(draft):
+        leads = split_names(form.get(f"leads-{t.code}", ""))
+        co = split_names(form.get(f"co-{t.code}", ""))
+        if co and not leads:
+            errors[f"leads-{t.code}"] = _("有配合单位时必须指定牵头单位。")
+        too_long = [n for n in (*leads, *co) if len(n) > 200]
+        if too_long:
+            errors[f"co-{t.code}"] = _("单位名称过长：%(name)s", name=too_long[0][:20])
+        assignments[t.code] = (leads, co)
+    renames: dict[str, str] = {}
+    for i, d in enumerate(draft.departments):
+        new = form.get(f"rename-{i}", d.name).strip()
+        if not new:
+            errors[f"rename-{i}"] = _("单位名称不能为空。")
+        elif len(new) > 200:
+            errors[f"rename-{i}"] = _("单位名称过长。")
+        else:
+            renames[d.name] = new
+    return {"assignments": assignments, "renames": renames}, errors

@@ -1,0 +1,182 @@
+"""Plan operations shared by the web views and the CLI: staging an upload, corrections, import, queries."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from models import Assignment, AssignmentRole, Department, Plan, Task, User
+from workflow.extensions import db
+from workflow.plans.importer import import_plan, outline_tree  # noqa: F401  (re-exported for views)
+from workflow.plans.parser import DepartmentDraft, PlanDraft, PlanParseError, parse_plan_bytes
+
+ALLOWED_SUFFIXES = {".txt", ".docx"}
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def parse_upload(data: bytes, filename: str) -> PlanDraft:
+    if Path(filename).suffix.lower() not in ALLOWED_SUFFIXES:
+        raise PlanParseError("只支持 .txt 和 .docx 格式的方案文件。")
+    return parse_plan_bytes(data, filename)
+
+
+# -- staging: the uploaded file waits on disk, keyed by its sha256, until the office confirms ------------
+
+def _staging_dir() -> Path:
+    path = Path(current_app.config["UPLOAD_DIR"]) / "staging"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def stage_upload(data: bytes, filename: str) -> str:
+    """Keep the upload for the review step; returns its key (the sha256). Parses first so bad files stop here."""
+    parse_upload(data, filename)
+    key = sha256_of(data)
+    (_staging_dir() / key).write_bytes(data)
+    (_staging_dir() / f"{key}.json").write_text(json.dumps({"filename": Path(filename).name}), "utf-8")
+    return key
+
+
+def load_staged(key: str) -> tuple[bytes, str] | None:
+    if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
+        return None
+    data_path, meta_path = _staging_dir() / key, _staging_dir() / f"{key}.json"
+    if not data_path.exists() or not meta_path.exists():
+        return None
+    return data_path.read_bytes(), json.loads(meta_path.read_text("utf-8"))["filename"]
+
+
+def discard_staged(key: str) -> None:
+    for path in (_staging_dir() / key, _staging_dir() / f"{key}.json"):
+        path.unlink(missing_ok=True)
+
+
+# -- corrections made by the office before confirming ----------------------------------------------------
+
+def split_names(text: str) -> list[str]:
+    """'A、B，C' → ['A', 'B', 'C'] (the separators people type in the review form)."""
+    for sep in "，,；;\n":
+        text = text.replace(sep, "、")
+    return [n.strip() for n in text.split("、") if n.strip()]
+
+
+def apply_corrections(draft: PlanDraft, *, assignments: dict[str, tuple[list[str], list[str]]],
+                      renames: dict[str, str]) -> PlanDraft:
+    """Return the draft with the office's edits: per-task leads/co, and department renames or merges.
+
+    Renaming A to the name of another department B merges them: A becomes an alias of B.
+    A name typed in a task that no department has yet becomes a new department.
+    """
+    renames = {old: new for old, new in renames.items() if new and new != old}
+
+    def canon(name: str) -> str:
+        seen = set()
+        while name in renames and name not in seen:
+            seen.add(name)
+            name = renames[name]
+        return name
+
+    def canon_list(names: list[str], exclude: set[str] = frozenset()) -> list[str]:
+        out: list[str] = []
+        for n in names:
+            c = canon(n)
+            if c not in out and c not in exclude:
+                out.append(c)
+        return out
+
+    merged: dict[str, DepartmentDraft] = {}
+    for d in draft.departments:
+        target = canon(d.name)
+        entry = merged.setdefault(target, DepartmentDraft(name=target, aliases=[], kind=d.kind))
+        for alias in (d.name, *d.aliases):
+            if alias != target and alias not in entry.aliases:
+                entry.aliases.append(alias)
+
+    def fix(task):
+        leads, co = assignments.get(task.code, (task.leads, task.co))
+        leads = canon_list(leads)
+        co = canon_list(co, set(leads))
+        implied = canon_list(task.implied, set(leads) | set(co))
+        for name in (*leads, *co):
+            merged.setdefault(name, DepartmentDraft(name=name, aliases=[], kind=guess_kind(name)))
+        return replace(task, leads=leads, co=co, implied=implied)
+
+    fixed = [fix(t) for t in [*draft.tasks, *draft.unassigned]]
+    return replace(
+        draft,
+        tasks=[t for t in fixed if t.leads or t.co],
+        unassigned=[t for t in fixed if not (t.leads or t.co)],
+        implied_units=canon_list(draft.implied_units),
+        departments=list(merged.values()),
+    )
+
+
+def guess_kind(name: str) -> str:
+    from workflow.plans.parser import department_kind
+
+    return department_kind(name)
+
+
+def confirm_import(key: str, *, corrections: dict | None, actor: User, now: datetime) -> Plan:
+    staged = load_staged(key)
+    if staged is None:
+        raise PlanParseError("上传的文件已失效，请重新上传。")
+    data, filename = staged
+    draft = parse_upload(data, filename)
+    if corrections:
+        draft = apply_corrections(draft, **corrections)
+    plan = import_plan(draft, source_filename=filename, source_sha256=key, actor=actor, now=now)
+    discard_staged(key)
+    return plan
+
+
+# -- queries ---------------------------------------------------------------------------------------------
+
+def list_plans() -> list[tuple[Plan, int]]:
+    """Plans, newest first, each with its number of tasks."""
+    task_count = select(func.count(Task.id)).where(Task.plan_id == Plan.id).scalar_subquery()
+    return list(db.session.execute(select(Plan, task_count).order_by(Plan.id.desc())))
+
+
+def load_plan(plan_id: int) -> Plan | None:
+    return db.session.scalar(
+        select(Plan).where(Plan.id == plan_id).options(
+            selectinload(Plan.outline),
+            selectinload(Plan.tasks).selectinload(Task.assignments).selectinload(Assignment.department),
+            selectinload(Plan.tasks).selectinload(Task.targets),
+            selectinload(Plan.targets),
+        )
+    )
+
+
+def department_tasks(department: Department) -> list[tuple[Assignment, Task]]:
+    """A department's assignments, lead tasks first, then co-operation, each in plan order."""
+    rows = db.session.scalars(
+        select(Assignment).join(Task).where(Assignment.department_id == department.id)
+        .options(selectinload(Assignment.task).selectinload(Task.assignments).selectinload(Assignment.department),
+                 selectinload(Assignment.task).selectinload(Task.targets),
+                 selectinload(Assignment.task).selectinload(Task.plan))
+        .order_by(Task.plan_id, Task.position)
+    ).all()
+    ordered = sorted(rows, key=lambda a: (a.role != AssignmentRole.LEAD, a.task.plan_id, a.task.position))
+    return [(a, a.task) for a in ordered]
+
+
+def departments_overview() -> list[tuple[Department, int, int]]:
+    """Every department with its number of lead and co tasks."""
+    depts = db.session.scalars(
+        select(Department).options(selectinload(Department.aliases)).order_by(Department.id)
+    ).all()
+    counts: dict[tuple[int, str], int] = {}
+    for dept_id, role in db.session.execute(select(Assignment.department_id, Assignment.role)):
+        counts[(dept_id, role)] = counts.get((dept_id, role), 0) + 1
+    return [(d, counts.get((d.id, "lead"), 0), counts.get((d.id, "co"), 0)) for d in depts]

@@ -1,0 +1,103 @@
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from forms.plans import PlanConfirmForm, PlanUploadForm
+from models import Department
+from workflow.clock import utcnow
+from workflow.extensions import db
+from workflow.plans import services
+from workflow.plans.importer import PlanImportError, find_plan_by_sha
+from workflow.plans.parser import PlanParseError, read_plan_bytes
+from workflow.plans.review import corrections_from_form, review_rows
+
+bp = Blueprint("plans", __name__, url_prefix="/plans")
+
+
+def _require_overview():
+    if not current_user.sees_everything:
+        abort(403)
+
+
+def _require_importer():
+    if not current_user.can_import_plans():
+        abort(403)
+
+
+@bp.route("/")
+@login_required
+def index():
+    _require_overview()
+    return render_template("plans/index.html", plans=services.list_plans())
+
+
+@bp.route("/upload", methods=["GET", "POST"])
+@login_required
+def upload():
+    _require_importer()
+    form = PlanUploadForm()
+    if form.validate_on_submit():
+        storage = form.file.data
+        data = storage.read()
+        try:
+            key = services.stage_upload(data, storage.filename or "plan.txt")
+        except PlanParseError as exc:
+            form.file.errors.append(str(exc))
+        else:
+            return redirect(url_for("plans.review", key=key))
+    return render_template("plans/upload.html", form=form)
+
+
+@bp.route("/review/<key>", methods=["GET", "POST"])
+@login_required
+def review(key: str):
+    _require_importer()
+    staged = services.load_staged(key)
+    if staged is None:
+        flash(_("上传的文件已失效，请重新上传。"), "warning")
+        return redirect(url_for("plans.upload"))
+    data, filename = staged
+    draft = services.parse_upload(data, filename)
+    form = PlanConfirmForm()
+    errors: dict[str, str] = {}
+    values = request.form if request.method == "POST" else None
+    duplicate = find_plan_by_sha(key)
+    if form.validate_on_submit() and duplicate is None:
+        corrections, errors = corrections_from_form(request.form, draft)
+        if not errors:
+            try:
+                plan = services.confirm_import(key, corrections=corrections, actor=current_user, now=utcnow())
+            except (PlanImportError, PlanParseError) as exc:
+                flash(str(exc), "error")
+            else:
+                flash(_("方案已导入：%(n)d 项任务。", n=len(plan.tasks)), "success")
+                return redirect(url_for("plans.show", plan_id=plan.id))
+    return render_template(
+        "plans/review.html", form=form, draft=draft, filename=filename, key=key,
+        source=read_plan_bytes(data, filename), rows=review_rows(draft, values), errors=errors,
+        duplicate=duplicate,
+    )
+
+
+@bp.route("/<int:plan_id>")
+@login_required
+def show(plan_id: int):
+    _require_overview()
+    plan = services.load_plan(plan_id) or abort(404)
+    return render_template("plans/show.html", plan=plan, outline=services.outline_tree(plan))
+
+
+@bp.route("/departments")
+@login_required
+def departments():
+    _require_overview()
+    return render_template("plans/departments.html", rows=services.departments_overview())
+
+
+@bp.route("/departments/<int:department_id>")
+@login_required
+def department(department_id: int):
+    dept = db.session.get(Department, department_id) or abort(404)
+    if not current_user.can_view_department(dept):
+        abort(403)
+    return render_template("plans/department.html", department=dept, items=services.department_tasks(dept))
