@@ -1,9 +1,37 @@
 """SQLAlchemy 2.0 typed models, one module per domain. Importing this package registers every table."""
 from models.audit import AuditEvent
-from models.org import Department, DepartmentAlias, DepartmentKind, Role, User
-from models.plan import Assignment, AssignmentRole, Comparator, OutlineNode, Plan, Target, Task
+from models.notify import Notification
+from models.org import ApiToken, Department, DepartmentAlias, DepartmentKind, Role, User
+from models.plan import (
+                         ACTIVE_ASSIGNMENT,
+                         AdjustmentRequest,
+                         AdjustmentStatus,
+                         Assignment,
+                         AssignmentRole,
+                         AssignmentStatus,
+                         Comparator,
+                         OutlineNode,
+                         Plan,
+                         PlanStatus,
+                         Target,
+                         Task,
+)
+from models.report import (
+                         Attachment,
+                         Contribution,
+                         ContributionStatus,
+                         Period,
+                         Progress,
+                         Report,
+                         ReportRevision,
+                         ReportStatus,
+                         ReportValue,
+)
 
 __all__ = [
-    "Assignment", "AssignmentRole", "AuditEvent", "Comparator", "Department", "DepartmentAlias",
-    "DepartmentKind", "OutlineNode", "Plan", "Role", "Target", "Task", "User",
+    "ACTIVE_ASSIGNMENT", "AdjustmentRequest", "AdjustmentStatus", "ApiToken", "Assignment", "AssignmentRole",
+    "AssignmentStatus", "Attachment", "AuditEvent", "Comparator", "Contribution", "ContributionStatus",
+    "Department", "DepartmentAlias", "DepartmentKind", "Notification", "OutlineNode", "Period", "Plan",
+    "PlanStatus", "Progress", "Report", "ReportRevision", "ReportStatus", "ReportValue", "Role", "Target",
+    "Task", "User",
 ]

@@ -119,6 +119,11 @@ class User(UserMixin, db.Model):
         """Office, leaders and admins read every plan and department; liaisons and heads their own."""
         return self.role in (Role.OFFICE, Role.LEADER, Role.ADMIN)
 
+    @property
+    def is_reviewer(self) -> bool:
+        """Approves and returns reports, publishes plans, decides adjustments: the leading-group office."""
+        return self.role == Role.OFFICE
+
     def can_import_plans(self) -> bool:
         return self.role in (Role.OFFICE, Role.ADMIN)
 
@@ -128,3 +133,20 @@ class User(UserMixin, db.Model):
     @property
     def display(self) -> str:
         return self.display_name or self.username
+
+
+class ApiToken(db.Model):
+    """A personal API token; only its sha256 is stored, the token itself is shown once."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()

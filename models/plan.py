@@ -17,6 +17,28 @@ class AssignmentRole(enum.StrEnum):
     CO = "co"
 
 
+class PlanStatus(enum.StrEnum):
+    IMPORTED = "imported"
+    PUBLISHED = "published"
+
+
+class AssignmentStatus(enum.StrEnum):
+    DRAFT = "draft"                    # imported, not yet sent out
+    PENDING = "pending"                # published, awaiting 签收
+    ACKNOWLEDGED = "acknowledged"      # 已签收
+    ADJUSTMENT = "adjustment"          # 申请调整, awaiting the office
+    TRANSFERRED = "transferred"        # the office moved it to another department; kept as history
+
+
+ACTIVE_ASSIGNMENT = (AssignmentStatus.PENDING, AssignmentStatus.ACKNOWLEDGED, AssignmentStatus.ADJUSTMENT)
+
+
+class AdjustmentStatus(enum.StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
 class Comparator(enum.StrEnum):
     GE = ">="
     LE = "<="
@@ -26,6 +48,10 @@ class Comparator(enum.StrEnum):
 
 class Plan(db.Model):
     __tablename__ = "plan"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({in_clause(*PlanStatus)})", name="status"),
+        CheckConstraint("deadline_workdays >= 0 AND deadline_workdays <= 60", name="deadline_workdays"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(300))
@@ -37,6 +63,10 @@ class Plan(db.Model):
     implied_units: Mapped[str] = mapped_column(Text, default="")  # '、'-joined, as the plan states them
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    status: Mapped[str] = mapped_column(String(20), default=PlanStatus.IMPORTED)
+    cadence: Mapped[str] = mapped_column(String(20), default="quarterly")
+    deadline_workdays: Mapped[int] = mapped_column(Integer, default=5)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     outline: Mapped[list[OutlineNode]] = relationship(
         back_populates="plan", cascade="all, delete-orphan", order_by="OutlineNode.position"
@@ -109,8 +139,12 @@ class Task(db.Model):
     def __repr__(self) -> str:
         return f"<Task {self.code}>"
 
+    @property
+    def active_assignments(self) -> list[Assignment]:
+        return [a for a in self.assignments if a.status != AssignmentStatus.TRANSFERRED]
+
     def departments_with(self, role: AssignmentRole, *, implied: bool = False) -> list[Department]:
-        return [a.department for a in self.assignments if a.role == role and a.implied == implied]
+        return [a.department for a in self.active_assignments if a.role == role and a.implied == implied]
 
     @property
     def leads(self) -> list[Department]:
@@ -126,7 +160,7 @@ class Task(db.Model):
 
     @property
     def is_assigned(self) -> bool:
-        return bool(self.assignments)
+        return bool(self.active_assignments)
 
 
 class Assignment(db.Model):
@@ -136,6 +170,7 @@ class Assignment(db.Model):
     __table_args__ = (
         UniqueConstraint("task_id", "department_id"),
         CheckConstraint(f"role IN ({in_clause(*AssignmentRole)})", name="role"),
+        CheckConstraint(f"status IN ({in_clause(*AssignmentStatus)})", name="status"),
         CheckConstraint("NOT (implied AND role = 'lead')", name="implied_is_co"),
     )
 
@@ -145,9 +180,56 @@ class Assignment(db.Model):
     role: Mapped[str] = mapped_column(String(10))
     # True for units named once by a blanket sentence (以下均需……落实,不再列出) rather than in this task's clause.
     implied: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default=AssignmentStatus.DRAFT, index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    transferred_to_id: Mapped[int | None] = mapped_column(ForeignKey("assignment.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
 
     task: Mapped[Task] = relationship(back_populates="assignments")
     department: Mapped[Department] = relationship()
+    adjustments: Mapped[list[AdjustmentRequest]] = relationship(
+        back_populates="assignment", order_by="AdjustmentRequest.id", cascade="all, delete-orphan"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_ASSIGNMENT
+
+    def can_view(self, user) -> bool:
+        return user.sees_everything or user.department_id == self.department_id
+
+    def can_respond(self, user) -> bool:
+        """签收 or 申请调整: the department's liaison, while the assignment awaits an answer."""
+        return (user.role == "liaison" and user.department_id == self.department_id
+                and self.status == AssignmentStatus.PENDING)
+
+    @property
+    def pending_adjustment(self) -> AdjustmentRequest | None:
+        return next((r for r in self.adjustments if r.status == AdjustmentStatus.PENDING), None)
+
+
+class AdjustmentRequest(db.Model):
+    """A department's 申请调整 ("not our responsibility"), decided by the office."""
+
+    __tablename__ = "adjustment_request"
+    __table_args__ = (CheckConstraint(f"status IN ({in_clause(*AdjustmentStatus)})", name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    proposed_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    proposed_name: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(20), default=AdjustmentStatus.PENDING)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+
+    assignment: Mapped[Assignment] = relationship(back_populates="adjustments")
+    proposed_department: Mapped[Department | None] = relationship()
 
 
 class Target(db.Model):
@@ -178,5 +260,12 @@ class Target(db.Model):
 
     @property
     def label(self) -> str:
-        prefix = {">=": "≥ ", "<=": "≤ ", "~": "≈ ", "=": ""}[self.comparator]
-        return f"{prefix}{self.number}{self.unit}"
+        return target_label(self.comparator, self.value, self.unit)
+
+
+def target_label(comparator: str, value, unit: str) -> str:
+    """'≥ 1000兆瓦', '≈ 69%', '15.5%': how a target reads in pages and PDFs."""
+    number = float(value)
+    shown = int(number) if number.is_integer() else number
+    prefix = {">=": "≥ ", "<=": "≤ ", "~": "≈ "}.get(comparator, "")
+    return f"{prefix}{shown}{unit}"

@@ -5,6 +5,7 @@ import os
 import sqlite3
 
 from flask import Flask, request, session
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import current_user
 from sqlalchemy import event
@@ -77,22 +78,38 @@ def _init_login(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from workflow.account.views import bp as account_bp
+    from workflow.admin.views import bp as admin_bp
+    from workflow.api.views import bp as api_bp
+    from workflow.assignments.views import bp as assignments_bp
     from workflow.auth.views import bp as auth_bp
     from workflow.dashboard.views import bp as dashboard_bp
     from workflow.plans.views import bp as plans_bp
+    from workflow.reports.views import bp as reports_bp
+    from workflow.review.views import bp as review_bp
 
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(dashboard_bp)
-    app.register_blueprint(plans_bp)
+    for bp in (auth_bp, dashboard_bp, plans_bp, assignments_bp, reports_bp, review_bp, admin_bp, account_bp,
+               api_bp):
+        app.register_blueprint(bp)
 
 
 def _register_template_helpers(app: Flask) -> None:
+    from models.plan import target_label
     from workflow.clock import local
 
     @app.template_filter("localtime")
     def localtime(dt, fmt: str = "%Y-%m-%d %H:%M"):
         return local(dt).strftime(fmt) if dt else ""
 
+    @app.template_filter("target_label")
+    def target_label_filter(target) -> str:
+        return target_label(target.comparator, target.value, target.unit)
+
     @app.context_processor
-    def inject_locale():
-        return {"current_locale": select_locale(), "request_path": request.path}
+    def inject_globals():
+        from workflow.notify import unread_count
+
+        unread = unread_count(current_user) if current_user.is_authenticated else 0
+        kind_names = {"municipal": _("市直部门"), "county": _("县区政府"), "zone": _("开发区"), "other": _("其他")}
+        return {"kind_names": kind_names, "current_locale": select_locale(), "request_path": request.path, "unread_count": unread,
+                "view_endpoints": app.view_functions}

@@ -13,15 +13,18 @@ from pathlib import Path
 import click
 from flask import Flask
 from flask.cli import AppGroup
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from models import Plan
+from models import Plan, User
 from workflow.clock import utcnow
+from workflow.domain import DomainError
 from workflow.extensions import db
 from workflow.plans.importer import PlanImportError, import_plan, plan_to_draft
 from workflow.plans.parser import PlanParseError, parse_plan_bytes
 from workflow.plans.services import sha256_of
 from workflow.plans.table import print_draft_table
+from workflow.scheduling.periods import Cadence
 
 
 def format_option(default: str = "table"):
@@ -58,6 +61,9 @@ def clean_errors(*known: type[Exception]):
         def wrapper(*args, **kwargs):
             try:
                 return fn(*args, **kwargs)
+            except DomainError as exc:
+                db.session.rollback()
+                raise click.ClickException(exc.message) from exc
             except known as exc:
                 db.session.rollback()
                 raise click.ClickException(str(exc)) from exc
@@ -86,8 +92,9 @@ def get_plan(plan_id: int) -> Plan:
     return plan
 
 
-plan_cli = AppGroup("plan", help="Parse, import and export implementation plans.")
+plan_cli = AppGroup("plan", help="Parse, import, export and publish implementation plans.")
 demo_cli = AppGroup("demo", help="Demo data for a first look and for training.")
+users_cli = AppGroup("users", help="Accounts and personal API tokens.")
 
 
 @plan_cli.command("parse")
@@ -142,6 +149,56 @@ def plan_export(plan_id: int, fmt: str) -> None:
         print_draft_table(draft)
 
 
+@plan_cli.command("publish")
+@click.argument("plan_id", type=int)
+@click.option("--cadence", type=click.Choice([c.value for c in Cadence]), default=Cadence.QUARTERLY.value,
+              show_default=True)
+@click.option("--first-period", default=None, help="e.g. 2026Q1 (default: the current period)")
+@click.option("--deadline-workdays", type=click.IntRange(0, 60), default=5, show_default=True,
+              help="working days after a period ends")
+@format_option()
+@now_option
+@clean_errors()
+def plan_publish(plan_id: int, cadence: str, first_period: str | None, deadline_workdays: int, fmt: str,
+                 now: str | None) -> None:
+    """Publish: assignments go out, reporting periods are created with working-day deadlines."""
+    from workflow.assignments.services import publish_plan
+
+    plan = get_plan(plan_id)
+    periods = publish_plan(plan, actor=None, now=parse_now(now), cadence=cadence, first_period=first_period,
+                           deadline_workdays=deadline_workdays)
+    result = {
+        "plan_id": plan.id,
+        "assignments": sum(len(t.active_assignments) for t in plan.tasks),
+        "periods": [{"key": p.key, "start": p.start.isoformat(), "end": p.end.isoformat(),
+                     "deadline": p.deadline.isoformat()} for p in periods],
+    }
+    if fmt == "json":
+        print_json(result)
+    else:
+        click.echo(f"已发布方案 #{plan.id}：分工 {result['assignments']} 条，报送周期 {len(periods)} 个"
+                   f"（{periods[0].key}–{periods[-1].key}，首个期限 {periods[0].deadline}）。")
+
+
+@users_cli.command("token")
+@click.argument("username")
+@click.option("--name", default="cli", help="a label to recognise the token by")
+@format_option()
+@clean_errors()
+def users_token(username: str, name: str, fmt: str) -> None:
+    """Create a personal API token for USERNAME and print it once."""
+    from workflow.auth.tokens import create_token
+
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"用户不存在：{username}")
+    _, token = create_token(user, name=name, now=utcnow())
+    if fmt == "json":
+        print_json({"username": user.username, "token": token})
+    else:
+        click.echo(token)
+
+
 @demo_cli.command("load")
 @format_option()
 @now_option
@@ -165,5 +222,5 @@ def demo_load(fmt: str, now: str | None) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    app.cli.add_command(plan_cli)
-    app.cli.add_command(demo_cli)
+    for group in (plan_cli, demo_cli, users_cli):
+        app.cli.add_command(group)

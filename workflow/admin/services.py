@@ -1,10 +1,26 @@
-"""Accounts: created by the demo loader, the CLI and (later) the admin pages through the same function."""
+"""Accounts and departments: created by the demo loader, the CLI and the admin pages through the same functions.
+
+The admin pages' operations take the acting admin and the time, check fields into ValidationFailed errors and
+write an audit row with the change. Administration gives no review rights: that is the office's role."""
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, or_, select
 
-from models import Department, Role, User
+from models import Department, DepartmentAlias, DepartmentKind, Role, User
+from models.audit import record
+from workflow.domain import PermissionDenied, ValidationFailed, require
 from workflow.extensions import db
+
+USERNAME_RE = re.compile(r"[A-Za-z0-9_.\-]{3,80}")
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MIN_PASSWORD = 8
+PASSWORD_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"  # no 0/O, 1/l/I
+TEMP_PASSWORD_LENGTH = 12
 
 
 class AccountError(ValueError):
@@ -25,3 +41,195 @@ def create_user(username: str, password: str, role: str, *, now: datetime, depar
     user.set_password(password)
     db.session.add(user)
     return user
+
+
+def generate_password() -> str:
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(TEMP_PASSWORD_LENGTH))
+
+
+def _require_admin(actor: User) -> None:
+    require(actor is not None and actor.role == Role.ADMIN, "只有系统管理员可以管理用户和单位。")
+
+
+def _check_profile(errors: dict[str, str], *, role: str, department_id: int | None, display_name: str,
+                   email: str) -> Department | None:
+    """Shared checks of the create and edit forms; returns the department (or None)."""
+    if role not in set(Role):
+        errors["role"] = "请选择角色。"
+    department = db.session.get(Department, department_id) if department_id else None
+    if department_id and department is None:
+        errors["department"] = "所选单位不存在。"
+    elif role in (Role.LIAISON, Role.DEPT_HEAD) and department is None:
+        errors["department"] = "联络员和单位负责人必须选择所属单位。"
+    if len(display_name) > 120:
+        errors["display_name"] = "姓名不能超过 120 字。"
+    if email and (len(email) > 200 or not EMAIL_RE.fullmatch(email)):
+        errors["email"] = "电子邮箱格式不对。"
+    return department
+
+
+def create_account(*, actor: User, now: datetime, username: str, role: str, department_id: int | None = None,
+                   display_name: str = "", email: str = "", password: str = "") -> tuple[User, str]:
+    """Create a user from the admin form; returns (user, the password to hand over).
+
+    A blank password means "generate one": it is returned once and never stored in clear."""
+    _require_admin(actor)
+    username, display_name, email = (username or "").strip(), (display_name or "").strip(), (email or "").strip()
+    errors: dict[str, str] = {}
+    if not username:
+        errors["username"] = "请填写用户名。"
+    elif not USERNAME_RE.fullmatch(username):
+        errors["username"] = "用户名为 3–80 位字母、数字或 _ . -。"
+    elif db.session.scalar(select(User.id).where(func.lower(User.username) == username.lower())) is not None:
+        errors["username"] = f"用户名“{username}”已被使用。"
+    department = _check_profile(errors, role=role, department_id=department_id, display_name=display_name,
+                                email=email)
+    if password and len(password) < MIN_PASSWORD:
+        errors["password"] = f"初始密码至少 {MIN_PASSWORD} 位；留空则由系统生成。"
+    if errors:
+        raise ValidationFailed(errors)
+    password = password or generate_password()
+    try:
+        user = create_user(username, password, role, now=now, department=department, display_name=display_name,
+                           email=email or None)
+    except AccountError as exc:  # a race with another admin; the checks above cover the rest
+        raise ValidationFailed({"username": str(exc)}) from exc
+    db.session.flush()
+    record("user.create", user, actor=actor, now=now, to_state="active",
+           data={"username": username, "role": role, "department": department.name if department else None})
+    db.session.commit()
+    return user, password
+
+
+def update_user(user: User, *, actor: User, now: datetime, role: str, department_id: int | None,
+                display_name: str = "", email: str = "") -> User:
+    """Change a user's profile, role or department; the audit row lists what changed."""
+    _require_admin(actor)
+    display_name, email = (display_name or "").strip(), (email or "").strip()
+    errors: dict[str, str] = {}
+    department = _check_profile(errors, role=role, department_id=department_id, display_name=display_name,
+                                email=email)
+    if user.id == actor.id and role != Role.ADMIN and "role" not in errors:
+        errors["role"] = "不能取消自己的管理员角色，请由其他管理员操作。"
+    if errors:
+        raise ValidationFailed(errors)
+    before = {"role": user.role, "department": user.department.name if user.department else None,
+              "display_name": user.display_name, "email": user.email or ""}
+    after = {"role": role, "department": department.name if department else None, "display_name": display_name,
+             "email": email}
+    changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
+    if not changes:
+        return user
+    user.role, user.department, user.display_name, user.email = role, department, display_name, email or None
+    record("user.update", user, actor=actor, now=now, data={"changes": changes})
+    db.session.commit()
+    return user
+
+
+def change_department(user: User, department: Department | None, *, actor: User, now: datetime) -> User:
+    return update_user(user, actor=actor, now=now, role=user.role, department_id=department.id if department else None,
+                       display_name=user.display_name, email=user.email or "")
+
+
+def deactivate_user(user: User, *, actor: User, now: datetime, comment: str = "") -> User:
+    """A deactivated user cannot log in; everything they did stays attributed to them."""
+    _require_admin(actor)
+    if user.id == actor.id:
+        raise PermissionDenied("不能停用自己的账号。")
+    if not user.active:
+        return user
+    user.active = False
+    record("user.deactivate", user, actor=actor, now=now, comment=comment, from_state="active", to_state="inactive")
+    db.session.commit()
+    return user
+
+
+def reactivate_user(user: User, *, actor: User, now: datetime) -> User:
+    _require_admin(actor)
+    if user.active:
+        return user
+    user.active = True
+    record("user.reactivate", user, actor=actor, now=now, from_state="inactive", to_state="active")
+    db.session.commit()
+    return user
+
+
+def reset_password(user: User, *, actor: User, now: datetime) -> str:
+    """Set a generated temporary password and return it (shown once to the admin, never stored in clear)."""
+    _require_admin(actor)
+    password = generate_password()
+    user.set_password(password)
+    record("user.reset_password", user, actor=actor, now=now)
+    db.session.commit()
+    return password
+
+
+# -- queries ---------------------------------------------------------------------------------------------
+
+@dataclass
+class UserFilters:
+    role: str | None = None
+    department_id: int | None = None
+    q: str = ""
+    active: bool | None = None
+
+
+def users_query(f: UserFilters) -> Select:
+    q = select(User).order_by(User.department_id.is_not(None), User.department_id, User.role, User.username)
+    if f.role:
+        q = q.where(User.role == f.role)
+    if f.department_id:
+        q = q.where(User.department_id == f.department_id)
+    if f.active is not None:
+        q = q.where(User.active.is_(f.active))
+    text = (f.q or "").strip()
+    if text:
+        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        q = q.where(or_(User.username.ilike(like, escape="\\"), User.display_name.ilike(like, escape="\\"),
+                        User.email.ilike(like, escape="\\")))
+    return q
+
+
+# -- departments -----------------------------------------------------------------------------------------
+
+def create_department(*, actor: User, now: datetime, name: str, kind: str = DepartmentKind.MUNICIPAL) -> Department:
+    _require_admin(actor)
+    name = (name or "").strip()
+    errors: dict[str, str] = {}
+    if not name:
+        errors["name"] = "请填写单位名称。"
+    elif len(name) > 200:
+        errors["name"] = "单位名称不能超过 200 字。"
+    else:
+        existing = Department.lookup(name)
+        if existing is not None:
+            errors["name"] = (f"“{name}”已存在。" if existing.name == name
+                              else f"“{name}”已是{existing.name}的别名。")
+    if kind not in set(DepartmentKind):
+        errors["kind"] = "请选择单位类别。"
+    if errors:
+        raise ValidationFailed(errors)
+    department = Department(name=name, kind=kind)
+    db.session.add(department)
+    db.session.flush()
+    record("department.create", department, actor=actor, now=now, data={"name": name, "kind": kind})
+    db.session.commit()
+    return department
+
+
+def add_alias(department: Department, alias: str, *, actor: User, now: datetime) -> DepartmentAlias:
+    """Record another name of a department (e.g. the name a plan uses for it)."""
+    _require_admin(actor)
+    alias = (alias or "").strip()
+    if not alias:
+        raise ValidationFailed({"alias": "请填写别名。"})
+    if len(alias) > 200:
+        raise ValidationFailed({"alias": "别名不能超过 200 字。"})
+    existing = Department.lookup(alias)
+    if existing is not None:
+        raise ValidationFailed({"alias": f"“{alias}”已用于{existing.name}。"})
+    row = DepartmentAlias(department=department, name=alias)
+    db.session.add(row)
+    record("department.add_alias", department, actor=actor, now=now, data={"alias": alias})
+    db.session.commit()
+    return row

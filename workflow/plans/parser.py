@@ -7,6 +7,7 @@ the parser is used on plans nobody here has seen.  Pure: no Flask, no database, 
 """
 from __future__ import annotations
 
+import bisect
 import io
 import re
 import zipfile
@@ -277,7 +278,7 @@ _HEAD_FILLER = re.compile(r"^(?:并由|由|请|要求|责成)")
 _DEADLINE = re.compile(r"(?:19|20)[0-9]{2}\s*年|[0-9]{1,2}\s*月|长期|持续推进|每年|年底|年内|季度|前完成|时限")
 _LABEL_RE = re.compile(
     r"[【\[〔［]?(?P<label>牵头单位|牵头部门|主责单位|主责部门|主办单位|责任单位|责任部门|责任主体|实施单位|"
-    r"承办单位|配合单位|配合部门|协办单位|协同单位|参与单位|完成时限|完成时间|时间节点|时限要求|时限)"
+    r"承办单位|配合单位|配合部门|协办单位|协同单位|参与单位|完成时限|完成时间|时间节点|时限要求|时限|牵头|配合|主责|协办)"
     r"(?:\s*[】\]〕］]\s*[:：]?|\s*[:：])")
 _IMPLIED_RES = [
     re.compile(r"以下[^。；;\n]{0,12}?(?:均|都|皆)(?:需|须|由|要|应)?(?P<units>[^。；;\n]{2,200}?)"
@@ -306,6 +307,10 @@ def _is_unit(name: str, strict: bool = False) -> bool:
         return False
     return bool(re.match(r"(?:各|市|县|区|省|国网|国家|中国)", core) and len(core) >= 3
                 and not _UNIT_BAD_END.search(core) and not _ROLE_WORDS.search(core))
+
+
+def _plausible_name(name: str) -> bool:
+    return 2 <= len(name) <= 30 and not _UNIT_BAD_CHARS.search(name)
 
 
 def _norm_name(name: str) -> str:
@@ -338,8 +343,8 @@ def _split_and(item: str) -> list[str]:
     return [item]
 
 
-def _split_units(seg: str) -> list[_Unit] | None:
-    """Units of one clause segment, with aliases; None when an item does not look like a unit."""
+def _split_units(seg: str) -> list[_Unit]:
+    """Units of one clause segment with their aliases ('A(B)'); whether they look like units is checked later."""
     units: list[_Unit] = []
     for raw in _split_top(seg, "、，,；;\n"):
         item = _clean_item(raw)
@@ -347,14 +352,15 @@ def _split_units(seg: str) -> list[_Unit] | None:
             continue
         for piece in _split_and(item):
             m = re.fullmatch(r"(.+?)[(（]([^()（）]+)[)）]", piece)
-            if m and _is_unit(m.group(2), strict=True) and _is_unit(m.group(1)):
-                units.append((_norm_name(m.group(1)), (_norm_name(m.group(2)),)))
+            aliases = _split_top(m.group(2), "、，,；;") if m else []
+            if m and aliases and all(_is_unit(a, strict=True) for a in aliases) and _is_unit(m.group(1)):
+                units.append((_norm_name(m.group(1)), tuple(_norm_name(a) for a in aliases)))
             else:
                 units.append((_norm_name(piece), ()))
     return units
 
 
-def _roles(content: str) -> tuple[list[_Unit], list[_Unit]] | None:
+def _roles(content: str) -> tuple[list[_Unit], list[_Unit]]:
     """Leads and co-units of an unlabelled clause: marked roles first, else the first comma group leads."""
     segs: list[tuple[str, list[_Unit]]] = []
     for raw in _split_top(content, "，,；;\n"):
@@ -374,8 +380,6 @@ def _roles(content: str) -> tuple[list[_Unit], list[_Unit]] | None:
             parts = [(raw, "")]
         for text, role in parts:
             units = _split_units(text)
-            if units is None:
-                return None
             if units:
                 segs.append((role, units))
     if not segs:
@@ -421,6 +425,8 @@ def _label_kind(label: str) -> str:
 
 def _parse_clause(inner: str, strict: bool = False) -> _Clause | None:
     """Parse the inside of a department clause; None when it is not one (an ordinary parenthetical)."""
+    if len(inner) > 800:
+        return None
     inner = _strip_implied(inner).strip(" \t\n。；;，,")
     if not inner or len(inner) > 600:
         return None
@@ -441,30 +447,26 @@ def _parse_clause(inner: str, strict: bool = False) -> _Clause | None:
             if kind == "deadline" or not content:
                 continue
             if kind in ("lead", "co"):
-                units = _split_units(content)
-                if units is None:
-                    return None
-                (leads if kind == "lead" else co).extend(units)
+                (leads if kind == "lead" else co).extend(_split_units(content))
             else:
-                got = _roles(content)
-                if got is None:
-                    return None
-                leads.extend(got[0])
-                co.extend(got[1])
+                got_leads, got_co = _roles(content)
+                leads.extend(got_leads)
+                co.extend(got_co)
     else:
         if strict and not _ROLE_WORDS.search(inner):
             return None
-        got = _roles(inner)
-        if got is None:
-            return None
-        leads, co = got
+        leads, co = _roles(inner)
     names = [n for n, _ in leads + co]
     if not names or len(names) > 60:
         return None
-    if not all(_is_unit(n, strict) for n in names):
-        return None
-    if not labels and not strict and not (_ROLE_WORDS.search(inner) or any(_is_unit(n, True) for n in names)):
-        return None
+    if labels:
+        # An explicit label says these are units; only the shape of each name is checked.
+        if not all(_plausible_name(n) for n in names) or not any(_is_unit(n) for n in names):
+            return None
+    else:
+        marked = strict or _ROLE_WORDS.search(inner) or any(_is_unit(n, True) for n in names)
+        if not marked or not all(_is_unit(n, strict) for n in names):
+            return None
     seen: set[str] = set()
     out_leads, out_co = [], []
     for target, units in ((out_leads, leads), (out_co, co)):
@@ -479,8 +481,7 @@ def _implied_units(text: str) -> list[_Unit]:
     out: list[_Unit] = []
     for pattern in _IMPLIED_RES:
         for m in pattern.finditer(text):
-            units = _split_units(m.group("units")) or []
-            out.extend(u for u in units if _is_unit(u[0]))
+            out.extend(u for u in _split_units(m.group("units")) if _is_unit(u[0]))
     return out
 
 
@@ -520,7 +521,17 @@ def _find_clause(text: str) -> tuple[str, str, _Clause] | None:
             end = before.rstrip(" \t\n。；;，,")
             continue
         break
-    # 3. a trailing sentence of units: '…。由A负责', '…。A、B按职责分工负责', '…，由A牵头，B配合'
+    # 3. a labelled or role-marked clause right after the heading sentence: '推进X（责任单位：A）。具体…'
+    first_end = re.search(r"[。！？!?；;\n]", t)
+    if first_end:
+        head = t[:first_end.start()].rstrip()
+        i = _trailing_group(head)
+        if i is not None:
+            inner = head[i + 1:-1]
+            parsed = _parse_clause(inner) if (_LABEL_RE.search(inner) or _ROLE_WORDS.search(inner)) else None
+            if parsed and (parsed.leads or parsed.co):
+                return head[:i] + t[first_end.start():], head[i:], parsed
+    # 4. a trailing sentence of units: '…。由A负责', '…。A、B按职责分工负责', '…，由A牵头，B配合'
     sentences = [s for s in re.split(r"(?<=[。！？!?\n])", t) if s.strip(" \t\n。！？!?")]
     if len(sentences) >= 2:
         last = sentences[-1]
@@ -590,9 +601,9 @@ class _Registry:
 
 # -- targets ----------------------------------------------------------------------------------------------
 
-_UNITS = (r"%|‰|个百分点|微克/立方米|毫克/立方米|(?:[万亿千百]?(?:千瓦时|千瓦|兆瓦|吉瓦|瓦时|千伏|伏|吨标准煤|吨标煤|吨二氧化碳|吨|立方米|"
+_UNITS = (r"%|‰|个百分点|个工作日|工作日|微克/立方米|毫克/立方米|(?:[万亿千百]?(?:千瓦时|千瓦|兆瓦|吉瓦|瓦时|千伏|伏|吨标准煤|吨标煤|吨二氧化碳|吨|立方米|"
           r"平方米|平方公里|公里|千米|米|公顷|亩|元|户|人次|人|个|家|座|辆|台|套|处|项|所|条|张|株|棵|头|件|批|次|倍|"
-          r"个工作日|工作日|小时|天|千克|公斤|标准箱|度))|万|亿")
+          r"小时|天|千克|公斤|标准箱|部|度))|万|亿")
 _CAPACITY_UNITS = re.compile(r"瓦|伏|吨|米|公里|亩|公顷|^$|^[万亿]$")
 _STATE_VERBS = (r"压缩至|压缩到|压减至|压减到|缩短至|缩短到|提高到|提高至|提升到|提升至|增加到|增加至|增长到|增长至|降低到|降低至|下降到|下降至|减少到|减少至|降至|降到|"
                 r"控制在|控制到|保持在|稳定在|维持在|不低于|不少于|不超过|不高于|低于|高于|超过|突破|至少|达到|达")
@@ -644,6 +655,12 @@ def _year_marks(sentence: str) -> list[tuple[int, int]]:
         n = 10 + "一二三四五六".index(m.group("n")) + 1
         marks.append((m.end(), 2010 + 5 * (n - 11)))
     return sorted(marks)
+
+
+def _governing_year(marks: list[tuple[int, int]], position: int) -> int | None:
+    """The last target-year phrase ending before `position` (marks are sorted by end)."""
+    k = bisect.bisect_right(marks, (position, 10_000))
+    return marks[k - 1][1] if k else None
 
 
 def _comparator(verb: str, mid: str, post: str) -> str:
@@ -698,8 +715,8 @@ def _targets(text: str) -> list[TargetDraft]:
         last_end = pos = 0
         while m := _TARGET_RE.search(sentence, pos):
             pos = m.start() + 1
-            years = [y for end, y in marks if end <= m.start("num")]
-            if not years:
+            year = _governing_year(marks, m.start("num"))
+            if year is None:
                 continue
             gap = m.group("gap")
             if gap and (not re.fullmatch(_COUNT_VERBS, m.group("verb")) or _VERB_IN_GAP.search(gap)):
@@ -725,7 +742,7 @@ def _targets(text: str) -> list[TargetDraft]:
                     value = float(num.replace(",", ""))
                 except ValueError:
                     continue
-                out.append(TargetDraft(year=years[-1], value=value, unit=u,
+                out.append(TargetDraft(year=year, value=value, unit=u,
                                        comparator=_comparator(m.group("verb"), m.group("mid") or "", p),
                                        metric=metric, sentence=sentence))
             last_end = pos = end
@@ -753,18 +770,16 @@ class _Node:
     role: str = ""   # 'task' | 'unassigned' | 'group' | 'preamble'
 
 
-def _build_outline(lines: list[str]) -> tuple[list[_Node], list[str]]:
-    """Nest marked lines like a stack of marker styles; unmarked lines continue the last node."""
+def _build_outline(lines: list[str]) -> list[_Node]:
+    """Nest marked lines like a stack of marker styles, so levels follow the order styles first appear;
+    unmarked lines continue the last node, and —— items hang under the deepest numbered node."""
     roots: list[_Node] = []
     stack: list[_Node] = []
-    preface: list[str] = []
     last: _Node | None = None
     for line in lines:
         m = _match_marker(line)
         if m is None:
-            if last is None:
-                preface.append(line)
-            else:
+            if last is not None:
                 last.lines.append(line)
             continue
         node = _Node(m.style, m.marker, m.number, [m.body])
@@ -779,7 +794,7 @@ def _build_outline(lines: list[str]) -> tuple[list[_Node], list[str]]:
         node.parent = parent
         (parent.children if parent else roots).append(node)
         last = node
-    return roots, preface
+    return roots
 
 
 def _walk(nodes: list[_Node]):
@@ -815,14 +830,12 @@ def _analyse(node: _Node) -> None:
         node.body = node.own
     first = node.lines[0] if node.lines else ""
     first_body = node.body.split("\n")[0] if node.body else ""
-    heading = bool(first) and not re.search(r"[。！？!?；;]", first_body.rstrip("。；; ")) and len(first_body) <= 60
+    heading = bool(first) and len(first_body) <= 60 and not re.search(r"[。！？!?；;]", first_body.rstrip("。；; "))
     if heading:
         node.title = first_body.strip(" \t，,。；;：:")
-        node.text = "\n".join(node.lines[1:]).strip() if first == first_body or first_body == node.body else node.own
+        # A bare heading line: its text is what follows it ('' when nothing does).
+        node.text = "\n".join(p for p in node.lines[1:] if p) if first == first_body else node.own
     else:
-        node.title = _first_sentence(node.body)
-        node.text = node.own
-    if not first:
         node.title = _first_sentence(node.body)
         node.text = node.own
 
@@ -846,7 +859,8 @@ def _clean_lines(text: str) -> list[str]:
 
 def _find_title(lines: list[str], limit: int) -> tuple[int | None, str, str]:
     """(line index, title, cover-notice line): the plan's own name wins over a '关于印发…的通知' cover line."""
-    lead = re.compile(r"(?:近日|日前|记者|据)")
+    lead = re.compile(r"(?:近日|日前|记者|据|附件|索引号|发布机构|发文机关|成文日期|发布日期|主题分类|文号)")
+    lines = [re.sub(r"^(?:标题|名称|文件名称)\s*[:：]\s*", "", line) for line in lines]
     candidates = [i for i in range(limit)
                   if len(lines[i].strip("《》 ")) <= 80 and _TITLE_RE.match(lines[i].strip("《》 "))
                   and not lead.match(lines[i])]
@@ -867,7 +881,7 @@ def _find_title(lines: list[str], limit: int) -> tuple[int | None, str, str]:
 
 def _issuing_body(lines: list[str], title: str, notice: str, first_marker: int) -> str:
     for line in lines:
-        m = re.match(r"(?:发文单位|发文机关|印发单位|制定单位|发布单位)\s*[:：]\s*(.+)", line)
+        m = re.match(r"(?:发文单位|发文机关|发文机构|印发单位|制定单位|发布单位|发布机构)\s*[:：]\s*(.+)", line)
         if m:
             return m.group(1).strip()
     for source in (notice, title):
@@ -891,7 +905,8 @@ def _validity(title: str, lines: list[str]) -> tuple[int | None, int | None]:
             return int(m.group(1)), int(m.group(2))
     valid_from = None
     for line in lines:
-        m = re.fullmatch(r"((?:19|20)[0-9]{2})\s*年\s*[0-9]{1,2}\s*月\s*[0-9]{1,2}\s*日", line)
+        m = re.fullmatch(r"(?:(?:成文|发布|印发)日期\s*[:：]\s*)?((?:19|20)[0-9]{2})\s*年\s*[0-9]{1,2}\s*月\s*[0-9]{1,2}\s*日",
+                         line)
         if m:
             valid_from = int(m.group(1))
     horizon = []
@@ -916,7 +931,7 @@ def parse_plan(text: str) -> PlanDraft:
     first_marker = next((i for i, line in enumerate(lines) if _match_marker(line)), len(lines))
     title_index, title, notice = _find_title(lines, first_marker)
     head = lines[title_index + 1:first_marker] if title_index is not None else lines[:first_marker]
-    roots, _ = _build_outline(lines[first_marker:])
+    roots = _build_outline(lines[first_marker:])
     preface = "\n".join(head)
     warnings: list[str] = []
     if not title:
@@ -949,8 +964,8 @@ def parse_plan(text: str) -> PlanDraft:
         if n.parsed:
             for unit in n.parsed.leads + n.parsed.co:
                 registry.add_aliases(unit)
+    # A blanket sentence ('以下均需…落实，不再列出') applies to the tasks after the node that carries it.
     implied_units: list[str] = []
-    pending: list[str] = []
     for unit in _implied_units(preface):
         registry.add_aliases(unit)
         name = registry.see(unit[0])
@@ -1080,7 +1095,7 @@ def _docx_text(data: bytes) -> str:
             tag = child.tag.rsplit("}", 1)[-1]
             if tag == "p":
                 paragraph = Paragraph(child, document)
-                marker = _auto_number(child, numbering, counters)
+                marker = _auto_number(_num_pr(child, paragraph), numbering, counters)
                 for k, part in enumerate(paragraph.text.splitlines()):
                     part = part.strip()
                     if k == 0 and marker and part and not _match_marker(part):
@@ -1133,8 +1148,27 @@ def _format_number(n: int, fmt: str) -> str:
     return str(n)
 
 
-def _auto_number(p, numbering: dict, counters: dict[str, list[int | None]]) -> str:
+def _num_pr(p, paragraph):
+    """The paragraph's own numbering, else the one its style (or a base style) carries."""
     num_pr = p.find(f"{_W}pPr/{_W}numPr")
+    if num_pr is not None:
+        return num_pr
+    try:
+        style = paragraph.style
+        for _ in range(6):
+            if style is None:
+                break
+            found = style.element.find(f"{_W}pPr/{_W}numPr")
+            if found is not None:
+                return found
+            style = style.base_style
+    except Exception:   # a broken style chain only loses the automatic number
+        return None
+    return None
+
+
+def _auto_number(num_pr, numbering: dict, counters: dict[str, list[int | None]]) -> str:
+    """Word's automatic number of a paragraph written out as text ('一、', '（1）'), or ''."""
     if num_pr is None or not numbering:
         return ""
     num_id_el, ilvl_el = num_pr.find(f"{_W}numId"), num_pr.find(f"{_W}ilvl")
@@ -1185,6 +1219,8 @@ def _table_lines(table, before: list[str]) -> list[str]:
             cols["skip"].append(j)      # a merged header cell
         elif re.search(r"序号|编号", h):
             cols["seq"].append(j)
+        elif re.search(r"备注|说明|领导|责任人|联系人|电话", h):
+            cols["skip"].append(j)
         elif re.search(r"配合|协办|协同|参与", h):
             cols["co"].append(j)
         elif re.search(r"牵头|主责|主办", h):
@@ -1193,8 +1229,6 @@ def _table_lines(table, before: list[str]) -> list[str]:
             cols["resp"].append(j)
         elif re.search(r"时限|时间|期限|进度", h):
             cols["deadline"].append(j)
-        elif re.search(r"备注|说明", h):
-            cols["skip"].append(j)
         elif re.search(r"类别|领域|方面|板块|类型|重点任务|任务", h) and _repeats(rows[header_index + 1:], j) and any(
                 re.search(r"内容|措施|举措|具体|事项|任务", x) for k, x in enumerate(header) if k != j):
             cols["category"].append(j)

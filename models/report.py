@@ -1,0 +1,205 @@
+"""The reporting cycle: periods, the lead department's report per task and period, the co-departments'
+contributions, their revisions and attachments."""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import UTCDateTime, db, in_clause
+from models.org import Department, User
+from models.plan import Plan, Target, Task
+
+
+class ReportStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    RETURNED = "returned"
+    APPROVED = "approved"
+
+
+class Progress(enum.StrEnum):
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    BEHIND = "behind"
+    COMPLETED = "completed"
+
+
+class ContributionStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+
+
+class Period(db.Model):
+    """One reporting period of a plan, with its working-day deadline (movable by the office, with a reason)."""
+
+    __tablename__ = "period"
+    __table_args__ = (UniqueConstraint("plan_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(10))
+    label: Mapped[str] = mapped_column(String(40))
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)
+    deadline: Mapped[date] = mapped_column(Date)
+    computed_deadline: Mapped[date] = mapped_column(Date)
+    deadline_reason: Mapped[str] = mapped_column(Text, default="")
+    # Reports and contributions are created when a period opens (its start has come), not all at publish time.
+    opened: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    plan: Mapped[Plan] = relationship()
+
+
+class Report(db.Model):
+    """A lead department's self-report on one task for one period."""
+
+    __tablename__ = "report"
+    __table_args__ = (
+        UniqueConstraint("task_id", "period_id", "department_id"),
+        CheckConstraint(f"status IN ({in_clause(*ReportStatus)})", name="status"),
+        CheckConstraint(f"progress IS NULL OR progress IN ({in_clause(*Progress)})", name="progress"),
+        CheckConstraint("percent_complete IS NULL OR (percent_complete >= 0 AND percent_complete <= 100)",
+                        name="percent_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), index=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("period.id", ondelete="CASCADE"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=ReportStatus.DRAFT, index=True)
+    narrative: Mapped[str] = mapped_column(Text, default="")
+    percent_complete: Mapped[int | None] = mapped_column(Integer)
+    progress: Mapped[str | None] = mapped_column(String(20))
+    difficulties: Mapped[str] = mapped_column(Text, default="")
+    next_steps: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    return_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_return_reason: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    task: Mapped[Task] = relationship()
+    period: Mapped[Period] = relationship()
+    department: Mapped[Department] = relationship()
+    values: Mapped[list[ReportValue]] = relationship(back_populates="report", cascade="all, delete-orphan",
+                                                     order_by="ReportValue.id")
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="report", order_by="Attachment.id")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    # Permissions: enforced by the services, reused by templates to hide what a user may not do.
+    def can_view(self, user: User) -> bool:
+        return user.sees_everything or user.department_id == self.department_id
+
+    def can_edit(self, user: User) -> bool:
+        return (user.role == "liaison" and user.department_id == self.department_id
+                and self.status in (ReportStatus.DRAFT, ReportStatus.RETURNED))
+
+    def can_review(self, user: User) -> bool:
+        return user.role == "office" and self.status == ReportStatus.SUBMITTED
+
+    def value_for(self, target_id: int) -> Decimal | None:
+        return next((v.value for v in self.values if v.target_id == target_id), None)
+
+
+class ReportValue(db.Model):
+    """The value a report gives for one of its task's targets."""
+
+    __tablename__ = "report_value"
+    __table_args__ = (UniqueConstraint("report_id", "target_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("target.id", ondelete="CASCADE"))
+    value: Mapped[Decimal | None] = mapped_column(Numeric(20, 6))
+
+    report: Mapped[Report] = relationship(back_populates="values")
+    target: Mapped[Target] = relationship()
+
+
+class Contribution(db.Model):
+    """A co-responsible department's account (配合情况) of its part in a task for a period."""
+
+    __tablename__ = "contribution"
+    __table_args__ = (
+        UniqueConstraint("task_id", "period_id", "department_id"),
+        CheckConstraint(f"status IN ({in_clause(*ContributionStatus)})", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), index=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("period.id", ondelete="CASCADE"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default=ContributionStatus.DRAFT)
+    text: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    task: Mapped[Task] = relationship()
+    period: Mapped[Period] = relationship()
+    department: Mapped[Department] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def can_view(self, user: User, lead_department_ids: set[int] | None = None) -> bool:
+        """Office, leaders and admins; the contributing department; and the task's lead departments."""
+        if user.sees_everything or user.department_id == self.department_id:
+            return True
+        return lead_department_ids is not None and user.department_id in lead_department_ids
+
+    def can_edit(self, user: User) -> bool:
+        return (user.role == "liaison" and user.department_id == self.department_id
+                and self.status == ContributionStatus.DRAFT)
+
+
+class ReportRevision(db.Model):
+    """A snapshot of a report each time it is saved or submitted, so a resubmission can be diffed."""
+
+    __tablename__ = "report_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    actor: Mapped[User | None] = relationship()
+
+
+class Attachment(db.Model):
+    """A file attached to a report, stored outside the web root under its sha256."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    report: Mapped[Report] = relationship(back_populates="attachments")

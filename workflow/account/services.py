@@ -1,0 +1,72 @@
+"""The user's own things: the in-app inbox (notifications) and preferences."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+
+from models import Notification, User
+from workflow.domain import NotFound, ValidationFailed
+from workflow.extensions import db
+
+PER_PAGE = 30
+LOCALES = ("zh_Hans_CN", "en")
+
+
+@dataclass
+class InboxPage:
+    items: list[Notification]
+    total: int
+    unread: int
+    page: int
+    pages: int
+
+
+def inbox(user: User, page: int = 1, per_page: int = PER_PAGE) -> InboxPage:
+    """The user's notifications, newest first, one page of them."""
+    mine = Notification.user_id == user.id
+    total = db.session.scalar(select(func.count(Notification.id)).where(mine)) or 0
+    unread = db.session.scalar(select(func.count(Notification.id)).where(mine, Notification.read_at.is_(None))) or 0
+    pages = max((total + per_page - 1) // per_page, 1)
+    page = min(max(page, 1), pages)
+    items = db.session.scalars(select(Notification).where(mine)
+                               .order_by(Notification.created_at.desc(), Notification.id.desc())
+                               .offset((page - 1) * per_page).limit(per_page)).all()
+    return InboxPage(list(items), total, unread, page, pages)
+
+
+def mark_read(user: User, ids: Iterable[int] | None, now: datetime) -> int:
+    """Mark the user's notifications read: those with the given ids, or every unread one when ids is None.
+
+    Other users' ids are ignored. Returns how many changed.
+    """
+    q = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    if ids is not None:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return 0
+        q = q.where(Notification.id.in_(ids))
+    changed = db.session.execute(q.values(read_at=now).execution_options(synchronize_session="fetch")).rowcount
+    db.session.commit()
+    return changed or 0
+
+
+def open_notification(user: User, notification_id: int, now: datetime) -> Notification:
+    """The user's notification, marked read (what its link points to is opened next)."""
+    note = db.session.get(Notification, notification_id)
+    if note is None or note.user_id != user.id:
+        raise NotFound("消息不存在。")
+    if note.read_at is None:
+        note.read_at = now
+        db.session.commit()
+    return note
+
+
+def set_locale(user: User, locale: str) -> User:
+    if locale not in LOCALES:
+        raise ValidationFailed({"locale": "不支持的语言。"})
+    user.locale = locale
+    db.session.commit()
+    return user

@@ -1,0 +1,105 @@
+"""账户: the profile (role, department, language, personal API tokens) and the in-app inbox."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from forms.account import LocaleForm, TokenForm
+from workflow.account import services
+from workflow.auth import tokens
+from workflow.clock import utcnow
+from workflow.domain import DomainError, ValidationFailed
+from workflow.extensions import db
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+def render_profile(*, token_form: TokenForm | None = None, new_token: str | None = None, status: int = 200):
+    locale_form = LocaleForm(formdata=None, data={"locale": session.get("locale") or current_user.locale
+                                                  or "zh_Hans_CN"})
+    return render_template("account/profile.html", token_form=token_form or TokenForm(formdata=None),
+                           locale_form=locale_form, tokens=tokens.tokens_of(current_user), new_token=new_token), status
+
+
+@bp.route("/")
+@login_required
+def profile():
+    return render_profile()
+
+
+@bp.route("/tokens", methods=["POST"])
+@login_required
+def create_token():
+    form = TokenForm()
+    if not form.validate():
+        return render_profile(token_form=form, status=422)
+    _row, token = tokens.create_token(current_user, name=form.name.data or "", now=utcnow(), actor=current_user)
+    # Shown in this response only: it is stored as a hash and never put in the session or a redirect.
+    body, status = render_profile(new_token=token)
+    return body, status, {"Cache-Control": "no-store"}
+
+
+@bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id: int):
+    try:
+        row = tokens.revoke_token(token_id, actor=current_user, now=utcnow())
+    except DomainError as exc:
+        db.session.rollback()
+        abort(exc.status)
+    flash(_("已撤销令牌 %(prefix)s…", prefix=row.prefix), "success")
+    return redirect(url_for("account.profile"))
+
+
+@bp.route("/language", methods=["POST"])
+@login_required
+def set_language():
+    form = LocaleForm()
+    try:
+        services.set_locale(current_user, form.locale.data or "")
+    except ValidationFailed:
+        db.session.rollback()
+        abort(400)
+    session["locale"] = current_user.locale
+    flash(_("语言偏好已保存。"), "success")
+    return redirect(url_for("account.profile"))
+
+
+@bp.route("/inbox")
+@login_required
+def inbox():
+    page = request.args.get("page", 1, type=int)
+    return render_template("account/inbox.html", inbox=services.inbox(current_user, page))
+
+
+@bp.route("/inbox/read", methods=["POST"])
+@login_required
+def mark_read():
+    """标为已读 for the ticked (or the one button's) rows; 全部标为已读 with all=1."""
+    ids = None if request.form.get("all") else [int(v) for v in request.form.getlist("ids") if v.isdigit()]
+    n = services.mark_read(current_user, ids, utcnow())
+    if n:
+        flash(_("已将 %(n)d 条消息标为已读。", n=n), "success")
+    page = request.form.get("page", 1, type=int)
+    return redirect(url_for("account.inbox", page=page if page > 1 else None))
+
+
+def _safe_link(link: str) -> str:
+    """Only same-site paths: a notification link never sends the user elsewhere."""
+    parts = urlsplit(link or "")
+    if link and not parts.scheme and not parts.netloc and link.startswith("/") and not link.startswith("//"):
+        return link
+    return url_for("account.inbox")
+
+
+@bp.route("/inbox/<int:notification_id>")
+@login_required
+def open_notification(notification_id: int):
+    try:
+        note = services.open_notification(current_user, notification_id, utcnow())
+    except DomainError as exc:
+        abort(exc.status)
+    return redirect(_safe_link(note.link))

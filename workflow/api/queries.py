@@ -1,0 +1,59 @@
+"""Read-side queries the API needs beyond workflow.reports.queries, scoped by the same rules as the web UI:
+plans are the overview of office, leaders and admins (/plans/ in the web); a department's people see the
+tasks their department has a part in (/plans/departments/<own> in the web)."""
+from __future__ import annotations
+
+from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.orm import selectinload
+
+from models import Assignment, AuditEvent, Department, Period, Plan, Report, Task, User
+from workflow.extensions import db
+
+
+def can_view_plans(user: User) -> bool:
+    return user.sees_everything
+
+
+def can_view_task(user: User, task: Task) -> bool:
+    return user.sees_everything or any(a.department_id == user.department_id for a in task.assignments)
+
+
+def _has_assignment(department_id: int):
+    return exists().where(Assignment.task_id == Task.id, Assignment.department_id == department_id)
+
+
+def visible_tasks(user: User, *, plan_id: int | None = None, department: Department | None = None,
+                  q: str | None = None) -> Select:
+    stmt = select(Task).options(selectinload(Task.assignments).selectinload(Assignment.department),
+                                selectinload(Task.targets))
+    if not user.sees_everything:
+        stmt = stmt.where(_has_assignment(user.department_id or -1))
+    if plan_id:
+        stmt = stmt.where(Task.plan_id == plan_id)
+    if department is not None:
+        stmt = stmt.where(_has_assignment(department.id))
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        stmt = stmt.where(or_(Task.code == q, Task.title.like(pattern, escape="\\"),
+                              Task.text.like(pattern, escape="\\")))
+    return stmt.order_by(Task.plan_id, Task.position, Task.id)
+
+
+def load_task(task_id: int) -> Task | None:
+    return db.session.scalar(select(Task).where(Task.id == task_id).options(
+        selectinload(Task.assignments).selectinload(Assignment.department), selectinload(Task.targets)))
+
+
+def plans() -> Select:
+    return select(Plan).order_by(Plan.id.desc())
+
+
+def plan_periods(plan: Plan) -> Select:
+    return select(Period).where(Period.plan_id == plan.id).order_by(Period.start)
+
+
+def report_audit(report: Report) -> Select:
+    """The report's append-only trail: transitions, attachments; oldest first."""
+    return (select(AuditEvent).where(AuditEvent.object_type == Report.__tablename__,
+                                     AuditEvent.object_id == report.id)
+            .options(selectinload(AuditEvent.actor)).order_by(AuditEvent.at, AuditEvent.id))

@@ -1,0 +1,44 @@
+"""Queue notifications in the caller's transaction, at most once per key (see ARCHITECTURE: outbox)."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+
+from models import Department, Notification, Role, User
+from workflow.extensions import db
+
+
+def queue(user: User, *, kind: str, key: str, subject: str, body: str = "", link: str = "",
+          now: datetime) -> Notification | None:
+    """Add a notification unless one with the same key exists; the caller's commit writes it with its cause."""
+    full_key = f"{key}:u{user.id}"
+    pending = {n.key for n in db.session.new if isinstance(n, Notification)}
+    if full_key in pending or db.session.scalar(select(Notification.id).where(Notification.key == full_key)):
+        return None
+    note = Notification(key=full_key, user=user, kind=kind, subject=subject, body=body, link=link, created_at=now)
+    db.session.add(note)
+    return note
+
+
+def department_users(department: Department | int, roles: Iterable[str] = (Role.LIAISON,)) -> list[User]:
+    dept_id = department if isinstance(department, int) else department.id
+    return list(db.session.scalars(
+        select(User).where(User.department_id == dept_id, User.role.in_(list(roles)), User.active.is_(True))
+        .order_by(User.id)
+    ))
+
+
+def office_users() -> list[User]:
+    return list(db.session.scalars(
+        select(User).where(User.role == Role.OFFICE, User.active.is_(True)).order_by(User.id)
+    ))
+
+
+def unread_count(user: User) -> int:
+    from sqlalchemy import func
+
+    return db.session.scalar(
+        select(func.count(Notification.id)).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    ) or 0

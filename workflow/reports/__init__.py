@@ -1,0 +1,1 @@
+"""Periodic self-reports and contributions."""

@@ -1,0 +1,311 @@
+"""Self-reports and contributions: save drafts (versioned), submit, attach files, keep every revision.
+
+The office's side (approve, return) lives in workflow.review.services and uses the same transition table.
+"""
+from __future__ import annotations
+
+import difflib
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from models import (
+    Attachment,
+    Contribution,
+    ContributionStatus,
+    Progress,
+    Report,
+    ReportRevision,
+    ReportStatus,
+    ReportValue,
+    User,
+)
+from models.audit import record
+from workflow import notify
+from workflow.domain import Conflict, TooLarge, ValidationFailed, require
+from workflow.extensions import db
+from workflow.reports import storage
+
+# One transition table for reports: action → (states it may start from, state it leads to).
+REPORT_TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "submit": ((ReportStatus.DRAFT, ReportStatus.RETURNED), ReportStatus.SUBMITTED),
+    "approve": ((ReportStatus.SUBMITTED,), ReportStatus.APPROVED),
+    "return": ((ReportStatus.SUBMITTED,), ReportStatus.RETURNED),
+}
+CONTRIBUTION_TRANSITIONS = {"submit": ((ContributionStatus.DRAFT,), ContributionStatus.SUBMITTED)}
+
+STATE_NAMES = {"draft": "草稿", "submitted": "已报送", "returned": "已退回", "approved": "已通过"}
+ACTION_NAMES = {"submit": "提交", "approve": "审核通过", "return": "退回"}
+
+TEXT_LIMIT = 20_000
+
+
+@dataclass
+class ReportInput:
+    """What a liaison typed; validated by clean_report_input (types always, completeness on submit)."""
+
+    narrative: str = ""
+    percent_complete: object = None
+    progress: object = None
+    difficulties: str = ""
+    next_steps: str = ""
+    values: dict[int, object] = field(default_factory=dict)
+
+
+def check_version(obj, expected: int | None) -> None:
+    if expected is not None and int(expected) != obj.version:
+        raise Conflict(f"该内容已被他人修改（当前版本 {obj.version}，您编辑的是版本 {int(expected)}）。"
+                       "您填写的内容已保留，请核对后再保存。", current_version=obj.version)
+
+
+def apply_transition(obj, action: str, table: dict, *, actor: User | None, now: datetime, comment: str = "") -> str:
+    """Check the current state against the table, move to the next one, and write the audit row."""
+    allowed, to_state = table[action]
+    if obj.status not in allowed:
+        raise Conflict(f"当前状态为“{STATE_NAMES.get(obj.status, obj.status)}”，不能{ACTION_NAMES.get(action, action)}。",
+                       current_version=obj.version)
+    from_state, obj.status = obj.status, to_state
+    record(f"{obj.__tablename__}.{action}", obj, actor=actor, now=now, comment=comment,
+           from_state=from_state, to_state=to_state)
+    return from_state
+
+
+def _text(value, name: str, errors: dict, *, required: bool, label: str) -> str:
+    text = (value or "").strip() if isinstance(value, str) or value is None else str(value).strip()
+    if len(text) > TEXT_LIMIT:
+        errors[name] = f"{label}不能超过 {TEXT_LIMIT} 字。"
+    elif required and not text:
+        errors[name] = f"请填写{label}。"
+    return text
+
+
+def clean_report_input(report: Report, data: ReportInput, *, complete: bool) -> tuple[dict, dict[str, str]]:
+    """Validate types always and completeness when submitting; returns (clean values, field errors)."""
+    errors: dict[str, str] = {}
+    clean = {
+        "narrative": _text(data.narrative, "narrative", errors, required=complete, label="工作进展"),
+        "difficulties": _text(data.difficulties, "difficulties", errors, required=False, label="存在困难"),
+        "next_steps": _text(data.next_steps, "next_steps", errors, required=False, label="下一步计划"),
+    }
+    percent = data.percent_complete
+    if percent in (None, ""):
+        clean["percent_complete"] = None
+        if complete:
+            errors["percent_complete"] = "请填写完成百分比。"
+    else:
+        try:
+            number = Decimal(str(percent).strip().rstrip("%"))
+            if number != number.to_integral_value():
+                raise InvalidOperation
+            clean["percent_complete"] = int(number)
+            if not 0 <= clean["percent_complete"] <= 100:
+                errors["percent_complete"] = "完成百分比应在 0 到 100 之间。"
+        except (InvalidOperation, ValueError):
+            errors["percent_complete"] = "完成百分比应为 0 到 100 的整数。"
+    progress = data.progress or None
+    if progress is not None and progress not in set(Progress) or progress is None and complete:
+        errors["progress"] = "请选择进展状态。"
+    clean["progress"] = progress if progress in set(Progress) else None
+    clean["values"] = {}
+    for target in report.task.targets:
+        raw = data.values.get(target.id, data.values.get(str(target.id)))
+        name = f"value-{target.id}"
+        if raw in (None, ""):
+            clean["values"][target.id] = None
+            if complete:
+                errors[name] = f"请填写“{target.metric or '指标'}”的当前值。"
+            continue
+        try:
+            number = Decimal(str(raw).strip().replace(",", ""))
+            if not number.is_finite() or abs(number) >= Decimal("1e14"):
+                raise InvalidOperation
+            clean["values"][target.id] = number
+        except (InvalidOperation, ValueError):
+            errors[name] = f"“{target.metric or '指标'}”的当前值应为数字（单位：{target.unit or '无'}）。"
+    unknown = {str(k) for k in data.values} - {str(t.id) for t in report.task.targets}
+    if unknown:
+        errors["values"] = f"任务没有这些指标：{', '.join(sorted(unknown))}"
+    return clean, errors
+
+
+def snapshot(report: Report) -> dict:
+    """The report's content as a revision stores it and a diff compares it."""
+    return {
+        "narrative": report.narrative, "percent_complete": report.percent_complete, "progress": report.progress,
+        "difficulties": report.difficulties, "next_steps": report.next_steps,
+        "values": {str(v.target_id): (format(v.value.normalize(), "f") if v.value is not None else None)
+                   for v in report.values},
+    }
+
+
+def _write(report: Report, clean: dict, *, now: datetime) -> None:
+    existing = {v.target_id: v for v in report.values}  # loaded before any change: one UPDATE, one version step
+    for name in ("narrative", "percent_complete", "progress", "difficulties", "next_steps"):
+        setattr(report, name, clean[name])
+    for target_id, value in clean["values"].items():
+        if target_id in existing:
+            existing[target_id].value = value
+        else:
+            report.values.append(ReportValue(target_id=target_id, value=value))
+    report.updated_at = now
+
+
+@contextmanager
+def committed(obj):
+    """Run the block and commit; a concurrent writer that got there first becomes a clear conflict, not a lost
+    update (the version column makes the losing UPDATE match no row)."""
+    try:
+        yield
+        db.session.commit()
+    except StaleDataError as exc:
+        db.session.rollback()
+        db.session.refresh(obj)
+        raise Conflict("该内容刚被他人修改，您的内容未保存但已保留，请核对后再保存。",
+                       current_version=obj.version) from exc
+
+
+def _add_revision(report: Report, *, actor: User, now: datetime) -> None:
+    db.session.flush()  # bumps the version
+    db.session.add(ReportRevision(report_id=report.id, version=report.version, status=report.status,
+                                  data=snapshot(report), created_at=now, actor_id=actor.id))
+
+
+def save_report(report: Report, data: ReportInput, *, actor: User, now: datetime,
+                version: int | None, submit: bool = False) -> Report:
+    """Save the draft (types checked, gaps allowed); with submit=True, check completeness and submit too."""
+    require(report.can_view(actor), "无权查看该报告。")
+    require(report.can_edit(actor), "该报告当前不能由您修改。")
+    check_version(report, version)
+    clean, errors = clean_report_input(report, data, complete=submit)
+    if errors:
+        raise ValidationFailed(errors)
+    with committed(report):
+        _write(report, clean, now=now)
+        if submit:
+            _submit(report, actor=actor, now=now)
+        _add_revision(report, actor=actor, now=now)
+    return report
+
+
+def submit_report(report: Report, *, actor: User, now: datetime, version: int | None = None) -> Report:
+    require(report.can_view(actor), "无权查看该报告。")
+    require(report.can_edit(actor), "该报告当前不能由您提交。")
+    check_version(report, version)
+    clean, errors = clean_report_input(report, ReportInput(
+        narrative=report.narrative, percent_complete=report.percent_complete, progress=report.progress,
+        difficulties=report.difficulties, next_steps=report.next_steps,
+        values={v.target_id: v.value for v in report.values}), complete=True)
+    if errors:
+        raise ValidationFailed(errors)
+    with committed(report):
+        _submit(report, actor=actor, now=now)
+        _add_revision(report, actor=actor, now=now)
+    return report
+
+
+def _submit(report: Report, *, actor: User, now: datetime) -> None:
+    apply_transition(report, "submit", REPORT_TRANSITIONS, actor=actor, now=now)
+    report.submitted_at = now
+    report.first_submitted_at = report.first_submitted_at or now
+
+
+# -- contributions ---------------------------------------------------------------------------------------
+
+def save_contribution(contribution: Contribution, text: str, *, actor: User, now: datetime,
+                      version: int | None, submit: bool = False) -> Contribution:
+    require(contribution.can_edit(actor), "该配合情况当前不能由您修改。")
+    check_version(contribution, version)
+    errors: dict[str, str] = {}
+    clean = _text(text, "text", errors, required=submit, label="配合情况")
+    if errors:
+        raise ValidationFailed(errors)
+    with committed(contribution):
+        contribution.text, contribution.updated_at = clean, now
+        if submit:
+            apply_transition(contribution, "submit", CONTRIBUTION_TRANSITIONS, actor=actor, now=now)
+            contribution.submitted_at = now
+            for lead in lead_departments(contribution):
+                for user in notify.department_users(lead):
+                    notify.queue(user, kind="contribution.submitted", now=now,
+                                 key=f"contribution:c{contribution.id}",
+                                 subject=f"{contribution.department.name}已报送任务 {contribution.task.code} "
+                                         f"{contribution.period.label}配合情况", link=_lead_report_link(contribution))
+    return contribution
+
+
+def _lead_report_link(contribution: Contribution) -> str:
+    report_id = db.session.scalar(select(Report.id).where(Report.task_id == contribution.task_id,
+                                                          Report.period_id == contribution.period_id))
+    return f"/reports/{report_id}" if report_id else "/reports/"
+
+
+def lead_departments(obj) -> list[int]:
+    return [a.department_id for a in obj.task.active_assignments if a.role == "lead"]
+
+
+def contributions_for(report: Report) -> list[Contribution]:
+    """The co-departments' contributions for the same task and period (the lead sees them while writing)."""
+    return list(db.session.scalars(
+        select(Contribution).where(Contribution.task_id == report.task_id, Contribution.period_id == report.period_id)
+        .order_by(Contribution.id)
+    ))
+
+
+# -- attachments -----------------------------------------------------------------------------------------
+
+def upload_root() -> Path:
+    return Path(current_app.config["UPLOAD_DIR"]) / "attachments"
+
+
+def add_attachment(report: Report, stream, filename: str, *, actor: User, now: datetime) -> Attachment:
+    require(report.can_edit(actor), "该报告当前不能由您添加附件。")
+    try:
+        stored = storage.store(stream, filename, upload_root(),
+                               max_bytes=current_app.config.get("ATTACHMENT_MAX_BYTES", storage.DEFAULT_MAX_BYTES))
+    except storage.AttachmentError as exc:
+        if exc.status == 413:
+            raise TooLarge(str(exc)) from exc
+        raise ValidationFailed({"file": str(exc)}, str(exc)) from exc
+    attachment = Attachment(report=report, filename=stored.filename, content_type=stored.content_type,
+                            size=stored.size, sha256=stored.sha256, uploaded_at=now, uploaded_by_id=actor.id)
+    db.session.add(attachment)
+    db.session.flush()
+    record("attachment.add", report, actor=actor, now=now, comment=stored.filename,
+           data={"attachment_id": attachment.id, "sha256": stored.sha256})
+    db.session.commit()
+    return attachment
+
+
+def attachment_path(attachment: Attachment) -> Path:
+    return storage.open_stored(upload_root(), attachment.sha256)
+
+
+# -- revisions and diffs ---------------------------------------------------------------------------------
+
+def resubmission_diff(report: Report) -> dict | None:
+    """What changed between the submission that was returned and the latest one (None if never returned)."""
+    submitted = [r for r in sorted(report_revisions(report), key=lambda r: r.version) if r.status == "submitted"]
+    if report.return_count == 0 or len(submitted) < 2:
+        return None
+    before, after = submitted[-2].data, submitted[-1].data
+    narrative = list(difflib.ndiff(before["narrative"].splitlines() or [""], after["narrative"].splitlines() or [""]))
+    fields = {name: (before.get(name), after.get(name))
+              for name in ("percent_complete", "progress", "difficulties", "next_steps")
+              if before.get(name) != after.get(name)}
+    values = {tid: (before["values"].get(tid), after["values"].get(tid))
+              for tid in sorted(set(before["values"]) | set(after["values"]))
+              if before["values"].get(tid) != after["values"].get(tid)}
+    return {"from_version": submitted[-2].version, "to_version": submitted[-1].version,
+            "narrative": [line for line in narrative if not line.startswith("?")], "fields": fields,
+            "values": values}
+
+
+def report_revisions(report: Report) -> list[ReportRevision]:
+    return list(db.session.scalars(select(ReportRevision).where(ReportRevision.report_id == report.id)
+                                   .order_by(ReportRevision.version)))

@@ -1,0 +1,188 @@
+"""Attachment files: type checked from the content, stored outside the web root under their sha256."""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+ALLOWED = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "jpg": "image/jpeg",
+    "png": "image/png",
+}
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+MAX_NAME_CHARS = 120
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_OOXML_PART = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml"}
+# A trailing suffix that looks like a file extension (".exe", ".PDF"), as opposed to "v1.5" or "报告.2024".
+_EXTENSION = re.compile(r"\.(?=[0-9A-Za-z]*[A-Za-z])[0-9A-Za-z]{1,5}$")
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+_READ_CHUNK = 1024 * 1024
+
+
+class AttachmentError(ValueError):
+    """A file we will not store; `status` is 413 (too large) or 422 (wrong type, empty) for the HTTP answer."""
+
+    def __init__(self, message: str, status: int = 422):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    sha256: str
+    size: int
+    kind: str
+    content_type: str
+    filename: str  # the safe display/download name, extension matching `kind`
+    path: Path
+
+
+def _allowed_list() -> str:
+    return "、".join(ALLOWED)
+
+
+def _ooxml_kind(data: bytes) -> str | None:
+    """docx/xlsx are zips; only the parts inside tell them apart from any other zip (or from each other)."""
+    buffer = io.BytesIO(data)
+    if not zipfile.is_zipfile(buffer):
+        return None
+    try:
+        with zipfile.ZipFile(buffer) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, NotImplementedError, EOFError):
+        return None
+    if "[Content_Types].xml" not in names:
+        return None
+    if any(name.rsplit("/", 1)[-1].lower() == "vbaproject.bin" for name in names):
+        return None  # macro-enabled (docm/xlsm) renamed: not an allowed type
+    kinds = [kind for kind, part in _OOXML_PART.items() if part in names]
+    return kinds[0] if len(kinds) == 1 else None
+
+
+def detect_type(data: bytes) -> str:
+    """The kind of file (a key of ALLOWED) from its bytes; names and client-sent types are never trusted."""
+    if not data:
+        raise AttachmentError(f"文件为空：请上传 {_allowed_list()} 文件。")
+    if data.startswith(b"%PDF-"):
+        return "pdf"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    # Require the local-header signature at offset 0: is_zipfile alone also accepts an .exe with a zip appended.
+    if data.startswith(b"PK\x03\x04") and (kind := _ooxml_kind(data)):
+        return kind
+    raise AttachmentError(f"不支持的文件类型：只能上传 {_allowed_list()} 文件（按文件内容判断）。")
+
+
+def safe_filename(original: str, kind: str) -> str:
+    """A display/download name without paths, control characters or an extension that lies about the content."""
+    name = unicodedata.normalize("NFC", original or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C")
+    name = re.sub(r"\s+", "_", name)
+    name = "".join(c for c in name if c in "-_." or unicodedata.category(c)[0] in "LN")  # 〇 is a number (Nl)
+    stem = _EXTENSION.sub("", name).lstrip(".")
+    stem = stem[: MAX_NAME_CHARS - len(kind) - 1].rstrip(".")
+    if not stem.strip("._-"):
+        return f"附件.{kind}"
+    if stem.split(".", 1)[0].upper() in _WINDOWS_RESERVED:
+        stem = f"_{stem}"[: MAX_NAME_CHARS - len(kind) - 1]
+    return f"{stem}.{kind}"
+
+
+def _describe_limit(max_bytes: int) -> str:
+    if max_bytes >= 1024 * 1024:
+        return f"{max_bytes / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+    if max_bytes >= 1024:
+        return f"{max_bytes / 1024:.1f}".removesuffix(".0") + " KB"
+    return f"{max_bytes} 字节"
+
+
+def _too_large(max_bytes: int) -> AttachmentError:
+    return AttachmentError(f"附件超过 {_describe_limit(max_bytes)} 上限。", status=413)
+
+
+def _read_limited(source, max_bytes: int) -> bytes:
+    """At most max_bytes + 1 bytes: enough to know the upload is too large without buffering all of it."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        if len(source) > max_bytes:
+            raise _too_large(max_bytes)
+        return bytes(source)
+    limit = max_bytes + 1
+    data = source.read(limit) or b""  # usually the whole file in one call, with no extra copy
+    if len(data) < limit:
+        parts = [data]
+        total = len(data)
+        while total < limit:  # short reads (raw or network streams) do not mean end of file
+            chunk = source.read(min(_READ_CHUNK, limit - total))
+            if not chunk:
+                break
+            parts.append(chunk)
+            total += len(chunk)
+        if len(parts) > 1:
+            data = b"".join(parts)
+    if len(data) > max_bytes:
+        raise _too_large(max_bytes)
+    return bytes(data)
+
+
+def _blob_path(root: Path, sha256: str) -> Path:
+    """Two-level fan-out (ab/cd/<sha256>) keeps directories small."""
+    return Path(root) / sha256[:2] / sha256[2:4] / sha256
+
+
+def store(source, original_name: str, root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> StoredFile:
+    """Check and keep a file; identical content is stored once, because the path is its sha256."""
+    data = _read_limited(source, max_bytes)
+    kind = detect_type(data)
+    digest = hashlib.sha256(data).hexdigest()
+    path = _blob_path(root, digest)
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Temp file in the same directory so os.replace is atomic: readers never see a half-written blob.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return StoredFile(sha256=digest, size=len(data), kind=kind, content_type=ALLOWED[kind],
+                      filename=safe_filename(original_name, kind), path=path)
+
+
+def open_stored(root: Path, sha256: str) -> Path:
+    """The blob's path; a malformed key is treated as absent (FileNotFoundError) so it can never address a path."""
+    if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+        raise FileNotFoundError("invalid attachment key")
+    path = _blob_path(root, sha256)
+    if not path.is_file():
+        raise FileNotFoundError(str(path))
+    return path
+
+
+def content_disposition(filename: str) -> str:
+    """RFC 6266 header value: an ASCII fallback for old clients plus the RFC 5987 UTF-8 name, nothing header-breaking."""
+    clean = "".join(c for c in unicodedata.normalize("NFC", filename or "") if unicodedata.category(c)[0] != "C")
+    clean = clean.strip() or "attachment"
+    ascii_name = unicodedata.normalize("NFKD", clean).encode("ascii", "ignore").decode()
+    # Quotes and backslashes would end the quoted-string; ';' and '%' confuse lenient parsers.
+    ascii_name = "".join("_" if c in '"\\%;' else c for c in ascii_name if c.isprintable()).strip()
+    if not ascii_name or ascii_name.startswith("."):
+        ascii_name = "attachment" + ascii_name
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(clean, safe='')}"

@@ -1,0 +1,314 @@
+"""报送, the department's side: the list of its reports and contributions, the report page (form, co-departments'
+contributions, attachments, audit trail, what changed since a return) and the contribution page.
+
+Everyone who may view a page sees it read-only unless the service rules say they may edit (report.can_edit).
+The office's approve / return panel is included from review/_actions.html."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from forms.reports import AttachmentForm, ContributionForm, ReportForm, plain_number
+from models import (
+    Attachment,
+    AuditEvent,
+    Contribution,
+    ContributionStatus,
+    Period,
+    Report,
+    ReportStatus,
+    ReportValue,
+    Role,
+    Task,
+)
+from workflow.assignments.services import open_all_due_periods
+from workflow.clock import local, utcnow
+from workflow.domain import Conflict, DomainError, NotFound, PermissionDenied, TooLarge, ValidationFailed
+from workflow.extensions import db
+from workflow.reports import services, storage
+from workflow.reports.queries import visible_contributions, visible_reports
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+OPEN_REPORT = (ReportStatus.DRAFT, ReportStatus.RETURNED)
+
+
+# -- the list --------------------------------------------------------------------------------------------
+
+@dataclass
+class Row:
+    """One line of 报送: a report (牵头) or a contribution (配合)."""
+
+    kind: str
+    item: Report | Contribution
+    overdue_days: int = 0
+
+
+@dataclass
+class PeriodGroup:
+    period: Period
+    rows: list[Row] = field(default_factory=list)
+
+
+def overdue_days(item: Report | Contribution, today: date) -> int:
+    """Days past the deadline of something not yet handed in (0 when in time or already submitted)."""
+    waiting = item.status in OPEN_REPORT if isinstance(item, Report) else item.status == ContributionStatus.DRAFT
+    return max((today - item.period.deadline).days, 0) if waiting else 0
+
+
+def grouped_by_period(reports: list[Report], contributions: list[Contribution], today: date) -> list[PeriodGroup]:
+    groups: dict[int, PeriodGroup] = {}
+    for kind, items in (("report", reports), ("contribution", contributions)):
+        for item in items:
+            group = groups.setdefault(item.period_id, PeriodGroup(item.period))
+            group.rows.append(Row(kind, item, overdue_days(item, today)))
+    for group in groups.values():
+        group.rows.sort(key=lambda r: (r.kind != "report", r.item.task.plan_id, r.item.task.position, r.item.id))
+    return sorted(groups.values(), key=lambda g: (g.period.start, g.period.plan_id), reverse=True)
+
+
+@bp.route("/")
+@login_required
+def index():
+    now = utcnow()
+    open_all_due_periods(now=now)
+    if current_user.role in (Role.OFFICE, Role.LEADER) and "review.queue" in current_app.view_functions:
+        return redirect(url_for("review.queue"))
+    department = None if current_user.sees_everything else current_user.department
+    reports = db.session.scalars(visible_reports(current_user)).all()
+    contributions = db.session.scalars(visible_contributions(current_user, department=department)).all()
+    groups = grouped_by_period(reports, contributions, local(now).date())
+    return render_template("reports/index.html", groups=groups, department=department)
+
+
+# -- one report ------------------------------------------------------------------------------------------
+
+def _report_or_abort(report_id: int) -> Report:
+    report = db.session.scalar(
+        select(Report).where(Report.id == report_id)
+        .options(selectinload(Report.task).selectinload(Task.targets), selectinload(Report.values),
+                 selectinload(Report.period), selectinload(Report.department), selectinload(Report.attachments))
+    ) or abort(404)
+    if not report.can_view(current_user):
+        abort(403)
+    return report
+
+
+def _own_department_liaison(item: Report | Contribution) -> bool:
+    """The liaison who could edit it, were it in an editable state (so a refusal is a conflict, not a 403)."""
+    return current_user.role == Role.LIAISON and current_user.department_id == item.department_id
+
+
+def previous_values(report: Report) -> dict[int, tuple[str, str]]:
+    """Per target: the value the department gave in its latest earlier period, with that period's label."""
+    rows = db.session.execute(
+        select(ReportValue.target_id, ReportValue.value, Period.label)
+        .join(Report, ReportValue.report_id == Report.id).join(Period, Report.period_id == Period.id)
+        .where(Report.task_id == report.task_id, Report.department_id == report.department_id,
+               Period.start < report.period.start, ReportValue.value.is_not(None))
+        .order_by(Period.start.desc())
+    )
+    found: dict[int, tuple[str, str]] = {}
+    for target_id, value, label in rows:
+        found.setdefault(target_id, (plain_number(value), label))
+    return found
+
+
+def audit_trail(object_type: str, object_id: int) -> list[AuditEvent]:
+    return list(db.session.scalars(
+        select(AuditEvent).where(AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
+        .options(selectinload(AuditEvent.actor)).order_by(AuditEvent.at, AuditEvent.id)
+    ))
+
+
+def _readable(diff: dict | None) -> dict | None:
+    """Target values in a diff as people write them ('90', not '9E+1')."""
+    if diff is not None:
+        diff["values"] = {tid: tuple(_plain(v) for v in pair) for tid, pair in diff["values"].items()}
+    return diff
+
+
+def _plain(value: str | None) -> str | None:
+    try:
+        return plain_number(Decimal(value)) if value is not None else None
+    except InvalidOperation:
+        return value
+
+
+def render_report(report: Report, *, form: ReportForm | None = None, upload_form: AttachmentForm | None = None,
+                  conflict: bool = False, status: int = 200):
+    editable = report.can_edit(current_user)
+    if form is None and editable:
+        form = ReportForm.for_report(report, formdata=None)
+    if upload_form is None and editable:
+        upload_form = AttachmentForm(formdata=None)
+    contributions = services.contributions_for(report)
+    return render_template(
+        "reports/show.html", report=report, task=report.task, period=report.period, form=form,
+        editable=editable, conflict=conflict, upload_form=upload_form,
+        saved_values={t.id: plain_number(report.value_for(t.id)) for t in report.task.targets},
+        previous=previous_values(report),
+        contributions=contributions,
+        attachments=[a for a in report.attachments if not a.removed],
+        trail=audit_trail("report", report.id),
+        diff=_readable(services.resubmission_diff(report)),
+        targets_by_id={str(t.id): t for t in report.task.targets},
+        overdue_days=overdue_days(report, local(utcnow()).date()),
+        upload_types=list(storage.ALLOWED), upload_accept=",".join(f".{kind}" for kind in storage.ALLOWED),
+        upload_limit=current_app.config.get("ATTACHMENT_MAX_BYTES") or storage.DEFAULT_MAX_BYTES,
+    ), status
+
+
+@bp.route("/<int:report_id>", methods=["GET", "POST"])
+@login_required
+def show(report_id: int):
+    report = _report_or_abort(report_id)
+    if request.method == "GET":
+        return render_report(report)
+    if not report.can_edit(current_user) and not _own_department_liaison(report):
+        abort(403)
+    form = ReportForm.for_report(report)
+    try:
+        services.save_report(report, form.to_input(), actor=current_user, now=utcnow(),
+                             version=form.version_number, submit=form.submitting)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        form.add_errors(exc.errors)
+        flash(exc.message, "error")
+        return render_report(report, form=form, status=422)
+    except Conflict as exc:
+        return _report_conflict(report, form, exc.message)
+    except PermissionDenied:
+        if _own_department_liaison(report):  # it was submitted meanwhile: keep what was typed, say why
+            return _report_conflict(report, form, _("该报告已提交或已审核，不能再修改。"))
+        abort(403)
+    if report.status == ReportStatus.SUBMITTED:
+        flash(_("报告已提交，等待领导小组办公室审核。"), "success")
+    else:
+        flash(_("草稿已保存（版本 %(v)d）。", v=report.version), "success")
+    return redirect(url_for("reports.show", report_id=report.id))
+
+
+def _report_conflict(report: Report, form: ReportForm, message: str):
+    """Someone saved first: the typed text stays in the form, the saved version is shown beside it, and the
+    form now carries the current version so that saving again (after merging) is accepted."""
+    db.session.rollback()
+    db.session.refresh(report)
+    form.version.data = str(report.version)
+    flash(message, "error")
+    return render_report(report, form=form, conflict=True, status=409)
+
+
+@bp.route("/<int:report_id>/attachments", methods=["POST"])
+@login_required
+def upload(report_id: int):
+    report = _report_or_abort(report_id)
+    if not report.can_edit(current_user):
+        if not _own_department_liaison(report):
+            abort(403)
+        flash(_("该报告已提交或已审核，不能再添加附件。"), "error")
+        return render_report(report, status=409)
+    upload_form = AttachmentForm()
+    if not upload_form.validate():
+        return render_report(report, upload_form=upload_form, status=422)
+    file = upload_form.file.data
+    try:
+        attachment = services.add_attachment(report, file.stream, file.filename or "", actor=current_user, now=utcnow())
+    except (ValidationFailed, TooLarge) as exc:
+        db.session.rollback()
+        messages = exc.errors.values() if isinstance(exc, ValidationFailed) else [exc.message]
+        upload_form.file.errors = [*upload_form.file.errors, *messages]
+        return render_report(report, upload_form=upload_form, status=exc.status)
+    except DomainError as exc:
+        db.session.rollback()
+        abort(exc.status)
+    flash(_("已上传附件：%(name)s", name=attachment.filename), "success")
+    return redirect(url_for("reports.show", report_id=report.id, _anchor="attachments"))
+
+
+@bp.route("/attachments/<int:attachment_id>")
+@login_required
+def attachment(attachment_id: int):
+    item = db.session.get(Attachment, attachment_id) or abort(404)
+    if not item.report.can_view(current_user):
+        abort(403)
+    if item.removed:
+        abort(404)
+    try:
+        path = services.attachment_path(item)
+    except (FileNotFoundError, NotFound, storage.AttachmentError):
+        abort(404)
+    response = send_file(path, mimetype=item.content_type or "application/octet-stream", conditional=True,
+                         etag=item.sha256, max_age=0)
+    response.headers["Content-Disposition"] = storage.content_disposition(item.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+# -- one contribution (配合情况) ---------------------------------------------------------------------------
+
+def _contribution_or_abort(contribution_id: int) -> Contribution:
+    contribution = db.session.scalar(
+        select(Contribution).where(Contribution.id == contribution_id)
+        .options(selectinload(Contribution.task).selectinload(Task.targets),
+                 selectinload(Contribution.task).selectinload(Task.assignments),
+                 selectinload(Contribution.period), selectinload(Contribution.department))
+    ) or abort(404)
+    if not contribution.can_view(current_user, set(services.lead_departments(contribution))):
+        abort(403)
+    return contribution
+
+
+def render_contribution(contribution: Contribution, *, form: ContributionForm | None = None, conflict: bool = False,
+                        status: int = 200):
+    editable = contribution.can_edit(current_user)
+    if form is None and editable:
+        form = ContributionForm.for_contribution(contribution, formdata=None)
+    # A draft is the co-department's own business until it is submitted (the office sees it marked as such).
+    shows_draft = current_user.sees_everything or current_user.department_id == contribution.department_id
+    return render_template(
+        "reports/contribution.html", contribution=contribution, task=contribution.task,
+        period=contribution.period, form=form, editable=editable, conflict=conflict, shows_draft=shows_draft,
+        trail=audit_trail("contribution", contribution.id),
+        overdue_days=overdue_days(contribution, local(utcnow()).date()),
+    ), status
+
+
+@bp.route("/contributions/<int:contribution_id>", methods=["GET", "POST"])
+@login_required
+def contribution(contribution_id: int):
+    item = _contribution_or_abort(contribution_id)
+    if request.method == "GET":
+        return render_contribution(item)
+    if not item.can_edit(current_user) and not _own_department_liaison(item):
+        abort(403)
+    form = ContributionForm.for_contribution(item)
+    try:
+        services.save_contribution(item, form.text.data or "", actor=current_user, now=utcnow(),
+                                   version=form.version_number, submit=form.submitting)
+    except ValidationFailed as exc:
+        db.session.rollback()
+        form.add_errors(exc.errors)
+        flash(exc.message, "error")
+        return render_contribution(item, form=form, status=422)
+    except (Conflict, PermissionDenied) as exc:
+        if isinstance(exc, PermissionDenied) and not _own_department_liaison(item):
+            abort(403)
+        db.session.rollback()
+        db.session.refresh(item)
+        form.version.data = str(item.version)
+        flash(exc.message, "error")
+        return render_contribution(item, form=form, conflict=True, status=409)
+    if item.status == ContributionStatus.SUBMITTED:
+        flash(_("配合情况已提交，牵头单位可以看到。"), "success")
+    else:
+        flash(_("草稿已保存（版本 %(v)d）。", v=item.version), "success")
+    return redirect(url_for("reports.contribution", contribution_id=item.id))

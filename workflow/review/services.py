@@ -1,0 +1,137 @@
+"""The office's review: the queue, approve (optional comment), return (reason required), bulk approve."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from models import Department, OutlineNode, Period, Report, ReportStatus, Task, User
+from workflow import notify
+from workflow.clock import local
+from workflow.domain import Conflict, PermissionDenied, ValidationFailed, require
+from workflow.extensions import db
+from workflow.reports.services import REPORT_TRANSITIONS, apply_transition, check_version, committed
+
+
+def approve_report(report: Report, *, actor: User, now: datetime, comment: str = "",
+                   version: int | None = None) -> Report:
+    require(actor.is_reviewer, "只有领导小组办公室可以审核报告。")
+    check_version(report, version)
+    with committed(report):
+        apply_transition(report, "approve", REPORT_TRANSITIONS, actor=actor, now=now, comment=(comment or "").strip())
+        report.reviewed_at = now
+        _tell_department(report, now=now, kind="report.approved",
+                         subject=f"任务 {report.task.code} {report.period.label}报告已审核通过")
+    return report
+
+
+def return_report(report: Report, *, actor: User, now: datetime, reason: str, version: int | None = None) -> Report:
+    require(actor.is_reviewer, "只有领导小组办公室可以审核报告。")
+    check_version(report, version)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": "退回时必须说明理由。"})
+    with committed(report):
+        apply_transition(report, "return", REPORT_TRANSITIONS, actor=actor, now=now, comment=reason)
+        report.reviewed_at, report.last_return_reason = now, reason
+        report.return_count += 1
+        _tell_department(report, now=now, kind="report.returned", level=report.return_count,
+                         subject=f"任务 {report.task.code} {report.period.label}报告被退回，请修改后重新报送",
+                         body=f"退回理由：{reason}")
+    return report
+
+
+def bulk_approve(report_ids: list[int], *, actor: User, now: datetime, comment: str = "") -> tuple[int, list[str]]:
+    """Approve each selected report on its own; one that cannot be approved is reported, not fatal."""
+    require(actor.is_reviewer, "只有领导小组办公室可以审核报告。")
+    approved, problems = 0, []
+    for report_id in report_ids:
+        report = db.session.get(Report, report_id)
+        if report is None:
+            problems.append(f"报告 #{report_id} 不存在")
+            continue
+        try:
+            approve_report(report, actor=actor, now=now, comment=comment)
+            approved += 1
+        except (Conflict, PermissionDenied) as exc:
+            problems.append(f"{report.task.code} {report.department.name}：{exc.message}")
+    return approved, problems
+
+
+def _tell_department(report: Report, *, now: datetime, kind: str, subject: str, body: str = "",
+                     level: int = 0) -> None:
+    for user in notify.department_users(report.department_id):
+        notify.queue(user, kind=kind, key=f"{kind}:r{report.id}:{level}", subject=subject, body=body,
+                     link=f"/reports/{report.id}", now=now)
+
+
+# -- the queue -------------------------------------------------------------------------------------------
+
+@dataclass
+class QueueFilters:
+    status: str | None = ReportStatus.SUBMITTED
+    department_id: int | None = None
+    period_key: str | None = None
+    area: str | None = None          # the code of a top-level outline part, e.g. '3.4'
+    overdue: bool = False
+    plan_id: int | None = None
+    page: int = 1
+    per_page: int = 50
+
+
+def _filtered(f: QueueFilters, *, today) -> Select:
+    q = select(Report).join(Report.period).join(Report.task)
+    if f.plan_id:
+        q = q.where(Task.plan_id == f.plan_id)
+    if f.status:
+        q = q.where(Report.status == f.status)
+    if f.department_id:
+        q = q.where(Report.department_id == f.department_id)
+    if f.period_key:
+        q = q.where(Period.key == f.period_key)
+    if f.area:
+        q = q.where(or_(Task.code == f.area, Task.code.like(f"{f.area}.%")))
+    if f.overdue:
+        q = q.where(Period.deadline < today, Report.status.in_([ReportStatus.DRAFT, ReportStatus.RETURNED]))
+    return q
+
+
+def review_queue(f: QueueFilters, *, now: datetime) -> tuple[list[Report], int, dict[str, int]]:
+    """Reports matching the filters, oldest submission (then deadline) first, with counts per state."""
+    today = local(now).date()
+    q = _filtered(f, today=today)
+    total = db.session.scalar(select(func.count()).select_from(q.subquery()))
+    rows = db.session.scalars(
+        q.options(selectinload(Report.task), selectinload(Report.department), selectinload(Report.period))
+        .order_by(func.coalesce(Report.submitted_at, Report.updated_at), Period.deadline, Task.position, Report.id)
+        .offset((max(f.page, 1) - 1) * f.per_page).limit(f.per_page)
+    ).all()
+    counts_q = _filtered(QueueFilters(status=None, department_id=f.department_id, period_key=f.period_key,
+                                      area=f.area, plan_id=f.plan_id), today=today)
+    counts = _state_counts(counts_q)
+    overdue = db.session.scalar(select(func.count()).select_from(
+        _filtered(QueueFilters(status=None, department_id=f.department_id, period_key=f.period_key, area=f.area,
+                               plan_id=f.plan_id, overdue=True), today=today).subquery()))
+    counts["overdue"] = overdue or 0
+    return list(rows), total or 0, counts
+
+
+def _state_counts(q: Select) -> dict[str, int]:
+    sub = q.subquery()
+    rows = db.session.execute(select(sub.c.status, func.count()).group_by(sub.c.status)).all()
+    counts = {s: 0 for s in ReportStatus}
+    counts.update({status: n for status, n in rows})
+    return counts
+
+
+def queue_choices() -> dict:
+    """Filter options: departments leading something, periods, top areas."""
+    departments = db.session.scalars(
+        select(Department).where(Department.id.in_(select(Report.department_id))).order_by(Department.id)).all()
+    periods = db.session.scalars(select(Period.key).distinct().order_by(Period.key)).all()
+    areas = db.session.execute(select(OutlineNode.code, OutlineNode.title).where(OutlineNode.level == 2)
+                               .order_by(OutlineNode.position)).all()
+    return {"departments": departments, "periods": periods, "areas": areas}
+
