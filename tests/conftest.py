@@ -9,6 +9,7 @@ from pathlib import Path
 
 import flask_migrate
 import pytest
+from flask import g
 from sqlalchemy import text
 
 from models import Department, Role, User
@@ -65,6 +66,13 @@ def _empty_tables() -> None:
 @pytest.fixture
 def app(database_url, tmp_path):
     app = create_app(_config(database_url, UPLOAD_DIR=str(tmp_path / "uploads")))
+
+    @app.before_request
+    def forget_cached_user():
+        """Tests keep one app context open, which requests then share, and with it Flask-Login's cached user;
+        in production each request has its own. Load the user from this request's own session cookie."""
+        g.pop("_login_user", None)
+
     with app.app_context():
         _empty_tables()
         yield app

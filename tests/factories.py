@@ -11,6 +11,7 @@ from workflow.assignments.services import publish_plan
 from workflow.extensions import db
 
 PUBLISH_AT = datetime(2026, 4, 1, 1, 0, tzinfo=UTC)  # 2026-04-01 09:00 in Shanghai: 2026Q1 has opened
+LATER_DAYS = 3  # a few days after publishing, before the 2026Q1 deadline (2026-04-08)
 
 
 def published_fushun(now: datetime = PUBLISH_AT, first_period: str = "2026Q1"):
