@@ -1,7 +1,8 @@
 """SQLAlchemy 2.0 typed models, one module per domain. Importing this package registers every table."""
 from models.audit import AuditEvent
-from models.notify import Notification
-from models.org import ApiToken, Department, DepartmentAlias, DepartmentKind, Role, User
+from models.calendar import HolidayEntry, SchedulerLease
+from models.notify import EmailStatus, Escalation, EscalationStatus, Notification, OutboxEmail
+from models.org import ApiToken, Department, DepartmentAlias, DepartmentKind, Role, Substitute, User
 from models.plan import (
                          ACTIVE_ASSIGNMENT,
                          AdjustmentRequest,
@@ -33,5 +34,6 @@ __all__ = [
     "AssignmentStatus", "Attachment", "AuditEvent", "Comparator", "Contribution", "ContributionStatus",
     "Department", "DepartmentAlias", "DepartmentKind", "Notification", "OutlineNode", "Period", "Plan",
     "PlanStatus", "Progress", "Report", "ReportRevision", "ReportStatus", "ReportValue", "Role", "Target",
-    "Task", "User",
+    "Task", "User", "HolidayEntry", "SchedulerLease", "EmailStatus", "Escalation", "EscalationStatus",
+    "OutboxEmail", "Substitute",
 ]

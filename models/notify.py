@@ -1,19 +1,21 @@
-"""Notifications: the in-app inbox and, with the reminders issue, the email outbox."""
+"""Notifications: the in-app inbox, the email outbox (one digest per recipient and pass), and escalations (督办)."""
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import UTCDateTime, db
-from models.org import User
+from models.base import UTCDateTime, db, in_clause
+from models.org import Department, User
 
 
 class Notification(db.Model):
     """One message to one user, written in the transaction of the event that causes it.
 
     `key` names what, who, level and period, and is unique, so the same message can never be queued twice.
+    Email leaves in digests: the sender gathers a recipient's unsent notifications into one OutboxEmail.
     """
 
     __tablename__ = "notification"
@@ -22,10 +24,94 @@ class Notification(db.Model):
     key: Mapped[str] = mapped_column(String(200), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
+    level: Mapped[int] = mapped_column(Integer, default=0)
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text, default="")
     link: Mapped[str] = mapped_column(String(300), default="")
+    # For digests and the run-once report: department, task code and title, period, deadline, days late.
+    data: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    wants_email: Mapped[bool] = mapped_column(Boolean, default=True)
+    email_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_email.id", ondelete="SET NULL"), index=True)
 
     user: Mapped[User] = relationship()
+    email: Mapped[OutboxEmail | None] = relationship(back_populates="notifications")
+
+
+class EmailStatus(enum.StrEnum):
+    PENDING = "pending"   # waiting for its first or next attempt
+    SENT = "sent"
+    PARKED = "parked"     # failed too often; the admin can retry it
+
+
+class OutboxEmail(db.Model):
+    """One digest mail to one recipient; the sender delivers it with retries and backoff."""
+
+    __tablename__ = "outbox_email"
+    __table_args__ = (CheckConstraint(f"status IN ({in_clause(*EmailStatus)})", name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    to_address: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300))
+    text_body: Mapped[str] = mapped_column(Text)
+    html_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    status: Mapped[str] = mapped_column(String(20), default=EmailStatus.PENDING, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_id: Mapped[str] = mapped_column(String(200), default="")
+
+    user: Mapped[User | None] = relationship()
+    notifications: Mapped[list[Notification]] = relationship(back_populates="email", order_by="Notification.id")
+
+
+class EscalationStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Escalation(db.Model):
+    """督办: a report or contribution five working days late (or returned and left), for the office to chase.
+
+    It closes by itself when the work is submitted, or by the office with a note; its history stays for the
+    annual evaluation. `key` (what, cause, round) makes opening it idempotent.
+    """
+
+    __tablename__ = "escalation"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({in_clause(*EscalationStatus)})", name="status"),
+        CheckConstraint("(report_id IS NULL) <> (contribution_id IS NULL)", name="one_subject"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), index=True)
+    period_id: Mapped[int] = mapped_column(ForeignKey("period.id", ondelete="CASCADE"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"), index=True)
+    contribution_id: Mapped[int | None] = mapped_column(ForeignKey("contribution.id", ondelete="CASCADE"),
+                                                        index=True)
+    cause: Mapped[str] = mapped_column(String(20))          # 'overdue' or 'returned'
+    days_late: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default=EscalationStatus.OPEN, index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    close_reason: Mapped[str] = mapped_column(String(20), default="")   # 'submitted' or 'office'
+    close_note: Mapped[str] = mapped_column(Text, default="")
+
+    department: Mapped[Department] = relationship()
+    task = relationship("Task")
+    period = relationship("Period")
+    report = relationship("Report")
+    contribution = relationship("Contribution")
+    closed_by: Mapped[User | None] = relationship()
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == EscalationStatus.OPEN

@@ -5,7 +5,17 @@ import enum
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, in_clause
@@ -67,6 +77,8 @@ class Plan(db.Model):
     cadence: Mapped[str] = mapped_column(String(20), default="quarterly")
     deadline_workdays: Mapped[int] = mapped_column(Integer, default=5)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The office's reminder rules for this plan; missing keys take workflow.scheduling.reminders.DEFAULT_RULES.
+    reminder_rules: Mapped[dict | None] = mapped_column(JSON)
 
     outline: Mapped[list[OutlineNode]] = relationship(
         back_populates="plan", cascade="all, delete-orphan", order_by="OutlineNode.position"

@@ -95,6 +95,7 @@ def get_plan(plan_id: int) -> Plan:
 plan_cli = AppGroup("plan", help="Parse, import, export and publish implementation plans.")
 demo_cli = AppGroup("demo", help="Demo data for a first look and for training.")
 users_cli = AppGroup("users", help="Accounts and personal API tokens.")
+reminders_cli = AppGroup("reminders", help="Reminder and escalation rules.")
 
 
 @plan_cli.command("parse")
@@ -199,6 +200,26 @@ def users_token(username: str, name: str, fmt: str) -> None:
         click.echo(token)
 
 
+@reminders_cli.command("run-once")
+@now_option
+@click.option("--dry-run", is_flag=True, help="show what would be queued; write nothing")
+@format_option()
+@clean_errors()
+def reminders_run_once(now: str | None, dry_run: bool, fmt: str) -> None:
+    """One pass of every reminder and escalation rule; a second run at the same time queues nothing."""
+    from workflow.scheduling.reminders import run_reminders
+
+    result = run_reminders(now=parse_now(now), dry_run=dry_run)
+    if fmt == "json":
+        print_json(result)
+        return
+    verb = "将排队" if dry_run else "已排队"
+    click.echo(f"{verb}提醒 {len(result['queued'])} 条，新开督办 {len(result['escalations_opened'])} 项，"
+               f"关闭督办 {len(result['escalations_closed'])} 项。")
+    for q in result["queued"]:
+        click.echo(f"  {q['kind']:<16} L{q['level']} {q['recipient']:<12} {q['department']} {q['task']} {q['period']}")
+
+
 @demo_cli.command("load")
 @format_option()
 @now_option
@@ -222,5 +243,5 @@ def demo_load(fmt: str, now: str | None) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    for group in (plan_cli, demo_cli, users_cli):
+    for group in (plan_cli, demo_cli, users_cli, reminders_cli):
         app.cli.add_command(group)

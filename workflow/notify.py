@@ -11,13 +11,24 @@ from workflow.extensions import db
 
 
 def queue(user: User, *, kind: str, key: str, subject: str, body: str = "", link: str = "",
-          now: datetime) -> Notification | None:
-    """Add a notification unless one with the same key exists; the caller's commit writes it with its cause."""
+          now: datetime, level: int = 0, data: dict | None = None,
+          known_keys: set[str] | None = None) -> Notification | None:
+    """Add a notification unless one with the same key exists; the caller's commit writes it with its cause.
+
+    A caller queueing many at once (the reminder pass) passes `known_keys`, the keys already stored, loaded in
+    one query; the set is updated as rows are added.
+    """
     full_key = f"{key}:u{user.id}"
-    pending = {n.key for n in db.session.new if isinstance(n, Notification)}
-    if full_key in pending or db.session.scalar(select(Notification.id).where(Notification.key == full_key)):
-        return None
-    note = Notification(key=full_key, user=user, kind=kind, subject=subject, body=body, link=link, created_at=now)
+    if known_keys is not None:
+        if full_key in known_keys:
+            return None
+        known_keys.add(full_key)
+    else:
+        pending = {n.key for n in db.session.new if isinstance(n, Notification)}
+        if full_key in pending or db.session.scalar(select(Notification.id).where(Notification.key == full_key)):
+            return None
+    note = Notification(key=full_key, user=user, kind=kind, level=level, subject=subject, body=body, link=link,
+                        data=data, created_at=now)
     db.session.add(note)
     return note
 

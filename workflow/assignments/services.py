@@ -29,6 +29,7 @@ from workflow import notify
 from workflow.clock import local
 from workflow.domain import Conflict, ValidationFailed, require
 from workflow.extensions import db
+from workflow.scheduling.calendar import office_calendar
 from workflow.scheduling.periods import (
     DEFAULT_DEADLINE_WORKDAYS,
     Cadence,
@@ -36,7 +37,7 @@ from workflow.scheduling.periods import (
     generate_periods,
     period_for,
 )
-from workflow.scheduling.workdays import WorkdayCalendar, default_calendar
+from workflow.scheduling.workdays import WorkdayCalendar
 
 
 def publish_plan(plan: Plan, *, actor: User | None, now: datetime, cadence: str = Cadence.QUARTERLY,
@@ -55,7 +56,7 @@ def publish_plan(plan: Plan, *, actor: User | None, now: datetime, cadence: str 
         first = first_period or period_for(cadence, today)
         last_year = max(plan.valid_to or 0, int(first[:4]))
         specs = generate_periods(cadence, first, date(last_year, 12, 31), deadline_workdays=deadline_workdays,
-                                 calendar=calendar or default_calendar())
+                                 calendar=calendar or office_calendar())
     except PeriodError as exc:
         raise ValidationFailed({"first_period": str(exc)}, str(exc)) from exc
     periods = [Period(plan=plan, key=s.key, label=s.label, start=s.start, end=s.end, deadline=s.deadline,

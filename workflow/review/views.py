@@ -30,8 +30,8 @@ from workflow.clock import local, utcnow
 from workflow.domain import DomainError, ValidationFailed
 from workflow.extensions import db
 from workflow.review import services
+from workflow.scheduling.calendar import office_calendar
 from workflow.scheduling.periods import PeriodError, PeriodSpec, generate_periods, period_for
-from workflow.scheduling.workdays import default_calendar
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -69,7 +69,7 @@ def report_url(report_id: int) -> str:
 
 def missing_years(deadlines) -> list[int]:
     """Deadline years computed without an official holiday arrangement (weekends only)."""
-    return default_calendar().years_without_data({d.year for d in deadlines})
+    return office_calendar().years_without_data({d.year for d in deadlines})
 
 
 def year_ranges(years: list[int]) -> str:
@@ -268,7 +268,7 @@ def _preview(plan: Plan, cadence: str, first: str, workdays: int) -> list[Period
     """The periods publish_plan will create (same range: the first period through the plan's last year)."""
     last_year = max(plan.valid_to or 0, int(first[:4]) if first[:4].isdigit() else 0)
     return generate_periods(cadence, first, date(max(last_year, 2000), 12, 31), deadline_workdays=workdays,
-                            calendar=default_calendar())
+                            calendar=office_calendar())
 
 
 @bp.route("/plans/<int:plan_id>/publish", methods=["GET", "POST"])

@@ -1,0 +1,258 @@
+"""The reminder and escalation rules: one pass looks at every unfinished report and contribution and queues
+what is due now, at most once per item, level and recipient (the notification key guarantees it).
+
+Stages, in working days on the office calendar (package data plus entered arrangements):
+- due soon (N before the deadline) and due today: the liaison;
+- overdue level 1 (1 late): the liaison; level 2 (3 late): the department head, copy to the liaison;
+  level 3 (5 late): an escalation (督办) for the office, and mail to the office and the department head;
+- returned and not resubmitted: the same ladder, counted from N working days after the return;
+- submitted and not reviewed within N working days: the office.
+A pass only queues on working days. After the scheduler was down, the first pass queues each item once at
+its current level, never the levels it missed. Escalations close when their report is submitted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from models import (
+    Contribution,
+    ContributionStatus,
+    Escalation,
+    EscalationStatus,
+    Notification,
+    Period,
+    Plan,
+    PlanStatus,
+    Report,
+    ReportStatus,
+    Role,
+    Substitute,
+    Task,
+    User,
+)
+from workflow import notify
+from workflow.assignments.services import open_due_periods
+from workflow.clock import local
+from workflow.extensions import db
+from workflow.scheduling.calendar import office_calendar
+from workflow.scheduling.workdays import WorkdayCalendar
+
+DEFAULT_RULES = {
+    "due_soon_workdays": 3,     # remind this many working days before the deadline
+    "level1_late": 1,           # working days late for each overdue level
+    "level2_late": 3,
+    "level3_late": 5,
+    "returned_grace_workdays": 3,
+    "review_grace_workdays": 3,
+}
+REMINDER_KINDS = ("due_soon", "due_today", "overdue", "returned_overdue", "review_pending", "escalation")
+LEVEL_NAMES = {1: "逾期提醒", 2: "逾期催办", 3: "督办"}
+
+
+def rules_for(plan: Plan) -> dict:
+    return {**DEFAULT_RULES, **(plan.reminder_rules or {})}
+
+
+@dataclass
+class Subject:
+    """A report or contribution as the rules see it."""
+
+    row: Report | Contribution
+    kind: str  # 'report' or 'contribution'
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind[0]}{self.row.id}"
+
+    @property
+    def label(self) -> str:
+        return "报告" if self.kind == "report" else "配合情况"
+
+    @property
+    def link(self) -> str:
+        return f"/reports/{self.row.id}" if self.kind == "report" else f"/reports/contributions/{self.row.id}"
+
+
+class Pass:
+    """One run of the rules at one moment; collects what it queued for the caller's report."""
+
+    def __init__(self, now: datetime, calendar: WorkdayCalendar):
+        self.now, self.today, self.cal = now, local(now).date(), calendar
+        self.result: dict[str, list] = {"queued": [], "escalations_opened": [], "escalations_closed": []}
+        self.known = set(db.session.scalars(select(Notification.key).where(Notification.kind.in_(REMINDER_KINDS))))
+        users = db.session.scalars(select(User).where(User.active.is_(True))).all()
+        self.by_department: dict[tuple[int, str], list[User]] = {}
+        for u in users:
+            if u.department_id is not None:
+                self.by_department.setdefault((u.department_id, u.role), []).append(u)
+        self.office = [u for u in users if u.role == Role.OFFICE]
+        self.substitutes: dict[int, list[User]] = {}
+        for s in db.session.scalars(select(Substitute).options(selectinload(Substitute.substitute)).where(
+                Substitute.start_date <= self.today, Substitute.end_date >= self.today)):
+            if s.substitute.active:
+                self.substitutes.setdefault(s.user_id, []).append(s.substitute)
+
+    def people(self, department_id: int, role: str) -> list[User]:
+        return self.by_department.get((department_id, role), [])
+
+    def send(self, users: list[User], *, kind: str, level: int, key: str, subject: Subject | None,
+             title: str, body: str, data: dict) -> None:
+        targets: list[User] = []
+        for u in users:
+            for person in (u, *self.substitutes.get(u.id, [])):
+                if person not in targets:
+                    targets.append(person)
+        for person in targets:
+            note = notify.queue(person, kind=kind, level=level, key=key, subject=title, body=body,
+                                link=subject.link if subject else data.get("link", ""), now=self.now,
+                                data=data, known_keys=self.known)
+            if note is not None:
+                self.result["queued"].append({
+                    "kind": kind, "level": level, "recipient": person.username, "department": data["department"],
+                    "task": data["task"], "period": data["period"],
+                })
+
+
+def _describe(subject: Subject, deadline: date, days_late: int) -> dict:
+    row = subject.row
+    return {"department": row.department.name, "task": row.task.code, "task_title": row.task.title,
+            "period": row.period.key, "period_label": row.period.label, "deadline": deadline.isoformat(),
+            "days_late": days_late, "what": subject.kind, "link": subject.link}
+
+
+def _ladder(p: Pass, subject: Subject, deadline: date, rules: dict, *, returned: bool) -> None:
+    """Queue the stage the subject is in today against `deadline` (for a returned report: the grace end)."""
+    row, t = subject.row, subject.row.task
+    dept = row.department_id
+    liaisons, heads = p.people(dept, Role.LIAISON), p.people(dept, Role.DEPT_HEAD)
+    what = f"{t.code} {t.title} {row.period.label}{subject.label}"
+    round_tag = f":r{row.return_count}" if returned else ""
+    if p.today < deadline:
+        if returned:
+            return
+        left = p.cal.workdays_between(p.today, deadline)
+        if left <= rules["due_soon_workdays"]:
+            p.send(liaisons, kind="due_soon", level=0, key=f"due_soon:{subject.key}", subject=subject,
+                   title=f"【即将到期】{what}将于 {deadline:%Y-%m-%d} 截止",
+                   body=f"还有 {left} 个工作日，请及时填报。", data=_describe(subject, deadline, 0))
+        return
+    if p.today == deadline:
+        if not returned:
+            p.send(liaisons, kind="due_today", level=0, key=f"due_today:{subject.key}", subject=subject,
+                   title=f"【今日截止】{what}今天截止", body="请在今天内提交。", data=_describe(subject, deadline, 0))
+        return
+    late = p.cal.workdays_between(deadline, p.today)
+    level = next((n for n in (3, 2, 1) if late >= rules[f"level{n}_late"]), 0)
+    if level == 0:
+        return
+    kind = "returned_overdue" if returned else "overdue"
+    cause = "退回后逾期未重新报送" if returned else "逾期未报送"
+    title = f"【{LEVEL_NAMES[level]}】{row.department.name} {what}{cause}，已逾期 {late} 个工作日"
+    body = (f"报送期限：{deadline:%Y-%m-%d}。" + (f"退回理由：{row.last_return_reason}" if returned else ""))
+    data = _describe(subject, deadline, late)
+    key = f"{kind}:{subject.key}{round_tag}:L{level}"
+    if level == 1:
+        p.send(liaisons, kind=kind, level=1, key=key, subject=subject, title=title, body=body, data=data)
+    elif level == 2:
+        p.send(heads + liaisons, kind=kind, level=2, key=key, subject=subject, title=title, body=body, data=data)
+    else:
+        _escalate(p, subject, late, returned=returned, round_tag=round_tag)
+        p.send(p.office + heads, kind="escalation", level=3, key=key, subject=subject, title=title, body=body,
+               data=data)
+
+
+def _escalate(p: Pass, subject: Subject, late: int, *, returned: bool, round_tag: str) -> None:
+    key = f"esc:{subject.key}:{'returned' if returned else 'overdue'}{round_tag}"
+    existing = db.session.scalar(select(Escalation).where(Escalation.key == key))
+    if existing is not None:
+        if existing.is_open:
+            existing.days_late = late
+        return
+    row = subject.row
+    escalation = Escalation(
+        key=key, plan_id=row.task.plan_id, task_id=row.task_id, period_id=row.period_id,
+        department_id=row.department_id, cause="returned" if returned else "overdue", days_late=late,
+        opened_at=p.now, **({"report_id": row.id} if subject.kind == "report" else {"contribution_id": row.id}),
+    )
+    db.session.add(escalation)
+    p.result["escalations_opened"].append({"key": key, "department": row.department.name, "task": row.task.code,
+                                           "period": row.period.key, "cause": escalation.cause,
+                                           "days_late": late})
+
+
+def _close_settled(p: Pass) -> None:
+    """An escalation closes by itself once its report or contribution has been submitted."""
+    for e in db.session.scalars(select(Escalation).where(Escalation.status == EscalationStatus.OPEN)):
+        settled = (e.report.status in (ReportStatus.SUBMITTED, ReportStatus.APPROVED) if e.report_id
+                   else e.contribution.status == ContributionStatus.SUBMITTED)
+        if settled:
+            e.status, e.closed_at, e.close_reason = EscalationStatus.CLOSED, p.now, "submitted"
+            p.result["escalations_closed"].append({"key": e.key, "department": e.department.name,
+                                                   "task": e.task.code, "period": e.period.key,
+                                                   "reason": "submitted"})
+
+
+def _review_pending(p: Pass, report: Report, rules: dict) -> None:
+    submitted_on = local(report.submitted_at).date()
+    waiting = p.cal.workdays_between(submitted_on, p.today)
+    if waiting < rules["review_grace_workdays"]:
+        return
+    subject = Subject(report, "report")
+    p.send(p.office, kind="review_pending", level=0,
+           key=f"review_pending:{subject.key}:{report.submitted_at:%Y%m%d%H%M%S}", subject=subject,
+           title=f"【待审核】{report.department.name} {report.task.code} {report.period.label}报告已等待审核 "
+                 f"{waiting} 个工作日",
+           body="请及时审核通过或退回。", data=_describe(subject, report.period.deadline, 0))
+
+
+def run_reminders(*, now: datetime, dry_run: bool = False, calendar: WorkdayCalendar | None = None) -> dict:
+    """One pass of every rule; commits (or, with dry_run, rolls back) and returns what it did."""
+    try:
+        plans = db.session.scalars(select(Plan).where(Plan.status == PlanStatus.PUBLISHED)).all()
+        for plan in plans:
+            open_due_periods(plan, now=now)
+        p = Pass(now, calendar or office_calendar())
+        _close_settled(p)
+        if p.cal.is_workday(p.today):
+            for plan in plans:
+                _plan_pass(p, plan)
+        if dry_run:
+            db.session.rollback()
+        else:
+            db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return p.result
+
+
+def _plan_pass(p: Pass, plan: Plan) -> None:
+    rules = rules_for(plan)
+    load = (selectinload(Report.task), selectinload(Report.period), selectinload(Report.department))
+    reports = db.session.scalars(
+        select(Report).join(Report.period).join(Report.task).options(*load)
+        .where(Task.plan_id == plan.id, Period.opened.is_(True),
+               Report.status.in_([ReportStatus.DRAFT, ReportStatus.RETURNED, ReportStatus.SUBMITTED]))
+        .order_by(Period.start, Task.position, Report.id)
+    ).all()
+    for report in reports:
+        if report.status == ReportStatus.DRAFT:
+            _ladder(p, Subject(report, "report"), report.period.deadline, rules, returned=False)
+        elif report.status == ReportStatus.RETURNED and report.reviewed_at is not None:
+            grace_end = p.cal.add_workdays(local(report.reviewed_at).date(), rules["returned_grace_workdays"])
+            _ladder(p, Subject(report, "report"), grace_end, rules, returned=True)
+        elif report.status == ReportStatus.SUBMITTED and report.submitted_at is not None:
+            _review_pending(p, report, rules)
+    contributions = db.session.scalars(
+        select(Contribution).join(Contribution.period).join(Contribution.task)
+        .options(selectinload(Contribution.task), selectinload(Contribution.period),
+                 selectinload(Contribution.department))
+        .where(Task.plan_id == plan.id, Period.opened.is_(True), Contribution.status == ContributionStatus.DRAFT)
+        .order_by(Period.start, Task.position, Contribution.id)
+    ).all()
+    for contribution in contributions:
+        _ladder(p, Subject(contribution, "contribution"), contribution.period.deadline, rules, returned=False)
