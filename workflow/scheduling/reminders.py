@@ -84,6 +84,9 @@ class Pass:
         self.now, self.today, self.cal = now, local(now).date(), calendar
         self.result: dict[str, list] = {"queued": [], "escalations_opened": [], "escalations_closed": []}
         self.known = set(db.session.scalars(select(Notification.key).where(Notification.kind.in_(REMINDER_KINDS))))
+        self.escalations = {e.key: e for e in db.session.scalars(select(Escalation).options(
+            selectinload(Escalation.report), selectinload(Escalation.contribution),
+            selectinload(Escalation.department), selectinload(Escalation.task), selectinload(Escalation.period)))}
         users = db.session.scalars(select(User).where(User.active.is_(True))).all()
         self.by_department: dict[tuple[int, str], list[User]] = {}
         for u in users:
@@ -167,7 +170,7 @@ def _ladder(p: Pass, subject: Subject, deadline: date, rules: dict, *, returned:
 
 def _escalate(p: Pass, subject: Subject, late: int, *, returned: bool, round_tag: str) -> None:
     key = f"esc:{subject.key}:{'returned' if returned else 'overdue'}{round_tag}"
-    existing = db.session.scalar(select(Escalation).where(Escalation.key == key))
+    existing = p.escalations.get(key)
     if existing is not None:
         if existing.is_open:
             existing.days_late = late
@@ -179,6 +182,7 @@ def _escalate(p: Pass, subject: Subject, late: int, *, returned: bool, round_tag
         opened_at=p.now, **({"report_id": row.id} if subject.kind == "report" else {"contribution_id": row.id}),
     )
     db.session.add(escalation)
+    p.escalations[key] = escalation
     p.result["escalations_opened"].append({"key": key, "department": row.department.name, "task": row.task.code,
                                            "period": row.period.key, "cause": escalation.cause,
                                            "days_late": late})
@@ -186,7 +190,7 @@ def _escalate(p: Pass, subject: Subject, late: int, *, returned: bool, round_tag
 
 def _close_settled(p: Pass) -> None:
     """An escalation closes by itself once its report or contribution has been submitted."""
-    for e in db.session.scalars(select(Escalation).where(Escalation.status == EscalationStatus.OPEN)):
+    for e in [e for e in p.escalations.values() if e.is_open]:
         settled = (e.report.status in (ReportStatus.SUBMITTED, ReportStatus.APPROVED) if e.report_id
                    else e.contribution.status == ContributionStatus.SUBMITTED)
         if settled:
