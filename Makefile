@@ -10,7 +10,7 @@ PORT ?= 5000
 # wants, poppler to inspect PDFs, Chromium for browser tests and screenshots.
 DEB_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 poppler-utils chromium
 
-.PHONY: run test lint bench system-deps install install-dev db demo clean
+.PHONY: run test lint bench system-deps install install-dev db demo clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,11 +47,12 @@ db: install
 demo: db
 	@if $(FLASK) demo load; then $(FLASK) plan publish 1 --first-period 2026Q1 2>/dev/null || true; fi
 
+# The web server and, beside it, the scheduler process (reminders, email); Ctrl-C stops both.
 run: system-deps demo
 	@echo
-	@echo "督办系统: http://$(HOST):$(PORT)/   (Ctrl-C stops it)"
+	@echo "督办系统: http://$(HOST):$(PORT)/   (Ctrl-C stops the web server and the scheduler)"
 	@echo "Demo logins (password demo1234): office, leader, admin, liaison01..NN, head01..NN -- see 'flask --app wsgi demo load' output above"
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	$(FLASK) scheduler run & trap 'kill -TERM $$! 2>/dev/null; wait' EXIT; $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: system-deps install-dev
 	$(BIN)/python -m pytest -q
@@ -64,3 +65,10 @@ bench: install-dev
 
 clean:
 	rm -rf $(VENV) instance/workflow.sqlite
+
+# After changing user-visible strings: extract and merge, translate the new entries in
+# translations/en/LC_MESSAGES/messages.po, then compile (tests/test_i18n.py lists what is missing).
+translations: install-dev
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --sort-by-file -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
+	$(BIN)/pybabel compile -d translations

@@ -70,8 +70,9 @@ def app(database_url, tmp_path):
     @app.before_request
     def forget_cached_user():
         """Tests keep one app context open, which requests then share, and with it Flask-Login's cached user;
-        in production each request has its own. Load the user from this request's own session cookie."""
+        in production each request has its own. Load the user (and the locale) from this request's session."""
         g.pop("_login_user", None)
+        g.pop("_flask_babel", None)
 
     with app.app_context():
         _empty_tables()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import sqlite3
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import current_user
@@ -84,12 +84,14 @@ def _register_blueprints(app: Flask) -> None:
     from workflow.assignments.views import bp as assignments_bp
     from workflow.auth.views import bp as auth_bp
     from workflow.dashboard.views import bp as dashboard_bp
+    from workflow.escalations.views import bp as escalations_bp
     from workflow.plans.views import bp as plans_bp
     from workflow.reports.views import bp as reports_bp
     from workflow.review.views import bp as review_bp
+    from workflow.settings.views import bp as settings_bp
 
     for bp in (auth_bp, dashboard_bp, plans_bp, assignments_bp, reports_bp, review_bp, admin_bp, account_bp,
-               api_bp):
+               api_bp, escalations_bp, settings_bp):
         app.register_blueprint(bp)
 
 
@@ -101,6 +103,10 @@ def _register_template_helpers(app: Flask) -> None:
     def localtime(dt, fmt: str = "%Y-%m-%d %H:%M"):
         return local(dt).strftime(fmt) if dt else ""
 
+    from workflow.settings.views import calendar_banner_context
+
+    app.context_processor(calendar_banner_context)
+
     @app.template_filter("target_label")
     def target_label_filter(target) -> str:
         return target_label(target.comparator, target.value, target.unit)
@@ -109,6 +115,8 @@ def _register_template_helpers(app: Flask) -> None:
     def inject_globals():
         from workflow.notify import unread_count
 
+        if not has_request_context():  # emails and PDFs rendered by the scheduler or the CLI
+            return {}
         unread = unread_count(current_user) if current_user.is_authenticated else 0
         kind_names = {"municipal": _("市直部门"), "county": _("县区政府"), "zone": _("开发区"), "other": _("其他")}
         return {"kind_names": kind_names, "current_locale": select_locale(), "request_path": request.path, "unread_count": unread,

@@ -96,6 +96,7 @@ plan_cli = AppGroup("plan", help="Parse, import, export and publish implementati
 demo_cli = AppGroup("demo", help="Demo data for a first look and for training.")
 users_cli = AppGroup("users", help="Accounts and personal API tokens.")
 reminders_cli = AppGroup("reminders", help="Reminder and escalation rules.")
+outbox_cli = AppGroup("outbox", help="The email outbox.")
 
 
 @plan_cli.command("parse")
@@ -220,6 +221,23 @@ def reminders_run_once(now: str | None, dry_run: bool, fmt: str) -> None:
         click.echo(f"  {q['kind']:<16} L{q['level']} {q['recipient']:<12} {q['department']} {q['task']} {q['period']}")
 
 
+@outbox_cli.command("send")
+@now_option
+@format_option()
+@clean_errors()
+def outbox_send(now: str | None, fmt: str) -> None:
+    """Build digests and deliver due mail over SMTP; without MAIL_SERVER, only report what would be sent."""
+    from workflow.scheduling.outbox import deliver_pass
+
+    result = deliver_pass(now=parse_now(now))
+    summary = {key: result.get(key, 0) for key in ("sent", "failed", "parked", "pending")}
+    if fmt == "json":
+        print_json({**result, **summary})
+    else:
+        click.echo(f"已发送 {summary['sent']} 封，失败 {summary['failed']} 封，已搁置 {summary['parked']} 封，"
+                   f"待发送 {summary['pending']} 封。")
+
+
 @demo_cli.command("load")
 @format_option()
 @now_option
@@ -243,5 +261,7 @@ def demo_load(fmt: str, now: str | None) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    for group in (plan_cli, demo_cli, users_cli, reminders_cli):
+    from workflow.scheduling.runner import scheduler_cli
+
+    for group in (plan_cli, demo_cli, users_cli, reminders_cli, outbox_cli, scheduler_cli):
         app.cli.add_command(group)

@@ -10,6 +10,18 @@ def _sqlite_default() -> str:
     return f"sqlite:///{instance / 'workflow.sqlite'}"
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _number(name: str, default: int) -> int:
+    """A numeric setting; a bad value falls back to the default (the outbox records the failure instead)."""
+    try:
+        return int(os.environ.get(name) or default)
+    except ValueError:
+        return default
+
+
 class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _sqlite_default()
@@ -28,6 +40,19 @@ class Config:
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
     DEMO_PLAN_PATH = str(BASE_DIR / "data" / "plans" / "fushun-carbon-peak-plan.txt")
     DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo1234")
+    # Email (CONTRACT.md): without MAIL_SERVER nothing leaves the machine; the admin reads the mailbox page.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
+    MAIL_PORT = _number("MAIL_PORT", 25)
+    MAIL_USE_TLS = _flag("MAIL_USE_TLS")
+    MAIL_USE_SSL = _flag("MAIL_USE_SSL")
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "督办系统 <noreply@localhost>")
+    MAIL_MAX_ATTEMPTS = _number("MAIL_MAX_ATTEMPTS", 5)
+    MAIL_TIMEOUT = _number("MAIL_TIMEOUT", 10)
+    MAIL_DIGEST_MAX_ITEMS = _number("MAIL_DIGEST_MAX_ITEMS", 100)
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    OFFICE_NAME = os.environ.get("OFFICE_NAME", "领导小组办公室")
 
 
 class TestConfig(Config):
@@ -36,3 +61,4 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = False
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    MAIL_SERVER = None  # tests that send mail start their own SMTP server and set it

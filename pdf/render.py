@@ -1,0 +1,188 @@
+"""HTML → PDF with WeasyPrint: CJK fonts checked before rendering, and a url_fetcher that loads nothing from
+the network.
+
+Government intranets are offline and the HTML we render may carry text users typed, so the fetcher only
+serves data: URIs and files under the project's static/ and templates/ folders (symlinks resolved); every
+other URL (http, https, ftp, other files) is refused and logged. With ``strict=True`` a refused resource
+stops the rendering (PdfError) instead of being left out.
+
+Fonts come from fontconfig; without a Chinese font WeasyPrint would silently draw empty boxes (tofu), so
+`render_pdf` refuses up front with PdfUnavailable. Without libharfbuzz-subset WeasyPrint falls back to
+fontTools for subsetting the (large) CJK fonts, which works but is slow: `subsetter_warning()` says so.
+"""
+from __future__ import annotations
+
+import ctypes.util
+import functools
+import logging
+import mimetypes
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+from workflow.config import BASE_DIR
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = BASE_DIR / "static"
+TEMPLATES_DIR = BASE_DIR / "templates"
+ALLOWED_ROOTS = (STATIC_DIR, TEMPLATES_DIR)
+FETCH_TIMEOUT = 5
+MAX_RESOURCE_BYTES = 20 * 1024 * 1024
+
+FONT_MESSAGE = "未安装中文字体（fonts-noto-cjk），无法生成 PDF：请安装后重试"
+SUBSETTER_MESSAGE = ("未找到 libharfbuzz-subset（Debian：libharfbuzz-subset0），PDF 中的中文字体将改用较慢的 "
+                     "fontTools 子集化，每份 PDF 可能需要数十秒：建议安装后重启服务")
+
+
+class PdfError(Exception):
+    """The PDF could not be produced (a refused resource in strict mode, a rendering failure)."""
+
+    status = 500
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class PdfUnavailable(PdfError):
+    """This machine cannot produce a readable PDF (no CJK font, WeasyPrint's libraries missing): 503."""
+
+    status = 503
+
+
+class ResourceRefused(ValueError):
+    """Raised by the fetcher for a URL outside what it serves."""
+
+
+# -- environment checks ------------------------------------------------------------------------------------
+
+@functools.cache
+def _cjk_font_found() -> bool:
+    try:
+        out = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True, timeout=15,
+                             check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("fc-list failed: %s", exc)
+        return False
+    return out.returncode == 0 and bool(out.stdout.strip())
+
+
+def cjk_font_available() -> bool:
+    """Whether fontconfig knows a font covering Chinese (`fc-list :lang=zh`).
+
+    A positive answer is cached for the life of the process; a negative one is checked again next time, so
+    installing fonts-noto-cjk takes effect without a restart of the check (WeasyPrint's own font cache may
+    still need one).
+    """
+    found = _cjk_font_found()
+    if not found:
+        _cjk_font_found.cache_clear()
+    return found
+
+
+@functools.cache
+def subsetter_warning() -> str | None:
+    """A warning (Chinese, for the admin) when libharfbuzz-subset is missing, else None."""
+    if ctypes.util.find_library("harfbuzz-subset") is None:
+        return SUBSETTER_MESSAGE
+    return None
+
+
+# -- the url_fetcher -----------------------------------------------------------------------------------------
+
+def _weasyprint():
+    """Import WeasyPrint lazily: its native libraries (Pango, HarfBuzz) may be missing on a bare machine."""
+    try:
+        import weasyprint
+        from weasyprint import urls
+    except (ImportError, OSError) as exc:  # OSError: a shared library could not be loaded
+        raise PdfUnavailable(f"PDF 组件（WeasyPrint）不可用，无法生成 PDF：{exc}") from exc
+    return weasyprint, urls
+
+
+def file_url(path: Path | str) -> str:
+    return Path(path).resolve().as_uri()
+
+
+def allowed_path(url: str, roots=ALLOWED_ROOTS) -> Path | None:
+    """The local file a file:// URL names, if it is an existing file under one of `roots`; else None."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost"):
+        return None
+    try:
+        path = Path(url2pathname(unquote(parts.path))).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    for root in roots:
+        if path.is_relative_to(Path(root).resolve()) and path.is_file():
+            return path
+    return None
+
+
+def make_url_fetcher(roots=ALLOWED_ROOTS, *, strict: bool = False):
+    """A WeasyPrint URLFetcher serving only data: URIs and files under `roots`; `.refused` lists what it turned
+    away. With strict=True a refused URL stops the rendering."""
+    _, urls = _weasyprint()
+
+    class RestrictedURLFetcher(urls.URLFetcher):
+        def __init__(self):
+            super().__init__(timeout=FETCH_TIMEOUT, allowed_protocols=("data", "file"), allow_redirects=False,
+                             fail_on_errors=strict)
+            self.roots = tuple(Path(r).resolve() for r in roots)
+            self.refused: list[str] = []
+            self.served: list[str] = []
+
+        def fetch(self, url, headers=None):
+            scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+            if scheme == "data":
+                if len(url) > MAX_RESOURCE_BYTES * 2:
+                    return self._refuse(url, "data: URI too large")
+                self.served.append(url[:40])
+                return super().fetch(url, headers)
+            if scheme == "file":
+                path = allowed_path(url, self.roots)
+                if path is not None:
+                    if path.stat().st_size > MAX_RESOURCE_BYTES:
+                        return self._refuse(url, "file too large")
+                    self.served.append(url)
+                    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                    return urls.URLFetcherResponse(url, body=path.read_bytes(),
+                                                   headers={"Content-Type": content_type})
+            return self._refuse(url, "outside the allowed folders" if scheme == "file" else f"scheme {scheme!r}")
+
+        def _refuse(self, url: str, why: str):
+            self.refused.append(url)
+            log.warning("PDF rendering refused %s (%s)", url[:200], why)
+            raise ResourceRefused(f"拒绝加载外部资源：{url[:200]}")
+
+    return RestrictedURLFetcher()
+
+
+# -- rendering -----------------------------------------------------------------------------------------------
+
+def render_pdf(html: str, *, base_url: str | None = None, url_fetcher=None, strict: bool = False,
+               **write_options) -> bytes:
+    """Render an HTML string to PDF bytes.
+
+    base_url: where relative URLs resolve (default: the project's static/ folder, so `app.css` or
+    `img/logo.png` work); the fetcher still serves only what it allows. url_fetcher: one from
+    make_url_fetcher() (the default) to inspect `.refused` afterwards. write_options go to
+    weasyprint's write_pdf (e.g. pdf_variant="pdf/a-3b", custom_metadata=True).
+    Raises PdfUnavailable before rendering when no CJK font is installed, PdfError on failure.
+    """
+    if not cjk_font_available():
+        raise PdfUnavailable(FONT_MESSAGE)
+    weasyprint, urls = _weasyprint()
+    warning = subsetter_warning()
+    if warning:
+        log.warning(warning)
+    fetcher = url_fetcher if url_fetcher is not None else make_url_fetcher(strict=strict)
+    base = base_url or (file_url(STATIC_DIR) + "/")
+    try:
+        document = weasyprint.HTML(string=html, base_url=base, url_fetcher=fetcher)
+        return document.write_pdf(**write_options)
+    except urls.FatalURLFetchingError as exc:
+        refused = getattr(fetcher, "refused", [])
+        raise PdfError(f"拒绝加载外部资源：{refused[-1][:200] if refused else exc}") from exc

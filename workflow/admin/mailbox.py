@@ -1,0 +1,89 @@
+"""The admin mailbox: every outbox email (pending, sent, parked), one message's bodies, and retrying a parked one.
+
+Routes on the admin blueprint (admins only). Without MAIL_SERVER this page is where the mail "goes"."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from forms.admin import ActionForm
+from models import Notification, OutboxEmail, User
+from models.notify import EmailStatus
+from workflow.admin.views import bp
+from workflow.clock import utcnow
+from workflow.domain import DomainError
+from workflow.extensions import db
+from workflow.scheduling.outbox import mail_settings, retry_parked
+
+PER_PAGE = 50
+STATUS_NAMES = {EmailStatus.PENDING: _l("待发送"), EmailStatus.SENT: _l("已发送"), EmailStatus.PARKED: _l("已搁置")}
+
+
+def _failures() -> tuple[int, list[OutboxEmail]]:
+    """Messages whose last attempt failed (parked, or pending a retry): how many, and the latest few."""
+    failing = (OutboxEmail.last_error != "") & (
+        (OutboxEmail.status == EmailStatus.PARKED)
+        | ((OutboxEmail.status == EmailStatus.PENDING) & (OutboxEmail.attempts > 0)))
+    count = db.session.scalar(select(func.count(OutboxEmail.id)).where(failing)) or 0
+    latest = db.session.scalars(select(OutboxEmail).where(failing).order_by(OutboxEmail.id.desc()).limit(3)).all()
+    return count, list(latest)
+
+
+@bp.get("/mailbox")
+def mailbox():
+    status = request.args.get("status", "")
+    status = status if status in set(EmailStatus) else ""
+    q = (request.args.get("q") or "").strip()[:100]
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+
+    query = select(OutboxEmail)
+    if status:
+        query = query.where(OutboxEmail.status == status)
+    if q:
+        like = f"%{q}%"
+        query = query.outerjoin(OutboxEmail.user).where(or_(
+            OutboxEmail.to_address.ilike(like), OutboxEmail.subject.ilike(like),
+            User.username.ilike(like), User.display_name.ilike(like)))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
+    page = min(page, pages)
+    rows = db.session.scalars(
+        query.options(selectinload(OutboxEmail.user))
+        .order_by(OutboxEmail.created_at.desc(), OutboxEmail.id.desc())
+        .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    counts = dict(db.session.execute(
+        select(OutboxEmail.status, func.count(OutboxEmail.id)).group_by(OutboxEmail.status)).all())
+    failure_count, failures = _failures()
+    return render_template("admin/mailbox.html", rows=rows, status=status, q=q, page=page, pages=pages,
+                           total=total, counts=counts, status_names=STATUS_NAMES, settings=mail_settings(),
+                           failure_count=failure_count, failures=failures, action_form=ActionForm())
+
+
+@bp.get("/mailbox/<int:email_id>")
+def mailbox_message(email_id: int):
+    row = db.session.scalar(select(OutboxEmail).where(OutboxEmail.id == email_id).options(
+        selectinload(OutboxEmail.user), selectinload(OutboxEmail.notifications).selectinload(Notification.user)))
+    if row is None:
+        abort(404)
+    return render_template("admin/mailbox_message.html", row=row, status_names=STATUS_NAMES,
+                           settings=mail_settings(), action_form=ActionForm())
+
+
+@bp.post("/mailbox/<int:email_id>/retry")
+def mailbox_retry(email_id: int):
+    if not ActionForm().validate():
+        abort(400)
+    try:
+        retry_parked(email_id, actor=current_user, now=utcnow())
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            abort(404)
+        flash(exc.message, "error")
+    else:
+        flash(_("已放回发送队列，下一轮发送时投递。"), "success")
+    return redirect(url_for("admin.mailbox_message", email_id=email_id))

@@ -1,0 +1,168 @@
+"""督办 pages: the office's escalation list, closing an item with a note, and the 督办通知单 (HTML and PDF).
+
+Office and leaders read everything; only the office closes; a department head sees its own department's
+escalations read-only (and their notices); liaisons and admins get 403.
+"""
+from __future__ import annotations
+
+import math
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from wtforms import TextAreaField
+
+from forms import BaseForm
+from models import Escalation, EscalationStatus, Role
+from pdf.render import FONT_MESSAGE, PdfError, PdfUnavailable, render_pdf
+from workflow.clock import local, utcnow
+from workflow.domain import DomainError, ValidationFailed
+from workflow.escalations import services
+from workflow.extensions import db
+from workflow.reports.storage import content_disposition
+from workflow.scheduling.calendar import office_calendar
+
+bp = Blueprint("escalations", __name__, url_prefix="/escalations")
+
+PER_PAGE = 50
+TABS = (EscalationStatus.OPEN.value, EscalationStatus.CLOSED.value)
+
+
+class CloseForm(BaseForm):
+    """CSRF and the note; the service checks that the note is there and not too long."""
+
+    note = TextAreaField(_l("关闭说明"))
+
+
+def _require_list() -> None:
+    if not services.can_list(current_user):
+        abort(403)
+
+
+def _escalation_or_404(escalation_id: int) -> Escalation:
+    escalation = db.get_or_404(Escalation, escalation_id)
+    if not services.can_view(current_user, escalation):
+        abort(403)
+    return escalation
+
+
+def _int_arg(name: str) -> int | None:
+    try:
+        value = int(request.args.get(name, ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _list_args() -> dict:
+    """The list's GET state (tab, department, plan, page) with unknown values dropped."""
+    tab = request.args.get("tab", "open")
+    return {"tab": tab if tab in TABS else "open", "department": _int_arg("department"), "plan": _int_arg("plan"),
+            "page": _int_arg("page") or 1}
+
+
+def list_query(args: dict) -> dict:
+    """The list state as query arguments, defaults left out (so URLs stay short and bookmarkable)."""
+    return {k: v for k, v in args.items()
+            if v not in (None, "") and not (k == "page" and v == 1) and not (k == "tab" and v == "open")}
+
+
+def index_url(args: dict, **changes) -> str:
+    return url_for("escalations.index", **list_query({**args, **changes}))
+
+
+def _render_index(*, errors: dict | None = None, typed: dict | None = None, status: int = 200):
+    args = _list_args()
+    is_head = current_user.role == Role.DEPT_HEAD
+    department_id = services.scope_department(current_user, args["department"])
+    choices = services.filter_choices(department_id=department_id if is_head else None)
+    if is_head:
+        args["department"] = None  # held to the head's own department: not a choice
+    elif department_id not in {d.id for d in choices["departments"]}:
+        department_id = args["department"] = None
+    plan_id = args["plan"] if args["plan"] in {p.id for p in choices["plans"]} else None
+    args["plan"] = plan_id
+    counts = services.escalation_counts(department_id=department_id, plan_id=plan_id)
+    total = counts[args["tab"]]
+    pages = max(math.ceil(total / PER_PAGE), 1)
+    args["page"] = min(args["page"], pages)
+    rows = services.list_escalations(status=args["tab"], department_id=department_id, plan_id=plan_id,
+                                     limit=PER_PAGE, offset=(args["page"] - 1) * PER_PAGE)
+    today = local(utcnow()).date()
+    cal = office_calendar() if args["tab"] == "open" and rows else None
+    late = {e.id: services.days_late_now(e, today, cal) if cal else e.days_late for e in rows}
+    return render_template(
+        "escalations/index.html", rows=rows, late=late, counts=counts, total=total, args=args, pages=pages,
+        choices=choices, index_url=index_url, cause_names=services.CAUSE_NAMES, close_label=services.close_label,
+        can_close=services.can_close(current_user), errors=errors or {}, typed=typed or {},
+        head_department=current_user.department if is_head else None,
+        list_query=list_query(args),
+        note_limit=services.NOTE_LIMIT,
+    ), status
+
+
+@bp.get("/")
+@login_required
+def index():
+    _require_list()
+    return _render_index()
+
+
+@bp.post("/<int:escalation_id>/close")
+@login_required
+def close(escalation_id: int):
+    if not services.can_close(current_user):
+        abort(403)
+    escalation = db.get_or_404(Escalation, escalation_id)
+    form = CloseForm()
+    note = form.note.data or ""
+    typed = {escalation.id: note}
+    try:
+        if not form.validate():
+            raise ValidationFailed({name: str(errors[0]) for name, errors in form.errors.items()})
+        services.close_escalation(escalation, note=note, actor=current_user, now=utcnow())
+    except ValidationFailed as exc:
+        db.session.rollback()
+        return _render_index(errors={escalation.id: exc.errors}, typed=typed, status=exc.status)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return _render_index(typed=typed, status=exc.status)
+    flash(_("已关闭督办事项 %(number)s（%(dept)s %(code)s）。", number=services.notice_number(escalation),
+            dept=escalation.department.name, code=escalation.task.code), "success")
+    return redirect(index_url(_list_args()))
+
+
+def _notice_html(escalation: Escalation, *, for_pdf: bool) -> str:
+    notice = services.escalation_notice(escalation, now=utcnow())
+    return render_template("pdf/notice.html", n=notice, for_pdf=for_pdf,
+                           can_close=services.can_close(current_user, escalation))
+
+
+@bp.get("/<int:escalation_id>/notice")
+@login_required
+def notice(escalation_id: int):
+    escalation = _escalation_or_404(escalation_id)
+    return _notice_html(escalation, for_pdf=False)
+
+
+@bp.get("/<int:escalation_id>/notice.pdf")
+@login_required
+def notice_pdf(escalation_id: int):
+    escalation = _escalation_or_404(escalation_id)
+    notice = services.escalation_notice(escalation, now=utcnow())
+    try:
+        data = render_pdf(_notice_html(escalation, for_pdf=True))
+    except PdfUnavailable as exc:
+        current_app.logger.warning("notice PDF unavailable: %s", exc.message)
+        return render_template("escalations/pdf_unavailable.html", escalation=escalation, message=exc.message,
+                               notice=notice, font_missing=exc.message == FONT_MESSAGE), 503
+    except PdfError as exc:
+        current_app.logger.error("notice PDF failed: %s", exc.message)
+        return render_template("escalations/pdf_unavailable.html", escalation=escalation, message=exc.message,
+                               notice=notice), 500
+    response = current_app.response_class(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = content_disposition(notice["filename"])
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,298 @@
+"""设置 pages: 放假调休安排 (office, admin), 代理人 (liaisons and heads for themselves, the admin for anyone),
+a plan's 提醒规则 (office), 邮件接收频率 (everyone); and the calendar banner's context processor."""
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from forms.admin import ROLE_CHOICES
+from forms.settings import RULE_LABELS, HolidayForm, NotificationForm, ReminderRulesForm, SubstituteForm
+from models import HolidayEntry, Plan, Role, Substitute, User
+from workflow.clock import local, utcnow
+from workflow.domain import DomainError, ValidationFailed
+from workflow.extensions import db, login_manager
+from workflow.scheduling.calendar import missing_years_warning
+from workflow.scheduling.reminders import DEFAULT_RULES, rules_for
+from workflow.scheduling.workdays import package_has_year
+from workflow.settings import services
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+ROLE_NAMES = dict(ROLE_CHOICES)
+
+
+@bp.before_request
+def require_login():
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+@bp.context_processor
+def settings_permissions():
+    user = current_user
+    return {"settings_can": {
+        "calendar": services.can_manage_calendar(user),
+        "substitutes": services.can_name_substitutes(user),
+        "rules": services.can_edit_reminder_rules(user),
+    }}
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        abort(403)
+
+
+def _today():
+    return local(utcnow()).date()
+
+
+def _apply_errors(form, errors: dict[str, str]) -> None:
+    for name, message in errors.items():
+        field = getattr(form, name, None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*field.errors, message]
+        else:
+            flash(message, "error")
+
+
+def _who(user: User) -> str:
+    """张三（zhangsan） · 联络员 · 市住房城乡建设局: enough to tell two people of one department apart."""
+    name = f"{user.display_name}（{user.username}）" if user.display_name else user.username
+    parts = [name, str(ROLE_NAMES.get(user.role, user.role))]
+    if user.department:
+        parts.append(user.department.name)
+    return " · ".join(dict.fromkeys(p for p in parts if p != user.display_name))
+
+
+# -- the calendar banner (every page; registered in create_app) ---------------------------------------------------
+
+def calendar_banner_context() -> dict:
+    """{"calendar_missing_years": [...]} for office and admin users: this year and the coming one when neither
+    the package nor the entries know them. One query (the entered days), none for everyone else."""
+    years: list[int] = []
+    if has_request_context():
+        user = current_user
+        if getattr(user, "is_authenticated", False) and services.can_manage_calendar(user):
+            today = _today()
+            if not all(package_has_year(y) for y in (today.year, today.year + 1)):
+                try:
+                    years = missing_years_warning(today)
+                except SQLAlchemyError:  # a banner never breaks a page (e.g. the error page itself)
+                    db.session.rollback()
+                    current_app.logger.exception("calendar banner")
+    return {"calendar_missing_years": years}
+
+
+# -- index -------------------------------------------------------------------------------------------------------
+
+@bp.get("/")
+def index():
+    plans = []
+    if services.can_edit_reminder_rules(current_user):
+        plans = db.session.scalars(select(Plan).order_by(Plan.id.desc())).all()
+    return render_template("settings/index.html", plans=plans, default_rules=DEFAULT_RULES)
+
+
+# -- 放假调休安排 ----------------------------------------------------------------------------------------------
+
+def _last_builtin_year(today) -> int:
+    year = today.year
+    if not package_has_year(year):
+        while year > 2004 and not package_has_year(year):
+            year -= 1
+        return year
+    while package_has_year(year + 1):
+        year += 1
+    return year
+
+
+def _render_holidays(form: HolidayForm, status: int = 200):
+    today = _today()
+    return render_template(
+        "settings/holidays.html", form=form, today=today, coverage=services.year_coverage(today),
+        years=services.entries_by_year(), stale=services.stale_deadlines(today),
+        last_builtin=_last_builtin_year(today), kind_labels=services.KIND_LABELS,
+        max_days=services.MAX_HOLIDAY_DAYS), status
+
+
+@bp.route("/holidays", methods=["GET", "POST"])
+def holidays():
+    _require(services.can_manage_calendar(current_user))
+    form = HolidayForm()
+    if not form.is_submitted():
+        return _render_holidays(form)
+    if form.validate():
+        try:
+            rows = services.add_arrangement(name=form.name.data or "", start=form.start.data, end=form.end.data,
+                                            workdays=form.workdays(), actor=current_user, now=utcnow())
+        except ValidationFailed as exc:
+            db.session.rollback()
+            _apply_errors(form, exc.errors)
+        else:
+            off = [r for r in rows if r.kind == "holiday"]
+            on = [r for r in rows if r.kind == "workday"]
+            parts = []
+            if off:
+                parts.append(_("放假 %(a)s 至 %(b)s，共 %(n)d 天", a=off[0].day.isoformat(), b=off[-1].day.isoformat(),
+                               n=len(off)))
+            if on:
+                parts.append(_("调休上班 %(days)s", days="、".join(r.day.isoformat() for r in on)))
+            flash(_("已录入%(name)s：%(what)s。", name=rows[0].name, what="；".join(parts)), "success")
+            return redirect(url_for("settings.holidays"))
+    return _render_holidays(form, 422)
+
+
+@bp.post("/holidays/<int:entry_id>/delete")
+def delete_holiday(entry_id: int):
+    _require(services.can_manage_calendar(current_user))
+    entry = db.get_or_404(HolidayEntry, entry_id)
+    what = services.describe_entry(entry)
+    try:
+        services.delete_entry(entry, actor=current_user, now=utcnow())
+    except DomainError as exc:
+        db.session.rollback()
+        abort(exc.status)
+    flash(_("已删除 %(what)s。", what=what), "success")
+    return redirect(url_for("settings.holidays"))
+
+
+# -- 代理人 ------------------------------------------------------------------------------------------------------
+
+def _render_substitutes(form: SubstituteForm, status: int = 200):
+    today = _today()
+    is_admin = current_user.role == Role.ADMIN
+    if is_admin:
+        form.user.choices = [("", _("请选择"))] + [(str(u.id), _who(u)) for u in services.substitute_principals()]
+        candidates = db.session.scalars(select(User).where(User.active.is_(True))
+                                        .order_by(User.department_id.is_(None), User.department_id, User.role,
+                                                  User.username)).all()
+    else:
+        candidates = services.substitute_candidates(current_user)
+    form.substitute.choices = [("", _("请选择"))] + [(str(u.id), _who(u)) for u in candidates]
+    return render_template("settings/substitutes.html", form=form, is_admin=is_admin, today=today,
+                           rows=services.current_substitutes(current_user, today),
+                           covering=services.covering_for(current_user, today), who=_who,
+                           max_days=services.MAX_SUBSTITUTE_DAYS), status
+
+
+@bp.route("/substitutes", methods=["GET", "POST"])
+def substitutes():
+    _require(services.can_name_substitutes(current_user))
+    form = SubstituteForm()
+    if not form.is_submitted():
+        return _render_substitutes(form)
+    if form.validate():
+        principal = current_user._get_current_object()
+        if current_user.role == Role.ADMIN:
+            principal_id = form.user_id(form.user)
+            principal = db.session.get(User, principal_id) if principal_id else None
+        sub_id = form.user_id(form.substitute)
+        substitute = db.session.get(User, sub_id) if sub_id else None
+        if principal is None:
+            _apply_errors(form, {"user": _("请选择被代理人。")})
+        else:
+            try:
+                row = services.add_substitute(principal=principal, substitute=substitute, start=form.start.data,
+                                              end=form.end.data, actor=current_user, now=utcnow())
+            except ValidationFailed as exc:
+                db.session.rollback()
+                _apply_errors(form, exc.errors)
+            except DomainError as exc:
+                db.session.rollback()
+                abort(exc.status)
+            else:
+                flash(_("已设置：%(a)s 至 %(b)s 期间由 %(who)s 代理 %(user)s，提醒将同时发给代理人。",
+                        a=row.start_date.isoformat(), b=row.end_date.isoformat(), who=row.substitute.display,
+                        user=row.user.display), "success")
+                return redirect(url_for("settings.substitutes"))
+    return _render_substitutes(form, 422)
+
+
+@bp.post("/substitutes/<int:substitute_id>/delete")
+def delete_substitute(substitute_id: int):
+    _require(services.can_name_substitutes(current_user))
+    row = db.get_or_404(Substitute, substitute_id)
+    try:
+        services.delete_substitute(row, actor=current_user, now=utcnow())
+    except DomainError as exc:
+        db.session.rollback()
+        abort(exc.status)
+    flash(_("已删除代理设置。"), "success")
+    return redirect(url_for("settings.substitutes"))
+
+
+# -- 提醒规则 ----------------------------------------------------------------------------------------------------
+
+RULE_HELP = {
+    "due_soon_workdays": _l("报送期限前 %(n)d 个工作日起，提醒尚未报送的单位联络员（填 0 则不发到期前提醒）。"),
+    "level1_late": _l("逾期满 %(n)d 个工作日仍未报送，向联络员发一级逾期提醒。"),
+    "level2_late": _l("逾期满 %(n)d 个工作日，向单位负责人发二级逾期催办，并抄送联络员。"),
+    "level3_late": _l("逾期满 %(n)d 个工作日，生成督办事项，通知领导小组办公室和单位负责人。"),
+    "returned_grace_workdays": _l("报告被退回后须在 %(n)d 个工作日内重新报送，超过后按上面的逾期规则提醒。"),
+    "review_grace_workdays": _l("报告报送后 %(n)d 个工作日仍未审核，提醒领导小组办公室。"),
+}
+
+
+@bp.route("/plans/<int:plan_id>/reminders", methods=["GET", "POST"])
+def reminder_rules(plan_id: int):
+    _require(services.can_edit_reminder_rules(current_user))
+    plan = db.get_or_404(Plan, plan_id)
+    status = 200
+    if request.method == "POST":
+        form = ReminderRulesForm()
+        status = 422
+        if form.validate():
+            try:
+                services.set_reminder_rules(plan, None if form.reset.data else form.values(), actor=current_user,
+                                            now=utcnow())
+            except ValidationFailed as exc:
+                db.session.rollback()
+                _apply_errors(form, exc.errors)
+            else:
+                flash(_("已恢复默认提醒规则。") if form.reset.data else _("提醒规则已保存，下一次提醒起生效。"), "success")
+                return redirect(url_for("settings.reminder_rules", plan_id=plan.id))
+    else:
+        form = ReminderRulesForm(formdata=None, data={k: str(v) for k, v in rules_for(plan).items()})
+    rules = rules_for(plan)
+    return render_template("settings/reminder_rules.html", plan=plan, form=form, rules=rules,
+                           defaults=DEFAULT_RULES, labels=RULE_LABELS,
+                           help={k: str(v) % {"n": rules[k]} for k, v in RULE_HELP.items()}), status
+
+
+# -- 邮件接收频率 ------------------------------------------------------------------------------------------------
+
+@bp.route("/notifications", methods=["GET", "POST"])
+def notifications():
+    status = 200
+    if request.method == "POST":
+        form = NotificationForm()
+        status = 422
+        if form.validate():
+            try:
+                services.set_notification_prefs(current_user, digest_frequency=form.digest_frequency.data or "",
+                                                email=form.email.data or "", actor=current_user, now=utcnow())
+            except ValidationFailed as exc:
+                db.session.rollback()
+                _apply_errors(form, exc.errors)
+            else:
+                flash(_("邮件设置已保存。"), "success")
+                return redirect(url_for("settings.notifications"))
+    else:
+        form = NotificationForm(formdata=None, data={"digest_frequency": current_user.digest_frequency or "pass",
+                                                     "email": current_user.email or ""})
+    return render_template("settings/notifications.html", form=form), status
