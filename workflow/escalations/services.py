@@ -272,3 +272,15 @@ def escalation_notice(escalation: Escalation, *, now: datetime | None = None) ->
         "close_label": close_label(escalation) if not escalation.is_open else "",
         "filename": f"督办通知单-{escalation.department.name}-{task.code}-{period.key}.pdf",
     }
+
+
+def close_on_submission(*, now: datetime, report_id: int | None = None, contribution_id: int | None = None) -> int:
+    """Close the open escalations of a report or contribution that has just been submitted, in the caller's
+    transaction, so the office's list is right at once rather than at the next reminder pass."""
+    subject = (Escalation.report_id == report_id) if report_id else (Escalation.contribution_id == contribution_id)
+    result = db.session.execute(
+        update(Escalation).where(subject, Escalation.status == EscalationStatus.OPEN)
+        .values(status=EscalationStatus.CLOSED, closed_at=now, close_reason="submitted")
+        .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount or 0

@@ -29,6 +29,7 @@ from models import (
 from models.audit import record
 from workflow import notify
 from workflow.domain import Conflict, TooLarge, ValidationFailed, require
+from workflow.escalations.services import close_on_submission
 from workflow.extensions import db
 from workflow.reports import storage
 
@@ -213,6 +214,7 @@ def _submit(report: Report, *, actor: User, now: datetime) -> None:
     apply_transition(report, "submit", REPORT_TRANSITIONS, actor=actor, now=now)
     report.submitted_at = now
     report.first_submitted_at = report.first_submitted_at or now
+    close_on_submission(now=now, report_id=report.id)
 
 
 # -- contributions ---------------------------------------------------------------------------------------
@@ -230,6 +232,7 @@ def save_contribution(contribution: Contribution, text: str, *, actor: User, now
         if submit:
             apply_transition(contribution, "submit", CONTRIBUTION_TRANSITIONS, actor=actor, now=now)
             contribution.submitted_at = now
+            close_on_submission(now=now, contribution_id=contribution.id)
             for lead in lead_departments(contribution):
                 for user in notify.department_users(lead):
                     notify.queue(user, kind="contribution.submitted", now=now,
