@@ -10,7 +10,7 @@ from pathlib import Path
 import flask_migrate
 import pytest
 from flask import g
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from models import Department, Role, User
 from workflow import create_app
@@ -89,6 +89,21 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+def count_queries(fn) -> int:
+    """How many SQL statements fn() runs: list pages assert a bound so an N+1 cannot slip in."""
+    statements = []
+
+    def before(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        fn()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
+    return len(statements)
 
 
 def make_department(name: str = "市测试局", kind: str = "municipal") -> Department:

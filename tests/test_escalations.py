@@ -10,10 +10,10 @@ from urllib.parse import unquote
 
 import pytest
 import time_machine
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from models import AuditEvent, Department, Escalation, EscalationStatus, Role
-from tests.conftest import make_user
+from tests.conftest import count_queries, make_user
 from tests.factories import liaison_of, published_fushun, report_for
 from workflow.domain import Conflict, PermissionDenied, ValidationFailed
 from workflow.escalations import services
@@ -65,20 +65,6 @@ def escalation_for(plan, code: str, department: str, *, cause: str | None = None
     if cause:
         q = q.where(Escalation.cause == cause)
     return db.session.scalars(q.order_by(Escalation.id)).first()
-
-
-def count_queries(fn) -> int:
-    statements = []
-
-    def before(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        fn()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
-    return len(statements)
 
 
 def tab_count(html: str, label: str) -> int:

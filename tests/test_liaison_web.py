@@ -23,9 +23,8 @@ from models import (
     Role,
     Task,
 )
-from tests.conftest import make_user
+from tests.conftest import count_queries, make_user
 from tests.factories import PUBLISH_AT, liaison_of, published_fushun, report_for
-from tests.test_plans_web import count_queries
 from workflow.extensions import db
 from workflow.reports.services import ReportInput, save_report
 from workflow.review.services import return_report
@@ -186,7 +185,7 @@ def test_list_pages_use_a_bounded_number_of_queries(app, client, login_as, plan)
     login_as(Role.LIAISON, department=dept(HOUSING))
     client.get("/reports/")  # opens nothing new the second time
     for url in ("/reports/", "/my/tasks"):
-        n = count_queries(app, lambda url=url: client.get(url))
+        n = count_queries(lambda url=url: client.get(url))
         assert n <= 20, (url, n)
     # enough rows that a query per row would show
     assert len(re.findall(r'<td class="text-nowrap">[\d.]+</td>', html_of(client.get("/reports/")))) > 30

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from models import AuditEvent, Role
 from models.notify import EmailStatus
+from tests.conftest import count_queries
 from tests.test_outbox import (
     HOUSING,
     T0,
@@ -20,7 +21,6 @@ from tests.test_outbox import (
     person,
     use_server,
 )
-from tests.test_plans_web import count_queries
 from workflow.extensions import db
 from workflow.scheduling.outbox import build_digests, deliver_pass, send_due
 
@@ -207,9 +207,9 @@ def test_the_list_uses_a_bounded_number_of_queries(app, client, login_as):
 
     one_pass(1)
     login_as(Role.ADMIN)
-    few = count_queries(app, lambda: client.get("/admin/mailbox"))
+    few = count_queries(lambda: client.get("/admin/mailbox"))
     for n in range(2, 11):
         one_pass(n)
     assert len(outbox_rows()) == 30
-    many = count_queries(app, lambda: client.get("/admin/mailbox"))
+    many = count_queries(lambda: client.get("/admin/mailbox"))
     assert many == few <= 12

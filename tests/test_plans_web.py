@@ -3,9 +3,10 @@ import io
 import re
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from models import Assignment, Department, Plan, Role, Task
+from tests.conftest import count_queries
 from workflow.extensions import db
 
 SMALL_PLAN = """某市节能工作方案
@@ -152,25 +153,10 @@ def test_department_pages(client, login_as, fushun_plan):
     assert "3.2.4" in html
 
 
-def count_queries(app, fn):
-    statements = []
-
-    def before(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        fn()
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-    return len(statements)
-
-
 def test_list_pages_use_a_bounded_number_of_queries(app, client, login_as, fushun_plan):
     login_as(Role.OFFICE)
     for url in ("/plans/", f"/plans/{fushun_plan.id}", "/plans/departments",
                 f"/plans/departments/{Department.lookup('市发展改革委').id}"):
-        n = count_queries(app, lambda url=url: client.get(url))
+        n = count_queries(lambda url=url: client.get(url))
         assert n <= 12, (url, n)
     assert db.session.scalar(select(func.count(Task.id))) > 40

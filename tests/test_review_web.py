@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from flask import render_template
 from flask_login import login_user
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from models import (
     AdjustmentStatus,
@@ -22,7 +22,7 @@ from models import (
     ReportStatus,
     Role,
 )
-from tests.conftest import FUSHUN, import_text_plan, make_user
+from tests.conftest import FUSHUN, count_queries, import_text_plan, make_user
 from tests.factories import PUBLISH_AT, liaison_of, published_fushun, report_for
 from workflow.assignments import services as assignments
 from workflow.extensions import db
@@ -63,20 +63,6 @@ def tab_count(html: str, label: str) -> int:
     match = re.search(re.escape(label) + r'\s*<span class="badge[^"]*">(\d+)</span>', html)
     assert match, label
     return int(match.group(1))
-
-
-def count_queries(fn) -> int:
-    statements = []
-
-    def before(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        fn()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
-    return len(statements)
 
 
 # -- the queue -------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from forms import apply_errors
 from forms.admin import (
     KIND_CHOICES,
     ROLE_CHOICES,
@@ -40,15 +41,6 @@ def require_admin():
 
 def _departments() -> list[Department]:
     return list(db.session.scalars(select(Department).order_by(Department.kind, Department.id)))
-
-
-def _apply_errors(form, errors: dict[str, str]) -> None:
-    for name, message in errors.items():
-        field = getattr(form, name, None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = [*field.errors, message]
-        else:
-            flash(message, "error")
 
 
 def _role_names() -> dict[str, str]:
@@ -94,7 +86,7 @@ def user_new():
                     email=form.email.data or "", password=form.password.data or "")
             except ValidationFailed as exc:
                 db.session.rollback()
-                _apply_errors(form, exc.errors)
+                apply_errors(form, exc.errors)
             else:
                 if form.password.data:
                     flash(_("已创建用户 %(u)s。", u=user.username), "success")
@@ -122,7 +114,7 @@ def user_edit(user_id: int):
                                      email=form.email.data or "")
             except ValidationFailed as exc:
                 db.session.rollback()
-                _apply_errors(form, exc.errors)
+                apply_errors(form, exc.errors)
             else:
                 flash(_("已保存用户 %(u)s 的信息。", u=user.username), "success")
                 return redirect(url_for("admin.users"))
@@ -194,7 +186,7 @@ def departments():
                                                         kind=form.kind.data)
             except ValidationFailed as exc:
                 db.session.rollback()
-                _apply_errors(form, exc.errors)
+                apply_errors(form, exc.errors)
             else:
                 flash(_("已新增单位：%(n)s。", n=department.name), "success")
                 return redirect(url_for("admin.departments"))

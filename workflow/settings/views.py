@@ -19,6 +19,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from forms import apply_errors
 from forms.admin import ROLE_CHOICES
 from forms.settings import RULE_LABELS, HolidayForm, NotificationForm, ReminderRulesForm, SubstituteForm
 from models import HolidayEntry, Plan, Role, Substitute, User
@@ -59,15 +60,6 @@ def _require(allowed: bool) -> None:
 
 def _today():
     return local(utcnow()).date()
-
-
-def _apply_errors(form, errors: dict[str, str]) -> None:
-    for name, message in errors.items():
-        field = getattr(form, name, None)
-        if field is not None and hasattr(field, "errors"):
-            field.errors = [*field.errors, message]
-        else:
-            flash(message, "error")
 
 
 def _who(user: User) -> str:
@@ -142,7 +134,7 @@ def holidays():
                                             workdays=form.workdays(), actor=current_user, now=utcnow())
         except ValidationFailed as exc:
             db.session.rollback()
-            _apply_errors(form, exc.errors)
+            apply_errors(form, exc.errors)
         else:
             off = [r for r in rows if r.kind == "holiday"]
             on = [r for r in rows if r.kind == "workday"]
@@ -204,14 +196,14 @@ def substitutes():
         sub_id = form.user_id(form.substitute)
         substitute = db.session.get(User, sub_id) if sub_id else None
         if principal is None:
-            _apply_errors(form, {"user": _("请选择被代理人。")})
+            apply_errors(form, {"user": _("请选择被代理人。")})
         else:
             try:
                 row = services.add_substitute(principal=principal, substitute=substitute, start=form.start.data,
                                               end=form.end.data, actor=current_user, now=utcnow())
             except ValidationFailed as exc:
                 db.session.rollback()
-                _apply_errors(form, exc.errors)
+                apply_errors(form, exc.errors)
             except DomainError as exc:
                 db.session.rollback()
                 abort(exc.status)
@@ -262,7 +254,7 @@ def reminder_rules(plan_id: int):
                                             now=utcnow())
             except ValidationFailed as exc:
                 db.session.rollback()
-                _apply_errors(form, exc.errors)
+                apply_errors(form, exc.errors)
             else:
                 flash(_("已恢复默认提醒规则。") if form.reset.data else _("提醒规则已保存，下一次提醒起生效。"), "success")
                 return redirect(url_for("settings.reminder_rules", plan_id=plan.id))
@@ -288,7 +280,7 @@ def notifications():
                                                 email=form.email.data or "", actor=current_user, now=utcnow())
             except ValidationFailed as exc:
                 db.session.rollback()
-                _apply_errors(form, exc.errors)
+                apply_errors(form, exc.errors)
             else:
                 flash(_("邮件设置已保存。"), "success")
                 return redirect(url_for("settings.notifications"))
