@@ -63,7 +63,7 @@ def _today():
 
 
 def _who(user: User) -> str:
-    """张三（zhangsan） · 联络员 · 市住房城乡建设局: enough to tell two people of one department apart."""
+    """张三（zhangsan） · 联络员 · 市某某局: enough to tell two people of one department apart."""
     name = f"{user.display_name}（{user.username}）" if user.display_name else user.username
     parts = [name, str(ROLE_NAMES.get(user.role, user.role))]
     if user.department:
