@@ -10,7 +10,7 @@ PORT ?= 5000
 # wants, poppler to inspect PDFs, Chromium for browser tests and screenshots.
 DEB_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 poppler-utils chromium
 
-.PHONY: run test lint bench system-deps install install-dev db demo clean translations
+.PHONY: run test lint bench system-deps install install-dev db demo simulate clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ db: install
 # liaisons have reports to file. On a database with data it changes nothing.
 demo: db
 	@if $(FLASK) demo load; then $(FLASK) plan publish 1 --first-period 2026Q1 2>/dev/null || true; fi
+
+# A living year for demos and training: the departments and the office played through 2026.
+simulate: demo
+	$(FLASK) demo simulate --plan 1 --until 2026-12-31
 
 # The web server and, beside it, the scheduler process (reminders, email); Ctrl-C stops both.
 run: system-deps demo

@@ -110,3 +110,13 @@ def test_demo_accounts_can_log_in_and_a_liaison_sees_its_tasks(runner, client):
     assert response.status_code == 302
     html = client.get("/", follow_redirects=True).get_data(as_text=True)
     assert "3.4.3" in html and "市住房城乡建设局" in html
+
+
+def test_demo_simulate_plays_a_published_plan(runner):
+    run_json(runner, "demo", "load")
+    run_json(runner, "plan", "publish", "1", "--first-period", "2026Q1", "--now", "2026-01-05T09:00+08:00")
+    data = run_json(runner, "demo", "simulate", "--plan", "1", "--until", "2026-05-15", "--seed", "3")
+    assert set(data) >= {"reports", "submitted", "late", "returned", "approved", "missing"}
+    assert data["submitted"] > 0 and data["reports"] >= data["submitted"]
+    missing = runner.invoke(args=["demo", "simulate", "--plan", "9", "--until", "2026-05-15"])
+    assert missing.exit_code != 0 and "方案不存在" in missing.stderr
