@@ -126,11 +126,6 @@ def update_user(user: User, *, actor: User, now: datetime, role: str, department
     return user
 
 
-def change_department(user: User, department: Department | None, *, actor: User, now: datetime) -> User:
-    return update_user(user, actor=actor, now=now, role=user.role, department_id=department.id if department else None,
-                       display_name=user.display_name, email=user.email or "")
-
-
 def deactivate_user(user: User, *, actor: User, now: datetime, comment: str = "") -> User:
     """A deactivated user cannot log in; everything they did stays attributed to them."""
     _require_admin(actor)
