@@ -1,6 +1,15 @@
 """SQLAlchemy 2.0 typed models, one module per domain. Importing this package registers every table."""
 from models.audit import AuditEvent
 from models.calendar import HolidayEntry, SchedulerLease
+from models.evaluation import (
+                         DepartmentScore,
+                         Evaluation,
+                         EvaluationFile,
+                         EvaluationStatus,
+                         ScoreAdjustment,
+                         TargetMilestone,
+                         TaskRating,
+)
 from models.notify import EmailStatus, Escalation, EscalationStatus, Notification, OutboxEmail
 from models.org import ApiToken, Department, DepartmentAlias, DepartmentKind, Role, Substitute, User
 from models.plan import (
@@ -35,5 +44,6 @@ __all__ = [
     "Department", "DepartmentAlias", "DepartmentKind", "Notification", "OutlineNode", "Period", "Plan",
     "PlanStatus", "Progress", "Report", "ReportRevision", "ReportStatus", "ReportValue", "Role", "Target",
     "Task", "User", "HolidayEntry", "SchedulerLease", "EmailStatus", "Escalation", "EscalationStatus",
-    "OutboxEmail", "Substitute",
+    "OutboxEmail", "Substitute", "DepartmentScore", "Evaluation", "EvaluationFile", "EvaluationStatus",
+    "ScoreAdjustment", "TargetMilestone", "TaskRating",
 ]

@@ -265,7 +265,7 @@ def demo_load(fmt: str, now: str | None) -> None:
 @click.option("--until", "until", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
               help="play the departments and the office until this day (YYYY-MM-DD)")
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--start", default=None, help="ISO 8601 with offset; default: the plan's publication")
+@click.option("--start", default=None, help="ISO 8601 with offset; default: the publication or, if earlier, the first period's start")
 @format_option()
 @clean_errors()
 def demo_simulate(plan_id: int, until, seed: int, start: str | None, fmt: str) -> None:

@@ -436,12 +436,21 @@ def summary(plan: Plan, *, until: date) -> dict:
     return result
 
 
+def default_start(plan: Plan) -> datetime:
+    """The publication, or the start of the first period when the plan was published with periods already
+    under way (`plan publish --first-period 2026Q1` in November): the year is then played from its start."""
+    first = db.session.scalar(select(func.min(Period.start)).where(Period.plan_id == plan.id))
+    if first is None:
+        return plan.published_at
+    return min(plan.published_at, datetime.combine(first, time(8), tzinfo=LOCAL_TZ).astimezone(UTC))
+
+
 def simulate(plan: Plan, *, until: date, seed: int = 1, start: datetime | None = None) -> dict:
-    """Play the plan's departments and office from its publication (or `start`) until the end of `until`
+    """Play the plan's departments and office from default_start() (or `start`) until the end of `until`
     (Asia/Shanghai); returns the contract's counts plus details. The plan must be published."""
     if plan.status != PlanStatus.PUBLISHED or plan.published_at is None:
         raise Conflict(f"方案 #{plan.id} 尚未发布，不能模拟。")
-    start = start or plan.published_at
+    start = start or default_start(plan)
     if local(start).date() > until:
         raise Conflict(f"模拟截止日 {until:%Y-%m-%d} 早于开始时间 {local(start):%Y-%m-%d}。")
     sim = Simulation(plan, until=until, seed=seed, start=start)

@@ -147,6 +147,13 @@ def store(source, original_name: str, root: Path, *, max_bytes: int = DEFAULT_MA
     """Check and keep a file; identical content is stored once, because the path is its sha256."""
     data = _read_limited(source, max_bytes)
     kind = detect_type(data)
+    digest, path = write_blob(root, data)
+    return StoredFile(sha256=digest, size=len(data), kind=kind, content_type=ALLOWED[kind],
+                      filename=safe_filename(original_name, kind), path=path)
+
+
+def write_blob(root: Path, data: bytes) -> tuple[str, Path]:
+    """Keep bytes under their sha256 (once); returns (sha256, path)."""
     digest = hashlib.sha256(data).hexdigest()
     path = _blob_path(root, digest)
     if not path.is_file():
@@ -162,8 +169,7 @@ def store(source, original_name: str, root: Path, *, max_bytes: int = DEFAULT_MA
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-    return StoredFile(sha256=digest, size=len(data), kind=kind, content_type=ALLOWED[kind],
-                      filename=safe_filename(original_name, kind), path=path)
+    return digest, path
 
 
 def open_stored(root: Path, sha256: str) -> Path:

@@ -1,0 +1,1 @@
+"""Annual evaluation: scoring, sign-off, the evaluation report."""

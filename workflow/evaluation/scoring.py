@@ -1,0 +1,369 @@
+"""How a year of recorded work becomes a score per task and department.
+
+The rules, each configurable in the evaluation's settings (DEFAULT_SETTINGS) and printed in the report:
+
+- Items counted: the reports (lead) and contributions (co-responsible) of the year's periods (periods ending in
+  the year) whose deadline has passed on the evaluation date, plus any already submitted before it.
+- Timeliness, per item: 100 on time; late: 100 − `late_points_per_day` per calendar day late, never below
+  `late_floor`; never submitted: 0.
+- Quality (lead reports the office has reviewed): 100 when approved at first submission, 0 when ever returned.
+- Target attainment (lead): each target's latest approved value of the department against what was due this
+  year: the target itself when its year has come, otherwise the linear path from the base year (base value:
+  the office's milestone for that year, else the first approved value reported) to the target, through any
+  milestones the office set. ≥: value / due; ≤: due / value; ≈ and =: 1 − relative gap; capped at 100, none 0.
+- The office's rating of the task (0–100), when given.
+- A task's score is the weighted mean of the parts it has (`part_weights`, renormalised over those present);
+  a department's base score is the mean of its task scores weighted by role (`role_weights`: lead, co).
+- Deductions: `escalation_points` per level-3 escalation (督办) of the year, at most `escalation_cap`.
+- The office's adjustments (points with a reason) are added; the result is clamped to 0–100, rounded to one
+  decimal, and graded by `thresholds` (优秀 / 良好 / 一般, otherwise 较差).
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from models import (
+    AssignmentStatus,
+    Contribution,
+    Department,
+    Escalation,
+    Period,
+    Plan,
+    Report,
+    ReportStatus,
+    Target,
+    Task,
+)
+from models.evaluation import Evaluation, TargetMilestone
+from workflow.clock import local
+from workflow.extensions import db
+
+GRADES = ("优秀", "良好", "一般", "较差")
+PARTS = ("timeliness", "quality", "attainment", "rating")
+PART_NAMES = {"timeliness": "报送及时性", "quality": "报送质量", "attainment": "目标完成", "rating": "办公室评价"}
+
+DEFAULT_SETTINGS: dict = {
+    "role_weights": {"lead": 1.0, "co": 0.5},
+    "part_weights": {"timeliness": 30, "quality": 20, "attainment": 30, "rating": 20},
+    "thresholds": {"优秀": 90, "良好": 80, "一般": 60},
+    "late_points_per_day": 5,
+    "late_floor": 50,
+    "escalation_points": 1,
+    "escalation_cap": 10,
+    "base_year": None,   # None: the year before the plan's validity, else the year its targets compare with
+}
+
+_COMPARED_YEAR = re.compile(r"比\s*(\d{4})\s*年")
+
+
+def effective_settings(evaluation: Evaluation) -> dict:
+    """The defaults overlaid with what the office set; `base_year` resolved for the plan."""
+    settings = {key: (dict(value) if isinstance(value, dict) else value) for key, value in DEFAULT_SETTINGS.items()}
+    for key, value in (evaluation.settings or {}).items():
+        if isinstance(settings.get(key), dict) and isinstance(value, dict):
+            settings[key].update(value)
+        else:
+            settings[key] = value
+    if not settings["base_year"]:
+        settings["base_year"] = default_base_year(evaluation.plan, evaluation.year)
+    return settings
+
+
+def default_base_year(plan: Plan, year: int) -> int:
+    """The year before the plan runs, else the year most of its targets compare with (比2020年…), else the
+    year before the evaluated one."""
+    if plan.valid_from:
+        return plan.valid_from - 1
+    years = Counter(int(m) for t in db.session.scalars(select(Target).where(Target.plan_id == plan.id))
+                    for m in _COMPARED_YEAR.findall(f"{t.metric} {t.sentence}"))
+    if years:
+        return years.most_common(1)[0][0]
+    return year - 1
+
+
+def grade_for(score: Decimal | None, thresholds: dict) -> str | None:
+    if score is None:
+        return None
+    for grade in GRADES[:-1]:
+        if score >= Decimal(str(thresholds[grade])):
+            return grade
+    return GRADES[-1]
+
+
+def rounded(value: float | Decimal | None, places: str = "0.1") -> Decimal | None:
+    if value is None:
+        return None
+    return Decimal(repr(float(value)) if isinstance(value, float) else value).quantize(Decimal(places),
+                                                                                      rounding=ROUND_HALF_UP)
+
+
+def _num(value) -> float | None:
+    return None if value is None else round(float(value), 2)
+
+
+# -- targets -----------------------------------------------------------------------------------------------
+
+def due_value(target: Target, year: int, *, base_year: int, base_value: float | None,
+              milestones: dict[int, float]) -> tuple[float | None, str]:
+    """What the target asks for by the end of `year`, and how that was found."""
+    goal = float(target.value)
+    target_year = target.year or year
+    if year >= target_year:
+        return goal, "target"
+    if year in milestones:
+        return milestones[year], "milestone"
+    start = (base_year, milestones.get(base_year, base_value))
+    points = sorted({**{y: v for y, v in milestones.items() if base_year < y < target_year}, target_year: goal}.items())
+    if start[1] is None:
+        return None, "no_base"
+    for (y0, v0), (y1, v1) in zip([start, *points], points, strict=False):
+        if y0 <= year <= y1:
+            return v0 + (v1 - v0) * (year - y0) / (y1 - y0), "linear"
+    return goal, "target"
+
+
+def attainment(comparator: str, value: float | None, due: float | None) -> float:
+    if value is None or due is None:
+        return 0.0
+    if comparator == ">=":
+        share = 1.0 if value >= due else (value / due if due > 0 else 0.0)
+    elif comparator == "<=":
+        share = 1.0 if value <= due else (due / value if value > 0 else 0.0)
+    else:
+        share = 1.0 - abs(value - due) / abs(due) if due else (1.0 if value == due else 0.0)
+    return max(0.0, min(1.0, share)) * 100
+
+
+# -- items -------------------------------------------------------------------------------------------------
+
+def timeliness_points(deadline: date, submitted: date | None, as_of: date, settings: dict) -> tuple[float, int]:
+    """(points, calendar days late) for one report or contribution."""
+    if submitted is None:
+        return 0.0, max(0, (as_of - deadline).days)
+    late = max(0, (submitted - deadline).days)
+    if late == 0:
+        return 100.0, 0
+    return max(float(settings["late_floor"]), 100.0 - settings["late_points_per_day"] * late), late
+
+
+def weighted_mean(pairs) -> float | None:
+    pairs = [(w, v) for w, v in pairs if v is not None and w > 0]
+    total = sum(w for w, _ in pairs)
+    return sum(w * v for w, v in pairs) / total if total else None
+
+
+@dataclass
+class YearData:
+    """Everything the year's scores are computed from, loaded in a handful of queries."""
+
+    periods: list[Period]
+    tasks: dict[int, Task]
+    roles: dict[tuple[int, int], str]          # (department id, task id) → lead / co
+    departments: dict[int, Department]
+    reports: list[Report]
+    contributions: list[Contribution]
+    escalations: list[Escalation]
+    milestones: dict[int, dict[int, float]]    # target id → year → value
+    first_values: dict[tuple[int, int], float]  # (department id, target id) → first approved value
+
+
+def load_year(evaluation: Evaluation, as_of: date) -> YearData:
+    plan_id, year = evaluation.plan_id, evaluation.year
+    periods = db.session.scalars(select(Period).where(Period.plan_id == plan_id).order_by(Period.start)).all()
+    year_periods = [p for p in periods if p.end.year == year]
+    period_ids = [p.id for p in year_periods]
+    tasks = {t.id: t for t in db.session.scalars(
+        select(Task).where(Task.plan_id == plan_id).order_by(Task.position)
+        .options(selectinload(Task.targets), selectinload(Task.assignments))).all()}
+    roles: dict[tuple[int, int], str] = {}
+    for task in tasks.values():
+        for a in task.assignments:
+            if a.status != AssignmentStatus.TRANSFERRED and a.status != AssignmentStatus.DRAFT:
+                roles[(a.department_id, task.id)] = a.role
+    reports = db.session.scalars(
+        select(Report).where(Report.task_id.in_(tasks), Report.period_id.in_(period_ids))
+        .options(selectinload(Report.values))).all() if period_ids else []
+    contributions = db.session.scalars(
+        select(Contribution).where(Contribution.task_id.in_(tasks), Contribution.period_id.in_(period_ids))
+    ).all() if period_ids else []
+    for r in reports:
+        roles.setdefault((r.department_id, r.task_id), "lead")
+    for c in contributions:
+        roles.setdefault((c.department_id, c.task_id), "co")
+    escalations = db.session.scalars(
+        select(Escalation).where(Escalation.plan_id == plan_id, Escalation.period_id.in_(period_ids))
+        .order_by(Escalation.opened_at, Escalation.id)).all() if period_ids else []
+    target_ids = [t.id for task in tasks.values() for t in task.targets]
+    milestones: dict[int, dict[int, float]] = defaultdict(dict)
+    for m in db.session.scalars(select(TargetMilestone).where(TargetMilestone.target_id.in_(target_ids))):
+        milestones[m.target_id][m.year] = float(m.value)
+    first_values: dict[tuple[int, int], float] = {}
+    approved = db.session.scalars(
+        select(Report).join(Period).where(Report.task_id.in_(tasks), Report.status == ReportStatus.APPROVED)
+        .order_by(Period.start).options(selectinload(Report.values))).all()
+    for r in approved:
+        for v in r.values:
+            if v.value is not None:
+                first_values.setdefault((r.department_id, v.target_id), float(v.value))
+    department_ids = {d for d, _ in roles}
+    departments = {d.id: d for d in db.session.scalars(select(Department).where(Department.id.in_(department_ids)))}
+    return YearData(year_periods, tasks, roles, departments, reports, contributions, escalations, milestones,
+                    first_values)
+
+
+def _counted(deadline: date, submitted: date | None, as_of: date) -> bool:
+    return submitted is not None or deadline < as_of
+
+
+def _submitted_day(item) -> date | None:
+    moment = getattr(item, "first_submitted_at", None) or item.submitted_at
+    return local(moment).date() if moment else None
+
+
+def compute(evaluation: Evaluation, as_of: date) -> list[dict]:
+    """One result per department with tasks: score parts, base, deduction, adjustment, score, grade, detail.
+
+    Pure reading: nothing is written. The caller stores it (workflow.evaluation.services.compute_evaluation).
+    """
+    settings = effective_settings(evaluation)
+    data = load_year(evaluation, as_of)
+    ratings = {r.task_id: r for r in evaluation.ratings}
+    adjustments: dict[int, list] = defaultdict(list)
+    for adj in evaluation.adjustments:
+        adjustments[adj.department_id].append(adj)
+    items: dict[tuple[int, int], list[dict]] = defaultdict(list)
+    for r in data.reports:
+        items[(r.department_id, r.task_id)].append(_report_item(r, as_of, settings))
+    for c in data.contributions:
+        items[(c.department_id, c.task_id)].append(_contribution_item(c, as_of, settings))
+    latest: dict[tuple[int, int], tuple[float, Report]] = {}
+    for r in sorted((r for r in data.reports if r.status == ReportStatus.APPROVED), key=lambda r: r.period.start):
+        for v in r.values:
+            if v.value is not None:
+                latest[(r.department_id, v.target_id)] = (float(v.value), r)
+
+    results = []
+    for dept_id, dept in data.departments.items():
+        task_rows = []
+        for (d, task_id), role in data.roles.items():
+            if d != dept_id:
+                continue
+            task = data.tasks[task_id]
+            rows = [i for i in items[(dept_id, task_id)] if i["counted"]]
+            parts = {p: None for p in PARTS}
+            if rows:
+                parts["timeliness"] = sum(i["points"] for i in rows) / len(rows)
+            reviewed = [i for i in rows if i["first_time"] is not None]
+            if role == "lead" and reviewed:
+                parts["quality"] = 100.0 * sum(1 for i in reviewed if i["first_time"]) / len(reviewed)
+            targets = []
+            if role == "lead" and rows:
+                targets = [_target_row(t, dept_id, evaluation.year, data, latest, settings) for t in task.targets]
+                if targets:
+                    parts["attainment"] = sum(t["score"] for t in targets) / len(targets)
+            rating = ratings.get(task_id)
+            if rating is not None:
+                parts["rating"] = float(rating.score)
+            score = weighted_mean((settings["part_weights"].get(p, 0), v) for p, v in parts.items())
+            task_rows.append({
+                "task_id": task_id, "code": task.code, "title": task.title, "role": role,
+                "weight": float(settings["role_weights"].get(role, 0)), "position": task.position,
+                "score": _num(score), "parts": {p: _num(v) for p, v in parts.items()},
+                "items": sorted(items[(dept_id, task_id)], key=lambda i: (i["period_start"], i["kind"])),
+                "targets": targets,
+                "rating": {"score": rating.score, "comment": rating.comment} if rating else None,
+            })
+        task_rows.sort(key=lambda t: (t["role"] != "lead", t["position"]))
+        scored = [t for t in task_rows if t["score"] is not None]
+        base = weighted_mean((t["weight"], t["score"]) for t in scored)
+        dept_parts = {p: _num(weighted_mean((t["weight"], t["parts"][p]) for t in scored)) for p in PARTS}
+        escalations = [e for e in data.escalations if e.department_id == dept_id]
+        deduction = min(float(settings["escalation_cap"]), float(settings["escalation_points"]) * len(escalations))
+        adjustment = sum((a.points for a in adjustments[dept_id]), Decimal(0))
+        score = None
+        if base is not None:
+            score = rounded(min(100.0, max(0.0, float(rounded(base, "0.01")) - deduction + float(adjustment))))
+        counted = [i for t in task_rows for i in t["items"] if i["counted"]]
+        results.append({
+            "department_id": dept_id, "department": dept.name,
+            "base_score": rounded(base, "0.01"), "deduction": rounded(deduction, "0.01"),
+            "adjustment": rounded(adjustment, "0.01"), "score": score,
+            "grade": grade_for(score, settings["thresholds"]),
+            "parts": {**dept_parts, "base": _num(base), "deduction": -deduction if deduction else 0.0,
+                      "adjustment": float(adjustment),
+                      "lead_tasks": sum(1 for t in task_rows if t["role"] == "lead"),
+                      "co_tasks": sum(1 for t in task_rows if t["role"] == "co"),
+                      "due": len(counted),
+                      "on_time": sum(1 for i in counted if i["submitted"] and i["days_late"] == 0),
+                      "late": sum(1 for i in counted if i["submitted"] and i["days_late"] > 0),
+                      "missing": sum(1 for i in counted if not i["submitted"]),
+                      "returns": sum(i.get("returns", 0) for i in counted),
+                      "escalations": len(escalations)},
+            "detail": {
+                "tasks": task_rows,
+                "escalations": [_escalation_row(e) for e in escalations],
+                "adjustments": [{"id": a.id, "points": float(a.points), "reason": a.reason,
+                                 "by": a.created_by.display if a.created_by else "",
+                                 "at": local(a.created_at).isoformat()} for a in adjustments[dept_id]],
+            },
+        })
+    rank_results(results)
+    return results
+
+
+def rank_results(results: list[dict]) -> None:
+    """Order by score (unscored last), ties by name; equal scores share a rank."""
+    results.sort(key=lambda r: (r["score"] is None, -(r["score"] or 0), r["department"]))
+    previous, rank = None, 0
+    for index, row in enumerate(results, start=1):
+        if row["score"] != previous:
+            rank, previous = index, row["score"]
+        row["rank"] = rank
+
+
+def _report_item(r: Report, as_of: date, settings: dict) -> dict:
+    submitted = _submitted_day(r)
+    points, late = timeliness_points(r.period.deadline, submitted, as_of, settings)
+    reviewed = r.status == ReportStatus.APPROVED or r.return_count > 0
+    return {"kind": "report", "id": r.id, "period": r.period.key, "period_label": r.period.label,
+            "period_start": r.period.start.isoformat(), "deadline": r.period.deadline.isoformat(),
+            "submitted": submitted.isoformat() if submitted else None, "days_late": late, "points": points,
+            "status": r.status, "returns": r.return_count,
+            "first_time": (r.return_count == 0) if reviewed else None,
+            "percent_complete": r.percent_complete, "progress": r.progress,
+            "summary": (r.narrative or "")[:120],
+            "counted": _counted(r.period.deadline, submitted, as_of)}
+
+
+def _contribution_item(c: Contribution, as_of: date, settings: dict) -> dict:
+    submitted = _submitted_day(c)
+    points, late = timeliness_points(c.period.deadline, submitted, as_of, settings)
+    return {"kind": "contribution", "id": c.id, "period": c.period.key, "period_label": c.period.label,
+            "period_start": c.period.start.isoformat(), "deadline": c.period.deadline.isoformat(),
+            "submitted": submitted.isoformat() if submitted else None, "days_late": late, "points": points,
+            "status": c.status, "returns": 0, "first_time": None, "summary": (c.text or "")[:120],
+            "counted": _counted(c.period.deadline, submitted, as_of)}
+
+
+def _target_row(target: Target, dept_id: int, year: int, data: YearData, latest: dict, settings: dict) -> dict:
+    value, report = latest.get((dept_id, target.id), (None, None))
+    due, basis = due_value(target, year, base_year=settings["base_year"],
+                           base_value=data.first_values.get((dept_id, target.id)),
+                           milestones=data.milestones.get(target.id, {}))
+    return {"target_id": target.id, "metric": target.metric, "label": target.label, "year": target.year,
+            "unit": target.unit, "comparator": target.comparator, "due": _num(due), "basis": basis,
+            "value": value, "report_id": report.id if report else None,
+            "period": report.period.key if report else None,
+            "score": round(attainment(target.comparator, value, due), 2)}
+
+
+def _escalation_row(e: Escalation) -> dict:
+    return {"id": e.id, "task_code": e.task.code, "period": e.period.key, "cause": e.cause,
+            "days_late": e.days_late, "opened": local(e.opened_at).date().isoformat(), "status": e.status}
