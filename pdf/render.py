@@ -17,6 +17,7 @@ import functools
 import logging
 import mimetypes
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
@@ -162,9 +163,20 @@ def make_url_fetcher(roots=ALLOWED_ROOTS, *, strict: bool = False):
 
 # -- rendering -----------------------------------------------------------------------------------------------
 
-def render_pdf(html: str, *, base_url: str | None = None, url_fetcher=None, strict: bool = False,
-               **write_options) -> bytes:
-    """Render an HTML string to PDF bytes.
+@dataclass(frozen=True)
+class RenderedPdf:
+    data: bytes
+    pages: int
+
+
+def render_pdf(html: str, **options) -> bytes:
+    """Render an HTML string to PDF bytes (see render_document for the options)."""
+    return render_document(html, **options).data
+
+
+def render_document(html: str, *, base_url: str | None = None, url_fetcher=None, strict: bool = False,
+                    **write_options) -> RenderedPdf:
+    """Render an HTML string to a PDF and tell its page count.
 
     base_url: where relative URLs resolve (default: the project's static/ folder, so `app.css` or
     `img/logo.png` work); the fetcher still serves only what it allows. url_fetcher: one from
@@ -181,8 +193,8 @@ def render_pdf(html: str, *, base_url: str | None = None, url_fetcher=None, stri
     fetcher = url_fetcher if url_fetcher is not None else make_url_fetcher(strict=strict)
     base = base_url or (file_url(STATIC_DIR) + "/")
     try:
-        document = weasyprint.HTML(string=html, base_url=base, url_fetcher=fetcher)
-        return document.write_pdf(**write_options)
+        document = weasyprint.HTML(string=html, base_url=base, url_fetcher=fetcher).render()
+        return RenderedPdf(document.write_pdf(**write_options), len(document.pages))
     except urls.FatalURLFetchingError as exc:
         refused = getattr(fetcher, "refused", [])
         raise PdfError(f"拒绝加载外部资源：{refused[-1][:200] if refused else exc}") from exc

@@ -282,7 +282,8 @@ def demo_simulate(plan_id: int, until, seed: int, start: str | None, fmt: str) -
 
 
 def register_cli(app: Flask) -> None:
+    from workflow.evaluation.cli import evaluation_cli
     from workflow.scheduling.runner import scheduler_cli
 
-    for group in (plan_cli, demo_cli, users_cli, reminders_cli, outbox_cli, scheduler_cli):
+    for group in (plan_cli, demo_cli, users_cli, reminders_cli, outbox_cli, scheduler_cli, evaluation_cli):
         app.cli.add_command(group)

@@ -48,6 +48,7 @@ from workflow.extensions import db
 GRADES = ("优秀", "良好", "一般", "较差")
 PARTS = ("timeliness", "quality", "attainment", "rating")
 PART_NAMES = {"timeliness": "报送及时性", "quality": "报送质量", "attainment": "目标完成", "rating": "办公室评价"}
+SHORT_PART_NAMES = {"timeliness": "及时", "quality": "质量", "attainment": "目标", "rating": "评价"}
 
 DEFAULT_SETTINGS: dict = {
     "role_weights": {"lead": 1.0, "co": 0.5},
@@ -60,6 +61,7 @@ DEFAULT_SETTINGS: dict = {
     "base_year": None,   # None: the year before the plan's validity, else the year its targets compare with
 }
 
+SUMMARY_CHARS = 160  # of a report's narrative, kept with the scores for the report's appendix
 _COMPARED_YEAR = re.compile(r"比\s*(\d{4})\s*年")
 
 
@@ -289,7 +291,10 @@ def compute(evaluation: Evaluation, as_of: date) -> list[dict]:
         adjustment = sum((a.points for a in adjustments[dept_id]), Decimal(0))
         score = None
         if base is not None:
-            score = rounded(min(100.0, max(0.0, float(rounded(base, "0.01")) - deduction + float(adjustment))))
+            # In Decimal, from the printed base and deduction: float sums like 90.57 − 0.62 = 89.94999… would
+            # otherwise round down where the rule (half up) gives 90.0.
+            total = rounded(base, "0.01") - rounded(deduction, "0.01") + adjustment
+            score = rounded(min(Decimal(100), max(Decimal(0), total)))
         counted = [i for t in task_rows for i in t["items"] if i["counted"]]
         results.append({
             "department_id": dept_id, "department": dept.name,
@@ -338,7 +343,8 @@ def _report_item(r: Report, as_of: date, settings: dict) -> dict:
             "status": r.status, "returns": r.return_count,
             "first_time": (r.return_count == 0) if reviewed else None,
             "percent_complete": r.percent_complete, "progress": r.progress,
-            "summary": (r.narrative or "")[:120],
+            "summary": (r.narrative or "")[:SUMMARY_CHARS], "return_reason": r.last_return_reason,
+            "values": {str(v.target_id): _num(v.value) for v in r.values if v.value is not None},
             "counted": _counted(r.period.deadline, submitted, as_of)}
 
 
@@ -348,7 +354,7 @@ def _contribution_item(c: Contribution, as_of: date, settings: dict) -> dict:
     return {"kind": "contribution", "id": c.id, "period": c.period.key, "period_label": c.period.label,
             "period_start": c.period.start.isoformat(), "deadline": c.period.deadline.isoformat(),
             "submitted": submitted.isoformat() if submitted else None, "days_late": late, "points": points,
-            "status": c.status, "returns": 0, "first_time": None, "summary": (c.text or "")[:120],
+            "status": c.status, "returns": 0, "first_time": None, "summary": (c.text or "")[:SUMMARY_CHARS],
             "counted": _counted(c.period.deadline, submitted, as_of)}
 
 

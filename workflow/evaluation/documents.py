@@ -1,0 +1,207 @@
+"""The evaluation report (年度评估报告) as PDF, per department or whole, and the Excel workbook; each generated
+file is archived under its sha256 with its author and the evaluation state it shows.
+
+Everything printed comes from the stored scores (DepartmentScore.parts/detail), so a frozen evaluation prints
+the same figures however the reports change afterwards; a frozen file is generated once per sign-off and
+served again byte for byte. Draft files carry a 草稿 watermark and are generated afresh each time.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime
+from pathlib import Path
+
+from flask import current_app, render_template
+from sqlalchemy import select
+
+from models import Department, OutlineNode, Task, User
+from models.evaluation import Evaluation, EvaluationFile, EvaluationStatus
+from pdf import charts
+from pdf.render import render_document
+from workflow.clock import local
+from workflow.evaluation import scoring, services
+from workflow.extensions import db
+from workflow.reports import storage
+
+ROLE_NAMES = {"lead": "牵头", "co": "配合"}
+BASIS_NAMES = {"target": "目标值", "linear": "线性路径", "milestone": "节点值", "no_base": "无基期值"}
+STATUS_LEGEND = {  # report status → (label, colour) for the status-by-area chart, in stacking order
+    "approved": ("已通过", "#2e7d32"),
+    "submitted": ("待审核", "#1565c0"),
+    "returned": ("已退回", "#ef6c00"),
+    "draft": ("未报送", "#c62828"),
+}
+ITEM_STATUS_NAMES = {"approved": "已通过", "submitted": "已报送", "returned": "已退回", "draft": "未报送"}
+
+
+# -- what the report shows --------------------------------------------------------------------------------
+
+def _areas(plan_id: int) -> dict[str, str]:
+    """Outline code → title of the headings tasks are grouped under (the level above a task)."""
+    return {n.code: n.title for n in db.session.scalars(select(OutlineNode).where(OutlineNode.plan_id == plan_id))}
+
+
+def _area_of(code: str) -> str:
+    return code.rsplit(".", 1)[0] if "." in code else code
+
+
+def report_context(evaluation: Evaluation, *, department: Department | None = None,
+                   generated_at: datetime) -> dict:
+    """The template's data: the whole plan, or one department's section and its tasks."""
+    settings = scoring.effective_settings(evaluation)
+    all_scores = list(evaluation.scores)
+    scores = [s for s in all_scores if department is None or s.department_id == department.id]
+    tasks = {t.id: t for t in db.session.scalars(select(Task).where(Task.plan_id == evaluation.plan_id)
+                                                 .order_by(Task.position))}
+    outline = _areas(evaluation.plan_id)
+
+    # Reports per task across departments, from the stored detail (one report belongs to one department).
+    per_task: dict[int, dict] = {}
+    for s in all_scores:
+        for row in s.detail["tasks"]:
+            entry = per_task.setdefault(row["task_id"], {"reports": [], "contributions": [], "rating": row["rating"]})
+            for item in row["items"]:
+                target = entry["reports"] if item["kind"] == "report" else entry["contributions"]
+                target.append({**item, "department": s.department.name})
+    wanted = {row["task_id"] for s in scores for row in s.detail["tasks"]}
+    appendix = []
+    for task_id, task in tasks.items():
+        if task_id not in wanted or task_id not in per_task:
+            continue
+        entry = per_task[task_id]
+        reports = sorted(entry["reports"], key=lambda i: (i["period_start"], i["department"]))
+        contributions = [c for c in entry["contributions"] if c["counted"]]
+        appendix.append({
+            "task": task, "reports": reports, "rating": entry["rating"],
+            "targets": [{"target": t, "values": [(r["period_label"], r["department"], r["values"].get(str(t.id)))
+                                                 for r in reports if r.get("values", {}).get(str(t.id)) is not None]}
+                        for t in task.targets],
+            "contributions": {"due": len(contributions),
+                              "on_time": sum(1 for c in contributions if c["submitted"] and not c["days_late"]),
+                              "late": sum(1 for c in contributions if c["submitted"] and c["days_late"]),
+                              "missing": sum(1 for c in contributions if not c["submitted"])},
+        })
+
+    area_counts: dict[str, Counter] = defaultdict(Counter)
+    for entry in appendix:
+        for r in entry["reports"]:
+            if r["counted"]:
+                area_counts[_area_of(entry["task"].code)][r["status"]] += 1
+    area_rows = [(f"{code} {outline.get(code, '')}".strip()[:16], dict(counts))
+                 for code, counts in sorted(area_counts.items(), key=lambda kv: _code_key(kv[0]))]
+    grades = Counter(s.grade for s in all_scores)
+    grade_counts = {g: grades.get(g, 0) for g in scoring.GRADES}
+    return {
+        "evaluation": evaluation, "plan": evaluation.plan, "year": evaluation.year, "settings": settings,
+        "office_name": current_app.config.get("OFFICE_NAME", "领导小组办公室"),
+        "generated_at": local(generated_at), "frozen": evaluation.frozen, "department": department,
+        "scores": scores, "all_scores": all_scores, "grade_counts": grade_counts, "appendix": appendix,
+        "part_names": scoring.PART_NAMES, "short_part_names": scoring.SHORT_PART_NAMES, "parts": scoring.PARTS, "role_names": ROLE_NAMES,
+        "basis_names": BASIS_NAMES, "status_names": ITEM_STATUS_NAMES,
+        "signed_off_at": local(evaluation.signed_off_at) if evaluation.signed_off_at else None,
+        "charts": {
+            "ranking": charts.svg_data_uri(charts.ranking_chart(
+                [(s.department.name, _float(s.score), s.grade) for s in all_scores])),
+            "grades": charts.svg_data_uri(charts.grade_chart(grade_counts)),
+            "areas": charts.svg_data_uri(charts.stacked_status_chart(area_rows, STATUS_LEGEND)) if area_rows else None,
+        },
+        "totals": {
+            "departments": len(all_scores),
+            "tasks": len(per_task),
+            "reports": sum(1 for e in per_task.values() for r in e["reports"] if r["counted"]),
+            "on_time": sum(s.parts.get("on_time", 0) for s in all_scores),
+            "late": sum(s.parts.get("late", 0) for s in all_scores),
+            "missing": sum(s.parts.get("missing", 0) for s in all_scores),
+            "escalations": sum(s.parts.get("escalations", 0) for s in all_scores),
+        },
+    }
+
+
+def _code_key(code: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else 0 for p in code.split("."))
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def render_html(evaluation: Evaluation, *, department: Department | None = None, generated_at: datetime) -> str:
+    return render_template("pdf/evaluation.html", **report_context(evaluation, department=department,
+                                                                    generated_at=generated_at))
+
+
+# -- generating and archiving ------------------------------------------------------------------------------
+
+def _root() -> Path:
+    return Path(current_app.config["UPLOAD_DIR"]) / "evaluations"
+
+
+def _filename(evaluation: Evaluation, department: Department | None, ext: str) -> str:
+    who = f"-{department.name}" if department else ""
+    state = "" if evaluation.frozen else "（草稿）"
+    return f"{evaluation.plan.title}{evaluation.year}年度评估报告{who}{state}.{ext}"
+
+
+def _moment(evaluation: Evaluation, now: datetime) -> datetime:
+    """The date a file shows: the sign-off for a frozen evaluation (so regenerating it changes nothing)."""
+    return evaluation.signed_off_at if evaluation.frozen and evaluation.signed_off_at else now
+
+
+def _archived(evaluation: Evaluation, kind: str, department: Department | None) -> EvaluationFile | None:
+    if not evaluation.frozen:
+        return None
+    return db.session.scalar(select(EvaluationFile).where(
+        EvaluationFile.evaluation_id == evaluation.id, EvaluationFile.kind == kind,
+        EvaluationFile.status == EvaluationStatus.FROZEN, EvaluationFile.freeze_round == evaluation.freeze_round,
+        EvaluationFile.department_id == (department.id if department else None)).order_by(EvaluationFile.id))
+
+
+def _archive(evaluation: Evaluation, *, kind: str, department: Department | None, data: bytes, pages: int | None,
+             actor: User | None, now: datetime) -> EvaluationFile:
+    digest, _ = storage.write_blob(_root(), data)
+    row = EvaluationFile(evaluation=evaluation, department=department, kind=kind,
+                         filename=_filename(evaluation, department, kind), size=len(data), pages=pages,
+                         sha256=digest, status=evaluation.status, freeze_round=evaluation.freeze_round,
+                         created_at=now, created_by=actor)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def generate_pdf(evaluation: Evaluation, *, department: Department | None = None, actor: User | None,
+                 now: datetime) -> EvaluationFile:
+    """The whole report, or one department's; a frozen evaluation's file is made once per sign-off."""
+    if department is not None:
+        services.score_of(evaluation, department)
+    existing = _archived(evaluation, "pdf", department)
+    if existing is not None:
+        return existing
+    moment = _moment(evaluation, now)
+    html = render_html(evaluation, department=department, generated_at=moment)
+    rendered = render_document(html)
+    return _archive(evaluation, kind="pdf", department=department, data=rendered.data, pages=rendered.pages,
+                    actor=actor, now=now)
+
+
+def generate_workbook(evaluation: Evaluation, *, actor: User | None, now: datetime) -> EvaluationFile:
+    from workflow.evaluation.workbook import build_workbook
+
+    existing = _archived(evaluation, "xlsx", None)
+    if existing is not None:
+        return existing
+    return _archive(evaluation, kind="xlsx", department=None, data=build_workbook(evaluation), pages=None,
+                    actor=actor, now=now)
+
+
+def read_file(row: EvaluationFile) -> bytes:
+    return storage.open_stored(_root(), row.sha256).read_bytes()
+
+
+def visible_files(evaluation: Evaluation, user: User) -> list[EvaluationFile]:
+    """Newest first; a department's users see only their own department's files."""
+    query = select(EvaluationFile).where(EvaluationFile.evaluation_id == evaluation.id)
+    if not services.can_view_all(user):
+        if user.department_id is None:
+            return []
+        query = query.where(EvaluationFile.department_id == user.department_id)
+    return list(db.session.scalars(query.order_by(EvaluationFile.created_at.desc(), EvaluationFile.id.desc())))
