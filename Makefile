@@ -6,11 +6,12 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
-# Debian packages the product and its tests use: CJK fonts for pages and PDFs, the font subsetter WeasyPrint
+# Debian packages the product and its tests use: CJK fonts for pages and PDFs (Noto; HanaMin for the rare
+# characters of CJK extensions B and later that Noto lacks), the font subsetter WeasyPrint
 # wants, poppler to inspect PDFs, Chromium for browser tests and screenshots.
-DEB_PACKAGES := fonts-noto-cjk libharfbuzz-subset0 poppler-utils chromium
+DEB_PACKAGES := fonts-noto-cjk fonts-hanazono libharfbuzz-subset0 poppler-utils chromium
 
-.PHONY: run test lint bench system-deps install install-dev db demo simulate clean translations
+.PHONY: run test lint bench system-deps install install-dev db demo clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,14 +43,16 @@ system-deps:
 db: install
 	$(FLASK) db upgrade
 
-# On an empty database: the bundled plan, the demo accounts, and the plan published from 2026Q1 so that
-# liaisons have reports to file. On a database with data it changes nothing.
+# On an empty database: the bundled plan, the demo accounts, the plan published from 2026Q1, and the
+# departments and the office played through the year until DEMO_UNTIL (default: today), so a newcomer sees a
+# living year: reports on time and late, returns, escalations, scores. On a database with data it changes
+# nothing. `make run DEMO_UNTIL=2026-12-31` plays the whole year.
+DEMO_UNTIL ?= $(shell date +%F)
 demo: db
-	@if $(FLASK) demo load; then $(FLASK) plan publish 1 --first-period 2026Q1 2>/dev/null || true; fi
-
-# A living year for demos and training: the departments and the office played through 2026.
-simulate: demo
-	$(FLASK) demo simulate --plan 1 --until 2026-12-31
+	@if $(FLASK) demo load; then \
+		$(FLASK) plan publish 1 --first-period 2026Q1 && \
+		$(FLASK) demo simulate --plan 1 --until $(DEMO_UNTIL); \
+	fi
 
 # The web server and, beside it, the scheduler process (reminders, email); Ctrl-C stops both.
 run: system-deps demo

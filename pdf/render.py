@@ -17,6 +17,7 @@ import functools
 import logging
 import mimetypes
 import subprocess
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -89,6 +90,49 @@ def subsetter_warning() -> str | None:
     if ctypes.util.find_library("harfbuzz-subset") is None:
         return SUBSETTER_MESSAGE
     return None
+
+
+# -- characters no installed font has -----------------------------------------------------------------------
+
+# Ranges every CJK setup covers (Noto CJK): checked characters outside them only, so a 40-page report asks
+# fontconfig about a handful of rare characters, not thousands.
+_COMMON_RANGES = ((0x0000, 0x052F), (0x2000, 0x2BFF), (0x3000, 0x33FF), (0x4E00, 0x9FEF), (0xF900, 0xFAFF),
+                  (0xFE30, 0xFE4F), (0xFF00, 0xFFEF))
+
+
+_INVISIBLE = {"Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"}
+
+
+def _common(code: int) -> bool:
+    return any(low <= code <= high for low, high in _COMMON_RANGES)
+
+
+@functools.lru_cache(maxsize=4096)
+def _font_has(code: int) -> bool:
+    try:
+        out = subprocess.run(["fc-list", f":charset={code:x}", "family"], capture_output=True, text=True,
+                             timeout=15, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return True  # cannot tell: leave the character alone
+    return bool(out.stdout.strip())
+
+
+def uncovered_characters(text: str) -> list[str]:
+    """Characters of `text` that no installed font can draw (they would print as empty boxes)."""
+    return sorted({c for c in text if not _common(ord(c)) and unicodedata.category(c) not in _INVISIBLE
+                   and not _font_has(ord(c))})
+
+
+def spell_out_uncovered(html: str) -> str:
+    """Replace each character no font can draw by its code point (〔U+20000〕), so a rare character in a
+    name is readable instead of an empty box; logged so the admin can install a font that has it."""
+    missing = uncovered_characters(html)
+    if missing:
+        log.warning("no installed font has %s; printed as code points",
+                    ", ".join(f"U+{ord(c):04X}" for c in missing))
+        for c in missing:
+            html = html.replace(c, f"〔U+{ord(c):04X}〕")
+    return html
 
 
 # -- the url_fetcher -----------------------------------------------------------------------------------------
@@ -193,7 +237,7 @@ def render_document(html: str, *, base_url: str | None = None, url_fetcher=None,
     fetcher = url_fetcher if url_fetcher is not None else make_url_fetcher(strict=strict)
     base = base_url or (file_url(STATIC_DIR) + "/")
     try:
-        document = weasyprint.HTML(string=html, base_url=base, url_fetcher=fetcher).render()
+        document = weasyprint.HTML(string=spell_out_uncovered(html), base_url=base, url_fetcher=fetcher).render()
         return RenderedPdf(document.write_pdf(**write_options), len(document.pages))
     except urls.FatalURLFetchingError as exc:
         refused = getattr(fetcher, "refused", [])
