@@ -8,12 +8,15 @@ from __future__ import annotations
 from base64 import b64encode
 from xml.sax.saxutils import escape
 
+from pdf.render import spell_out_uncovered
+
 FONT = "'Noto Sans CJK SC', 'Noto Serif CJK SC', sans-serif"
 PALETTE = {"优秀": "#2e7d32", "良好": "#1565c0", "一般": "#f9a825", "较差": "#c62828", None: "#9e9e9e"}
 
 
 def svg_data_uri(svg: str) -> str:
-    return "data:image/svg+xml;base64," + b64encode(svg.encode()).decode()
+    """Base64 hides the labels from render_pdf's check for characters no font has, so check them here."""
+    return "data:image/svg+xml;base64," + b64encode(spell_out_uncovered(svg).encode()).decode()
 
 
 def _svg(width: int, height: int, body: list[str]) -> str:

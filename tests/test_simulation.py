@@ -131,3 +131,15 @@ def test_an_unpublished_plan_cannot_be_simulated(app):
     plan = import_text_plan(FUSHUN, FUSHUN.name)
     with pytest.raises(Conflict):
         simulate(plan, until=UNTIL)
+
+
+def test_a_plan_published_late_in_the_year_is_played_from_its_first_period(app):
+    """`plan publish 1 --first-period 2026Q1` in November, then `demo simulate`: the year is played from
+    2026-01-01, not from the publication, so the first quarter's reports are filed."""
+    plan = import_text_plan(FUSHUN, FUSHUN.name)
+    publish_plan(plan, actor=None, now=datetime(2026, 11, 20, 2, tzinfo=UTC), first_period="2026Q1")
+    result = simulate(plan, until=date(2026, 4, 30), seed=3)
+    assert result["start"] == "2026-01-01"
+    q1 = db.session.scalars(select(Report).join(Period).where(Period.plan_id == plan.id, Period.key == "2026Q1")).all()
+    assert sum(1 for r in q1 if r.first_submitted_at is not None) > len(q1) / 2
+    assert all(local(r.first_submitted_at).date() <= date(2026, 4, 30) for r in q1 if r.first_submitted_at)

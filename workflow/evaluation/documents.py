@@ -69,7 +69,8 @@ def report_context(evaluation: Evaluation, *, department: Department | None = No
         if task_id not in wanted or task_id not in per_task:
             continue
         entry = per_task[task_id]
-        reports = sorted(entry["reports"], key=lambda i: (i["period_start"], i["department"]))
+        # Reports not yet due and not filed say nothing about the year: left out.
+        reports = sorted((r for r in entry["reports"] if r["counted"]), key=lambda i: (i["period_start"], i["department"]))
         contributions = [c for c in entry["contributions"] if c["counted"]]
         appendix.append({
             "task": task, "reports": reports, "rating": entry["rating"],
