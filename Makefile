@@ -76,6 +76,6 @@ clean:
 # After changing user-visible strings: extract and merge, translate the new entries in
 # translations/en/LC_MESSAGES/messages.po, then compile (tests/test_i18n.py lists what is missing).
 translations: install-dev
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --sort-by-file -o translations/messages.pot .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --sort-by-file -w 120 -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching -w 120
 	$(BIN)/pybabel compile -d translations

@@ -152,3 +152,22 @@ def import_text_plan(text_or_path: str | Path, filename: str = "plan.txt"):
 @pytest.fixture
 def fushun_plan(app):
     return import_text_plan(FUSHUN, FUSHUN.name)
+
+
+EVALUATED_AT = datetime(2026, 11, 24, 2, tzinfo=UTC)
+
+
+@pytest.fixture
+def evaluation(app):
+    """The bundled plan published, two 2026Q1 reports filed and approved, the 2026 evaluation computed:
+    (evaluation, office user)."""
+    from tests.factories import file_report, published_fushun
+    from workflow.evaluation import services
+
+    plan, office = published_fushun()
+    file_report(plan, office, "3.4.3", "市住房城乡建设局", datetime(2026, 4, 7, 2, tzinfo=UTC),
+                {"清洁取暖率": 97, "可再生能源替代率": 8, "光伏": 50})
+    file_report(plan, office, "3.5.1", "市交通运输局", datetime(2026, 4, 10, 2, tzinfo=UTC), {"绿色出行": 60})
+    evaluation = services.get_or_create(plan, 2026, now=EVALUATED_AT)
+    services.compute_evaluation(evaluation, actor=office, now=EVALUATED_AT)
+    return evaluation, office

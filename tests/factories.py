@@ -1,14 +1,16 @@
 """Small factories for the reporting cycle: a published plan and the people who act on it."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from models import Department, Report, Role, Task, User
+from models import Department, Period, Report, Role, Task, User
 from tests.conftest import FUSHUN, import_text_plan, make_user
 from workflow.assignments.services import publish_plan
 from workflow.extensions import db
+from workflow.reports.services import ReportInput, save_report
+from workflow.review.services import approve_report
 
 PUBLISH_AT = datetime(2026, 4, 1, 1, 0, tzinfo=UTC)  # 2026-04-01 09:00 in Shanghai: 2026Q1 has opened
 LATER_DAYS = 3  # a few days after publishing, before the 2026Q1 deadline (2026-04-08)
@@ -35,3 +37,18 @@ def report_for(plan, code: str, period_key: str = "2026Q1", department: str | No
     if department:
         q = q.where(Report.department_id == Department.lookup(department).id)
     return db.session.scalars(q).first()
+
+
+def file_report(plan, office, code: str, dept: str, when: datetime, values: dict[str, object] | None = None,
+                approve: bool = True) -> Report:
+    """A lead department files (and the office approves) its 2026Q1 report on `code`, with target values by
+    metric fragment."""
+    task = next(t for t in plan.tasks if t.code == code)
+    report = db.session.scalar(select(Report).join(Period).where(
+        Report.task_id == task.id, Period.key == "2026Q1", Report.department_id == Department.lookup(dept).id))
+    given = {next(t.id for t in task.targets if m in t.metric): str(v) for m, v in (values or {}).items()}
+    save_report(report, ReportInput(narrative="进展", percent_complete="30", progress="on_track", values=given),
+                actor=liaison_of(dept), now=when, version=report.version, submit=True)
+    if approve:
+        approve_report(report, actor=office, now=when + timedelta(days=1))
+    return report

@@ -2,22 +2,21 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction as F
 
 import pytest
 from sqlalchemy import func, select
 
-from models import Assignment, AssignmentStatus, Department, Period, Report, Role, Task
+from models import Assignment, AssignmentStatus, Department, Report, Role, Task
 from models.evaluation import Evaluation
 from tests.conftest import ROOT, import_text_plan, make_user
-from tests.factories import liaison_of, published_fushun
+from tests.factories import file_report, published_fushun
 from workflow.clock import LOCAL_TZ
 from workflow.evaluation import services
 from workflow.evaluation.scoring import DEFAULT_SETTINGS, GRADES, PARTS, grade_for
 from workflow.extensions import db
-from workflow.reports.services import ReportInput, save_report
 from workflow.review.services import approve_report
 
 HOUSING = "市住房城乡建设局"
@@ -36,19 +35,6 @@ def compute_json(runner, plan_id: int, now: str = NOW) -> dict:
     result = compute(runner, "--plan", str(plan_id), "--year", "2026", "--now", now, "--format", "json")
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
-
-
-def file_report(plan, office, code: str, dept: str, when: datetime, values: dict[str, object] | None = None,
-                approve: bool = True) -> Report:
-    task = next(t for t in plan.tasks if t.code == code)
-    report = db.session.scalar(select(Report).join(Period).where(
-        Report.task_id == task.id, Period.key == "2026Q1", Report.department_id == Department.lookup(dept).id))
-    given = {next(t.id for t in task.targets if m in t.metric): str(v) for m, v in (values or {}).items()}
-    save_report(report, ReportInput(narrative="进展", percent_complete="30", progress="on_track", values=given),
-                actor=liaison_of(dept), now=when, version=report.version, submit=True)
-    if approve:
-        approve_report(report, actor=office, now=when + timedelta(days=1))
-    return report
 
 
 @pytest.fixture

@@ -15,15 +15,13 @@ from sqlalchemy import select
 
 from models import Department, Role
 from models.evaluation import EvaluationFile
+from tests.conftest import EVALUATED_AT as NOW
 from tests.conftest import make_user
-from tests.factories import published_fushun
-from tests.test_evaluation_cli import file_report
 from workflow.clock import LOCAL_TZ
 from workflow.evaluation import documents, services
 from workflow.extensions import db
 
 HOUSING = "市住房城乡建设局"
-NOW = datetime(2026, 11, 24, 2, tzinfo=UTC)
 
 
 def at(day: date, hour: int = 10) -> datetime:
@@ -40,17 +38,6 @@ def pdf_text(data: bytes, tmp_path: Path, layout: bool = False) -> str:
 def pdf_fonts(path: Path) -> list[list[str]]:
     out = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
     return [line.split() for line in out.splitlines()[2:] if line.strip()]
-
-
-@pytest.fixture
-def evaluation(app):
-    plan, office = published_fushun()
-    file_report(plan, office, "3.4.3", HOUSING, at(date(2026, 4, 7)),
-                {"清洁取暖率": 97, "可再生能源替代率": 8, "光伏": 50})
-    file_report(plan, office, "3.5.1", "市交通运输局", at(date(2026, 4, 10)), {"绿色出行": 60})
-    evaluation = services.get_or_create(plan, 2026, now=NOW)
-    services.compute_evaluation(evaluation, actor=office, now=NOW)
-    return evaluation, office
 
 
 def test_the_draft_report_names_every_department_with_its_score_and_page_numbers(evaluation, tmp_path):

@@ -7,12 +7,12 @@ from datetime import datetime
 
 import openpyxl
 
-from tests.test_evaluation_pdf import NOW, evaluation  # noqa: F401  (fixture)
+from tests.conftest import EVALUATED_AT as NOW
 from workflow.evaluation import documents
 from workflow.evaluation.workbook import build_workbook
 
 
-def test_the_workbook_holds_every_department_with_numbers_not_text(evaluation):  # noqa: F811
+def test_the_workbook_holds_every_department_with_numbers_not_text(evaluation):
     ev, _ = evaluation
     wb = openpyxl.load_workbook(io.BytesIO(build_workbook(ev)))
     assert wb.sheetnames == ["汇总", "任务得分", "报送记录", "目标完成", "督办与调整", "评估设置"]
@@ -31,7 +31,7 @@ def test_the_workbook_holds_every_department_with_numbers_not_text(evaluation): 
     assert settings["状态"] == "草稿" and settings["优秀分数线"] == 90 and settings["年度"] == 2026
 
 
-def test_the_same_evaluation_gives_the_same_bytes_and_is_archived(evaluation):  # noqa: F811
+def test_the_same_evaluation_gives_the_same_bytes_and_is_archived(evaluation):
     ev, office = evaluation
     assert build_workbook(ev) == build_workbook(ev)
     archived = documents.generate_workbook(ev, actor=office, now=NOW)

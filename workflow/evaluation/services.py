@@ -307,3 +307,8 @@ def reopen(evaluation: Evaluation, *, actor: User, now: datetime, reason: str) -
 def check_permission_to_view(user: User, department: Department | None) -> None:
     if not can_view_department(user, department.id if department else None):
         raise PermissionDenied("只能查看本单位的评估结果。")
+
+
+def milestones_of(evaluation: Evaluation) -> list[TargetMilestone]:
+    return list(db.session.scalars(select(TargetMilestone).join(Target).where(Target.plan_id == evaluation.plan_id)
+                                   .order_by(TargetMilestone.target_id, TargetMilestone.year)))
