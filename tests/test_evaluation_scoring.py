@@ -217,9 +217,9 @@ def play_transport(y: Year) -> None:
     y.filed(t, "3.5.1", "2026Q2", on_time(y, "2026Q2"), {"绿色出行": 61})
     y.filed(t, "3.5.1", "2026Q3", on_time(y, "2026Q3"), {"绿色出行": 62.5}, returns=1)
     y.filed(t, "3.5.1", "2026Q4", on_time(y, "2026Q4"), {"绿色出行": 57.15})
-    # 3.5.2 (车辆比例 = 100 due 2025; 碳排放强度比2020年下降 ≈ 9.5 by 2030, no milestone: base = first value)
+    # 3.5.2 (车辆比例 = 100 due 2025; 碳排放强度比2020年下降 ≈ 9.5 by 2030: a change since 2020, so from 0)
     y.filed(t, "3.5.2", "2026Q1", on_time(y, "2026Q1"), {"车辆比例": 90, "碳排放强度": 2})
-    y.filed(t, "3.5.2", "2026Q2", late(y, "2026Q2", 4), {"车辆比例": 95, "碳排放强度": 5.2})
+    y.filed(t, "3.5.2", "2026Q2", late(y, "2026Q2", 4), {"车辆比例": 95, "碳排放强度": 5.13})
     # 2026Q3, 2026Q4: never filed
     # 3.5.3 (no targets): approved; submitted, never reviewed; returned twice then approved; never filed
     y.filed(t, "3.5.3", "2026Q1", on_time(y, "2026Q1"))
@@ -298,10 +298,10 @@ H_DEDUCTION = 1                                    # one 督办 in 2026 (the 202
 # 市交通运输局
 T_351_DUE = 50 + (68 - 50) * F(2026 - 2020, 2028 - 2020)    # through the office's milestones → 63.5
 T_351 = dict(t=100, q=mean(100, 100, 0, 100), a=100 * F("57.15") / T_351_DUE)   # ≥: 57.15 / 63.5 → 90
-T_352_DUE = 2 + (F("9.5") - 2) * F(2026 - 2020, 2030 - 2020)  # base: the first approved value 2 → 6.5
+T_352_DUE = 0 + (F("9.5") - 0) * F(2026 - 2020, 2030 - 2020)  # 比2020年: from 0 in 2020 → 5.7
 T_352 = dict(t=mean(100, 100 - 5 * 4, 0, 0), q=100,
              a=mean(100 * (1 - F(5) / 100),                   # = 100: 95 → 95
-                    100 * (1 - abs(F("5.2") - T_352_DUE) / T_352_DUE)),   # ≈ 6.5: 5.2 → 80
+                    100 * (1 - abs(F("5.13") - T_352_DUE) / T_352_DUE)),   # ≈ 5.7: 5.13 → 90
              r=70)
 T_353 = dict(t=mean(100, 100, 100, 0), q=mean(100, 0))   # Q2 not reviewed; Q3 returned twice
 T_LEAD = [T_351, T_352, T_353]
@@ -324,9 +324,9 @@ def test_hand_computed_values_are_what_the_rules_say():
     assert task(**H_341) == F("69.6875")
     assert task(**H_364) == F("78.4375") and H_364_DUE == 55
     bases, dues = (H_BASE, T_BASE), (T_351_DUE, T_352_DUE)
-    assert bases == (F("1274.6") / 14, F("79.6875"))          # 91.0428…, 79.6875
-    assert dues == (F("63.5"), F("6.5"))
-    assert task(**T_351) == 90 and task(**T_352) == F("73.75") and task(**T_353) == 65
+    assert bases == (F("1274.6") / 14, F("79.9375"))          # 91.0428…, 79.9375
+    assert dues == (F("63.5"), F("5.7"))
+    assert task(**T_351) == 90 and task(**T_352) == F("75.25") and task(**T_353) == 65
 
 
 def check_department(row, base: F, deduction: int, adjustment: Decimal = Decimal(0)):
@@ -382,13 +382,13 @@ def test_a_year_of_the_bundled_plan_scores_as_computed_by_hand(year):
     # -- 市交通运输局 --
     t = year.score(ev, TRANSPORT)
     score = check_department(t, T_BASE, T_DEDUCTION)
-    assert score == Decimal("77.7") and t.grade == "一般"        # 79.69 − 2 = 77.69 → 77.7
+    assert score == Decimal("77.9") and t.grade == "一般"        # 79.94 − 2 = 77.94 → 77.9
     parts = t.parts
     lead_w = [(1.0, p) for p in T_LEAD]
     co_w = [(0.5, {"t": v}) for v in T_CO]
     assert parts["timeliness"] == pytest.approx(float(part_mean(lead_w + co_w, "t")), abs=0.006)   # 78.23
     assert parts["quality"] == pytest.approx(float(mean(75, 100, 50)))                             # 75
-    assert parts["attainment"] == pytest.approx(float(mean(90, F(175, 2))))                       # 88.75
+    assert parts["attainment"] == pytest.approx(float(mean(90, F(185, 2))))                       # 91.25
     assert parts["rating"] == 70
     assert (parts["lead_tasks"], parts["co_tasks"], parts["due"]) == (3, 6, 12 + 24)
     assert (parts["missing"], parts["late"], parts["returns"], parts["escalations"]) == (3 + 4, 2, 1 + 2, 2)
@@ -397,7 +397,7 @@ def test_a_year_of_the_bundled_plan_scores_as_computed_by_hand(year):
     assert (green["due"], green["basis"], green["value"], green["score"]) == (63.5, "linear", 57.15, 90)
     vehicles, carbon = tasks["3.5.2"]["targets"]
     assert (vehicles["due"], vehicles["basis"], vehicles["score"]) == (100, "target", 95)
-    assert (carbon["due"], carbon["basis"], carbon["value"], carbon["score"]) == (6.5, "linear", 5.2, 80)
+    assert (carbon["due"], carbon["basis"], carbon["value"], carbon["score"]) == (5.7, "linear", 5.13, 90)
     first = tasks["3.9.2"]["items"][0]
     assert (first["period"], first["days_late"], first["points"]) == ("2026Q1", 1, 95.0)
 
@@ -405,7 +405,7 @@ def test_a_year_of_the_bundled_plan_scores_as_computed_by_hand(year):
     result = services.result_json(ev)
     by_name = {d["department"]: d for d in result["departments"]}
     assert by_name[HOUSING]["score"] == 90.0 and by_name[HOUSING]["grade"] == "优秀"
-    assert by_name[TRANSPORT]["score"] == 77.7 and by_name[TRANSPORT]["grade"] == "一般"
+    assert by_name[TRANSPORT]["score"] == 77.9 and by_name[TRANSPORT]["grade"] == "一般"
     scores = [d["score"] for d in result["departments"]]
     assert scores == sorted(scores, reverse=True)
 
@@ -426,10 +426,10 @@ def test_adjustment_sign_off_freeze_and_reopen(year):
         services.adjust_score(ev, transport, points="2.5", reason="理由", actor=leader, now=now)
     assert ev.adjustments == []
 
-    # +2.5 with a reason lifts 市交通运输局 from 一般 to 良好: 79.69 − 2 + 2.5 = 80.19 → 80.2
+    # +2.5 with a reason lifts 市交通运输局 from 一般 to 良好: 79.94 − 2 + 2.5 = 80.44 → 80.4
     services.adjust_score(ev, transport, points="2.5", reason="牵头完成绿色出行专项行动", actor=office, now=now)
     t = year.score(ev, TRANSPORT)
-    assert check_department(t, T_BASE, T_DEDUCTION, Decimal("2.5")) == Decimal("80.2") and t.grade == "良好"
+    assert check_department(t, T_BASE, T_DEDUCTION, Decimal("2.5")) == Decimal("80.4") and t.grade == "良好"
     (listed,) = t.detail["adjustments"]
     assert listed["points"] == 2.5 and listed["reason"] == "牵头完成绿色出行专项行动"
     assert t.parts["adjustment"] == 2.5
@@ -495,7 +495,7 @@ def test_adjustment_sign_off_freeze_and_reopen(year):
     t353 = {**T_353, "q": mean(100, 100, 0)}                              # Q2 now approved first time
     t_base = (task(**T_351) + task(**T_352) + task(**t353) + F(1, 2) * sum(T_CO)) / 6
     t = year.score(ev, TRANSPORT)
-    assert check_department(t, t_base, T_DEDUCTION, Decimal("2.5")) == Decimal("81.3") and t.grade == "良好"
+    assert check_department(t, t_base, T_DEDUCTION, Decimal("2.5")) == Decimal("81.6") and t.grade == "良好"
     # 3.4.1 Q4 is approved now, after one return (quality unchanged: still not first time), and its 16.5 is
     # the latest approved value: attainment 1 − 0.5/17 → 97.06 instead of 90
     h341 = {**H_341, "a": 100 * (1 - F("0.5") / 17)}

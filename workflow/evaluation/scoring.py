@@ -10,8 +10,10 @@ The rules, each configurable in the evaluation's settings (DEFAULT_SETTINGS) and
 - Target attainment (lead): each target's latest approved value of the department against what was due this
   year: the target itself when its year has come, otherwise the linear path from the base year (base value:
   the office's milestone for that year, else the first approved value reported) to the target, through any
-  milestones the office set. ≥: value / due; ≤: due / value; ≈ and =: 1 − relative gap; capped at 100, none 0.
-- The office's rating of the task (0–100), when given.
+  milestones the office set. A target stated against a year (比2020年下降 9.5%) is a change since that year: its
+  path starts there at 0. ≥: value / due; ≤: due / value; ≈ and =: 1 − relative gap; capped at 100, none 0.
+- The office's rating of the task (0–100), when given; it counts for every department of the task (for co
+  departments at their lower role weight).
 - A task's score is the weighted mean of the parts it has (`part_weights`, renormalised over those present);
   a department's base score is the mean of its task scores weighted by role (`role_weights`: lead, co).
 - Deductions: `escalation_points` per level-3 escalation (督办) of the year, at most `escalation_cap`.
@@ -111,6 +113,12 @@ def _num(value) -> float | None:
 
 
 # -- targets -----------------------------------------------------------------------------------------------
+
+def compared_year(target: Target) -> int | None:
+    """The year a target is measured against (比2020年下降…), if it says so in its metric or sentence."""
+    match = _COMPARED_YEAR.search(f"{target.metric} {target.sentence}")
+    return int(match.group(1)) if match else None
+
 
 def due_value(target: Target, year: int, *, base_year: int, base_value: float | None,
               milestones: dict[int, float]) -> tuple[float | None, str]:
@@ -360,8 +368,12 @@ def _contribution_item(c: Contribution, as_of: date, settings: dict) -> dict:
 
 def _target_row(target: Target, dept_id: int, year: int, data: YearData, latest: dict, settings: dict) -> dict:
     value, report = latest.get((dept_id, target.id), (None, None))
-    due, basis = due_value(target, year, base_year=settings["base_year"],
-                           base_value=data.first_values.get((dept_id, target.id)),
+    relative_to = compared_year(target)
+    if relative_to is not None:   # 比2020年下降 9.5%: the value is a change since that year, so it starts at 0
+        base_year, base_value = relative_to, 0.0
+    else:
+        base_year, base_value = settings["base_year"], data.first_values.get((dept_id, target.id))
+    due, basis = due_value(target, year, base_year=base_year, base_value=base_value,
                            milestones=data.milestones.get(target.id, {}))
     return {"target_id": target.id, "metric": target.metric, "label": target.label, "year": target.year,
             "unit": target.unit, "comparator": target.comparator, "due": _num(due), "basis": basis,
