@@ -168,3 +168,13 @@ def test_bad_pdf_arguments_fail_with_one_line(evaluation, runner, tmp_path, args
     result = runner.invoke(args=["evaluation", "pdf", *[x for kv in base.items() for x in kv]])
     assert result.exit_code != 0 and message in result.output
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_the_pdf_command_warns_when_the_font_subsetter_is_missing(evaluation, runner, monkeypatch, tmp_path):
+    ev, _ = evaluation
+    monkeypatch.setattr("workflow.evaluation.cli.subsetter_warning", lambda: "未找到 libharfbuzz-subset")
+    out = tmp_path / "report.pdf"
+    result = runner.invoke(args=["evaluation", "pdf", "--plan", str(ev.plan_id), "--year", "2026", "-o", str(out)])
+    assert result.exit_code == 0 and out.read_bytes().startswith(b"%PDF")
+    assert "警告：未找到 libharfbuzz-subset" in result.stderr
+    assert json.loads(result.stdout)["path"] == str(out.resolve())
