@@ -9,7 +9,7 @@ from fractions import Fraction as F
 import pytest
 from sqlalchemy import func, select
 
-from models import Assignment, AssignmentStatus, Department, Report, Role, Task
+from models import Assignment, AssignmentStatus, Department, Period, Report, Role, Task
 from models.evaluation import Evaluation
 from tests.conftest import ROOT, import_text_plan, make_user
 from tests.factories import file_report, published_fushun
@@ -123,8 +123,8 @@ def test_a_frozen_evaluation_shows_its_signed_off_scores(runner, reported):
     services.sign_off(evaluation, actor=make_user(Role.LEADER, username="leader1"), now=at(date(2026, 4, 21)))
 
     # More work is done after sign-off: 市委组织部's report approved, 市住房城乡建设局 files a late report.
-    organisation = db.session.scalar(select(Report).join(Task).where(
-        Task.code == "3.9.1", Report.department_id == Department.lookup("市委组织部").id))
+    organisation = db.session.scalar(select(Report).join(Task).join(Period).where(
+        Task.code == "3.9.1", Period.key == "2026Q1", Report.department_id == Department.lookup("市委组织部").id))
     approve_report(organisation, actor=office, now=at(date(2026, 4, 22)))
     file_report(plan, office, "3.4.2", HOUSING, at(date(2026, 4, 22)))
 
