@@ -1,22 +1,31 @@
 """The evaluation as an Excel workbook (openpyxl): the report's tables, for the office to sort and filter.
 
-Built from the stored scores like the PDF, so a frozen evaluation gives the same figures. The bytes are
-deterministic: document properties carry the evaluation's own moment and the zip entries a fixed timestamp,
-so the archive's sha256 identifies the content.
+Built from the stored scores (DepartmentScore.parts/detail) like the PDF, so a frozen evaluation gives the same
+figures however the records change afterwards. Numbers are numbers and dates are dates, so the columns sort.
+
+The bytes are deterministic, so the archived file's sha256 identifies its content: the document properties
+carry the evaluation's own moment (the sign-off, else the last computation) instead of the time of saving,
+and the zip is rewritten with that moment on every entry (openpyxl stamps entries with the wall clock, and
+worksheets with the mtime of the temporary file they were written to).
 """
 from __future__ import annotations
 
 import io
-import re
+import unicodedata
 import zipfile
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from flask import current_app
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.xml.constants import ARC_CORE
+from openpyxl.xml.functions import tostring
 
-from models.evaluation import Evaluation
+from models.evaluation import DepartmentScore, Evaluation
 from workflow.clock import local
 from workflow.evaluation import scoring
 
@@ -24,112 +33,210 @@ ROLE_NAMES = {"lead": "牵头", "co": "配合"}
 KIND_NAMES = {"report": "报告", "contribution": "配合情况"}
 STATUS_NAMES = {"approved": "已通过", "submitted": "已报送", "returned": "已退回", "draft": "未报送"}
 BASIS_NAMES = {"target": "目标值", "linear": "线性路径", "milestone": "节点值", "no_base": "无基期值"}
-ZIP_TIME = (2000, 1, 1, 0, 0, 0)
+CAUSE_NAMES = {"overdue": "逾期未报送", "returned": "退回后逾期未重新报送"}
+ESCALATION_STATUS_NAMES = {"open": "未关闭", "closed": "已关闭"}
+STATE_NAMES = {"draft": "草稿", "frozen": "已签认"}
+COUNTS = ("lead_tasks", "co_tasks", "due", "on_time", "late", "missing", "returns", "escalations")
+COUNT_NAMES = ("牵头任务数", "配合任务数", "应报", "按时", "逾期", "未报", "退回", "督办次数")
+
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+BOLD = Font(bold=True)
+MIN_WIDTH, MAX_WIDTH = 6, 50
+
+
+def build_workbook(evaluation: Evaluation) -> bytes:
+    """The evaluation's tables as an .xlsx; the same evaluation gives the same bytes."""
+    settings = scoring.effective_settings(evaluation)
+    scores = _ordered(evaluation.scores)
+    office = current_app.config.get("OFFICE_NAME", "领导小组办公室")
+    wb = Workbook()
+    wb.remove(wb.active)
+    _summary(wb, scores)
+    _tasks(wb, scores)
+    _items(wb, scores)
+    _targets(wb, scores)
+    _escalations_and_adjustments(wb, scores)
+    _settings(wb, evaluation, settings, office)
+
+    moment = _moment(evaluation)
+    props = wb.properties
+    props.creator = props.lastModifiedBy = office
+    props.title = f"{evaluation.plan.title}{evaluation.year}年度评估（{STATE_NAMES.get(evaluation.status, '')}）"
+    props.created = props.modified = moment
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    # wb.save stamps `modified` with the wall clock: write the properties again as they were set.
+    props.modified = moment
+    return _normalised_zip(buffer.getvalue(), {ARC_CORE: tostring(props.to_tree())}, local(_aware(moment)))
+
+
+# -- the sheets ----------------------------------------------------------------------------------------------
+
+def _ordered(scores: list[DepartmentScore]) -> list[DepartmentScore]:
+    """By rank, then name: equal ranks would otherwise come in whatever order the database returns them."""
+    return sorted(scores, key=lambda s: (s.rank, s.department.name, s.department_id))
+
+
+def _summary(wb: Workbook, scores: list[DepartmentScore]) -> None:
+    headers = ["排名", "单位", "得分", "等次", *[scoring.PART_NAMES[p] for p in scoring.PARTS],
+               "基础分", "督办扣分", "调整", *COUNT_NAMES]
+    rows = [[s.rank, s.department.name, _num(s.score), s.grade, *[_num(s.parts.get(p)) for p in scoring.PARTS],
+             _num(s.base_score), _num(s.deduction), _num(s.adjustment), *[_num(s.parts.get(k)) for k in COUNTS]]
+            for s in scores]
+    _sheet(wb, "汇总", headers, rows)
+
+
+def _tasks(wb: Workbook, scores: list[DepartmentScore]) -> None:
+    headers = ["单位", "任务编号", "任务", "角色", "权重", "得分", *[scoring.PART_NAMES[p] for p in scoring.PARTS],
+               "办公室评语"]
+    rows = [[s.department.name, t["code"], t["title"], ROLE_NAMES.get(t["role"], t["role"]), _num(t["weight"]),
+             _num(t["score"]), *[_num(t["parts"].get(p)) for p in scoring.PARTS],
+             (t.get("rating") or {}).get("comment") or None]
+            for s in scores for t in s.detail["tasks"]]
+    _sheet(wb, "任务得分", headers, rows)
+
+
+def _items(wb: Workbook, scores: list[DepartmentScore]) -> None:
+    headers = ["单位", "任务编号", "类型", "周期", "周期名称", "截止日期", "报送日期", "逾期天数", "得分", "状态",
+               "退回次数", "最近退回理由", "计入评分"]
+    rows = [[s.department.name, t["code"], KIND_NAMES.get(i["kind"], i["kind"]), i["period"], i.get("period_label"),
+             _day(i["deadline"]), _day(i["submitted"]), _num(i["days_late"]), _num(i["points"]),
+             STATUS_NAMES.get(i["status"], i["status"]), _num(i.get("returns", 0)), i.get("return_reason") or None,
+             "是" if i["counted"] else "否"]
+            for s in scores for t in s.detail["tasks"] for i in t["items"]]
+    _sheet(wb, "报送记录", headers, rows)
+
+
+def _targets(wb: Workbook, scores: list[DepartmentScore]) -> None:
+    headers = ["单位", "任务编号", "指标", "目标", "目标年份", "本年应达值", "依据", "最新批准值", "计量单位",
+               "取值周期", "得分"]
+    rows = [[s.department.name, t["code"], g["metric"], g["label"], _num(g["year"]), _num(g["due"]),
+             BASIS_NAMES.get(g["basis"], g["basis"]), _num(g["value"]), g.get("unit") or None, g["period"],
+             _num(g["score"])]
+            for s in scores for t in s.detail["tasks"] for g in t["targets"]]
+    _sheet(wb, "目标完成", headers, rows)
+
+
+def _escalations_and_adjustments(wb: Workbook, scores: list[DepartmentScore]) -> None:
+    headers = ["单位", "类型", "任务编号", "周期", "日期", "逾期天数", "调整分值", "事由", "状态", "调整人"]
+    rows = [[s.department.name, "督办", e["task_code"], e["period"], _day(e["opened"]), _num(e["days_late"]), None,
+             CAUSE_NAMES.get(e["cause"], e["cause"]), ESCALATION_STATUS_NAMES.get(e["status"], e["status"]), None]
+            for s in scores for e in s.detail["escalations"]]
+    rows += [[s.department.name, "分数调整", None, None, _local_naive(a["at"]), None, _num(a["points"]), a["reason"],
+              None, a["by"] or None]
+             for s in scores for a in s.detail["adjustments"]]
+    _sheet(wb, "督办与调整", headers, rows)
+
+
+def _settings(wb: Workbook, evaluation: Evaluation, settings: dict, office: str) -> None:
+    signed_at = _local_naive(evaluation.signed_off_at)
+    rows = [
+        ["方案", evaluation.plan.title],
+        ["评估年度", evaluation.year],
+        ["评估单位", office],
+        ["状态", STATE_NAMES.get(evaluation.status, evaluation.status)],
+        ["计算时间", _local_naive(evaluation.computed_at)],
+        ["签认领导", evaluation.signed_off_by.display if evaluation.signed_off_by else None],
+        ["签认时间", signed_at],
+        ["签认意见", (evaluation.sign_off_note or None) if signed_at else None],
+        ["基期年份", settings["base_year"]],
+        ["牵头任务权重", settings["role_weights"].get("lead")],
+        ["配合任务权重", settings["role_weights"].get("co")],
+        *[[f"{scoring.PART_NAMES[p]}权重", settings["part_weights"].get(p)] for p in scoring.PARTS],
+        *[[f"{grade}分数线（不低于）", settings["thresholds"].get(grade)] for grade in scoring.GRADES[:-1]],
+        ["逾期每天扣分", settings["late_points_per_day"]],
+        ["逾期报送最低得分", settings["late_floor"]],
+        ["每次督办扣分", settings["escalation_points"]],
+        ["督办扣分上限", settings["escalation_cap"]],
+    ]
+    _sheet(wb, "评估设置", ["项目", "值"], [[label, _num(value)] for label, value in rows], autofilter=False)
+
+
+# -- cells -----------------------------------------------------------------------------------------------------
+
+def _sheet(wb: Workbook, title: str, headers: list[str], rows: list[list], *, autofilter: bool = True) -> Worksheet:
+    """A sheet with a bold, frozen header row, widths fitting the content, and a filter over the data."""
+    ws = wb.create_sheet(title)
+    for col, header in enumerate(headers, start=1):
+        ws.cell(row=1, column=col, value=header).font = BOLD
+    for r, row in enumerate(rows, start=2):
+        for col, value in enumerate(row, start=1):
+            _put(ws, r, col, value)
+    ws.freeze_panes = "A2"
+    if autofilter:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(rows) + 1}"
+    for col, header in enumerate(headers, start=1):
+        width = max([_width(header) + (2 if autofilter else 0), *(_width(row[col - 1]) for row in rows)])
+        ws.column_dimensions[get_column_letter(col)].width = min(MAX_WIDTH, max(MIN_WIDTH, width + 2))
+    return ws
+
+
+def _put(ws: Worksheet, row: int, col: int, value) -> None:
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    cell = ws.cell(row=row, column=col, value=value)
+    if isinstance(value, str) and cell.data_type == "f":
+        cell.data_type = "s"   # text the office or a department typed is never a formula (=HYPERLINK…)
+    elif isinstance(value, datetime):
+        cell.number_format = DATETIME_FORMAT
+    elif isinstance(value, date):
+        cell.number_format = DATE_FORMAT
+
+
+def _width(value) -> int:
+    """Display width: CJK characters take two columns."""
+    if value is None:
+        return 0
+    if isinstance(value, datetime):
+        return len("2026-01-01 00:00")
+    if isinstance(value, date):
+        return len("2026-01-01")
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(value))
+
+
+def _num(value):
+    """Numbers as int or float (a Decimal too), never text; anything else as it is."""
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
 
 
 def _day(value: str | None) -> date | None:
     return date.fromisoformat(value[:10]) if value else None
 
 
-def _num(value):
-    return None if value is None else float(value)
+def _local_naive(value: datetime | str | None) -> datetime | None:
+    """A moment as Beijing time without its offset (Excel has no time zones), to the minute."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return local(_aware(moment)).replace(tzinfo=None, second=0, microsecond=0)
 
 
-def _sheet(wb: Workbook, title: str, headers: list[str], rows: list[list], widths: dict[int, int] | None = None):
-    ws = wb.create_sheet(title)
-    ws.append(headers)
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        ws.append(row)
-    ws.freeze_panes = "A2"
-    if rows:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(rows) + 1}"
-    for index, header in enumerate(headers, start=1):
-        ws.column_dimensions[get_column_letter(index)].width = (widths or {}).get(index, max(10, 2 * len(header) + 2))
-    for column in ws.iter_cols(min_row=2):
-        for cell in column:
-            if isinstance(cell.value, date):
-                cell.number_format = "yyyy-mm-dd"
-    return ws
+# -- determinism ---------------------------------------------------------------------------------------------
 
-
-def build_workbook(evaluation: Evaluation) -> bytes:
-    settings = scoring.effective_settings(evaluation)
-    scores = list(evaluation.scores)
-    parts = list(scoring.PARTS)
-    wb = Workbook()
-    wb.remove(wb.active)
-
-    _sheet(wb, "汇总", ["排名", "单位", "得分", "等次", *[scoring.PART_NAMES[p] for p in parts], "基础分", "督办扣分",
-                      "调整", "牵头任务数", "配合任务数", "应报", "按时", "逾期", "未报", "退回", "督办次数"],
-           [[s.rank, s.department.name, _num(s.score), s.grade, *[s.parts.get(p) for p in parts], _num(s.base_score),
-             _num(s.deduction), _num(s.adjustment), *[s.parts.get(k) for k in ("lead_tasks", "co_tasks", "due",
-                                                                               "on_time", "late", "missing",
-                                                                               "returns", "escalations")]]
-            for s in scores], {2: 28})
-    _sheet(wb, "任务得分", ["单位", "任务编号", "任务", "角色", "权重", "得分", *[scoring.PART_NAMES[p] for p in parts]],
-           [[s.department.name, t["code"], t["title"], ROLE_NAMES.get(t["role"], t["role"]), t["weight"], t["score"],
-             *[t["parts"].get(p) for p in parts]] for s in scores for t in s.detail["tasks"]], {1: 24, 3: 40})
-    _sheet(wb, "报送记录", ["单位", "任务编号", "类型", "周期", "截止日期", "报送日期", "逾期天数", "得分", "状态",
-                        "退回次数", "计入"],
-           [[s.department.name, t["code"], KIND_NAMES.get(i["kind"], i["kind"]), i["period"], _day(i["deadline"]),
-             _day(i["submitted"]), i["days_late"], i["points"], STATUS_NAMES.get(i["status"], i["status"]),
-             i["returns"], "是" if i["counted"] else "否"]
-            for s in scores for t in s.detail["tasks"] for i in t["items"]], {1: 24})
-    _sheet(wb, "目标完成", ["单位", "任务编号", "指标", "目标", "目标年份", "本年应达值", "依据", "最新批准值", "报送周期",
-                        "得分"],
-           [[s.department.name, t["code"], g["metric"], g["label"], g["year"], g["due"],
-             BASIS_NAMES.get(g["basis"], g["basis"]), g["value"], g["period"], g["score"]]
-            for s in scores for t in s.detail["tasks"] for g in t["targets"]], {1: 24, 3: 40, 4: 16})
-    escalations = [[s.department.name, "督办", e["task_code"], e["period"], None, e["opened"],
-                    "退回后逾期未重新报送" if e["cause"] == "returned" else "逾期未报送",
-                    "已关闭" if e["status"] == "closed" else "未关闭"]
-                   for s in scores for e in s.detail["escalations"]]
-    adjustments = [[s.department.name, "分数调整", None, None, a["points"], a["at"][:10], a["reason"], a["by"]]
-                   for s in scores for a in s.detail["adjustments"]]
-    _sheet(wb, "督办与调整", ["单位", "类型", "任务编号", "周期", "调整分值", "日期", "原因", "状态/调整人"],
-           escalations + adjustments, {1: 24, 7: 40})
-    state = "已签认" if evaluation.frozen else "草稿"
-    signer = evaluation.signed_off_by.display if evaluation.signed_off_by else ""
-    signed = local(evaluation.signed_off_at).date() if evaluation.signed_off_at else None
-    rows = [["方案", evaluation.plan.title], ["年度", evaluation.year], ["状态", state], ["签认领导", signer],
-            ["签认日期", signed], ["基期年份", settings["base_year"]],
-            ["牵头任务权重", settings["role_weights"]["lead"]], ["配合任务权重", settings["role_weights"]["co"]],
-            *[[f"{scoring.PART_NAMES[p]}权重", settings["part_weights"][p]] for p in parts],
-            *[[f"{g}分数线", settings["thresholds"][g]] for g in scoring.GRADES[:-1]],
-            ["逾期每天扣分", settings["late_points_per_day"]], ["逾期最低分", settings["late_floor"]],
-            ["每次督办扣分", settings["escalation_points"]], ["督办扣分上限", settings["escalation_cap"]]]
-    ws = _sheet(wb, "评估设置", ["项目", "值"], rows, {1: 18, 2: 40})
-    ws.auto_filter.ref = None
-
-    moment = _moment(evaluation)
-    wb.properties.creator = current_app.config.get("OFFICE_NAME", "领导小组办公室")
-    wb.properties.title = f"{evaluation.plan.title}{evaluation.year}年度评估（{state}）"
-    wb.properties.created = wb.properties.modified = moment
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return _deterministic(buffer.getvalue(), moment)
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _moment(evaluation: Evaluation) -> datetime:
-    """The evaluation's own moment (sign-off, else last computation), naive UTC as openpyxl writes it."""
-    moment = evaluation.signed_off_at or evaluation.computed_at or evaluation.created_at
-    return moment.replace(tzinfo=None, microsecond=0)
+    """The evaluation's own moment — the sign-off, else the last computation, else its creation — as naive UTC,
+    which is how openpyxl writes document properties."""
+    moment = (evaluation.signed_off_at if evaluation.frozen else None) or evaluation.computed_at \
+        or evaluation.created_at
+    return _aware(moment).astimezone(UTC).replace(tzinfo=None, microsecond=0)
 
 
-def _deterministic(data: bytes, moment: datetime) -> bytes:
-    """openpyxl stamps the zip entries and the `modified` property with the current time when saving; put
-    fixed ones back so the same evaluation gives the same bytes."""
-    stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+def _normalised_zip(data: bytes, replace: dict[str, bytes], stamp: datetime) -> bytes:
+    """The archive again, entry for entry in the same order, every entry dated `stamp` and with fixed
+    attributes, and the entries in `replace` given the content there."""
+    date_time = (max(stamp.year, 1980), stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for item in src.infolist():
-            content = src.read(item.filename)
-            if item.filename == "docProps/core.xml":
-                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)", rb"\g<1>" + stamp + rb"\g<2>",
-                                 content)
-            info = zipfile.ZipInfo(item.filename, date_time=ZIP_TIME)
+            info = zipfile.ZipInfo(item.filename, date_time=date_time)
             info.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(info, content)
+            info.create_system, info.external_attr = 3, 0o600 << 16   # as on Unix, whatever builds it
+            dst.writestr(info, replace.get(item.filename, src.read(item.filename)))
     return out.getvalue()
