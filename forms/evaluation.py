@@ -12,7 +12,7 @@ REASON_LIMIT = 2000
 
 
 class OpenForm(BaseForm):
-    plan = SelectField(_l("实施方案"), choices=[], validate_choice=False)
+    plan = SelectField(_l("方案"), choices=[], validate_choice=False)
     year = StringField(_l("评估年度"), render_kw={"inputmode": "numeric", "placeholder": "2026"})
 
 

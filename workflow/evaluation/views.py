@@ -2,14 +2,21 @@
 admins read everything; a department's own users read and download only their department's result.
 
 Every POST validates its form, calls one service, flashes and redirects; a service's field errors come back on
-the form (422), a conflict (frozen, stale version) as a flash.
+the form (422), a conflict (frozen, stale version) as a message above the re-shown form (409).
 """
 from __future__ import annotations
 
+import unicodedata
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from forms import apply_errors
 from forms.evaluation import (
@@ -23,24 +30,77 @@ from forms.evaluation import (
     SignOffForm,
 )
 from forms.review import select_choices
-from models import Department, Plan, PlanStatus, Target, Task
-from models.evaluation import Evaluation, EvaluationFile
-from pdf.render import PdfError, PdfUnavailable
+from models import Department, Plan, PlanStatus, Target, Task, User
+from models.evaluation import (
+    DepartmentScore,
+    Evaluation,
+    EvaluationFile,
+    ScoreAdjustment,
+    TargetMilestone,
+    TaskRating,
+)
+from pdf.render import FONT_MESSAGE, PdfError, PdfUnavailable
 from workflow.clock import local, utcnow
-from workflow.domain import DomainError, ValidationFailed
+from workflow.domain import Conflict, DomainError, ValidationFailed
 from workflow.evaluation import documents, scoring, services
 from workflow.extensions import db
 from workflow.reports.storage import content_disposition
 
 bp = Blueprint("evaluation", __name__, url_prefix="/evaluation")
 
+# What the templates show for the codes stored in the scores (scoring/documents keep Chinese names for the PDF).
+PART_LABELS = {"timeliness": _l("报送及时性"), "quality": _l("报送质量"), "attainment": _l("目标完成"),
+               "rating": _l("办公室评价")}
+GRADE_LABELS = {"优秀": _l("优秀"), "良好": _l("良好"), "一般": _l("一般"), "较差": _l("较差")}
+ROLE_LABELS = {"lead": _l("牵头"), "co": _l("配合")}
+BASIS_LABELS = {"target": _l("目标值"), "linear": _l("线性路径"), "milestone": _l("节点值"), "no_base": _l("无基期值")}
+STATUS_LABELS = {"approved": _l("已通过"), "submitted": _l("已报送"), "returned": _l("已退回"), "draft": _l("未报送")}
+
 MIMETYPES = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    return {"fmt": fmt, "signed": signed, "part_names": PART_LABELS, "grade_names": GRADE_LABELS,
+            "role_names": ROLE_LABELS, "basis_names": BASIS_LABELS, "status_names": STATUS_LABELS}
+
+
+def fmt(value, places: int = 1) -> str:
+    """A score as printed: rounded half up like the scores themselves (81.25 → 81.3, where '%.1f' gives 81.2)."""
+    if value is None or value == "":
+        return "—"
+    try:
+        number = Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return str(abs(number) if number == 0 else number)
+
+
+def signed(value) -> str:
+    """Points added or taken, with their sign and as many decimals as they have (+3.0, −1.25)."""
+    if value is None:
+        return "—"
+    number = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    text = fmt(number, 2 if number != number.quantize(Decimal("0.1")) else 1)
+    return text if text.startswith("-") or number == 0 else f"+{text}"
 
 
 # -- finding ------------------------------------------------------------------------------------------------
 
+MAX_ID = 2**31 - 1   # larger numbers from a URL or a form are no row of ours (and overflow the database's int)
+
+
+def _id(value) -> int | None:
+    """A positive id from a form or URL value, else None (never an exception: '²', '1e3', '' and 10**30)."""
+    text = str(value if value is not None else "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
 def _evaluation_or_404(plan_id: int, year: int) -> Evaluation:
-    if not services.MIN_YEAR <= year <= services.MAX_YEAR:
+    if not services.MIN_YEAR <= year <= services.MAX_YEAR or _id(plan_id) is None:
         abort(404)
     evaluation = services.find_evaluation(db.get_or_404(Plan, plan_id), year)
     if evaluation is None:
@@ -48,14 +108,12 @@ def _evaluation_or_404(plan_id: int, year: int) -> Evaluation:
     return evaluation
 
 
-def _department_or_404(evaluation: Evaluation, department_id: int | None) -> Department | None:
-    if department_id in (None, "", 0):
+def _department_or_404(evaluation: Evaluation, department_id) -> Department | None:
+    """The evaluated department a form or URL names (None when it names none); 404 when it is not evaluated."""
+    if department_id in (None, "", 0, "0"):
         return None
-    try:
-        wanted = int(department_id)
-    except (TypeError, ValueError):
-        abort(404)
-    score = next((s for s in evaluation.scores if s.department_id == wanted), None)
+    wanted = _id(department_id)
+    score = next((s for s in evaluation.scores if s.department_id == wanted), None) if wanted else None
     if score is None:
         abort(404)
     return score.department
@@ -68,40 +126,79 @@ def _require(allowed: bool) -> None:
 
 # -- pages --------------------------------------------------------------------------------------------------
 
+def _index_rows(this_year: int) -> list[dict]:
+    """Office, leaders, admins: every evaluation, plus this year's for each published plan not yet computed.
+    A department's users: the evaluations their department is scored in, with its own score only."""
+    evaluations = db.session.scalars(
+        select(Evaluation).options(selectinload(Evaluation.plan), selectinload(Evaluation.scores),
+                                   selectinload(Evaluation.signed_off_by))
+        .order_by(Evaluation.year.desc(), Evaluation.plan_id)).all()
+    if not services.can_view_all(current_user):
+        rows = []
+        for e in evaluations:
+            own = next((s for s in e.scores if s.department_id == current_user.department_id), None)
+            if own is not None and current_user.department_id is not None:
+                rows.append({"plan": e.plan, "year": e.year, "evaluation": e, "own": own})
+        return rows
+    rows = [{"plan": e.plan, "year": e.year, "evaluation": e, "own": None} for e in evaluations]
+    found = {(e.plan_id, e.year) for e in evaluations}
+    for plan in _published_plans():
+        if (plan.id, this_year) not in found:
+            rows.append({"plan": plan, "year": this_year, "evaluation": None, "own": None})
+    rows.sort(key=lambda r: (-r["year"], r["plan"].id))
+    return rows
+
+
+def _published_plans() -> list[Plan]:
+    return list(db.session.scalars(select(Plan).where(Plan.status == PlanStatus.PUBLISHED).order_by(Plan.id)))
+
+
+def _render_index(form: OpenForm | None = None, status: int = 200):
+    this_year = local(utcnow()).year
+    plans = _published_plans()
+    if form is None:
+        form = OpenForm(formdata=None)
+        form.year.data = str(this_year)
+    form.plan.choices = select_choices((p.id, p.title) for p in plans)
+    return render_template("evaluation/index.html", rows=_index_rows(this_year), form=form, plans=plans,
+                           this_year=this_year, can_manage=services.can_manage(current_user),
+                           can_view_all=services.can_view_all(current_user)), status
+
+
 @bp.get("/")
 @login_required
 def index():
-    plans = db.session.scalars(select(Plan).where(Plan.status == PlanStatus.PUBLISHED).order_by(Plan.id)).all()
-    evaluations = db.session.scalars(select(Evaluation).order_by(Evaluation.year.desc(), Evaluation.plan_id)).all()
-    own = {}
-    if not services.can_view_all(current_user):
-        own = {e.id: next((s for s in e.scores if s.department_id == current_user.department_id), None)
-               for e in evaluations}
-        evaluations = [e for e in evaluations if own[e.id] is not None]
-    form = OpenForm()
-    form.plan.choices = select_choices((p.id, p.title) for p in plans)
-    form.year.data = form.year.data or str(local(utcnow()).year)
-    return render_template("evaluation/index.html", evaluations=evaluations, own=own, form=form, plans=plans,
-                           can_manage=services.can_manage(current_user))
+    _require(services.can_view_all(current_user) or current_user.department_id is not None)
+    return _render_index()[0]
 
 
 @bp.post("/open")
 @login_required
 def open_evaluation():
+    """Open (create if needed) and compute a plan's evaluation for a year; errors come back on the form."""
     _require(services.can_manage(current_user))
     form = OpenForm()
-    plan = db.session.get(Plan, int(form.plan.data)) if (form.plan.data or "").isdigit() else None
-    year = int(form.year.data) if (form.year.data or "").isdigit() else 0
-    if plan is None or not form.validate():
-        flash(_("请选择实施方案。"), "error")
-        return redirect(url_for("evaluation.index"))
+    plan_id = _id(form.plan.data)
+    plan = db.session.get(Plan, plan_id) if plan_id else None
+    year_text = unicodedata.normalize("NFKC", form.year.data or "").strip()    # ２０２６ is 2026
+    year = int(year_text) if year_text.isascii() and year_text.isdigit() and len(year_text) <= 6 else 0
     try:
+        if not form.validate():
+            raise ValidationFailed({name: str(errors[0]) for name, errors in form.errors.items()})
+        if plan is None:
+            raise ValidationFailed({"plan": _("请选择实施方案。")})
         evaluation = services.get_or_create(plan, year, now=utcnow())
         services.compute_evaluation(evaluation, actor=current_user, now=utcnow())
+    except ValidationFailed as exc:
+        db.session.rollback()
+        apply_errors(form, exc.errors)
+        return _render_index(form, exc.status)
     except DomainError as exc:
         db.session.rollback()
-        flash(exc.errors.get("year", exc.message) if isinstance(exc, ValidationFailed) else exc.message, "error")
-        return redirect(url_for("evaluation.index"))
+        flash(exc.message, "error")
+        return _render_index(form, exc.status)
+    flash(_("已计算 %(plan)s %(year)s 年度评估（草稿）。", plan=plan.title, year=year) if not evaluation.frozen
+          else _("该年度评估已签认冻结，显示的是签认时的结果。"), "success" if not evaluation.frozen else "info")
     return redirect(url_for("evaluation.show", plan_id=plan.id, year=year))
 
 
@@ -122,21 +219,59 @@ def _forms(evaluation: Evaluation, **given) -> dict:
     departments = [(s.department_id, s.department.name) for s in evaluation.scores]
     forms["adjust_form"].department.choices = select_choices(departments)
     forms["generate_form"].department.choices = select_choices([("", _("全部单位")), *departments])
-    tasks = db.session.scalars(select(Task).where(Task.plan_id == evaluation.plan_id).order_by(Task.position)).all()
-    forms["rating_form"].task.choices = select_choices((t.id, f"{t.code} {t.title[:30]}") for t in tasks)
-    targets = [t for task in tasks for t in task.targets]
+    tasks = db.session.scalars(select(Task).where(Task.plan_id == evaluation.plan_id).order_by(Task.position)
+                               .options(selectinload(Task.targets))).all()
+    rated = {r.task_id: r.score for r in evaluation.ratings}
+    forms["rating_form"].task.choices = select_choices(
+        (t.id, f"{t.code} {_short(t.title, 24)}" + (_("（已评 %(n)s 分）", n=rated[t.id]) if t.id in rated else ""))
+        for t in tasks)
     forms["milestone_form"].target.choices = select_choices(
-        (t.id, f"{t.task.code} {t.metric[:24]} {t.label}（{t.year or '—'}）") for t in targets)
+        (t.id, f"{task.code} {_short(t.metric, 16)} {t.label}（{t.year or '—'}）")
+        for task in tasks for t in task.targets)
     return forms
 
 
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[:n] + "…"
+
+
+def _preload(evaluation: Evaluation) -> None:
+    """The page's rows in a few queries (scores with their departments, ratings, adjustments), not one each."""
+    db.session.scalars(select(Evaluation).where(Evaluation.id == evaluation.id).options(
+        selectinload(Evaluation.scores).selectinload(DepartmentScore.department),
+        selectinload(Evaluation.ratings).selectinload(TaskRating.task),
+        selectinload(Evaluation.ratings).selectinload(TaskRating.rated_by),
+        selectinload(Evaluation.adjustments).selectinload(ScoreAdjustment.department),
+        selectinload(Evaluation.adjustments).selectinload(ScoreAdjustment.created_by),
+        selectinload(Evaluation.computed_by), selectinload(Evaluation.signed_off_by),
+    ).execution_options(populate_existing=True)).one()
+
+
+def _with_authors(files: list[EvaluationFile]) -> list[EvaluationFile]:
+    """The files with their authors loaded in one query."""
+    ids = {f.created_by_id for f in files if f.created_by_id}
+    authors = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+    for f in files:
+        set_committed_value(f, "created_by", authors.get(f.created_by_id))
+    return files
+
+
+def _milestones(evaluation: Evaluation) -> list[TargetMilestone]:
+    """services.milestones_of, with each milestone's target and task loaded alongside."""
+    return list(db.session.scalars(
+        select(TargetMilestone).join(Target).where(Target.plan_id == evaluation.plan_id)
+        .options(selectinload(TargetMilestone.target).selectinload(Target.task))
+        .order_by(TargetMilestone.target_id, TargetMilestone.year)))
+
+
 def _render_show(evaluation: Evaluation, status: int = 200, **given):
+    _preload(evaluation)
     grades = {g: sum(1 for s in evaluation.scores if s.grade == g) for g in scoring.GRADES}
     return render_template(
         "evaluation/show.html", evaluation=evaluation, settings=scoring.effective_settings(evaluation),
-        grades=grades, part_names=scoring.PART_NAMES, parts=scoring.PARTS,
-        files=documents.visible_files(evaluation, current_user), ratings=evaluation.ratings,
-        milestones=services.milestones_of(evaluation),
+        grades=grades, parts=scoring.PARTS,
+        files=_with_authors(documents.visible_files(evaluation, current_user)), ratings=evaluation.ratings,
+        milestones=_milestones(evaluation),
         can_manage=services.can_manage(current_user), can_sign_off=services.can_sign_off(current_user),
         **_forms(evaluation, **given)), status
 
@@ -160,34 +295,41 @@ def department(plan_id: int, year: int, department_id: int):
     dept = _department_or_404(evaluation, department_id)
     return render_template("evaluation/department.html", evaluation=evaluation,
                            score=services.score_of(evaluation, dept),
-                           settings=scoring.effective_settings(evaluation), part_names=scoring.PART_NAMES,
-                           parts=scoring.PARTS, basis_names=documents.BASIS_NAMES, role_names=documents.ROLE_NAMES,
-                           status_names=documents.ITEM_STATUS_NAMES,
-                           files=[f for f in documents.visible_files(evaluation, current_user)
-                                  if f.department_id == dept.id],
+                           settings=scoring.effective_settings(evaluation), parts=scoring.PARTS,
+                           files=_with_authors([f for f in documents.visible_files(evaluation, current_user)
+                                                if f.department_id == dept.id]),
                            can_view_all=services.can_view_all(current_user), generate_form=GenerateForm(formdata=None))
 
 
 # -- the office's and the leader's actions ----------------------------------------------------------------
 
+def _form_errors(form) -> dict[str, str]:
+    return {name: str(errors[0]) for name, errors in form.errors.items()}
+
+
 def _act(evaluation: Evaluation, form, form_key: str, action, success: str):
-    """Validate, call the service, flash, redirect; field errors re-render the page with the form (422)."""
-    back = url_for("evaluation.show", plan_id=evaluation.plan_id, year=evaluation.year)
+    """Validate, call the service, flash, redirect. Field errors re-render the page with the submitted form
+    (422); a conflict (frozen, stale version, a concurrent change) re-renders it with the message (409), so
+    nothing typed is lost."""
     try:
         if not form.validate():
-            raise ValidationFailed({name: str(errors[0]) for name, errors in form.errors.items()})
+            raise ValidationFailed(_form_errors(form))
         action()
     except ValidationFailed as exc:
         db.session.rollback()
         errors = form.field_errors(exc.errors) if hasattr(form, "field_errors") else exc.errors
         apply_errors(form, errors)
         return _render_show(evaluation, exc.status, **{form_key: form})
-    except DomainError as exc:
+    except (DomainError, StaleDataError) as exc:
         db.session.rollback()
+        if isinstance(exc, StaleDataError):
+            exc = Conflict(_("评估刚被其他人修改，请核对后重试。"))
         flash(exc.message, "error")
-        return redirect(back)
+        if form_key == "sign_off_form":   # sign against what is shown now
+            form.version.data = str(evaluation.version)
+        return _render_show(evaluation, exc.status, **{form_key: form})
     flash(success, "success")
-    return redirect(back)
+    return redirect(url_for("evaluation.show", plan_id=evaluation.plan_id, year=evaluation.year))
 
 
 @bp.post("/<int:plan_id>/<int:year>/compute")
@@ -195,7 +337,12 @@ def _act(evaluation: Evaluation, form, form_key: str, action, success: str):
 def compute(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
     _require(services.can_manage(current_user))
-    services.compute_evaluation(evaluation, actor=current_user, now=utcnow())
+    try:
+        services.compute_evaluation(evaluation, actor=current_user, now=utcnow())
+    except StaleDataError:
+        db.session.rollback()
+        flash(_("评估刚被其他人修改，请核对后重试。"), "error")
+        return redirect(url_for("evaluation.show", plan_id=plan_id, year=year))
     flash(_("已按当前数据重新计算。") if not evaluation.frozen else _("评估已签认冻结，显示的是签认时的结果。"),
           "success" if not evaluation.frozen else "info")
     return redirect(url_for("evaluation.show", plan_id=plan_id, year=year))
@@ -231,8 +378,8 @@ def rate(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
     _require(services.can_manage(current_user))
     form = RatingForm()
-    task = db.session.get(Task, int(form.task.data)) if (form.task.data or "").isdigit() else None
-    if task is None:
+    task = db.session.get(Task, _id(form.task.data)) if _id(form.task.data) else None
+    if task is None or task.plan_id != evaluation.plan_id:
         abort(404)
     return _act(evaluation, form, "rating_form", lambda: services.rate_task(
         evaluation, task, score=form.score.data, comment=form.comment.data, actor=current_user, now=utcnow()),
@@ -245,8 +392,8 @@ def milestone(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
     _require(services.can_manage(current_user))
     form = MilestoneForm()
-    target = db.session.get(Target, int(form.target.data)) if (form.target.data or "").isdigit() else None
-    if target is None:
+    target = db.session.get(Target, _id(form.target.data)) if _id(form.target.data) else None
+    if target is None or target.plan_id != evaluation.plan_id:
         abort(404)
     return _act(evaluation, form, "milestone_form", lambda: services.set_milestone(
         evaluation, target, year=form.year.data, value=form.value.data, actor=current_user, now=utcnow()),
@@ -259,7 +406,7 @@ def sign_off(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
     _require(services.can_sign_off(current_user))
     form = SignOffForm()
-    version = form.version.data if (form.version.data or "").isdigit() else None
+    version = _id(form.version.data) or (0 if form.version.data else None)   # garbage: stale, never "any"
     return _act(evaluation, form, "sign_off_form", lambda: services.sign_off(
         evaluation, actor=current_user, now=utcnow(), note=form.note.data, version=version),
         _("已签认，评估结果已冻结。"))
@@ -296,9 +443,9 @@ def generate(plan_id: int, year: int):
     except PdfError as exc:
         db.session.rollback()
         current_app.logger.warning("evaluation PDF failed: %s", exc.message)
-        flash(exc.message, "error")
         target = ("evaluation.department", {"department_id": dept.id}) if dept else ("evaluation.show", {})
         return render_template("evaluation/pdf_unavailable.html", message=exc.message,
+                               font_missing=exc.message == FONT_MESSAGE,
                                back=url_for(target[0], plan_id=plan_id, year=year, **target[1])), (
             503 if isinstance(exc, PdfUnavailable) else 500)
     return redirect(url_for("evaluation.download", file_id=archived.id))
@@ -307,6 +454,8 @@ def generate(plan_id: int, year: int):
 @bp.get("/files/<int:file_id>")
 @login_required
 def download(file_id: int):
+    if _id(file_id) is None:
+        abort(404)
     archived = db.get_or_404(EvaluationFile, file_id)
     _require(services.can_view_all(current_user) or (archived.department_id is not None and
                                                       services.can_view_department(current_user,
