@@ -733,3 +733,17 @@ def test_default_base_year(app, fushun_plan):
     assert default_base_year(fushun_plan, 2026) == 2015
     empty = Plan(id=10**6, title="空", source_filename="x", source_sha256="0" * 64, valid_from=None)
     assert default_base_year(empty, 2026) == 2025                           # fallback: the year before
+
+
+def test_bad_sign_off_version_and_base_year_are_clear_errors_and_reopening_recomputes(evaluation):
+    ev, office = evaluation
+    leader = make_user(Role.LEADER, username="leader2")
+    with pytest.raises(ValidationFailed) as err:
+        services.update_settings(ev, {"base_year": "2026"}, actor=office, now=EVAL_AT)
+    assert "base_year" in err.value.errors
+    with pytest.raises(Conflict):
+        services.sign_off(ev, actor=leader, now=EVAL_AT, version="abc")
+    services.sign_off(ev, actor=leader, now=EVAL_AT, note="同意", version=str(ev.version))
+    frozen_at = ev.computed_at
+    services.reopen(ev, actor=office, now=EVAL_AT + timedelta(days=1), reason="数据更正")
+    assert not ev.frozen and ev.sign_off_note == "" and ev.computed_at > frozen_at

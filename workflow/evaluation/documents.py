@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
 from flask import current_app, render_template
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from models import Department, OutlineNode, Task, User
 from models.evaluation import Evaluation, EvaluationFile, EvaluationStatus
@@ -35,6 +37,27 @@ ITEM_STATUS_NAMES = {"approved": "已通过", "submitted": "已报送", "returne
 
 
 # -- what the report shows --------------------------------------------------------------------------------
+
+def fmt(value, places: int = 1) -> str:
+    """A score as printed: rounded half up like the scores themselves (81.25 → 81.3, where '%.1f' gives 81.2)."""
+    if value is None or value == "":
+        return "—"
+    try:
+        number = Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return str(abs(number) if number == 0 else number)
+
+
+def signed(value) -> str:
+    """Points added or taken, with their sign and as many decimals as they have (+3.0, −1.25)."""
+    if value is None:
+        return "—"
+    number = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    text = fmt(number, 2 if number != number.quantize(Decimal("0.1")) else 1)
+    return text if text.startswith("-") or number == 0 else f"+{text}"
+
+
 
 def _areas(plan_id: int) -> dict[str, str]:
     """Outline code → title of the headings tasks are grouped under (the level above a task)."""
@@ -97,7 +120,7 @@ def report_context(evaluation: Evaluation, *, department: Department | None = No
         "office_name": current_app.config.get("OFFICE_NAME", "领导小组办公室"),
         "generated_at": local(generated_at), "frozen": evaluation.frozen, "department": department,
         "scores": scores, "all_scores": all_scores, "grade_counts": grade_counts, "appendix": appendix,
-        "part_names": scoring.PART_NAMES, "short_part_names": scoring.SHORT_PART_NAMES, "parts": scoring.PARTS, "role_names": ROLE_NAMES,
+        "fmt": fmt, "signed": signed, "part_names": scoring.PART_NAMES, "short_part_names": scoring.SHORT_PART_NAMES, "parts": scoring.PARTS, "role_names": ROLE_NAMES,
         "basis_names": BASIS_NAMES, "status_names": ITEM_STATUS_NAMES,
         "signed_off_at": local(evaluation.signed_off_at) if evaluation.signed_off_at else None,
         "charts": {
@@ -200,7 +223,8 @@ def read_file(row: EvaluationFile) -> bytes:
 
 def visible_files(evaluation: Evaluation, user: User) -> list[EvaluationFile]:
     """Newest first; a department's users see only their own department's files."""
-    query = select(EvaluationFile).where(EvaluationFile.evaluation_id == evaluation.id)
+    query = (select(EvaluationFile).where(EvaluationFile.evaluation_id == evaluation.id)
+             .options(selectinload(EvaluationFile.created_by), selectinload(EvaluationFile.department)))
     if not services.can_view_all(user):
         if user.department_id is None:
             return []

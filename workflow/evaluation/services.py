@@ -20,9 +20,10 @@ from models.evaluation import (
     TaskRating,
 )
 from workflow.clock import local
-from workflow.domain import Conflict, NotFound, PermissionDenied, ValidationFailed, require
+from workflow.domain import Conflict, NotFound, ValidationFailed, require
 from workflow.evaluation import scoring
 from workflow.extensions import db
+from workflow.reports.services import committed
 
 REASON_LIMIT = 2000
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -93,8 +94,8 @@ def compute_evaluation(evaluation: Evaluation, *, actor: User | None, now: datet
     """Recompute and store the scores (a draft), or leave a frozen evaluation's stored scores as they are."""
     if evaluation.frozen:
         return evaluation
-    _store(evaluation, scoring.compute(evaluation, local(now).date()), actor=actor, now=now)
-    db.session.commit()
+    with committed(evaluation):
+        _store(evaluation, scoring.compute(evaluation, local(now).date()), actor=actor, now=now)
     return evaluation
 
 
@@ -189,6 +190,8 @@ def update_settings(evaluation: Evaluation, values: dict, *, actor: User, now: d
     thresholds = [merged["thresholds"][g] for g in scoring.GRADES[:-1]]
     if not errors and not thresholds[0] > thresholds[1] > thresholds[2]:
         errors["threshold_良好"] = "分数线应依次降低：优秀 > 良好 > 一般。"
+    if not errors and merged["base_year"] >= evaluation.year:
+        errors["base_year"] = f"基期年份应早于评估年度 {evaluation.year}。"
     if not errors and not any(merged["part_weights"].get(p) for p in scoring.PARTS):
         errors["part_timeliness"] = "各部分权重不能全为 0。"
     if errors:
@@ -274,20 +277,20 @@ def sign_off(evaluation: Evaluation, *, actor: User, now: datetime, note: str = 
              version: int | None = None) -> Evaluation:
     """A leader signs off: the scores are computed once more and frozen."""
     require(can_sign_off(actor), "只有领导可以签认年度评估。")
-    if version is not None and int(version) != evaluation.version:
+    if version is not None and str(version).strip() != str(evaluation.version):
         raise Conflict("评估结果已被修改，请刷新后核对再签认。", current_version=evaluation.version)
     if evaluation.frozen:
         raise Conflict("年度评估已签认。")
-    _store(evaluation, scoring.compute(evaluation, local(now).date()), actor=actor, now=now)
-    if not evaluation.scores:
-        raise Conflict("没有可签认的评估结果。")
-    evaluation.status = EvaluationStatus.FROZEN
-    evaluation.signed_off_at, evaluation.signed_off_by = now, actor
-    evaluation.sign_off_note = (note or "").strip()[:REASON_LIMIT]
-    evaluation.freeze_round += 1
-    record("evaluation.sign_off", evaluation, actor=actor, now=now, comment=evaluation.sign_off_note,
-           from_state=EvaluationStatus.DRAFT, to_state=EvaluationStatus.FROZEN)
-    db.session.commit()
+    with committed(evaluation):
+        _store(evaluation, scoring.compute(evaluation, local(now).date()), actor=actor, now=now)
+        if not evaluation.scores:
+            raise Conflict("没有可签认的评估结果。")
+        evaluation.status = EvaluationStatus.FROZEN
+        evaluation.signed_off_at, evaluation.signed_off_by = now, actor
+        evaluation.sign_off_note = (note or "").strip()[:REASON_LIMIT]
+        evaluation.freeze_round += 1
+        record("evaluation.sign_off", evaluation, actor=actor, now=now, comment=evaluation.sign_off_note,
+               from_state=EvaluationStatus.DRAFT, to_state=EvaluationStatus.FROZEN)
     return evaluation
 
 
@@ -296,17 +299,13 @@ def reopen(evaluation: Evaluation, *, actor: User, now: datetime, reason: str) -
     if not evaluation.frozen:
         raise Conflict("年度评估尚未签认，无需重新开启。")
     text = _reason(reason, "reason", "重新开启必须说明理由。")
-    evaluation.status = EvaluationStatus.DRAFT
-    evaluation.signed_off_at, evaluation.signed_off_by = None, None
-    record("evaluation.reopen", evaluation, actor=actor, now=now, comment=text,
-           from_state=EvaluationStatus.FROZEN, to_state=EvaluationStatus.DRAFT)
-    db.session.commit()
-    return evaluation
-
-
-def check_permission_to_view(user: User, department: Department | None) -> None:
-    if not can_view_department(user, department.id if department else None):
-        raise PermissionDenied("只能查看本单位的评估结果。")
+    with committed(evaluation):
+        evaluation.status = EvaluationStatus.DRAFT
+        evaluation.signed_off_at, evaluation.signed_off_by, evaluation.sign_off_note = None, None, ""
+        record("evaluation.reopen", evaluation, actor=actor, now=now, comment=text,
+               from_state=EvaluationStatus.FROZEN, to_state=EvaluationStatus.DRAFT)
+    # The draft shows today's data again, not the numbers that were frozen.
+    return compute_evaluation(evaluation, actor=actor, now=now)
 
 
 def milestones_of(evaluation: Evaluation) -> list[TargetMilestone]:

@@ -7,7 +7,6 @@ the form (422), a conflict (frozen, stale version) as a message above the re-sho
 from __future__ import annotations
 
 import unicodedata
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
@@ -61,28 +60,8 @@ MIMETYPES = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-o
 
 @bp.context_processor
 def _helpers() -> dict:
-    return {"fmt": fmt, "signed": signed, "part_names": PART_LABELS, "grade_names": GRADE_LABELS,
+    return {"fmt": documents.fmt, "signed": documents.signed, "part_names": PART_LABELS, "grade_names": GRADE_LABELS,
             "role_names": ROLE_LABELS, "basis_names": BASIS_LABELS, "status_names": STATUS_LABELS}
-
-
-def fmt(value, places: int = 1) -> str:
-    """A score as printed: rounded half up like the scores themselves (81.25 → 81.3, where '%.1f' gives 81.2)."""
-    if value is None or value == "":
-        return "—"
-    try:
-        number = Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    except (InvalidOperation, ValueError):
-        return str(value)
-    return str(abs(number) if number == 0 else number)
-
-
-def signed(value) -> str:
-    """Points added or taken, with their sign and as many decimals as they have (+3.0, −1.25)."""
-    if value is None:
-        return "—"
-    number = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    text = fmt(number, 2 if number != number.quantize(Decimal("0.1")) else 1)
-    return text if text.startswith("-") or number == 0 else f"+{text}"
 
 
 # -- finding ------------------------------------------------------------------------------------------------
