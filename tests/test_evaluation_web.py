@@ -12,8 +12,8 @@ from html import unescape
 import pytest
 import time_machine
 
-from models import Department, Role, Target
-from models.evaluation import EvaluationFile
+from models import Department, Role, Target, Task, User
+from models.evaluation import Evaluation, EvaluationFile
 from tests.conftest import EVALUATED_AT as NOW
 from tests.factories import published_fushun, report_for
 from workflow.evaluation import documents, services
@@ -359,32 +359,44 @@ def test_bad_form_input_is_never_a_500(client, login_as, evaluation):
 
 
 def test_the_pages_run_a_bounded_number_of_queries(client, login_as, evaluation):
-    """More ratings, adjustments, milestones and files add rows, not queries."""
+    """More ratings, adjustments, milestones and files add rows, not queries. Each count starts from an empty
+    session, so objects the test itself keeps loaded cannot hide a query."""
     from tests.conftest import count_queries
 
     ev, office = evaluation
     user = login_as(Role.OFFICE)
     housing = Department.lookup(HOUSING)
     urls = ["/evaluation/", page(ev.plan_id), page(ev.plan_id, tail=f"departments/{housing.id}")]
-    tasks = [t for t in ev.plan.tasks if t.targets]
-    targets = [t for task in ev.plan.tasks for t in task.targets if t.year and t.year > 2026]
-    departments = [s.department for s in ev.scores]
+    ids = {"evaluation": ev.id, "office": office.id, "user": user.id,
+           "tasks": [t.id for t in ev.plan.tasks if t.targets],
+           "targets": [t.id for task in ev.plan.tasks for t in task.targets if t.year and t.year > 2026],
+           "departments": [s.department_id for s in ev.scores]}
 
     def add(n: int, first: int = 0) -> None:
+        evaluation = db.session.get(Evaluation, ids["evaluation"])
+        people = {key: db.session.get(User, ids[key]) for key in ("office", "user")}
         for i in range(first, first + n):
-            services.rate_task(ev, tasks[i], score=80, comment="按时", actor=office, now=NOW)
-            services.adjust_score(ev, departments[i], points=1, reason="补充材料", actor=office, now=NOW)
-            documents.generate_workbook(ev, actor=office if i % 2 else user, now=NOW)
-        for target in targets[first:first + n]:
-            services.set_milestone(ev, target, year=2026, value=1, actor=office, now=NOW)
+            services.rate_task(evaluation, db.session.get(Task, ids["tasks"][i]), score=80, comment="按时",
+                               actor=people["office"], now=NOW)
+            services.adjust_score(evaluation, db.session.get(Department, ids["departments"][i]), points=1,
+                                  reason="补充材料", actor=people["office"], now=NOW)
+            documents.generate_workbook(evaluation, actor=people["office" if i % 2 else "user"], now=NOW)
+        for target_id in ids["targets"][first:first + n]:
+            services.set_milestone(evaluation, db.session.get(Target, target_id), year=2026, value=1,
+                                   actor=people["office"], now=NOW)
 
     def counts() -> list[int]:
-        for url in urls:     # once first: the services' commits leave the session's rows to reload
-            assert client.get(url).status_code == 200
-        return [count_queries(lambda url=url: client.get(url)) for url in urls]
+        result = []
+        for url in urls:
+            db.session.remove()
+            result.append(count_queries(lambda url=url: client.get(url)))
+        db.session.remove()
+        return result
 
     add(1)
     few = counts()
     add(4, first=1)
     many = counts()
-    assert many == few and max(many) <= 25, (few, many)
+    assert many == few and max(many) <= 30, (few, many)
+
+
