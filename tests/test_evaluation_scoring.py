@@ -275,7 +275,7 @@ def mean(*values) -> F:
 H_343 = dict(t=mean(100, 100 - 5 * 3, 100, 100),   # Q2 filed 3 days late → 85
              q=mean(100, 0, 100, 100),             # Q2 returned once → 75
              a=mean(100 * (1 - F(0) / 97),         # 清洁取暖率 97 against 97 (=)
-                    100 * (1 - F("0.4") / 8),      # 8.4 against 8 → 95
+                    F(100),                        # 8.4 against 8 (=: a level to reach, exceeded) → 100
                     100 * (1 - F(5) / 50)),        # 45 against 50 → 90
              r=88)                                 # the office's rating
 H_341 = dict(t=mean(50, 0, 100, 100),              # 12 days late → max(50, 40); Q2 never; Q3, Q4 on time
@@ -320,11 +320,11 @@ def part_mean(tasks: list[tuple[float, dict]], part: str) -> F | None:
 
 def test_hand_computed_values_are_what_the_rules_say():
     """Guard the hand computation itself: the round numbers the scenario was designed to produce."""
-    assert task(**H_343) == F("89.975")
+    assert task(**H_343) == F("90.475")
     assert task(**H_341) == F("69.6875")
     assert task(**H_364) == F("78.4375") and H_364_DUE == 55
     bases, dues = (H_BASE, T_BASE), (T_351_DUE, T_352_DUE)
-    assert bases == (F("1274.6") / 14, F("79.9375"))          # 91.0428…, 79.9375
+    assert bases == (F("1275.1") / 14, F("79.9375"))          # 91.0785…, 79.9375
     assert dues == (F("63.5"), F("5.7"))
     assert task(**T_351) == 90 and task(**T_352) == F("75.25") and task(**T_353) == 65
 
@@ -345,14 +345,14 @@ def test_a_year_of_the_bundled_plan_scores_as_computed_by_hand(year):
     # -- 市住房城乡建设局 --
     h = year.score(ev, HOUSING)
     score = check_department(h, H_BASE, H_DEDUCTION)
-    assert score == Decimal("90.0") and h.grade == "优秀"       # 91.04 − 1 = 90.04 → 90.0
+    assert score == Decimal("90.1") and h.grade == "优秀"       # 91.08 − 1 = 90.08 → 90.1
     parts = h.parts
     lead_w = [(1.0, p) for p in H_LEAD]
     co_t = [F(100), mean(100, 90, 50, 0), mean(100, 0, 0, 0), F(100)] + [F(100)] * 16
     co_w = [(0.5, {"t": v, "r": 70 if i == 3 else None}) for i, v in enumerate(co_t)]
     assert parts["timeliness"] == pytest.approx(float(part_mean(lead_w + co_w, "t")), abs=0.006)   # 89.375
     assert parts["quality"] == pytest.approx(float(mean(75, 50, 100, 100)))                        # 81.25
-    assert parts["attainment"] == pytest.approx(float(mean(95, 90, F(185, 2))))                    # 92.5
+    assert parts["attainment"] == pytest.approx(float(mean(F(290, 3), 90, F(185, 2))), abs=0.006)  # 93.06
     assert parts["rating"] == pytest.approx(float((88 * 1 + 70 * F(1, 2)) / F(3, 2)))              # 82
     assert parts["base"] == pytest.approx(float(H_BASE), abs=0.006)
     assert parts["deduction"] == -1
@@ -374,8 +374,8 @@ def test_a_year_of_the_bundled_plan_scores_as_computed_by_hand(year):
     rows = {t["metric"][:4]: t for t in tasks["3.6.4"]["targets"]}
     assert (rows["生活垃圾"]["due"], rows["生活垃圾"]["basis"], rows["生活垃圾"]["score"]) == (55, "linear", 90)
     assert tasks["3.4.3"]["rating"] == {"score": 88, "comment": "清洁取暖推进有力"}
-    assert tasks["3.4.3"]["parts"] == pytest.approx({"timeliness": 96.25, "quality": 75, "attainment": 95,
-                                                     "rating": 88})
+    assert tasks["3.4.3"]["parts"] == pytest.approx({"timeliness": 96.25, "quality": 75, "attainment": 96.67,
+                                                     "rating": 88})   # attainment mean(100, 100, 90)
     assert tasks["3.5.2"]["role"] == "co" and tasks["3.5.2"]["score"] == 88
     assert [e["period"] for e in h.detail["escalations"]] == ["2026Q2"]
 
@@ -404,7 +404,7 @@ def test_a_year_of_the_bundled_plan_scores_as_computed_by_hand(year):
     # Ranking: scores descending; the result JSON carries them as the contract says.
     result = services.result_json(ev)
     by_name = {d["department"]: d for d in result["departments"]}
-    assert by_name[HOUSING]["score"] == 90.0 and by_name[HOUSING]["grade"] == "优秀"
+    assert by_name[HOUSING]["score"] == 90.1 and by_name[HOUSING]["grade"] == "优秀"
     assert by_name[TRANSPORT]["score"] == 77.9 and by_name[TRANSPORT]["grade"] == "一般"
     scores = [d["score"] for d in result["departments"]]
     assert scores == sorted(scores, reverse=True)
@@ -433,11 +433,11 @@ def test_adjustment_sign_off_freeze_and_reopen(year):
     (listed,) = t.detail["adjustments"]
     assert listed["points"] == 2.5 and listed["reason"] == "牵头完成绿色出行专项行动"
     assert t.parts["adjustment"] == 2.5
-    # −0.2 with a reason takes 市住房城乡建设局 from 优秀 (90.0) to 良好: 91.04 − 1 − 0.2 = 89.84 → 89.8
+    # −0.2 with a reason takes 市住房城乡建设局 from 优秀 (90.1) to 良好: 91.08 − 1 − 0.2 = 89.88 → 89.9
     services.adjust_score(ev, Department.lookup(HOUSING), points="-0.2", reason="清洁取暖数据口径不一致",
                           actor=office, now=now)
     h = year.score(ev, HOUSING)
-    assert check_department(h, H_BASE, H_DEDUCTION, Decimal("-0.2")) == Decimal("89.8") and h.grade == "良好"
+    assert check_department(h, H_BASE, H_DEDUCTION, Decimal("-0.2")) == Decimal("89.9") and h.grade == "良好"
 
     # Only a leader signs off.
     with pytest.raises(PermissionDenied):
@@ -501,7 +501,7 @@ def test_adjustment_sign_off_freeze_and_reopen(year):
     h341 = {**H_341, "a": 100 * (1 - F("0.5") / 17)}
     h_base = H_BASE + (task(**h341) - task(**H_341)) / 14
     h = year.score(ev, HOUSING)
-    assert check_department(h, h_base, H_DEDUCTION, Decimal("-0.2")) == Decimal("90.0") and h.grade == "优秀"
+    assert check_department(h, h_base, H_DEDUCTION, Decimal("-0.2")) == Decimal("90.1") and h.grade == "优秀"
     (target,) = next(x for x in h.detail["tasks"] if x["code"] == "3.4.1")["targets"]
     assert target["value"] == 16.5 and target["score"] == pytest.approx(float(100 * (1 - F("0.5") / 17)), abs=0.005)
 
@@ -676,7 +676,7 @@ def test_timeliness_points():
     (">=", 5, 0, 100), (">=", -1, 0, 0),                                          # zero due
     ("<=", 80, 100, 100), ("<=", 125, 100, 80), ("<=", 0, 0, 100), ("<=", 5, 0, 0),
     ("~", 90, 100, 90), ("~", 110, 100, 90), ("~", 250, 100, 0), ("~", 0, 0, 100), ("~", 1, 0, 0),
-    ("=", 97, 97, 100), ("=", 45, 50, 90), ("=", 55, 50, 90),
+    ("=", 97, 97, 100), ("=", 45, 50, 90), ("=", 55, 50, 100),
     (">=", None, 100, 0), ("~", 5, None, 0),                                      # nothing reported / no due
 ])
 def test_attainment(comparator, value, due, expected):

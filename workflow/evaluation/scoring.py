@@ -11,7 +11,8 @@ The rules, each configurable in the evaluation's settings (DEFAULT_SETTINGS) and
   year: the target itself when its year has come, otherwise the linear path from the base year (base value:
   the office's milestone for that year, else the first approved value reported) to the target, through any
   milestones the office set. A target stated against a year (比2020年下降 9.5%) is a change since that year: its
-  path starts there at 0. ≥: value / due; ≤: due / value; ≈ and =: 1 − relative gap; capped at 100, none 0.
+  path starts there at 0. ≥ and = (a level to reach, 达到 97%): value / due; ≤: due / value; ≈: 1 − relative
+  gap; capped at 100, none 0.
 - The office's rating of the task (0–100), when given; it counts for every department of the task (for co
   departments at their lower role weight).
 - A task's score is the weighted mean of the parts it has (`part_weights`, renormalised over those present);
@@ -142,7 +143,7 @@ def due_value(target: Target, year: int, *, base_year: int, base_value: float | 
 def attainment(comparator: str, value: float | None, due: float | None) -> float:
     if value is None or due is None:
         return 0.0
-    if comparator == ">=":
+    if comparator in (">=", "="):   # a level to reach (达到 97%): exceeding it is not a shortfall
         share = 1.0 if value >= due else (value / due if due > 0 else 0.0)
     elif comparator == "<=":
         share = 1.0 if value <= due else (due / value if value > 0 else 0.0)
