@@ -747,3 +747,10 @@ def test_bad_sign_off_version_and_base_year_are_clear_errors_and_reopening_recom
     frozen_at = ev.computed_at
     services.reopen(ev, actor=office, now=EVAL_AT + timedelta(days=1), reason="数据更正")
     assert not ev.frozen and ev.sign_off_note == "" and ev.computed_at > frozen_at
+
+
+def test_an_adjustment_reports_every_bad_field_at_once(evaluation):
+    ev, office = evaluation
+    with pytest.raises(ValidationFailed) as err:
+        services.adjust_score(ev, ev.scores[0].department, points="abc", reason=" ", actor=office, now=EVAL_AT)
+    assert set(err.value.errors) == {"points", "reason"} and ev.adjustments == []

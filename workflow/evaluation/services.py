@@ -228,10 +228,20 @@ def adjust_score(evaluation: Evaluation, department: Department, *, points, reas
                  now: datetime) -> ScoreAdjustment:
     """Add points (+ or −) to a department's score; the reason is required and printed in the report."""
     _editable(evaluation, actor)
-    delta = _number(points, "points", low=-100, high=100, label="调整分值")
-    if delta == 0:
-        raise ValidationFailed({"points": "调整分值不能为 0。"})
-    text = _reason(reason, "reason", "调整分数必须说明理由。")
+    errors: dict[str, str] = {}
+    delta = text = None
+    try:
+        delta = _number(points, "points", low=-100, high=100, label="调整分值")
+        if delta == 0:
+            errors["points"] = "调整分值不能为 0。"
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    try:
+        text = _reason(reason, "reason", "调整分数必须说明理由。")
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    if errors:   # both fields at once, so the office corrects the form in one go
+        raise ValidationFailed(errors)
     score_of(evaluation, department)
     adjustment = ScoreAdjustment(evaluation=evaluation, department=department, points=delta.quantize(Decimal("0.01")),
                                  reason=text, created_at=now, created_by=actor)
