@@ -16,7 +16,7 @@ from flask import current_app, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from models import Department, OutlineNode, Task, User
+from models import Assignment, Department, OutlineNode, Task, User
 from models.evaluation import Evaluation, EvaluationFile, EvaluationStatus
 from pdf import charts
 from pdf.render import render_document
@@ -58,7 +58,6 @@ def signed(value) -> str:
     return text if text.startswith("-") or number == 0 else f"+{text}"
 
 
-
 def _areas(plan_id: int) -> dict[str, str]:
     """Outline code → title of the headings tasks are grouped under (the level above a task)."""
     return {n.code: n.title for n in db.session.scalars(select(OutlineNode).where(OutlineNode.plan_id == plan_id))}
@@ -74,8 +73,9 @@ def report_context(evaluation: Evaluation, *, department: Department | None = No
     settings = scoring.effective_settings(evaluation)
     all_scores = list(evaluation.scores)
     scores = [s for s in all_scores if department is None or s.department_id == department.id]
-    tasks = {t.id: t for t in db.session.scalars(select(Task).where(Task.plan_id == evaluation.plan_id)
-                                                 .order_by(Task.position))}
+    tasks = {t.id: t for t in db.session.scalars(
+        select(Task).where(Task.plan_id == evaluation.plan_id).order_by(Task.position)
+        .options(selectinload(Task.targets), selectinload(Task.assignments).selectinload(Assignment.department)))}
     outline = _areas(evaluation.plan_id)
 
     # Reports per task across departments, from the stored detail (one report belongs to one department).
