@@ -120,7 +120,7 @@ def report_context(evaluation: Evaluation, *, department: Department | None = No
         "office_name": current_app.config.get("OFFICE_NAME", "领导小组办公室"),
         "generated_at": local(generated_at), "frozen": evaluation.frozen, "department": department,
         "scores": scores, "all_scores": all_scores, "grade_counts": grade_counts, "appendix": appendix,
-        "fmt": fmt, "signed": signed, "part_names": scoring.PART_NAMES, "short_part_names": scoring.SHORT_PART_NAMES, "parts": scoring.PARTS, "role_names": ROLE_NAMES,
+        "fmt": fmt, "signed": signed, "part_names": scoring.PART_NAMES, "short_part_names": scoring.SHORT_PART_NAMES, "parts": scoring.PARTS,
         "basis_names": BASIS_NAMES, "status_names": ITEM_STATUS_NAMES,
         "signed_off_at": local(evaluation.signed_off_at) if evaluation.signed_off_at else None,
         "charts": {

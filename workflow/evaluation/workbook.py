@@ -27,13 +27,12 @@ from openpyxl.xml.functions import tostring
 
 from models.evaluation import DepartmentScore, Evaluation
 from workflow.clock import local
+from workflow.escalations.services import CAUSE_NAMES
 from workflow.evaluation import scoring
+from workflow.evaluation.documents import BASIS_NAMES, ROLE_NAMES
+from workflow.evaluation.documents import ITEM_STATUS_NAMES as STATUS_NAMES
 
-ROLE_NAMES = {"lead": "牵头", "co": "配合"}
 KIND_NAMES = {"report": "报告", "contribution": "配合情况"}
-STATUS_NAMES = {"approved": "已通过", "submitted": "已报送", "returned": "已退回", "draft": "未报送"}
-BASIS_NAMES = {"target": "目标值", "linear": "线性路径", "milestone": "节点值", "no_base": "无基期值"}
-CAUSE_NAMES = {"overdue": "逾期未报送", "returned": "退回后逾期未重新报送"}
 ESCALATION_STATUS_NAMES = {"open": "未关闭", "closed": "已关闭"}
 STATE_NAMES = {"draft": "草稿", "frozen": "已签认"}
 COUNTS = ("lead_tasks", "co_tasks", "due", "on_time", "late", "missing", "returns", "escalations")
