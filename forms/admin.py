@@ -7,21 +7,10 @@ from wtforms.widgets import PasswordInput
 
 from forms import BaseForm
 from forms.review import max_length, select_choices
+from workflow.labels import choices
 
-ROLE_CHOICES = [
-    ("liaison", _l("联络员")),
-    ("dept_head", _l("单位负责人")),
-    ("office", _l("领导小组办公室")),
-    ("leader", _l("领导")),
-    ("admin", _l("系统管理员")),
-]
-
-KIND_CHOICES = [
-    ("municipal", _l("市直部门")),
-    ("county", _l("县区政府")),
-    ("zone", _l("开发区")),
-    ("other", _l("其他")),
-]
+ROLE_CHOICES = choices("role")
+KIND_CHOICES = choices("department_kind")
 
 
 def department_choices(departments, blank):

@@ -13,14 +13,10 @@ from wtforms import HiddenField, SelectField, StringField, SubmitField, TextArea
 from wtforms.fields.choices import SelectChoice
 
 from forms import BaseForm
+from workflow.labels import choices
 from workflow.reports.services import ReportInput
 
-PROGRESS_CHOICES = [
-    SelectChoice("on_track", _l("进展顺利")),
-    SelectChoice("at_risk", _l("存在风险")),
-    SelectChoice("behind", _l("滞后")),
-    SelectChoice("completed", _l("已完成")),
-]
+PROGRESS_CHOICES = [SelectChoice(value, name) for value, name in choices("progress")]
 
 
 def plain_number(value: Decimal | None) -> str:

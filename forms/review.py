@@ -17,6 +17,8 @@ from wtforms import (
 from wtforms.validators import Length, Optional, ValidationError
 
 from forms import BaseForm
+from models import ReportStatus
+from workflow.labels import names
 from workflow.scheduling.periods import MAX_DEADLINE_WORKDAYS, Cadence
 
 CADENCE_CHOICES = [
@@ -26,13 +28,9 @@ CADENCE_CHOICES = [
     (Cadence.YEARLY.value, _l("年度")),
 ]
 
-STATUS_CHOICES = [
-    ("submitted", _l("已报送（待审核）")),
-    ("draft", _l("草稿")),
-    ("returned", _l("已退回")),
-    ("approved", _l("已通过")),
-    ("all", _l("全部状态")),
-]
+# The queue's filter: what awaits review first.
+STATUS_CHOICES = [(status.value, names("report_status")[status]) for status in (
+    ReportStatus.SUBMITTED, ReportStatus.DRAFT, ReportStatus.RETURNED, ReportStatus.APPROVED)] + [("all", _l("全部状态"))]
 
 COMMENT_LIMIT = 2000
 

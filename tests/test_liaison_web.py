@@ -230,7 +230,7 @@ def test_save_draft_then_submit_with_gaps_then_complete(client, login_as, plan):
     assert report.status == ReportStatus.SUBMITTED and report.submitted_at is not None
     html = html_of(client.get(f"/reports/{report.id}"))
     assert 'name="narrative"' not in html and "推进既有建筑节能改造" in html  # read-only now
-    assert "提交报告" in html and "草稿 → 已提交" in html  # the audit trail
+    assert "提交报告" in html and "草稿 → 待审核" in html  # the audit trail (one name per state: workflow/labels.py)
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -301,7 +301,7 @@ def test_returned_report_shows_reason_and_what_changed(client, login_as, plan):
     alert = re.search(r'<div class="alert alert-danger return-alert".*?</div>\s*</div>', html, re.S).group(0)
     assert "请补充清洁取暖率的统计口径" in alert
     assert 'name="narrative"' in html  # returned: editable again
-    assert "已提交 → 已退回" in html and "请补充清洁取暖率的统计口径" in html
+    assert "待审核 → 已退回" in html and "请补充清洁取暖率的统计口径" in html
 
     target = report.task.targets[0]
     data = report_form(report, narrative="推进清洁取暖\n完成改造 3.2 万户，口径为城市建成区", submit="1",

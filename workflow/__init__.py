@@ -5,7 +5,6 @@ import os
 import sqlite3
 
 from flask import Flask, has_request_context, request, session
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import current_user
 from sqlalchemy import event
@@ -24,6 +23,9 @@ def _sqlite_foreign_keys(dbapi_connection, _record):
 
 
 def select_locale() -> str:
+    """The session's or the user's choice; outside a request (CLI, scheduler) the default, Chinese."""
+    if not has_request_context():
+        return "zh_Hans_CN"
     chosen = session.get("locale") or getattr(current_user, "locale", None)
     if chosen:
         return chosen
@@ -99,6 +101,9 @@ def _register_blueprints(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from models.plan import target_label
     from workflow.clock import local
+    from workflow.labels import label
+
+    app.add_template_global(label)
 
     @app.template_filter("localtime")
     def localtime(dt, fmt: str = "%Y-%m-%d %H:%M"):
@@ -119,5 +124,4 @@ def _register_template_helpers(app: Flask) -> None:
         if not has_request_context():  # emails and PDFs rendered by the scheduler or the CLI
             return {}
         unread = unread_count(current_user) if current_user.is_authenticated else 0
-        kind_names = {"municipal": _("市直部门"), "county": _("县区政府"), "zone": _("开发区"), "other": _("其他")}
-        return {"kind_names": kind_names, "current_locale": select_locale(), "request_path": request.path, "unread_count": unread}
+        return {"current_locale": select_locale(), "request_path": request.path, "unread_count": unread}

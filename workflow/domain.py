@@ -1,5 +1,11 @@
-"""Domain exceptions shared by every service; views, the API and the CLI turn them into answers."""
+"""Domain exceptions shared by every service; views, the API and the CLI turn them into answers.
+
+Messages are translated when raised (services run inside the request's or the CLI's app context), so the
+caller receives plain text in the user's language.
+"""
 from __future__ import annotations
+
+from flask_babel import gettext as _
 
 
 class DomainError(Exception):
@@ -34,11 +40,11 @@ class ValidationFailed(DomainError):
 
     status = 422
 
-    def __init__(self, errors: dict[str, str], message: str = "提交的内容有误，请按提示修改。"):
-        super().__init__(message, errors=errors)
+    def __init__(self, errors: dict[str, str], message: str | None = None):
+        super().__init__(message or _("提交的内容有误，请按提示修改。"), errors=errors)
         self.errors = errors
 
 
-def require(condition: bool, message: str = "无权执行此操作。") -> None:
+def require(condition: bool, message: str | None = None) -> None:
     if not condition:
-        raise PermissionDenied(message)
+        raise PermissionDenied(message or _("无权执行此操作。"))

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
 from models import Notification, User
@@ -57,7 +58,7 @@ def open_notification(user: User, notification_id: int, now: datetime) -> Notifi
     """The user's notification, marked read (what its link points to is opened next)."""
     note = db.session.get(Notification, notification_id)
     if note is None or note.user_id != user.id:
-        raise NotFound("消息不存在。")
+        raise NotFound(_("消息不存在。"))
     if note.read_at is None:
         note.read_at = now
         db.session.commit()
@@ -66,7 +67,7 @@ def open_notification(user: User, notification_id: int, now: datetime) -> Notifi
 
 def set_locale(user: User, locale: str) -> User:
     if locale not in LOCALES:
-        raise ValidationFailed({"locale": "不支持的语言。"})
+        raise ValidationFailed({"locale": _("不支持的语言。")})
     user.locale = locale
     db.session.commit()
     return user

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
@@ -20,7 +19,6 @@ from workflow.extensions import db
 from workflow.scheduling.outbox import mail_settings, retry_parked
 
 PER_PAGE = 50
-STATUS_NAMES = {EmailStatus.PENDING: _l("待发送"), EmailStatus.SENT: _l("已发送"), EmailStatus.PARKED: _l("已搁置")}
 
 
 def _failures() -> tuple[int, list[OutboxEmail]]:
@@ -59,7 +57,7 @@ def mailbox():
         select(OutboxEmail.status, func.count(OutboxEmail.id)).group_by(OutboxEmail.status)).all())
     failure_count, failures = _failures()
     return render_template("admin/mailbox.html", rows=rows, status=status, q=q, page=page, pages=pages,
-                           total=total, counts=counts, status_names=STATUS_NAMES, settings=mail_settings(),
+                           total=total, counts=counts, settings=mail_settings(),
                            failure_count=failure_count, failures=failures, action_form=ActionForm())
 
 
@@ -69,7 +67,7 @@ def mailbox_message(email_id: int):
         selectinload(OutboxEmail.user), selectinload(OutboxEmail.notifications).selectinload(Notification.user)))
     if row is None:
         abort(404)
-    return render_template("admin/mailbox_message.html", row=row, status_names=STATUS_NAMES,
+    return render_template("admin/mailbox_message.html", row=row,
                            settings=mail_settings(), action_form=ActionForm())
 
 

@@ -9,6 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, func, or_, select
 
 from models import Department, DepartmentAlias, DepartmentKind, Role, User
@@ -31,11 +32,11 @@ def create_user(username: str, password: str, role: str, *, now: datetime, depar
                 display_name: str = "", email: str | None = None) -> User:
     """Add (not commit) a user; the caller commits with whatever else belongs to the same change."""
     if role not in set(Role):
-        raise AccountError(f"未知角色：{role}")
+        raise AccountError(_("未知角色：%(role)s", role=role))
     if role in (Role.LIAISON, Role.DEPT_HEAD) and department is None:
-        raise AccountError("联络员和单位负责人必须属于一个单位。")
+        raise AccountError(_("联络员和单位负责人必须属于一个单位。"))
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise AccountError(f"用户名已存在：{username}")
+        raise AccountError(_("用户名已存在：%(username)s", username=username))
     user = User(username=username, role=role, department=department, display_name=display_name,
                 email=email, created_at=now)
     user.set_password(password)
@@ -48,23 +49,23 @@ def generate_password() -> str:
 
 
 def _require_admin(actor: User) -> None:
-    require(actor is not None and actor.role == Role.ADMIN, "只有系统管理员可以管理用户和单位。")
+    require(actor is not None and actor.role == Role.ADMIN, _("只有系统管理员可以管理用户和单位。"))
 
 
 def _check_profile(errors: dict[str, str], *, role: str, department_id: int | None, display_name: str,
                    email: str) -> Department | None:
     """Shared checks of the create and edit forms; returns the department (or None)."""
     if role not in set(Role):
-        errors["role"] = "请选择角色。"
+        errors["role"] = _("请选择角色。")
     department = db.session.get(Department, department_id) if department_id else None
     if department_id and department is None:
-        errors["department"] = "所选单位不存在。"
+        errors["department"] = _("所选单位不存在。")
     elif role in (Role.LIAISON, Role.DEPT_HEAD) and department is None:
-        errors["department"] = "联络员和单位负责人必须选择所属单位。"
+        errors["department"] = _("联络员和单位负责人必须选择所属单位。")
     if len(display_name) > 120:
-        errors["display_name"] = "姓名不能超过 120 字。"
+        errors["display_name"] = _("姓名不能超过 120 字。")
     if email and (len(email) > 200 or not EMAIL_RE.fullmatch(email)):
-        errors["email"] = "电子邮箱格式不对。"
+        errors["email"] = _("电子邮箱格式不对。")
     return department
 
 
@@ -77,15 +78,15 @@ def create_account(*, actor: User, now: datetime, username: str, role: str, depa
     username, display_name, email = (username or "").strip(), (display_name or "").strip(), (email or "").strip()
     errors: dict[str, str] = {}
     if not username:
-        errors["username"] = "请填写用户名。"
+        errors["username"] = _("请填写用户名。")
     elif not USERNAME_RE.fullmatch(username):
-        errors["username"] = "用户名为 3–80 位字母、数字或 _ . -。"
+        errors["username"] = _("用户名为 3–80 位字母、数字或 _ . -。")
     elif db.session.scalar(select(User.id).where(func.lower(User.username) == username.lower())) is not None:
-        errors["username"] = f"用户名“{username}”已被使用。"
+        errors["username"] = _("用户名“%(username)s”已被使用。", username=username)
     department = _check_profile(errors, role=role, department_id=department_id, display_name=display_name,
                                 email=email)
     if password and len(password) < MIN_PASSWORD:
-        errors["password"] = f"初始密码至少 {MIN_PASSWORD} 位；留空则由系统生成。"
+        errors["password"] = _("初始密码至少 %(min_password)s 位；留空则由系统生成。", min_password=MIN_PASSWORD)
     if errors:
         raise ValidationFailed(errors)
     password = password or generate_password()
@@ -110,7 +111,7 @@ def update_user(user: User, *, actor: User, now: datetime, role: str, department
     department = _check_profile(errors, role=role, department_id=department_id, display_name=display_name,
                                 email=email)
     if user.id == actor.id and role != Role.ADMIN and "role" not in errors:
-        errors["role"] = "不能取消自己的管理员角色，请由其他管理员操作。"
+        errors["role"] = _("不能取消自己的管理员角色，请由其他管理员操作。")
     if errors:
         raise ValidationFailed(errors)
     before = {"role": user.role, "department": user.department.name if user.department else None,
@@ -130,7 +131,7 @@ def deactivate_user(user: User, *, actor: User, now: datetime, comment: str = ""
     """A deactivated user cannot log in; everything they did stays attributed to them."""
     _require_admin(actor)
     if user.id == actor.id:
-        raise PermissionDenied("不能停用自己的账号。")
+        raise PermissionDenied(_("不能停用自己的账号。"))
     if not user.active:
         return user
     user.active = False
@@ -192,16 +193,16 @@ def create_department(*, actor: User, now: datetime, name: str, kind: str = Depa
     name = (name or "").strip()
     errors: dict[str, str] = {}
     if not name:
-        errors["name"] = "请填写单位名称。"
+        errors["name"] = _("请填写单位名称。")
     elif len(name) > 200:
-        errors["name"] = "单位名称不能超过 200 字。"
+        errors["name"] = _("单位名称不能超过 200 字。")
     else:
         existing = Department.lookup(name)
         if existing is not None:
-            errors["name"] = (f"“{name}”已存在。" if existing.name == name
-                              else f"“{name}”已是{existing.name}的别名。")
+            errors["name"] = (_("“%(name)s”已存在。", name=name) if existing.name == name
+                              else _("“%(name)s”已是%(existing_name)s的别名。", name=name, existing_name=existing.name))
     if kind not in set(DepartmentKind):
-        errors["kind"] = "请选择单位类别。"
+        errors["kind"] = _("请选择单位类别。")
     if errors:
         raise ValidationFailed(errors)
     department = Department(name=name, kind=kind)
@@ -217,12 +218,12 @@ def add_alias(department: Department, alias: str, *, actor: User, now: datetime)
     _require_admin(actor)
     alias = (alias or "").strip()
     if not alias:
-        raise ValidationFailed({"alias": "请填写别名。"})
+        raise ValidationFailed({"alias": _("请填写别名。")})
     if len(alias) > 200:
-        raise ValidationFailed({"alias": "别名不能超过 200 字。"})
+        raise ValidationFailed({"alias": _("别名不能超过 200 字。")})
     existing = Department.lookup(alias)
     if existing is not None:
-        raise ValidationFailed({"alias": f"“{alias}”已用于{existing.name}。"})
+        raise ValidationFailed({"alias": _("“%(alias)s”已用于%(name)s。", alias=alias, name=existing.name)})
     row = DepartmentAlias(department=department, name=alias)
     db.session.add(row)
     record("department.add_alias", department, actor=actor, now=now, data={"alias": alias})

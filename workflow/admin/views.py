@@ -11,8 +11,6 @@ from sqlalchemy.orm import selectinload
 
 from forms import apply_errors
 from forms.admin import (
-    KIND_CHOICES,
-    ROLE_CHOICES,
     ActionForm,
     AliasForm,
     DepartmentForm,
@@ -43,10 +41,6 @@ def _departments() -> list[Department]:
     return list(db.session.scalars(select(Department).order_by(Department.kind, Department.id)))
 
 
-def _role_names() -> dict[str, str]:
-    return {value: str(label) for value, label in ROLE_CHOICES}
-
-
 def _no_store(response):
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -67,7 +61,7 @@ def users():
         active={"1": True, "0": False}.get(form.active.data or ""),
     )
     rows = db.session.scalars(services.users_query(filters).options(selectinload(User.department))).all()
-    return render_template("admin/users.html", form=form, users=rows, role_names=_role_names(),
+    return render_template("admin/users.html", form=form, users=rows,
                            action_form=ActionForm())
 
 
@@ -92,8 +86,8 @@ def user_new():
                     flash(_("已创建用户 %(u)s。", u=user.username), "success")
                     return redirect(url_for("admin.users"))
                 return _no_store(make_response(render_template(
-                    "admin/password.html", user=user, password=password, created=True, role_names=_role_names())))
-    return render_template("admin/user_form.html", form=form, user=None, role_names=_role_names()), status
+                    "admin/password.html", user=user, password=password, created=True)))
+    return render_template("admin/user_form.html", form=form, user=None), status
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -118,7 +112,7 @@ def user_edit(user_id: int):
             else:
                 flash(_("已保存用户 %(u)s 的信息。", u=user.username), "success")
                 return redirect(url_for("admin.users"))
-    return render_template("admin/user_form.html", form=form, user=user, role_names=_role_names()), status
+    return render_template("admin/user_form.html", form=form, user=user), status
 
 
 def _user_action(user_id: int, action, success: str):
@@ -161,7 +155,7 @@ def user_reset_password(user_id: int):
         flash(exc.message, "error")
         return redirect(url_for("admin.users"))
     return _no_store(make_response(render_template("admin/password.html", user=user, password=password,
-                                                   created=False, role_names=_role_names())))
+                                                   created=False)))
 
 
 # -- departments -----------------------------------------------------------------------------------------
@@ -173,7 +167,7 @@ def _render_departments(form: DepartmentForm, *, alias_errors: dict | None = Non
         select(User.department_id, func.count()).where(User.department_id.is_not(None))
         .group_by(User.department_id)).all())
     return render_template("admin/departments.html", form=form, departments=departments, user_counts=user_counts,
-                           kinds=dict(KIND_CHOICES), alias_errors=alias_errors or {}), status
+                           alias_errors=alias_errors or {}), status
 
 
 @bp.route("/departments", methods=["GET", "POST"])

@@ -41,6 +41,7 @@ TIMESTAMP = {"type": ["string", "null"], "format": "date-time",
              "description": "ISO 8601, UTC with offset (+00:00)"}
 DATE = {"type": "string", "format": "date"}
 STRINGS = {"type": "array", "items": STRING}
+LABEL = {"type": "string", "description": "display name of the code beside it, in the request's language"}
 
 
 def ref(name: str) -> dict:
@@ -78,12 +79,12 @@ SCHEMAS: dict[str, dict] = {
     }, required=["type", "title", "status", "detail"]),
     "ValidationProblem": {"allOf": [ref("Problem"), {"required": ["errors"]}]},
     "ConflictProblem": {"allOf": [ref("Problem"), {"required": ["current_version"]}]},
-    "Me": obj({"id": INT, "username": STRING, "display_name": STRING, "role": ROLE,
+    "Me": obj({"id": INT, "username": STRING, "display_name": STRING, "role": ROLE, "role_label": LABEL,
                "department": NULLABLE_STRING, "department_id": NULLABLE_INT, "email": NULLABLE_STRING},
               required=["username", "role", "department"]),
     "Department": obj({"id": INT, "name": STRING, "aliases": STRINGS,
                        "kind": {"type": "string", "enum": ["municipal", "county", "zone", "other"]},
-                       "active": BOOL}),
+                       "kind_label": LABEL, "active": BOOL}),
     "Target": obj({"id": INT, "year": NULLABLE_INT, "value": NUMBER, "unit": STRING,
                    "comparator": {"type": "string", "enum": [">=", "<=", "~", "="]}, "metric": STRING,
                    "sentence": STRING, "task_id": NULLABLE_INT},
@@ -93,7 +94,7 @@ SCHEMAS: dict[str, dict] = {
                    "deadline_reason": STRING, "opened": BOOL}),
     "PlanSummary": obj({
         "id": INT, "title": STRING, "status": {"type": "string", "enum": ["imported", "published"]},
-        "issuing_body": STRING, "valid_from": NULLABLE_INT, "valid_to": NULLABLE_INT, "cadence": STRING,
+        "status_label": LABEL, "issuing_body": STRING, "valid_from": NULLABLE_INT, "valid_to": NULLABLE_INT, "cadence": STRING,
         "deadline_workdays": INT, "source_filename": STRING, "created_at": TIMESTAMP,
         "published_at": TIMESTAMP, "implied_units": STRINGS, "task_count": INT,
     }),
@@ -114,18 +115,19 @@ SCHEMAS: dict[str, dict] = {
                 required=["id", "code", "title", "leads", "co", "targets"]),
     "Adjustment": obj({"id": INT, "assignment_id": INT, "reason": STRING, "proposed_department": STRING,
                        "status": {"type": "string", "enum": ["pending", "accepted", "rejected"]},
-                       "requested_at": TIMESTAMP, "decided_at": TIMESTAMP, "decision_reason": STRING}),
+                       "status_label": LABEL, "requested_at": TIMESTAMP, "decided_at": TIMESTAMP, "decision_reason": STRING}),
     "Assignment": obj({"id": INT, "task_id": INT, "task_code": STRING, "task_title": STRING, "plan_id": INT,
                        "department": STRING, "role": {"type": "string", "enum": ["lead", "co"]},
-                       "implied": BOOL, "status": ASSIGNMENT_STATUS, "acknowledged_at": TIMESTAMP,
+                       "role_label": LABEL, "implied": BOOL, "status": ASSIGNMENT_STATUS, "status_label": LABEL, "acknowledged_at": TIMESTAMP,
                        "version": INT, "pending_adjustment": nullable(ref("Adjustment"))},
                       required=["id", "task_id", "task_code", "department", "role", "status"]),
     "AdjustmentCreated": {"allOf": [ref("Adjustment"), obj({"assignment": ref("Assignment")})]},
     "ReportSummary": obj({
         "id": INT, "task_id": INT, "task_code": STRING, "task_title": STRING, "plan_id": INT,
         "department": STRING, "period": {**STRING, "description": "period key, e.g. 2026Q1"},
-        "period_label": STRING, "deadline": DATE, "status": REPORT_STATUS, "version": INT,
-        "percent_complete": NULLABLE_INT, "progress": nullable(PROGRESS), "overdue": BOOL,
+        "period_label": STRING, "deadline": DATE, "status": REPORT_STATUS, "status_label": LABEL,
+        "version": INT, "percent_complete": NULLABLE_INT, "progress": nullable(PROGRESS),
+        "progress_label": {**LABEL, "type": ["string", "null"]}, "overdue": BOOL,
         "submitted_at": TIMESTAMP, "updated_at": TIMESTAMP,
     }, required=["id", "task_id", "task_code", "department", "period", "deadline", "status", "version"]),
     "ReportValue": obj({"target_id": INT, "value": NULLABLE_NUMBER}),
@@ -135,6 +137,7 @@ SCHEMAS: dict[str, dict] = {
     "Contribution": obj({
         "id": INT, "task_id": INT, "task_code": STRING, "task_title": STRING, "department": STRING,
         "period": STRING, "period_label": STRING, "deadline": DATE, "status": CONTRIBUTION_STATUS,
+        "status_label": LABEL,
         "text": STRING, "version": INT, "submitted_at": TIMESTAMP, "updated_at": TIMESTAMP,
     }),
     "ResubmissionDiff": obj({

@@ -1,5 +1,6 @@
 """Models → JSON: canonical department names, decimals as numbers, times ISO 8601 in UTC (+00:00), dates as
-YYYY-MM-DD. Field names here are the public contract: add, never rename."""
+YYYY-MM-DD. Field names here are the public contract: add, never rename. `*_label` fields are the display
+names of the codes beside them (workflow.labels), in the request's language."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
@@ -23,6 +24,7 @@ from models import (
     Task,
     User,
 )
+from workflow.labels import label
 
 
 def number(value) -> int | float | None:
@@ -49,12 +51,13 @@ def username(user: User | None) -> str | None:
 
 def me(user: User) -> dict:
     return {"id": user.id, "username": user.username, "display_name": user.display, "role": user.role,
-            "department": user.department.name if user.department else None,
+            "role_label": label("role", user.role), "department": user.department.name if user.department else None,
             "department_id": user.department_id, "email": user.email}
 
 
 def department(d: Department) -> dict:
-    return {"id": d.id, "name": d.name, "aliases": d.alias_names, "kind": d.kind, "active": d.active}
+    return {"id": d.id, "name": d.name, "aliases": d.alias_names, "kind": d.kind,
+            "kind_label": label("department_kind", d.kind), "active": d.active}
 
 
 # -- plans and tasks -------------------------------------------------------------------------------------
@@ -71,7 +74,8 @@ def period(p: Period) -> dict:
 
 
 def plan_summary(p: Plan, task_count: int | None = None) -> dict:
-    body = {"id": p.id, "title": p.title, "status": p.status, "issuing_body": p.issuing_body,
+    body = {"id": p.id, "title": p.title, "status": p.status, "status_label": label("plan_status", p.status),
+            "issuing_body": p.issuing_body,
             "valid_from": p.valid_from, "valid_to": p.valid_to, "cadence": p.cadence,
             "deadline_workdays": p.deadline_workdays, "source_filename": p.source_filename,
             "created_at": timestamp(p.created_at), "published_at": timestamp(p.published_at),
@@ -106,6 +110,7 @@ def task(t: Task) -> dict:
 def adjustment(r: AdjustmentRequest) -> dict:
     return {"id": r.id, "assignment_id": r.assignment_id, "reason": r.reason,
             "proposed_department": r.proposed_name, "status": r.status,
+            "status_label": label("adjustment_status", r.status),
             "requested_at": timestamp(r.requested_at), "decided_at": timestamp(r.decided_at),
             "decision_reason": r.decision_reason}
 
@@ -113,8 +118,9 @@ def adjustment(r: AdjustmentRequest) -> dict:
 def assignment(a: Assignment) -> dict:
     pending = a.pending_adjustment
     return {"id": a.id, "task_id": a.task_id, "task_code": a.task.code, "task_title": a.task.title,
-            "plan_id": a.task.plan_id, "department": a.department.name, "role": a.role, "implied": a.implied,
-            "status": a.status, "acknowledged_at": timestamp(a.acknowledged_at), "version": a.version,
+            "plan_id": a.task.plan_id, "department": a.department.name, "role": a.role,
+            "role_label": label("assignment_role", a.role), "implied": a.implied, "status": a.status,
+            "status_label": label("assignment_status", a.status), "acknowledged_at": timestamp(a.acknowledged_at), "version": a.version,
             "pending_adjustment": adjustment(pending) if pending else None}
 
 
@@ -129,7 +135,9 @@ def report_summary(r: Report, *, today: date | None = None) -> dict:
     return {"id": r.id, "task_id": r.task_id, "task_code": r.task.code, "task_title": r.task.title,
             "plan_id": r.task.plan_id, "department": r.department.name, "period": r.period.key,
             "period_label": r.period.label, "deadline": day(r.period.deadline), "status": r.status,
-            "version": r.version, "percent_complete": r.percent_complete, "progress": r.progress,
+            "status_label": label("report_status", r.status), "version": r.version,
+            "percent_complete": r.percent_complete, "progress": r.progress,
+            "progress_label": label("progress", r.progress) if r.progress else None,
             "overdue": _is_overdue(r, today), "submitted_at": timestamp(r.submitted_at),
             "updated_at": timestamp(r.updated_at)}
 
@@ -143,7 +151,8 @@ def attachment(a: Attachment) -> dict:
 def contribution(c: Contribution) -> dict:
     return {"id": c.id, "task_id": c.task_id, "task_code": c.task.code, "task_title": c.task.title,
             "department": c.department.name, "period": c.period.key, "period_label": c.period.label,
-            "deadline": day(c.period.deadline), "status": c.status, "text": c.text, "version": c.version,
+            "deadline": day(c.period.deadline), "status": c.status,
+            "status_label": label("contribution_status", c.status), "text": c.text, "version": c.version,
             "submitted_at": timestamp(c.submitted_at), "updated_at": timestamp(c.updated_at)}
 
 

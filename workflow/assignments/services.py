@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from models import (
@@ -29,6 +30,7 @@ from workflow import notify
 from workflow.clock import local
 from workflow.domain import Conflict, ValidationFailed, require
 from workflow.extensions import db
+from workflow.labels import label
 from workflow.scheduling.calendar import office_calendar
 from workflow.scheduling.periods import (
     DEFAULT_DEADLINE_WORKDAYS,
@@ -48,9 +50,10 @@ def publish_plan(plan: Plan, *, actor: User | None, now: datetime, cadence: str 
     `actor` None means the operations CLI. Periods run from `first_period` (default: the current one)
     to the end of the plan's last year.
     """
-    require(actor is None or actor.is_reviewer, "只有领导小组办公室可以发布方案。")
+    require(actor is None or actor.is_reviewer, _("只有领导小组办公室可以发布方案。"))
     if plan.status == PlanStatus.PUBLISHED:
-        raise Conflict(f"方案 #{plan.id} 已于 {local(plan.published_at):%Y-%m-%d} 发布，不能重复发布。")
+        raise Conflict(_("方案 #%(id)s 已于 %(date)s 发布，不能重复发布。", id=plan.id,
+                         date=f"{local(plan.published_at):%Y-%m-%d}"))
     today = local(now).date()
     try:
         first = first_period or period_for(cadence, today)
@@ -122,15 +125,15 @@ def open_all_due_periods(*, now: datetime) -> int:
 
 def _check_version(obj, expected: int | None) -> None:
     if expected is not None and expected != obj.version:
-        raise Conflict("该记录已被他人修改，请刷新后再操作。", current_version=obj.version)
+        raise Conflict(_("该记录已被他人修改，请刷新后再操作。"), current_version=obj.version)
 
 
 def acknowledge(assignment: Assignment, *, actor: User, now: datetime, version: int | None = None) -> Assignment:
     require(assignment.department_id == actor.department_id and actor.role == "liaison",
-            "只有本单位联络员可以签收。")
+            _("只有本单位联络员可以签收。"))
     _check_version(assignment, version)
     if assignment.status != AssignmentStatus.PENDING:
-        raise Conflict(f"当前状态（{assignment.status}）不能签收。", current_version=assignment.version)
+        raise Conflict(_("当前状态（%(status)s）不能签收。", status=label("assignment_status", assignment.status)), current_version=assignment.version)
     assignment.status, assignment.acknowledged_at = AssignmentStatus.ACKNOWLEDGED, now
     record("assignment.acknowledge", assignment, actor=actor, now=now,
            from_state=AssignmentStatus.PENDING, to_state=AssignmentStatus.ACKNOWLEDGED)
@@ -141,22 +144,22 @@ def acknowledge(assignment: Assignment, *, actor: User, now: datetime, version: 
 def request_adjustment(assignment: Assignment, *, reason: str, proposed_department: str, actor: User,
                        now: datetime, version: int | None = None) -> AdjustmentRequest:
     require(assignment.department_id == actor.department_id and actor.role == "liaison",
-            "只有本单位联络员可以申请调整。")
+            _("只有本单位联络员可以申请调整。"))
     _check_version(assignment, version)
     if assignment.status != AssignmentStatus.PENDING:
-        raise Conflict(f"当前状态（{assignment.status}）不能申请调整。", current_version=assignment.version)
+        raise Conflict(_("当前状态（%(status)s）不能申请调整。", status=label("assignment_status", assignment.status)), current_version=assignment.version)
     errors = {}
     reason = (reason or "").strip()
     proposed_name = (proposed_department or "").strip()
     if not reason:
-        errors["reason"] = "请说明申请调整的理由。"
+        errors["reason"] = _("请说明申请调整的理由。")
     proposed = Department.lookup(proposed_name) if proposed_name else None
     if not proposed_name:
-        errors["proposed_department"] = "请填写建议承担的单位。"
+        errors["proposed_department"] = _("请填写建议承担的单位。")
     elif proposed is None:
-        errors["proposed_department"] = f"没有名为“{proposed_name}”的单位。"
+        errors["proposed_department"] = _("没有名为“%(proposed_name)s”的单位。", proposed_name=proposed_name)
     elif proposed.id == assignment.department_id:
-        errors["proposed_department"] = "建议单位不能是本单位。"
+        errors["proposed_department"] = _("建议单位不能是本单位。")
     if errors:
         raise ValidationFailed(errors)
     request = AdjustmentRequest(assignment=assignment, reason=reason, proposed_department=proposed,
@@ -178,12 +181,12 @@ def request_adjustment(assignment: Assignment, *, reason: str, proposed_departme
 def decide_adjustment(request: AdjustmentRequest, *, accept: bool, reason: str, actor: User,
                       now: datetime) -> AdjustmentRequest:
     """Accept: the task moves to the proposed department (the old assignment stays as history); reject: back."""
-    require(actor.is_reviewer, "只有领导小组办公室可以处理调整申请。")
+    require(actor.is_reviewer, _("只有领导小组办公室可以处理调整申请。"))
     if request.status != AdjustmentStatus.PENDING:
-        raise Conflict("该申请已处理。")
+        raise Conflict(_("该申请已处理。"))
     reason = (reason or "").strip()
     if not accept and not reason:
-        raise ValidationFailed({"reason": "驳回申请时必须说明理由。"})
+        raise ValidationFailed({"reason": _("驳回申请时必须说明理由。")})
     old = request.assignment
     request.status = AdjustmentStatus.ACCEPTED if accept else AdjustmentStatus.REJECTED
     request.decided_at, request.decided_by_id, request.decision_reason = now, actor.id, reason
@@ -207,7 +210,8 @@ def _transfer(old: Assignment, department: Department, *, now: datetime) -> Assi
     existing = db.session.scalar(select(Assignment).where(Assignment.task_id == old.task_id,
                                                           Assignment.department_id == department.id))
     if existing is not None:
-        raise Conflict(f"{department.name}已在任务 {old.task.code} 的责任单位中，请在方案中直接调整分工。")
+        raise Conflict(_("%(name)s已在任务 %(code)s 的责任单位中，请在方案中直接调整分工。", name=department.name,
+                         code=old.task.code))
     new = Assignment(task_id=old.task_id, department=department, role=old.role, status=AssignmentStatus.PENDING)
     db.session.add(new)
     db.session.flush()
@@ -229,13 +233,13 @@ def _transfer(old: Assignment, department: Department, *, now: datetime) -> Assi
 
 def move_deadline(period: Period, new_deadline: date, *, reason: str, actor: User, now: datetime) -> Period:
     """The office moves one period's deadline; the reason is kept on the period and in the audit trail."""
-    require(actor.is_reviewer, "只有领导小组办公室可以调整报送期限。")
+    require(actor.is_reviewer, _("只有领导小组办公室可以调整报送期限。"))
     reason = (reason or "").strip()
     errors = {}
     if not reason:
-        errors["reason"] = "调整期限必须说明理由。"
+        errors["reason"] = _("调整期限必须说明理由。")
     if new_deadline <= period.end:
-        errors["deadline"] = f"新期限应晚于周期结束日 {period.end:%Y-%m-%d}。"
+        errors["deadline"] = _("新期限应晚于周期结束日 %(end)s。", end=f"{period.end:%Y-%m-%d}")
     if errors:
         raise ValidationFailed(errors)
     old = period.deadline

@@ -5,6 +5,7 @@ import hashlib
 import secrets
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from models import ApiToken, User
@@ -21,7 +22,7 @@ def _hash(token: str) -> str:
 
 def create_token(user: User, *, name: str = "", now: datetime, actor: User | None = None) -> tuple[ApiToken, str]:
     """Returns the row and the token itself, which is never stored and cannot be shown again."""
-    require(actor is None or actor.id == user.id, "只能为自己创建令牌。")
+    require(actor is None or actor.id == user.id, _("只能为自己创建令牌。"))
     token = PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user=user, name=(name or "").strip()[:100], token_hash=_hash(token), prefix=token[:12],
                    created_at=now)
@@ -48,8 +49,8 @@ def user_for_token(token: str, *, now: datetime) -> User | None:
 def revoke_token(token_id: int, *, actor: User, now: datetime) -> ApiToken:
     row = db.session.get(ApiToken, token_id)
     if row is None:
-        raise NotFound("令牌不存在。")
-    require(row.user_id == actor.id or actor.role == "admin", "只能撤销自己的令牌。")
+        raise NotFound(_("令牌不存在。"))
+    require(row.user_id == actor.id or actor.role == "admin", _("只能撤销自己的令牌。"))
     if row.revoked_at is None:
         row.revoked_at = now
         record("token.revoke", row, actor=actor, now=now)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask import current_app, has_app_context
+from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.orm import selectinload
 
@@ -16,6 +17,7 @@ from models.audit import record
 from workflow.clock import local
 from workflow.domain import Conflict, PermissionDenied, ValidationFailed
 from workflow.extensions import db
+from workflow.labels import label
 from workflow.scheduling.calendar import office_calendar
 from workflow.scheduling.reminders import DEFAULT_RULES, rules_for
 from workflow.scheduling.workdays import WorkdayCalendar
@@ -25,8 +27,6 @@ DEFAULT_OFFICE_NAME = "领导小组办公室"
 RESPONSE_WORKDAYS = 3
 EXCERPT_CHARS = 160
 
-CAUSE_NAMES = {"overdue": "逾期未报送", "returned": "退回后逾期未重新报送"}
-CLOSE_REASON_NAMES = {"submitted": "自动：已报送", "office": "办公室"}
 
 
 # -- permissions ---------------------------------------------------------------------------------------------
@@ -124,12 +124,12 @@ def close_escalation(escalation: Escalation, *, note: str, actor: User, now: dat
     conditional UPDATE match no row: the loser gets a Conflict, nothing is overwritten.
     """
     if not can_close(actor):
-        raise PermissionDenied("只有领导小组办公室可以关闭督办事项。")
+        raise PermissionDenied(_("只有领导小组办公室可以关闭督办事项。"))
     note = (note or "").strip()
     if not note:
-        raise ValidationFailed({"note": "关闭督办事项时必须填写说明。"})
+        raise ValidationFailed({"note": _("关闭督办事项时必须填写说明。")})
     if len(note) > NOTE_LIMIT:
-        raise ValidationFailed({"note": f"说明不能超过 {NOTE_LIMIT} 字（当前 {len(note)} 字）。"})
+        raise ValidationFailed({"note": _("说明不能超过 %(limit)s 字（当前 %(n)s 字）。", limit=NOTE_LIMIT, n=len(note))})
     if not escalation.is_open:
         raise Conflict(_already_closed(escalation))
     try:
@@ -160,15 +160,16 @@ def close_escalation(escalation: Escalation, *, note: str, actor: User, now: dat
 
 def _already_closed(escalation: Escalation) -> str:
     if escalation.close_reason == "submitted":
-        return "该督办事项已因报送而自动关闭，无需再关闭。"
-    return "该督办事项已被关闭，无需重复关闭。"
+        return _("该督办事项已因报送而自动关闭，无需再关闭。")
+    return _("该督办事项已被关闭，无需重复关闭。")
 
 
 def close_label(escalation: Escalation) -> str:
     """How a closed escalation was settled: '自动：已报送' or '办公室：<note>'."""
+    reason = label("escalation_close_reason", escalation.close_reason)
     if escalation.close_reason == "office":
-        return f"办公室：{escalation.close_note}"
-    return CLOSE_REASON_NAMES.get(escalation.close_reason, escalation.close_reason or "")
+        return _("%(reason)s：%(note)s", reason=reason, note=escalation.close_note)
+    return reason
 
 
 # -- the 督办通知单 ----------------------------------------------------------------------------------------------
@@ -236,7 +237,7 @@ def escalation_notice(escalation: Escalation, *, now: datetime | None = None) ->
     role = "牵头" if is_report else "配合"
     issued = local(dated).date()
     return_reason = escalation.report.last_return_reason if returned and escalation.report is not None else ""
-    cause = CAUSE_NAMES.get(escalation.cause, escalation.cause)
+    cause = label("escalation_cause", escalation.cause)
     if returned:
         body = (f"你单位{role}承担的任务 {task.code}“{task.title}”{period.label}{what}经审核被退回后，"
                 f"未在规定时间（{cn_date(deadline)}前）重新报送，至今已逾期 {days_late} 个工作日。")

@@ -6,6 +6,7 @@ escalations read-only (and their notices); liaisons and admins get 403.
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -20,6 +21,7 @@ from workflow.clock import local, utcnow
 from workflow.domain import DomainError, ValidationFailed
 from workflow.escalations import services
 from workflow.extensions import db
+from workflow.labels import chinese
 from workflow.reports.storage import content_disposition
 from workflow.scheduling.calendar import office_calendar
 
@@ -94,7 +96,7 @@ def _render_index(*, errors: dict | None = None, typed: dict | None = None, stat
     late = {e.id: services.days_late_now(e, today, cal) if cal else e.days_late for e in rows}
     return render_template(
         "escalations/index.html", rows=rows, late=late, counts=counts, total=total, args=args, pages=pages,
-        choices=choices, index_url=index_url, cause_names=services.CAUSE_NAMES, close_label=services.close_label,
+        choices=choices, index_url=index_url, close_label=services.close_label,
         can_close=services.can_close(current_user), errors=errors or {}, typed=typed or {},
         head_department=current_user.department if is_head else None,
         list_query=list_query(args),
@@ -135,9 +137,11 @@ def close(escalation_id: int):
 
 
 def _notice_html(escalation: Escalation, *, for_pdf: bool) -> str:
-    notice = services.escalation_notice(escalation, now=utcnow())
-    return render_template("pdf/notice.html", n=notice, for_pdf=for_pdf,
-                           can_close=services.can_close(current_user, escalation))
+    """The page follows the reader's language; the PDF is an official document, in Chinese."""
+    with chinese() if for_pdf else nullcontext():
+        notice = services.escalation_notice(escalation, now=utcnow())
+        return render_template("pdf/notice.html", n=notice, for_pdf=for_pdf,
+                               can_close=services.can_close(current_user, escalation))
 
 
 @bp.get("/<int:escalation_id>/notice")

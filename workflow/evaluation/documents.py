@@ -23,17 +23,11 @@ from pdf.render import render_document
 from workflow.clock import local
 from workflow.evaluation import scoring, services
 from workflow.extensions import db
+from workflow.labels import chinese, label
 from workflow.reports import storage
 
-ROLE_NAMES = {"lead": "牵头", "co": "配合"}
-BASIS_NAMES = {"target": "目标值", "linear": "线性路径", "milestone": "节点值", "no_base": "无基期值"}
-STATUS_LEGEND = {  # report status → (label, colour) for the status-by-area chart, in stacking order
-    "approved": ("已通过", "#2e7d32"),
-    "submitted": ("待审核", "#1565c0"),
-    "returned": ("已退回", "#ef6c00"),
-    "draft": ("未报送", "#c62828"),
-}
-ITEM_STATUS_NAMES = {"approved": "已通过", "submitted": "已报送", "returned": "已退回", "draft": "未报送"}
+# Report status → colour in the status-by-area chart, in stacking order.
+STATUS_COLOURS = {"approved": "#2e7d32", "submitted": "#1565c0", "returned": "#ef6c00", "draft": "#c62828"}
 
 
 # -- what the report shows --------------------------------------------------------------------------------
@@ -113,6 +107,7 @@ def report_context(evaluation: Evaluation, *, department: Department | None = No
                 area_counts[_area_of(entry["task"].code)][r["status"]] += 1
     area_rows = [(f"{code} {outline.get(code, '')}".strip()[:16], dict(counts))
                  for code, counts in sorted(area_counts.items(), key=lambda kv: _code_key(kv[0]))]
+    legend = {status: (label("report_status", status), colour) for status, colour in STATUS_COLOURS.items()}
     grades = Counter(s.grade for s in all_scores)
     grade_counts = {g: grades.get(g, 0) for g in scoring.GRADES}
     return {
@@ -120,14 +115,13 @@ def report_context(evaluation: Evaluation, *, department: Department | None = No
         "office_name": current_app.config.get("OFFICE_NAME", "领导小组办公室"),
         "generated_at": local(generated_at), "frozen": evaluation.frozen, "department": department,
         "scores": scores, "all_scores": all_scores, "grade_counts": grade_counts, "appendix": appendix,
-        "fmt": fmt, "signed": signed, "part_names": scoring.PART_NAMES, "short_part_names": scoring.SHORT_PART_NAMES, "parts": scoring.PARTS,
-        "basis_names": BASIS_NAMES, "status_names": ITEM_STATUS_NAMES,
+        "fmt": fmt, "signed": signed, "parts": scoring.PARTS,
         "signed_off_at": local(evaluation.signed_off_at) if evaluation.signed_off_at else None,
         "charts": {
             "ranking": charts.svg_data_uri(charts.ranking_chart(
                 [(s.department.name, _float(s.score), s.grade) for s in all_scores])),
             "grades": charts.svg_data_uri(charts.grade_chart(grade_counts)),
-            "areas": charts.svg_data_uri(charts.stacked_status_chart(area_rows, STATUS_LEGEND)) if area_rows else None,
+            "areas": charts.svg_data_uri(charts.stacked_status_chart(area_rows, legend)) if area_rows else None,
         },
         "totals": {
             "departments": len(all_scores),
@@ -150,8 +144,10 @@ def _float(value) -> float | None:
 
 
 def render_html(evaluation: Evaluation, *, department: Department | None = None, generated_at: datetime) -> str:
-    return render_template("pdf/evaluation.html", **report_context(evaluation, department=department,
-                                                                    generated_at=generated_at))
+    """The report is a Chinese document, whatever the language of the page that asked for it."""
+    with chinese():
+        return render_template("pdf/evaluation.html", **report_context(evaluation, department=department,
+                                                                        generated_at=generated_at))
 
 
 # -- generating and archiving ------------------------------------------------------------------------------

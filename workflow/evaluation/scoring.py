@@ -50,8 +50,6 @@ from workflow.extensions import db
 
 GRADES = ("优秀", "良好", "一般", "较差")
 PARTS = ("timeliness", "quality", "attainment", "rating")
-PART_NAMES = {"timeliness": "报送及时性", "quality": "报送质量", "attainment": "目标完成", "rating": "办公室评价"}
-SHORT_PART_NAMES = {"timeliness": "及时", "quality": "质量", "attainment": "目标", "rating": "评价"}
 
 DEFAULT_SETTINGS: dict = {
     "role_weights": {"lead": 1.0, "co": 0.5},

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
 from models import Department, Plan, PlanStatus, Role, Target, Task, User
@@ -23,6 +24,7 @@ from workflow.clock import local
 from workflow.domain import Conflict, NotFound, ValidationFailed, require
 from workflow.evaluation import scoring
 from workflow.extensions import db
+from workflow.labels import label
 from workflow.reports.services import committed
 
 REASON_LIMIT = 2000
@@ -55,7 +57,8 @@ def can_view_department(user: User | None, department_id: int | None) -> bool:
 
 def check_year(year: int) -> int:
     if not isinstance(year, int) or not MIN_YEAR <= year <= MAX_YEAR:
-        raise ValidationFailed({"year": f"年度应为 {MIN_YEAR}–{MAX_YEAR} 之间的四位数字。"})
+        raise ValidationFailed({"year": _("年度应为 %(min)s–%(max)s 之间的四位数字。", min=MIN_YEAR,
+                                                                                max=MAX_YEAR)})
     return year
 
 
@@ -66,7 +69,7 @@ def find_evaluation(plan: Plan, year: int) -> Evaluation | None:
 def get_or_create(plan: Plan, year: int, *, now: datetime) -> Evaluation:
     check_year(year)
     if plan.status != PlanStatus.PUBLISHED:
-        raise Conflict(f"方案 #{plan.id} 尚未发布，没有可评估的报送记录。")
+        raise Conflict(_("方案 #%(id)s 尚未发布，没有可评估的报送记录。", id=plan.id))
     evaluation = find_evaluation(plan, year)
     if evaluation is None:
         evaluation = Evaluation(plan=plan, year=year, created_at=now, settings={})
@@ -78,14 +81,14 @@ def get_or_create(plan: Plan, year: int, *, now: datetime) -> Evaluation:
 def score_of(evaluation: Evaluation, department: Department) -> DepartmentScore:
     row = next((s for s in evaluation.scores if s.department_id == department.id), None)
     if row is None:
-        raise NotFound(f"{department.name} 在 {evaluation.year} 年度没有可评估的任务。")
+        raise NotFound(_("%(name)s 在 %(year)s 年度没有可评估的任务。", name=department.name, year=evaluation.year))
     return row
 
 
 def _editable(evaluation: Evaluation, actor: User) -> None:
-    require(can_manage(actor), "只有领导小组办公室可以修改年度评估。")
+    require(can_manage(actor), _("只有领导小组办公室可以修改年度评估。"))
     if evaluation.frozen:
-        raise Conflict("年度评估已由领导签认并冻结；如需修改，请由办公室先说明理由重新开启。")
+        raise Conflict(_("年度评估已由领导签认并冻结；如需修改，请由办公室先说明理由重新开启。"))
 
 
 # -- computing ---------------------------------------------------------------------------------------------
@@ -137,9 +140,10 @@ def _number(value, field: str, *, low: float, high: float, label: str) -> Decima
     try:
         number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise ValidationFailed({field: f"{label}应为数字。"}) from None
+        raise ValidationFailed({field: _("%(label)s应为数字。", label=label)}) from None
     if not number.is_finite() or not low <= number <= high:
-        raise ValidationFailed({field: f"{label}应在 {low:g} 到 {high:g} 之间。"})
+        raise ValidationFailed({field: _("%(label)s应在 %(low)s 到 %(high)s 之间。", label=label, low=f"{low:g}",
+                                                   high=f"{high:g}")})
     return number
 
 
@@ -148,7 +152,7 @@ def _reason(value: str | None, field: str, message: str) -> str:
     if not text:
         raise ValidationFailed({field: message})
     if len(text) > REASON_LIMIT:
-        raise ValidationFailed({field: f"不超过 {REASON_LIMIT} 字。"})
+        raise ValidationFailed({field: _("不超过 %(limit)s 字。", limit=REASON_LIMIT)})
     return text
 
 
@@ -166,19 +170,20 @@ def update_settings(evaluation: Evaluation, values: dict, *, actor: User, now: d
         except ValidationFailed as exc:
             errors.update(exc.errors)
 
-    for role, label in (("lead", "牵头任务权重"), ("co", "配合任务权重")):
-        take(f"weight_{role}", settings["role_weights"], role, 0, 1, label)
+    for role, title in (("lead", _("牵头任务权重")), ("co", _("配合任务权重"))):
+        take(f"weight_{role}", settings["role_weights"], role, 0, 1, title)
     for part in scoring.PARTS:
-        take(f"part_{part}", settings["part_weights"], part, 0, 100, scoring.PART_NAMES[part] + "权重")
+        take(f"part_{part}", settings["part_weights"], part, 0, 100, _("%(part)s权重", part=label("score_part", part)))
     for grade in scoring.GRADES[:-1]:
-        take(f"threshold_{grade}", settings["thresholds"], grade, 0, 100, f"{grade}分数线")
-    for key, label, high in (("late_points_per_day", "逾期每天扣分", 100), ("late_floor", "逾期最低分", 100),
-                             ("escalation_points", "每次督办扣分", 100), ("escalation_cap", "督办扣分上限", 100)):
-        take(key, settings, key, 0, high, label)
+        take(f"threshold_{grade}", settings["thresholds"], grade, 0, 100,
+             _("%(grade)s分数线", grade=label("grade", grade)))
+    for key, title, high in (("late_points_per_day", _("逾期每天扣分"), 100), ("late_floor", _("逾期最低分"), 100),
+                             ("escalation_points", _("每次督办扣分"), 100), ("escalation_cap", _("督办扣分上限"), 100)):
+        take(key, settings, key, 0, high, title)
     if values.get("base_year") not in (None, ""):
         try:
             settings["base_year"] = int(_number(values["base_year"], "base_year", low=1990, high=MAX_YEAR,
-                                                label="基期年份"))
+                                                label=_("基期年份")))
         except ValidationFailed as exc:
             errors.update(exc.errors)
     merged = scoring.effective_settings(evaluation)
@@ -189,11 +194,11 @@ def update_settings(evaluation: Evaluation, values: dict, *, actor: User, now: d
             merged[key] = value
     thresholds = [merged["thresholds"][g] for g in scoring.GRADES[:-1]]
     if not errors and not thresholds[0] > thresholds[1] > thresholds[2]:
-        errors["threshold_良好"] = "分数线应依次降低：优秀 > 良好 > 一般。"
+        errors["threshold_良好"] = _("分数线应依次降低：优秀 > 良好 > 一般。")
     if not errors and merged["base_year"] >= evaluation.year:
-        errors["base_year"] = f"基期年份应早于评估年度 {evaluation.year}。"
+        errors["base_year"] = _("基期年份应早于评估年度 %(year)s。", year=evaluation.year)
     if not errors and not any(merged["part_weights"].get(p) for p in scoring.PARTS):
-        errors["part_timeliness"] = "各部分权重不能全为 0。"
+        errors["part_timeliness"] = _("各部分权重不能全为 0。")
     if errors:
         raise ValidationFailed(errors)
     before = evaluation.settings or {}
@@ -207,10 +212,10 @@ def update_settings(evaluation: Evaluation, values: dict, *, actor: User, now: d
 def rate_task(evaluation: Evaluation, task: Task, *, score, comment: str, actor: User, now: datetime) -> TaskRating:
     _editable(evaluation, actor)
     if task.plan_id != evaluation.plan_id:
-        raise NotFound("该任务不属于本方案。")
-    points = _number(score, "score", low=0, high=100, label="评分")
+        raise NotFound(_("该任务不属于本方案。"))
+    points = _number(score, "score", low=0, high=100, label=_("评分"))
     if points != points.to_integral_value():
-        raise ValidationFailed({"score": "评分应为 0 到 100 之间的整数。"})
+        raise ValidationFailed({"score": _("评分应为 0 到 100 之间的整数。")})
     rating = next((r for r in evaluation.ratings if r.task_id == task.id), None)
     before = {"score": rating.score, "comment": rating.comment} if rating else None
     if rating is None:
@@ -231,13 +236,13 @@ def adjust_score(evaluation: Evaluation, department: Department, *, points, reas
     errors: dict[str, str] = {}
     delta = text = None
     try:
-        delta = _number(points, "points", low=-100, high=100, label="调整分值")
+        delta = _number(points, "points", low=-100, high=100, label=_("调整分值"))
         if delta == 0:
-            errors["points"] = "调整分值不能为 0。"
+            errors["points"] = _("调整分值不能为 0。")
     except ValidationFailed as exc:
         errors.update(exc.errors)
     try:
-        text = _reason(reason, "reason", "调整分数必须说明理由。")
+        text = _reason(reason, "reason", _("调整分数必须说明理由。"))
     except ValidationFailed as exc:
         errors.update(exc.errors)
     if errors:   # both fields at once, so the office corrects the form in one go
@@ -258,10 +263,10 @@ def set_milestone(evaluation: Evaluation, target: Target, *, year, value, actor:
     """The value a target should reach by `year` (an empty value removes the milestone)."""
     _editable(evaluation, actor)
     if target.plan_id != evaluation.plan_id:
-        raise NotFound("该指标不属于本方案。")
-    at = int(_number(year, "year", low=1990, high=MAX_YEAR, label="年份"))
+        raise NotFound(_("该指标不属于本方案。"))
+    at = int(_number(year, "year", low=1990, high=MAX_YEAR, label=_("年份")))
     if target.year and at > target.year:
-        raise ValidationFailed({"year": f"节点年份不能晚于目标年份 {target.year}。"})
+        raise ValidationFailed({"year": _("节点年份不能晚于目标年份 %(year)s。", year=target.year)})
     milestone = db.session.scalar(select(TargetMilestone).where(TargetMilestone.target_id == target.id,
                                                                 TargetMilestone.year == at))
     if value in (None, ""):
@@ -269,7 +274,7 @@ def set_milestone(evaluation: Evaluation, target: Target, *, year, value, actor:
             db.session.delete(milestone)
         result = None
     else:
-        number = _number(value, "value", low=-1e12, high=1e12, label="节点值")
+        number = _number(value, "value", low=-1e12, high=1e12, label=_("节点值"))
         if milestone is None:
             milestone = TargetMilestone(target=target, year=at, value=number, created_at=now, created_by_id=actor.id)
             db.session.add(milestone)
@@ -286,15 +291,15 @@ def set_milestone(evaluation: Evaluation, target: Target, *, year, value, actor:
 def sign_off(evaluation: Evaluation, *, actor: User, now: datetime, note: str = "",
              version: int | None = None) -> Evaluation:
     """A leader signs off: the scores are computed once more and frozen."""
-    require(can_sign_off(actor), "只有领导可以签认年度评估。")
+    require(can_sign_off(actor), _("只有领导可以签认年度评估。"))
     if version is not None and str(version).strip() != str(evaluation.version):
-        raise Conflict("评估结果已被修改，请刷新后核对再签认。", current_version=evaluation.version)
+        raise Conflict(_("评估结果已被修改，请刷新后核对再签认。"), current_version=evaluation.version)
     if evaluation.frozen:
-        raise Conflict("年度评估已签认。")
+        raise Conflict(_("年度评估已签认。"))
     with committed(evaluation):
         _store(evaluation, scoring.compute(evaluation, local(now).date()), actor=actor, now=now)
         if not evaluation.scores:
-            raise Conflict("没有可签认的评估结果。")
+            raise Conflict(_("没有可签认的评估结果。"))
         evaluation.status = EvaluationStatus.FROZEN
         evaluation.signed_off_at, evaluation.signed_off_by = now, actor
         evaluation.sign_off_note = (note or "").strip()[:REASON_LIMIT]
@@ -305,10 +310,10 @@ def sign_off(evaluation: Evaluation, *, actor: User, now: datetime, note: str = 
 
 
 def reopen(evaluation: Evaluation, *, actor: User, now: datetime, reason: str) -> Evaluation:
-    require(can_manage(actor), "只有领导小组办公室可以重新开启年度评估。")
+    require(can_manage(actor), _("只有领导小组办公室可以重新开启年度评估。"))
     if not evaluation.frozen:
-        raise Conflict("年度评估尚未签认，无需重新开启。")
-    text = _reason(reason, "reason", "重新开启必须说明理由。")
+        raise Conflict(_("年度评估尚未签认，无需重新开启。"))
+    text = _reason(reason, "reason", _("重新开启必须说明理由。"))
     with committed(evaluation):
         evaluation.status = EvaluationStatus.DRAFT
         evaluation.signed_off_at, evaluation.signed_off_by, evaluation.sign_off_note = None, None, ""

@@ -10,7 +10,6 @@ import unicodedata
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -43,25 +42,19 @@ from workflow.clock import local, utcnow
 from workflow.domain import Conflict, DomainError, ValidationFailed
 from workflow.evaluation import documents, scoring, services
 from workflow.extensions import db
+from workflow.labels import names
 from workflow.reports.storage import content_disposition
 
 bp = Blueprint("evaluation", __name__, url_prefix="/evaluation")
-
-# What the templates show for the codes stored in the scores (scoring/documents keep Chinese names for the PDF).
-PART_LABELS = {"timeliness": _l("报送及时性"), "quality": _l("报送质量"), "attainment": _l("目标完成"),
-               "rating": _l("办公室评价")}
-GRADE_LABELS = {"优秀": _l("优秀"), "良好": _l("良好"), "一般": _l("一般"), "较差": _l("较差")}
-ROLE_LABELS = {"lead": _l("牵头"), "co": _l("配合")}
-BASIS_LABELS = {"target": _l("目标值"), "linear": _l("线性路径"), "milestone": _l("节点值"), "no_base": _l("无基期值")}
-STATUS_LABELS = {"approved": _l("已通过"), "submitted": _l("已报送"), "returned": _l("已退回"), "draft": _l("未报送")}
 
 MIMETYPES = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 @bp.context_processor
 def _helpers() -> dict:
-    return {"fmt": documents.fmt, "signed": documents.signed, "part_names": PART_LABELS, "grade_names": GRADE_LABELS,
-            "role_names": ROLE_LABELS, "basis_names": BASIS_LABELS, "status_names": STATUS_LABELS}
+    """The pages share the PDF's formatting; the names of the codes stored in the scores come from the registry."""
+    return {"fmt": documents.fmt, "signed": documents.signed, "part_names": names("score_part"),
+            "grade_names": names("grade"), "role_names": names("assignment_role")}
 
 
 # -- finding ------------------------------------------------------------------------------------------------

@@ -27,14 +27,9 @@ from openpyxl.xml.functions import tostring
 
 from models.evaluation import DepartmentScore, Evaluation
 from workflow.clock import local
-from workflow.escalations.services import CAUSE_NAMES
 from workflow.evaluation import scoring
-from workflow.evaluation.documents import BASIS_NAMES, ROLE_NAMES
-from workflow.evaluation.documents import ITEM_STATUS_NAMES as STATUS_NAMES
+from workflow.labels import chinese, label
 
-KIND_NAMES = {"report": "报告", "contribution": "配合情况"}
-ESCALATION_STATUS_NAMES = {"open": "未关闭", "closed": "已关闭"}
-STATE_NAMES = {"draft": "草稿", "frozen": "已签认"}
 COUNTS = ("lead_tasks", "co_tasks", "due", "on_time", "late", "missing", "returns", "escalations")
 COUNT_NAMES = ("牵头任务数", "配合任务数", "应报", "按时", "逾期", "未报", "退回", "督办次数")
 
@@ -45,7 +40,12 @@ MIN_WIDTH, MAX_WIDTH = 6, 50
 
 
 def build_workbook(evaluation: Evaluation) -> bytes:
-    """The evaluation's tables as an .xlsx; the same evaluation gives the same bytes."""
+    """The evaluation's tables as an .xlsx, in Chinese whoever asks; the same evaluation gives the same bytes."""
+    with chinese():
+        return _build(evaluation)
+
+
+def _build(evaluation: Evaluation) -> bytes:
     settings = scoring.effective_settings(evaluation)
     scores = _ordered(evaluation.scores)
     office = current_app.config.get("OFFICE_NAME", "领导小组办公室")
@@ -61,7 +61,7 @@ def build_workbook(evaluation: Evaluation) -> bytes:
     moment = _moment(evaluation)
     props = wb.properties
     props.creator = props.lastModifiedBy = office
-    props.title = f"{evaluation.plan.title}{evaluation.year}年度评估（{STATE_NAMES.get(evaluation.status, '')}）"
+    props.title = f"{evaluation.plan.title}{evaluation.year}年度评估（{label('evaluation_status', evaluation.status)}）"
     props.created = props.modified = moment
     buffer = io.BytesIO()
     wb.save(buffer)
@@ -78,7 +78,7 @@ def _ordered(scores: list[DepartmentScore]) -> list[DepartmentScore]:
 
 
 def _summary(wb: Workbook, scores: list[DepartmentScore]) -> None:
-    headers = ["排名", "单位", "得分", "等次", *[scoring.PART_NAMES[p] for p in scoring.PARTS],
+    headers = ["排名", "单位", "得分", "等次", *[label("score_part", p) for p in scoring.PARTS],
                "基础分", "督办扣分", "调整", *COUNT_NAMES]
     rows = [[s.rank, s.department.name, _num(s.score), s.grade, *[_num(s.parts.get(p)) for p in scoring.PARTS],
              _num(s.base_score), _num(s.deduction), _num(s.adjustment), *[_num(s.parts.get(k)) for k in COUNTS]]
@@ -87,9 +87,9 @@ def _summary(wb: Workbook, scores: list[DepartmentScore]) -> None:
 
 
 def _tasks(wb: Workbook, scores: list[DepartmentScore]) -> None:
-    headers = ["单位", "任务编号", "任务", "角色", "权重", "得分", *[scoring.PART_NAMES[p] for p in scoring.PARTS],
+    headers = ["单位", "任务编号", "任务", "角色", "权重", "得分", *[label("score_part", p) for p in scoring.PARTS],
                "办公室评语"]
-    rows = [[s.department.name, t["code"], t["title"], ROLE_NAMES.get(t["role"], t["role"]), _num(t["weight"]),
+    rows = [[s.department.name, t["code"], t["title"], label("assignment_role", t["role"]), _num(t["weight"]),
              _num(t["score"]), *[_num(t["parts"].get(p)) for p in scoring.PARTS],
              (t.get("rating") or {}).get("comment") or None]
             for s in scores for t in s.detail["tasks"]]
@@ -99,9 +99,9 @@ def _tasks(wb: Workbook, scores: list[DepartmentScore]) -> None:
 def _items(wb: Workbook, scores: list[DepartmentScore]) -> None:
     headers = ["单位", "任务编号", "类型", "周期", "周期名称", "截止日期", "报送日期", "逾期天数", "得分", "状态",
                "退回次数", "最近退回理由", "计入评分"]
-    rows = [[s.department.name, t["code"], KIND_NAMES.get(i["kind"], i["kind"]), i["period"], i.get("period_label"),
+    rows = [[s.department.name, t["code"], label("item_kind", i["kind"]), i["period"], i.get("period_label"),
              _day(i["deadline"]), _day(i["submitted"]), _num(i["days_late"]), _num(i["points"]),
-             STATUS_NAMES.get(i["status"], i["status"]), _num(i.get("returns", 0)), i.get("return_reason") or None,
+             label(f"{i['kind']}_status", i["status"]), _num(i.get("returns", 0)), i.get("return_reason") or None,
              "是" if i["counted"] else "否"]
             for s in scores for t in s.detail["tasks"] for i in t["items"]]
     _sheet(wb, "报送记录", headers, rows)
@@ -111,7 +111,7 @@ def _targets(wb: Workbook, scores: list[DepartmentScore]) -> None:
     headers = ["单位", "任务编号", "指标", "目标", "目标年份", "本年应达值", "依据", "最新批准值", "计量单位",
                "取值周期", "得分"]
     rows = [[s.department.name, t["code"], g["metric"], g["label"], _num(g["year"]), _num(g["due"]),
-             BASIS_NAMES.get(g["basis"], g["basis"]), _num(g["value"]), g.get("unit") or None, g["period"],
+             label("attainment_basis", g["basis"]), _num(g["value"]), g.get("unit") or None, g["period"],
              _num(g["score"])]
             for s in scores for t in s.detail["tasks"] for g in t["targets"]]
     _sheet(wb, "目标完成", headers, rows)
@@ -120,7 +120,7 @@ def _targets(wb: Workbook, scores: list[DepartmentScore]) -> None:
 def _escalations_and_adjustments(wb: Workbook, scores: list[DepartmentScore]) -> None:
     headers = ["单位", "类型", "任务编号", "周期", "日期", "逾期天数", "调整分值", "事由", "状态", "调整人"]
     rows = [[s.department.name, "督办", e["task_code"], e["period"], _day(e["opened"]), _num(e["days_late"]), None,
-             CAUSE_NAMES.get(e["cause"], e["cause"]), ESCALATION_STATUS_NAMES.get(e["status"], e["status"]), None]
+             label("escalation_cause", e["cause"]), label("escalation_status", e["status"]), None]
             for s in scores for e in s.detail["escalations"]]
     rows += [[s.department.name, "分数调整", None, None, _local_naive(a["at"]), None, _num(a["points"]), a["reason"],
               None, a["by"] or None]
@@ -134,7 +134,7 @@ def _settings(wb: Workbook, evaluation: Evaluation, settings: dict, office: str)
         ["方案", evaluation.plan.title],
         ["评估年度", evaluation.year],
         ["评估单位", office],
-        ["状态", STATE_NAMES.get(evaluation.status, evaluation.status)],
+        ["状态", label("evaluation_status", evaluation.status)],
         ["计算时间", _local_naive(evaluation.computed_at)],
         ["签认领导", evaluation.signed_off_by.display if evaluation.signed_off_by else None],
         ["签认时间", signed_at],
@@ -142,14 +142,14 @@ def _settings(wb: Workbook, evaluation: Evaluation, settings: dict, office: str)
         ["基期年份", settings["base_year"]],
         ["牵头任务权重", settings["role_weights"].get("lead")],
         ["配合任务权重", settings["role_weights"].get("co")],
-        *[[f"{scoring.PART_NAMES[p]}权重", settings["part_weights"].get(p)] for p in scoring.PARTS],
+        *[[f"{label('score_part', p)}权重", settings["part_weights"].get(p)] for p in scoring.PARTS],
         *[[f"{grade}分数线（不低于）", settings["thresholds"].get(grade)] for grade in scoring.GRADES[:-1]],
         ["逾期每天扣分", settings["late_points_per_day"]],
         ["逾期报送最低得分", settings["late_floor"]],
         ["每次督办扣分", settings["escalation_points"]],
         ["督办扣分上限", settings["escalation_cap"]],
     ]
-    _sheet(wb, "评估设置", ["项目", "值"], [[label, _num(value)] for label, value in rows], autofilter=False)
+    _sheet(wb, "评估设置", ["项目", "值"], [[name, _num(value)] for name, value in rows], autofilter=False)
 
 
 # -- cells -----------------------------------------------------------------------------------------------------

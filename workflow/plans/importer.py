@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from models import (
@@ -46,7 +47,8 @@ def import_plan(draft: PlanDraft, *, source_filename: str, source_sha256: str,
     """
     existing = find_plan_by_sha(source_sha256)
     if existing is not None:
-        raise PlanImportError(f"该文件已导入过（方案 #{existing.id}《{existing.title}》），不能重复导入。")
+        raise PlanImportError(_("该文件已导入过（方案 #%(id)s《%(title)s》），不能重复导入。", id=existing.id,
+                                 title=existing.title))
     try:
         departments = _ensure_departments(draft.departments)
         plan = Plan(
@@ -93,7 +95,8 @@ def _ensure_departments(drafts: list[DepartmentDraft]) -> dict[str, Department]:
                 continue
             other = Department.lookup(alias)
             if other is not None and other.id != dept.id:
-                raise PlanImportError(f"名称“{alias}”已属于单位“{other.name}”，不能再作为“{dept.name}”的别名。")
+                raise PlanImportError(_("名称“%(alias)s”已属于单位“%(other)s”，不能再作为“%(name)s”的别名。", alias=alias,
+                                        other=other.name, name=dept.name))
             dept.aliases.append(DepartmentAlias(name=alias))
             known.add(alias)
         for name in (d.name, *d.aliases):
@@ -128,7 +131,7 @@ def _add_task(plan: Plan, d: TaskDraft, position: int, node: OutlineNode | None,
         for name in names:
             dept = departments.get(name) or Department.lookup(name)
             if dept is None:
-                raise PlanImportError(f"任务 {d.code} 的责任单位“{name}”不在单位列表中。")
+                raise PlanImportError(_("任务 %(code)s 的责任单位“%(name)s”不在单位列表中。", code=d.code, name=name))
             if dept.id in seen:
                 continue
             seen.add(dept.id)

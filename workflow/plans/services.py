@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -25,7 +26,7 @@ def sha256_of(data: bytes) -> str:
 
 def parse_upload(data: bytes, filename: str) -> PlanDraft:
     if Path(filename).suffix.lower() not in ALLOWED_SUFFIXES:
-        raise PlanParseError("只支持 .txt 和 .docx 格式的方案文件。")
+        raise PlanParseError(_("只支持 .txt 和 .docx 格式的方案文件。"))
     return parse_plan_bytes(data, filename)
 
 
@@ -129,7 +130,7 @@ def guess_kind(name: str) -> str:
 def confirm_import(key: str, *, corrections: dict | None, actor: User, now: datetime) -> Plan:
     staged = load_staged(key)
     if staged is None:
-        raise PlanParseError("上传的文件已失效，请重新上传。")
+        raise PlanParseError(_("上传的文件已失效，请重新上传。"))
     data, filename = staged
     draft = parse_upload(data, filename)
     if corrections:

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -31,6 +32,7 @@ from workflow import notify
 from workflow.domain import Conflict, TooLarge, ValidationFailed, require
 from workflow.escalations.services import close_on_submission
 from workflow.extensions import db
+from workflow.labels import label
 from workflow.reports import storage
 
 # One transition table for reports: action → (states it may start from, state it leads to).
@@ -40,9 +42,6 @@ REPORT_TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "return": ((ReportStatus.SUBMITTED,), ReportStatus.RETURNED),
 }
 CONTRIBUTION_TRANSITIONS = {"submit": ((ContributionStatus.DRAFT,), ContributionStatus.SUBMITTED)}
-
-STATE_NAMES = {"draft": "草稿", "submitted": "已报送", "returned": "已退回", "approved": "已通过"}
-ACTION_NAMES = {"submit": "提交", "approve": "审核通过", "return": "退回"}
 
 TEXT_LIMIT = 20_000
 
@@ -61,16 +60,18 @@ class ReportInput:
 
 def check_version(obj, expected: int | None) -> None:
     if expected is not None and int(expected) != obj.version:
-        raise Conflict(f"该内容已被他人修改（当前版本 {obj.version}，您编辑的是版本 {int(expected)}）。"
-                       "您填写的内容已保留，请核对后再保存。", current_version=obj.version)
+        raise Conflict(_("该内容已被他人修改（当前版本 %(version)s，您编辑的是版本 %(expected)s）。"
+                         "您填写的内容已保留，请核对后再保存。", version=obj.version, expected=int(expected)),
+                       current_version=obj.version)
 
 
 def apply_transition(obj, action: str, table: dict, *, actor: User | None, now: datetime, comment: str = "") -> str:
     """Check the current state against the table, move to the next one, and write the audit row."""
     allowed, to_state = table[action]
     if obj.status not in allowed:
-        raise Conflict(f"当前状态为“{STATE_NAMES.get(obj.status, obj.status)}”，不能{ACTION_NAMES.get(action, action)}。",
-                       current_version=obj.version)
+        states = "contribution_status" if isinstance(obj, Contribution) else "report_status"
+        raise Conflict(_("当前状态为“%(state)s”，不能%(action)s。", state=label(states, obj.status),
+                         action=label("action", action)), current_version=obj.version)
     from_state, obj.status = obj.status, to_state
     record(f"{obj.__tablename__}.{action}", obj, actor=actor, now=now, comment=comment,
            from_state=from_state, to_state=to_state)
@@ -80,9 +81,9 @@ def apply_transition(obj, action: str, table: dict, *, actor: User | None, now: 
 def _text(value, name: str, errors: dict, *, required: bool, label: str) -> str:
     text = (value or "").strip() if isinstance(value, str) or value is None else str(value).strip()
     if len(text) > TEXT_LIMIT:
-        errors[name] = f"{label}不能超过 {TEXT_LIMIT} 字。"
+        errors[name] = _("%(label)s不能超过 %(limit)s 字。", label=label, limit=TEXT_LIMIT)
     elif required and not text:
-        errors[name] = f"请填写{label}。"
+        errors[name] = _("请填写%(label)s。", label=label)
     return text
 
 
@@ -90,15 +91,15 @@ def clean_report_input(report: Report, data: ReportInput, *, complete: bool) -> 
     """Validate types always and completeness when submitting; returns (clean values, field errors)."""
     errors: dict[str, str] = {}
     clean = {
-        "narrative": _text(data.narrative, "narrative", errors, required=complete, label="工作进展"),
-        "difficulties": _text(data.difficulties, "difficulties", errors, required=False, label="存在困难"),
-        "next_steps": _text(data.next_steps, "next_steps", errors, required=False, label="下一步计划"),
+        "narrative": _text(data.narrative, "narrative", errors, required=complete, label=_("工作进展")),
+        "difficulties": _text(data.difficulties, "difficulties", errors, required=False, label=_("存在困难")),
+        "next_steps": _text(data.next_steps, "next_steps", errors, required=False, label=_("下一步计划")),
     }
     percent = data.percent_complete
     if percent in (None, ""):
         clean["percent_complete"] = None
         if complete:
-            errors["percent_complete"] = "请填写完成百分比。"
+            errors["percent_complete"] = _("请填写完成百分比。")
     else:
         try:
             number = Decimal(str(percent).strip().rstrip("%"))
@@ -106,12 +107,12 @@ def clean_report_input(report: Report, data: ReportInput, *, complete: bool) -> 
                 raise InvalidOperation
             clean["percent_complete"] = int(number)
             if not 0 <= clean["percent_complete"] <= 100:
-                errors["percent_complete"] = "完成百分比应在 0 到 100 之间。"
+                errors["percent_complete"] = _("完成百分比应在 0 到 100 之间。")
         except (InvalidOperation, ValueError):
-            errors["percent_complete"] = "完成百分比应为 0 到 100 的整数。"
+            errors["percent_complete"] = _("完成百分比应为 0 到 100 的整数。")
     progress = data.progress or None
     if progress is not None and progress not in set(Progress) or progress is None and complete:
-        errors["progress"] = "请选择进展状态。"
+        errors["progress"] = _("请选择进展状态。")
     clean["progress"] = progress if progress in set(Progress) else None
     clean["values"] = {}
     for target in report.task.targets:
@@ -120,7 +121,7 @@ def clean_report_input(report: Report, data: ReportInput, *, complete: bool) -> 
         if raw in (None, ""):
             clean["values"][target.id] = None
             if complete:
-                errors[name] = f"请填写“{target.metric or '指标'}”的当前值。"
+                errors[name] = _("请填写“%(metric)s”的当前值。", metric=target.metric or _("指标"))
             continue
         try:
             number = Decimal(str(raw).strip().replace(",", ""))
@@ -128,10 +129,11 @@ def clean_report_input(report: Report, data: ReportInput, *, complete: bool) -> 
                 raise InvalidOperation
             clean["values"][target.id] = number
         except (InvalidOperation, ValueError):
-            errors[name] = f"“{target.metric or '指标'}”的当前值应为数字（单位：{target.unit or '无'}）。"
+            errors[name] = _("“%(metric)s”的当前值应为数字（单位：%(unit)s）。", metric=target.metric or _("指标"),
+                             unit=target.unit or _("无"))
     unknown = {str(k) for k in data.values} - {str(t.id) for t in report.task.targets}
     if unknown:
-        errors["values"] = f"任务没有这些指标：{', '.join(sorted(unknown))}"
+        errors["values"] = _("任务没有这些指标：%(metrics)s", metrics=", ".join(sorted(unknown)))
     return clean, errors
 
 
@@ -140,7 +142,7 @@ def snapshot(report: Report) -> dict:
     return {
         "narrative": report.narrative, "percent_complete": report.percent_complete, "progress": report.progress,
         "difficulties": report.difficulties, "next_steps": report.next_steps,
-        "values": {str(v.target_id): (format(v.value.normalize(), "f") if v.value is not None else None)
+        "values": {str(v.target_id): (f"{v.value.normalize():f}" if v.value is not None else None)
                    for v in report.values},
     }
 
@@ -167,7 +169,7 @@ def committed(obj):
     except StaleDataError as exc:
         db.session.rollback()
         db.session.refresh(obj)
-        raise Conflict("该内容刚被他人修改，您的内容未保存但已保留，请核对后再保存。",
+        raise Conflict(_("该内容刚被他人修改，您的内容未保存但已保留，请核对后再保存。"),
                        current_version=obj.version) from exc
 
 
@@ -180,8 +182,8 @@ def _add_revision(report: Report, *, actor: User, now: datetime) -> None:
 def save_report(report: Report, data: ReportInput, *, actor: User, now: datetime,
                 version: int | None, submit: bool = False) -> Report:
     """Save the draft (types checked, gaps allowed); with submit=True, check completeness and submit too."""
-    require(report.can_view(actor), "无权查看该报告。")
-    require(report.can_edit(actor), "该报告当前不能由您修改。")
+    require(report.can_view(actor), _("无权查看该报告。"))
+    require(report.can_edit(actor), _("该报告当前不能由您修改。"))
     check_version(report, version)
     clean, errors = clean_report_input(report, data, complete=submit)
     if errors:
@@ -195,8 +197,8 @@ def save_report(report: Report, data: ReportInput, *, actor: User, now: datetime
 
 
 def submit_report(report: Report, *, actor: User, now: datetime, version: int | None = None) -> Report:
-    require(report.can_view(actor), "无权查看该报告。")
-    require(report.can_edit(actor), "该报告当前不能由您提交。")
+    require(report.can_view(actor), _("无权查看该报告。"))
+    require(report.can_edit(actor), _("该报告当前不能由您提交。"))
     check_version(report, version)
     clean, errors = clean_report_input(report, ReportInput(
         narrative=report.narrative, percent_complete=report.percent_complete, progress=report.progress,
@@ -221,10 +223,10 @@ def _submit(report: Report, *, actor: User, now: datetime) -> None:
 
 def save_contribution(contribution: Contribution, text: str, *, actor: User, now: datetime,
                       version: int | None, submit: bool = False) -> Contribution:
-    require(contribution.can_edit(actor), "该配合情况当前不能由您修改。")
+    require(contribution.can_edit(actor), _("该配合情况当前不能由您修改。"))
     check_version(contribution, version)
     errors: dict[str, str] = {}
-    clean = _text(text, "text", errors, required=submit, label="配合情况")
+    clean = _text(text, "text", errors, required=submit, label=_("配合情况"))
     if errors:
         raise ValidationFailed(errors)
     with committed(contribution):
@@ -267,7 +269,7 @@ def upload_root() -> Path:
 
 
 def add_attachment(report: Report, stream, filename: str, *, actor: User, now: datetime) -> Attachment:
-    require(report.can_edit(actor), "该报告当前不能由您添加附件。")
+    require(report.can_edit(actor), _("该报告当前不能由您添加附件。"))
     try:
         stored = storage.store(stream, filename, upload_root(),
                                max_bytes=current_app.config.get("ATTACHMENT_MAX_BYTES", storage.DEFAULT_MAX_BYTES))

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from flask_babel import gettext as _
+
 ALLOWED = {
     "pdf": "application/pdf",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
@@ -73,7 +75,7 @@ def _ooxml_kind(data: bytes) -> str | None:
 def detect_type(data: bytes) -> str:
     """The kind of file (a key of ALLOWED) from its bytes; names and client-sent types are never trusted."""
     if not data:
-        raise AttachmentError(f"文件为空：请上传 {_allowed_list()} 文件。")
+        raise AttachmentError(_("文件为空：请上传 %(types)s 文件。", types=_allowed_list()))
     if data.startswith(b"%PDF-"):
         return "pdf"
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -83,7 +85,7 @@ def detect_type(data: bytes) -> str:
     # Require the local-header signature at offset 0: is_zipfile alone also accepts an .exe with a zip appended.
     if data.startswith(b"PK\x03\x04") and (kind := _ooxml_kind(data)):
         return kind
-    raise AttachmentError(f"不支持的文件类型：只能上传 {_allowed_list()} 文件（按文件内容判断）。")
+    raise AttachmentError(_("不支持的文件类型：只能上传 %(types)s 文件（按文件内容判断）。", types=_allowed_list()))
 
 
 def safe_filename(original: str, kind: str) -> str:
@@ -107,11 +109,11 @@ def _describe_limit(max_bytes: int) -> str:
         return f"{max_bytes / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
     if max_bytes >= 1024:
         return f"{max_bytes / 1024:.1f}".removesuffix(".0") + " KB"
-    return f"{max_bytes} 字节"
+    return _("%(n)s 字节", n=max_bytes)
 
 
 def _too_large(max_bytes: int) -> AttachmentError:
-    return AttachmentError(f"附件超过 {_describe_limit(max_bytes)} 上限。", status=413)
+    return AttachmentError(_("附件超过 %(limit)s 上限。", limit=_describe_limit(max_bytes)), status=413)
 
 
 def _read_limited(source, max_bytes: int) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -17,7 +18,7 @@ from workflow.reports.services import REPORT_TRANSITIONS, apply_transition, chec
 
 def approve_report(report: Report, *, actor: User, now: datetime, comment: str = "",
                    version: int | None = None) -> Report:
-    require(actor.is_reviewer, "只有领导小组办公室可以审核报告。")
+    require(actor.is_reviewer, _("只有领导小组办公室可以审核报告。"))
     check_version(report, version)
     with committed(report):
         apply_transition(report, "approve", REPORT_TRANSITIONS, actor=actor, now=now, comment=(comment or "").strip())
@@ -28,11 +29,11 @@ def approve_report(report: Report, *, actor: User, now: datetime, comment: str =
 
 
 def return_report(report: Report, *, actor: User, now: datetime, reason: str, version: int | None = None) -> Report:
-    require(actor.is_reviewer, "只有领导小组办公室可以审核报告。")
+    require(actor.is_reviewer, _("只有领导小组办公室可以审核报告。"))
     check_version(report, version)
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationFailed({"reason": "退回时必须说明理由。"})
+        raise ValidationFailed({"reason": _("退回时必须说明理由。")})
     with committed(report):
         apply_transition(report, "return", REPORT_TRANSITIONS, actor=actor, now=now, comment=reason)
         report.reviewed_at, report.last_return_reason = now, reason
@@ -45,12 +46,12 @@ def return_report(report: Report, *, actor: User, now: datetime, reason: str, ve
 
 def bulk_approve(report_ids: list[int], *, actor: User, now: datetime, comment: str = "") -> tuple[int, list[str]]:
     """Approve each selected report on its own; one that cannot be approved is reported, not fatal."""
-    require(actor.is_reviewer, "只有领导小组办公室可以审核报告。")
+    require(actor.is_reviewer, _("只有领导小组办公室可以审核报告。"))
     approved, problems = 0, []
     for report_id in report_ids:
         report = db.session.get(Report, report_id)
         if report is None:
-            problems.append(f"报告 #{report_id} 不存在")
+            problems.append(_("报告 #%(report_id)s 不存在", report_id=report_id))
             continue
         try:
             approve_report(report, actor=actor, now=now, comment=comment)

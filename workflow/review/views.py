@@ -29,6 +29,7 @@ from workflow.assignments import services as assignments
 from workflow.clock import local, utcnow
 from workflow.domain import DomainError, ValidationFailed
 from workflow.extensions import db
+from workflow.labels import label
 from workflow.review import services
 from workflow.scheduling.calendar import office_calendar
 from workflow.scheduling.periods import PeriodError, PeriodSpec, generate_periods, period_for
@@ -40,11 +41,6 @@ FEEDBACK_KEY = "review_feedback"
 # What the office typed goes back to the report page through the session cookie (about 4 KB in all); longer
 # text is answered on a page of its own so that nothing is lost.
 SESSION_TEXT_LIMIT = 300
-
-
-def status_names() -> dict[str, str]:
-    return {ReportStatus.DRAFT: _("草稿"), ReportStatus.SUBMITTED: _("待审核"), ReportStatus.RETURNED: _("已退回"),
-            ReportStatus.APPROVED: _("已通过")}
 
 
 def require_office() -> None:
@@ -157,7 +153,7 @@ def queue():
     return render_template(
         "review/queue.html", form=form, rows=rows, total=total, counts=counts, filters=filters, page=filters.page,
         pages=pages, today=today, days_late=days_late, queue_url=queue_url, report_url=report_url,
-        status_names=status_names(), can_act=current_user.is_reviewer, next_url=request.full_path,
+        can_act=current_user.is_reviewer, next_url=request.full_path,
     )
 
 
@@ -184,13 +180,12 @@ def bulk_approve():
         return redirect(_back_to_queue())
     # Say plainly why a report that is not awaiting review was left alone; the service handles the rest
     # (and anything that changed in between).
-    names = status_names()
     problems = []
     for report in db.session.scalars(select(Report).where(Report.id.in_(ids))):
         if report.status != ReportStatus.SUBMITTED:
             problems.append(_("%(code)s %(dept)s：当前状态为“%(status)s”，不在待审核中",
                               code=report.task.code, dept=report.department.name,
-                              status=names.get(report.status, report.status)))
+                              status=label("report_status", report.status)))
             ids.remove(report.id)
     approved, more = services.bulk_approve(ids, actor=current_user, now=utcnow(), comment=form.comment.data or "")
     problems += more

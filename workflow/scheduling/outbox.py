@@ -473,12 +473,12 @@ def deliver_pass(*, now: datetime, mailer: MailSettings | None = None) -> dict:
 
 def retry_parked(email_id: int, *, actor: User, now: datetime) -> OutboxEmail:
     """The admin puts a parked message back in the queue: attempts start again, the next pass sends it."""
-    require(actor is not None and actor.role == Role.ADMIN, "只有系统管理员可以重新发送邮件。")
+    require(actor is not None and actor.role == Role.ADMIN, _("只有系统管理员可以重新发送邮件。"))
     row = db.session.get(OutboxEmail, email_id)
     if row is None:
-        raise NotFound("邮件不存在。")
+        raise NotFound(_("邮件不存在。"))
     if row.status != EmailStatus.PARKED:
-        raise Conflict("只有已搁置的邮件可以重新发送。")
+        raise Conflict(_("只有已搁置的邮件可以重新发送。"))
     record("outbox_retry", row, actor=actor, now=now, from_state=EmailStatus.PARKED, to_state=EmailStatus.PENDING,
            comment=row.last_error, data={"attempts": row.attempts})
     row.status, row.attempts, row.next_attempt_at = EmailStatus.PENDING, 0, None

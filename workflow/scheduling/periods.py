@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from flask_babel import gettext as _
+
 from workflow.scheduling.workdays import WorkdayCalendar, default_calendar
 
 __all__ = [
@@ -79,17 +81,17 @@ def _cadence(cadence: Cadence | str) -> Cadence:
         return Cadence(cadence)
     except ValueError:
         raise PeriodError(
-            f"报送周期“{cadence}”无法识别，应为 monthly（月度）、quarterly（季度）、"
-            f"half-yearly（半年度）或 yearly（年度）"
+            _("报送周期“%(cadence)s”无法识别，应为 monthly（月度）、quarterly（季度）、half-yearly（半年度）或 yearly（年度）",
+              cadence=cadence)
         ) from None
 
 
 def _format_hint(cadence: Cadence, year: str) -> str:
     return {
-        Cadence.MONTHLY: f"月度应写作 {year}-01–{year}-12",
-        Cadence.QUARTERLY: f"季度应写作 {year}Q1–{year}Q4",
-        Cadence.HALF_YEARLY: f"半年度应写作 {year}H1 或 {year}H2",
-        Cadence.YEARLY: f"年度应写作四位年份，如 {year}",
+        Cadence.MONTHLY: _("月度应写作 %(year)s-01–%(year)s-12", year=year),
+        Cadence.QUARTERLY: _("季度应写作 %(year)sQ1–%(year)sQ4", year=year),
+        Cadence.HALF_YEARLY: _("半年度应写作 %(year)sH1 或 %(year)sH2", year=year),
+        Cadence.YEARLY: _("年度应写作四位年份，如 %(year)s", year=year),
     }[cadence]
 
 
@@ -99,19 +101,20 @@ def _parse(cadence: Cadence, key: str) -> tuple[int, int]:
     m = _PATTERNS[cadence].fullmatch(text) if isinstance(key, str) else None
     example = text[:4] if text[:4].isdigit() and MIN_YEAR <= int(text[:4]) <= MAX_YEAR else "2026"
     if m is None:
-        raise PeriodError(f"周期“{text}”格式不对，{_format_hint(cadence, example)}")
+        raise PeriodError(_("周期“%(text)s”格式不对，%(hint)s", text=text, hint=_format_hint(cadence, example)))
     year = int(m.group(1))
     part = int(m.group(2)) if cadence is not Cadence.YEARLY else 1
     if not 1 <= part <= _PARTS[cadence]:
-        raise PeriodError(f"周期“{text}”格式不对，{_format_hint(cadence, example)}")
+        raise PeriodError(_("周期“%(text)s”格式不对，%(hint)s", text=text, hint=_format_hint(cadence, example)))
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise PeriodError(f"周期“{text}”的年份超出范围，应在 {MIN_YEAR}–{MAX_YEAR} 年之间")
+        raise PeriodError(_("周期“%(text)s”的年份超出范围，应在 %(min_year)s–%(max_year)s 年之间", text=text,
+                            min_year=MIN_YEAR, max_year=MAX_YEAR))
     return year, part
 
 
 def _key(cadence: Cadence, year: int, part: int) -> str:
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise PeriodError(f"{year} 年超出支持范围，应在 {MIN_YEAR}–{MAX_YEAR} 年之间")
+        raise PeriodError(_("%(year)s 年超出支持范围，应在 %(min_year)s–%(max_year)s 年之间", year=year, min_year=MIN_YEAR, max_year=MAX_YEAR))
     if cadence is Cadence.MONTHLY:
         return f"{year}-{part:02d}"
     if cadence is Cadence.QUARTERLY:
@@ -141,7 +144,7 @@ def _label(cadence: Cadence, year: int, part: int) -> str:
 
 def _check_deadline_workdays(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_DEADLINE_WORKDAYS:
-        raise PeriodError(f"报送期限应为周期结束后 0–{MAX_DEADLINE_WORKDAYS} 个工作日，不能是“{n}”")
+        raise PeriodError(_("报送期限应为周期结束后 0–%(max)s 个工作日，不能是“%(n)s”", max=MAX_DEADLINE_WORKDAYS, n=n))
 
 
 def parse_period_key(cadence: Cadence | str, key: str) -> tuple[date, date]:
@@ -206,10 +209,11 @@ def generate_periods(
     c = _cadence(cadence)
     _check_deadline_workdays(deadline_workdays)
     cal = calendar if calendar is not None else default_calendar()
-    first_start, _ = parse_period_key(c, first_key)
+    first_start, _end = parse_period_key(c, first_key)
     if last_day < first_start:
         raise PeriodError(
-            f"截止日期 {last_day.isoformat()} 早于首个周期“{first_key}”的开始日期 {first_start.isoformat()}"
+            _("截止日期 %(last_day)s 早于首个周期“%(first_key)s”的开始日期 %(first_start)s", last_day=last_day.isoformat(),
+              first_key=first_key, first_start=first_start.isoformat())
         )
     last_key = period_for(c, last_day)
     periods = []

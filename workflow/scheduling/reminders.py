@@ -38,6 +38,7 @@ from workflow import notify
 from workflow.assignments.services import open_due_periods
 from workflow.clock import local
 from workflow.extensions import db
+from workflow.labels import chinese_label
 from workflow.scheduling.calendar import office_calendar
 from workflow.scheduling.workdays import WorkdayCalendar
 
@@ -50,7 +51,6 @@ DEFAULT_RULES = {
     "review_grace_workdays": 3,
 }
 REMINDER_KINDS = ("due_soon", "due_today", "overdue", "returned_overdue", "review_pending", "escalation")
-LEVEL_NAMES = {1: "逾期提醒", 2: "逾期催办", 3: "督办"}
 
 
 def rules_for(plan: Plan) -> dict:
@@ -70,7 +70,7 @@ class Subject:
 
     @property
     def label(self) -> str:
-        return "报告" if self.kind == "report" else "配合情况"
+        return chinese_label("item_kind", self.kind)
 
     @property
     def link(self) -> str:
@@ -153,8 +153,8 @@ def _ladder(p: Pass, subject: Subject, deadline: date, rules: dict, *, returned:
     if level == 0:
         return
     kind = "returned_overdue" if returned else "overdue"
-    cause = "退回后逾期未重新报送" if returned else "逾期未报送"
-    title = f"【{LEVEL_NAMES[level]}】{row.department.name} {what}{cause}，已逾期 {late} 个工作日"
+    cause = chinese_label("escalation_cause", "returned" if returned else "overdue")
+    title = f"【{chinese_label('escalation_level', level)}】{row.department.name} {what}{cause}，已逾期 {late} 个工作日"
     body = (f"报送期限：{deadline:%Y-%m-%d}。" + (f"退回理由：{row.last_return_reason}" if returned else ""))
     data = _describe(subject, deadline, late)
     key = f"{kind}:{subject.key}{round_tag}:L{level}"

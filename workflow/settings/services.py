@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -20,6 +21,7 @@ from workflow.admin.services import EMAIL_RE
 from workflow.clock import local
 from workflow.domain import ValidationFailed, require
 from workflow.extensions import db
+from workflow.labels import label
 from workflow.scheduling.calendar import office_calendar
 from workflow.scheduling.reminders import DEFAULT_RULES, rules_for
 from workflow.scheduling.workdays import package_has_year
@@ -30,8 +32,6 @@ COVERAGE_YEARS = 5           # the coverage table: this year and the next four
 MAX_SUBSTITUTE_DAYS = 366    # a forgotten substitute should not receive reminders for ever
 RULE_MIN, RULE_MAX = 0, 30
 DIGEST_FREQUENCIES = ("pass", "daily")
-KIND_LABELS = {"holiday": "放假", "workday": "调休上班"}
-WEEKDAY_NAMES = "一二三四五六日"
 
 
 # -- 放假调休安排 --------------------------------------------------------------------------------------------
@@ -41,18 +41,19 @@ def can_manage_calendar(user: User | None) -> bool:
 
 
 def describe_entry(entry: HolidayEntry) -> str:
-    return f"{entry.day:%Y-%m-%d} {entry.name}（{KIND_LABELS.get(entry.kind, entry.kind)}）"
+    return _("%(day)s %(name)s（%(kind)s）", day=f"{entry.day:%Y-%m-%d}", name=entry.name,
+             kind=label("holiday_kind", entry.kind))
 
 
 def _year_problem(days: list[date], today: date) -> str | None:
     """Why these days may not be entered, or None: the package knows their year, or it is out of range."""
     for year in sorted({d.year for d in days}):
         if package_has_year(year):
-            return f"该年份的官方安排已内置（{year} 年），无需录入。"
+            return _("该年份的官方安排已内置（%(year)s 年），无需录入。", year=year)
         if year < today.year:
-            return f"不能录入往年（{year} 年）的安排。"
+            return _("不能录入往年（%(year)s 年）的安排。", year=year)
         if year > today.year + MAX_YEARS_AHEAD:
-            return f"只能录入 {today.year}–{today.year + MAX_YEARS_AHEAD} 年的安排。"
+            return _("只能录入 %(first)s–%(last)s 年的安排。", first=today.year, last=today.year + MAX_YEARS_AHEAD)
     return None
 
 
@@ -63,26 +64,27 @@ def add_arrangement(*, name: str, start: date | None = None, end: date | None = 
     `workdays` holds the form's slots in order (None for an empty one); their errors are keyed workday_1,
     workday_2, ... Either everything is saved, or nothing and ValidationFailed says why.
     """
-    require(can_manage_calendar(actor), "只有领导小组办公室和系统管理员可以录入放假调休安排。")
+    require(can_manage_calendar(actor), _("只有领导小组办公室和系统管理员可以录入放假调休安排。"))
     today = local(now).date()
     name = (name or "").strip()
     errors: dict[str, str] = {}
     if not name:
-        errors["name"] = "请填写节日名称，例如“春节”。"
+        errors["name"] = _("请填写节日名称，例如“春节”。")
     elif len(name) > 60:
-        errors["name"] = "节日名称不能超过 60 字。"
+        errors["name"] = _("节日名称不能超过 60 字。")
 
     holidays: list[date] = []
     if start is None and end is not None:
-        errors["start"] = "请填写放假开始日期。"
+        errors["start"] = _("请填写放假开始日期。")
     elif start is not None and end is None:
-        errors["end"] = "请填写放假结束日期（只放一天时与开始日期相同）。"
+        errors["end"] = _("请填写放假结束日期（只放一天时与开始日期相同）。")
     elif start is not None and end is not None:
         length = (end - start).days + 1
         if end < start:
-            errors["end"] = "结束日期不能早于开始日期。"
+            errors["end"] = _("结束日期不能早于开始日期。")
         elif length > MAX_HOLIDAY_DAYS:
-            errors["end"] = f"一次放假最长 {MAX_HOLIDAY_DAYS} 天，当前为 {length} 天，请检查日期。"
+            errors["end"] = _("一次放假最长 %(max)s 天，当前为 %(length)s 天，请检查日期。", max=MAX_HOLIDAY_DAYS,
+                                   length=length)
         else:
             holidays = [start + timedelta(days=i) for i in range(length)]
             problem = _year_problem(holidays, today)
@@ -97,28 +99,29 @@ def add_arrangement(*, name: str, start: date | None = None, end: date | None = 
         key = f"workday_{i}"
         problem = _year_problem([day], today)
         if day.weekday() < 5:
-            errors[key] = f"调休上班日应是周六或周日，{day:%Y-%m-%d} 是周{WEEKDAY_NAMES[day.weekday()]}。"
+            errors[key] = _("调休上班日应是周六或周日，%(day)s 是%(weekday)s。", day=f"{day:%Y-%m-%d}",
+                            weekday=label("weekday", day.weekday()))
         elif problem:
             errors[key] = problem
         elif start is not None and end is not None and start <= day <= end:
-            errors[key] = "调休上班日不能在本次录入的放假日期之内。"
+            errors[key] = _("调休上班日不能在本次录入的放假日期之内。")
         elif any(day == d for _k, d in extra):
-            errors[key] = "与上面的调休上班日重复。"
+            errors[key] = _("与上面的调休上班日重复。")
         else:
             extra.append((key, day))
 
     if start is None and end is None and all(d is None for d in workdays):
-        errors["start"] = "请填写放假日期或调休上班日期。"
+        errors["start"] = _("请填写放假日期或调休上班日期。")
 
     wanted = holidays + [d for _k, d in extra]
     if wanted:
         existing = {e.day: e for e in db.session.scalars(select(HolidayEntry).where(HolidayEntry.day.in_(wanted)))}
         clash = next((existing[d] for d in holidays if d in existing), None)
         if clash is not None and "start" not in errors:
-            errors["start"] = f"与已录入的 {describe_entry(clash)}重叠。"
+            errors["start"] = _("与已录入的 %(entry)s重叠。", entry=describe_entry(clash))
         for key, day in extra:
             if day in existing:
-                errors[key] = f"与已录入的 {describe_entry(existing[day])}重叠。"
+                errors[key] = _("与已录入的 %(entry)s重叠。", entry=describe_entry(existing[day]))
     if errors:
         raise ValidationFailed(errors)
 
@@ -129,7 +132,7 @@ def add_arrangement(*, name: str, start: date | None = None, end: date | None = 
         db.session.flush()
     except IntegrityError:  # someone entered one of these days a moment ago
         db.session.rollback()
-        raise ValidationFailed({"start": "刚刚有其他用户录入了其中的日期，请刷新页面后核对。"}) from None
+        raise ValidationFailed({"start": _("刚刚有其他用户录入了其中的日期，请刷新页面后核对。")}) from None
     for row in rows:
         record("calendar.add", row, actor=actor, now=now, to_state=row.kind,
                data={"day": row.day.isoformat(), "name": row.name})
@@ -149,7 +152,7 @@ def add_workday(day: date | None, name: str, actor: User, now: datetime) -> Holi
 
 
 def delete_entry(entry: HolidayEntry, actor: User, now: datetime) -> None:
-    require(can_manage_calendar(actor), "只有领导小组办公室和系统管理员可以修改放假调休安排。")
+    require(can_manage_calendar(actor), _("只有领导小组办公室和系统管理员可以修改放假调休安排。"))
     record("calendar.delete", entry, actor=actor, now=now, from_state=entry.kind,
            data={"day": entry.day.isoformat(), "name": entry.name})
     db.session.delete(entry)
@@ -284,35 +287,35 @@ def substitute_principals() -> list[User]:
 
 def add_substitute(*, principal: User, substitute: User | None, start: date | None, end: date | None,
                    actor: User, now: datetime) -> Substitute:
-    require(can_manage_substitute_of(actor, principal), "只能为本人设置代理人（系统管理员可为任何人设置）。")
+    require(can_manage_substitute_of(actor, principal), _("只能为本人设置代理人（系统管理员可为任何人设置）。"))
     today = local(now).date()
     errors: dict[str, str] = {}
     if substitute is None:
-        errors["substitute"] = "请选择代理人。"
+        errors["substitute"] = _("请选择代理人。")
     elif substitute.id == principal.id:
-        errors["substitute"] = "代理人不能是本人。"
+        errors["substitute"] = _("代理人不能是本人。")
     elif substitute.id not in {u.id for u in substitute_candidates(principal)}:
-        errors["substitute"] = ("代理人须是本单位在用的联络员、单位负责人，或领导小组办公室人员。"
-                                if principal.department_id else "代理人须是同一角色的在用账户。")
+        errors["substitute"] = (_("代理人须是本单位在用的联络员、单位负责人，或领导小组办公室人员。")
+                                if principal.department_id else _("代理人须是同一角色的在用账户。"))
     if start is None:
-        errors["start"] = "请填写开始日期。"
+        errors["start"] = _("请填写开始日期。")
     if end is None:
-        errors["end"] = "请填写结束日期。"
+        errors["end"] = _("请填写结束日期。")
     if start is not None and end is not None:
         if end < start:
-            errors["end"] = "结束日期不能早于开始日期。"
+            errors["end"] = _("结束日期不能早于开始日期。")
         elif end < today:
-            errors["end"] = "结束日期已过，无需设置。"
+            errors["end"] = _("结束日期已过，无需设置。")
         elif (end - start).days + 1 > MAX_SUBSTITUTE_DAYS:
-            errors["end"] = f"一次最长设置 {MAX_SUBSTITUTE_DAYS} 天。"
+            errors["end"] = _("一次最长设置 %(max)s 天。", max=MAX_SUBSTITUTE_DAYS)
         else:
             clash = db.session.scalar(
                 select(Substitute).options(selectinload(Substitute.substitute))
                 .where(Substitute.user_id == principal.id, Substitute.start_date <= end, Substitute.end_date >= start)
                 .order_by(Substitute.start_date))
             if clash is not None:
-                errors["start"] = (f"与已设置的代理（{clash.substitute.display}，{clash.start_date:%Y-%m-%d} 至 "
-                                   f"{clash.end_date:%Y-%m-%d}）重叠。")
+                errors["start"] = _("与已设置的代理（%(who)s，%(start)s 至 %(end)s）重叠。", who=clash.substitute.display,
+                                    start=f"{clash.start_date:%Y-%m-%d}", end=f"{clash.end_date:%Y-%m-%d}")
     if errors:
         raise ValidationFailed(errors)
     row = Substitute(user_id=principal.id, substitute_id=substitute.id, start_date=start, end_date=end,
@@ -327,7 +330,7 @@ def add_substitute(*, principal: User, substitute: User | None, start: date | No
 
 
 def delete_substitute(row: Substitute, actor: User, now: datetime) -> None:
-    require(can_manage_substitute_of(actor, row.user), "只能删除本人的代理设置（系统管理员可删除任何人的）。")
+    require(can_manage_substitute_of(actor, row.user), _("只能删除本人的代理设置（系统管理员可删除任何人的）。"))
     record("substitute.delete", row, actor=actor, now=now, data={
         "user": row.user.username, "substitute": row.substitute.username,
         "start": row.start_date.isoformat(), "end": row.end_date.isoformat()})
@@ -381,7 +384,7 @@ def set_reminder_rules(plan: Plan, values: dict | None, actor: User, now: dateti
 
     Returns the rules now in force.
     """
-    require(can_edit_reminder_rules(actor), "只有领导小组办公室可以修改提醒规则。")
+    require(can_edit_reminder_rules(actor), _("只有领导小组办公室可以修改提醒规则。"))
     before = rules_for(plan)
     if values is None:
         plan.reminder_rules = None
@@ -392,16 +395,16 @@ def set_reminder_rules(plan: Plan, values: dict | None, actor: User, now: dateti
         for key in RULE_KEYS:
             number = _as_int(values.get(key))
             if number is None:
-                errors[key] = f"请填写 {RULE_MIN}–{RULE_MAX} 之间的整数。"
+                errors[key] = _("请填写 %(min)s–%(max)s 之间的整数。", min=RULE_MIN, max=RULE_MAX)
             elif not RULE_MIN <= number <= RULE_MAX:
-                errors[key] = f"应在 {RULE_MIN}–{RULE_MAX} 之间。"
+                errors[key] = _("应在 %(min)s–%(max)s 之间。", min=RULE_MIN, max=RULE_MAX)
             else:
                 clean[key] = number
         levels = [clean.get(f"level{n}_late") for n in (1, 2, 3)]
         if levels[0] is not None and levels[1] is not None and levels[1] <= levels[0]:
-            errors["level2_late"] = f"二级催办应晚于一级提醒（大于 {levels[0]} 个工作日）。"
+            errors["level2_late"] = _("二级催办应晚于一级提醒（大于 %(n)s 个工作日）。", n=levels[0])
         if levels[1] is not None and levels[2] is not None and levels[2] <= levels[1]:
-            errors["level3_late"] = f"三级督办应晚于二级催办（大于 {levels[1]} 个工作日）。"
+            errors["level3_late"] = _("三级督办应晚于二级催办（大于 %(n)s 个工作日）。", n=levels[1])
         if errors:
             raise ValidationFailed(errors)
         # Store only what differs from the defaults: a plan that keeps a default follows it if it changes.
@@ -417,13 +420,13 @@ def set_reminder_rules(plan: Plan, values: dict | None, actor: User, now: dateti
 
 def set_notification_prefs(user: User, *, digest_frequency: str, email: str, actor: User, now: datetime) -> User:
     """How often the user gets digest mail ('pass' or 'daily') and where; a blank address means in-app only."""
-    require(actor is not None and (actor.id == user.id or actor.role == Role.ADMIN), "只能修改本人的设置。")
+    require(actor is not None and (actor.id == user.id or actor.role == Role.ADMIN), _("只能修改本人的设置。"))
     email = (email or "").strip()
     errors: dict[str, str] = {}
     if digest_frequency not in DIGEST_FREQUENCIES:
-        errors["digest_frequency"] = "请选择邮件接收频率。"
+        errors["digest_frequency"] = _("请选择邮件接收频率。")
     if email and (len(email) > 200 or not EMAIL_RE.fullmatch(email)):
-        errors["email"] = "电子邮箱格式不对，例如 zhangsan@example.gov.cn。"
+        errors["email"] = _("电子邮箱格式不对，例如 zhangsan@example.gov.cn。")
     if errors:
         raise ValidationFailed(errors)
     before = {"digest_frequency": user.digest_frequency, "email": user.email}

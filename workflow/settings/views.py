@@ -20,20 +20,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from forms import apply_errors
-from forms.admin import ROLE_CHOICES
 from forms.settings import RULE_LABELS, HolidayForm, NotificationForm, ReminderRulesForm, SubstituteForm
 from models import HolidayEntry, Plan, Role, Substitute, User
 from workflow.clock import local, utcnow
 from workflow.domain import DomainError, ValidationFailed
 from workflow.extensions import db, login_manager
+from workflow.labels import label
 from workflow.scheduling.calendar import missing_years_warning
 from workflow.scheduling.reminders import DEFAULT_RULES, rules_for
 from workflow.scheduling.workdays import package_has_year
 from workflow.settings import services
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
-
-ROLE_NAMES = dict(ROLE_CHOICES)
 
 
 @bp.before_request
@@ -65,7 +63,7 @@ def _today():
 def _who(user: User) -> str:
     """张三（zhangsan） · 联络员 · 市某某局: enough to tell two people of one department apart."""
     name = f"{user.display_name}（{user.username}）" if user.display_name else user.username
-    parts = [name, str(ROLE_NAMES.get(user.role, user.role))]
+    parts = [name, label("role", user.role)]
     if user.department:
         parts.append(user.department.name)
     return " · ".join(dict.fromkeys(p for p in parts if p != user.display_name))
@@ -118,7 +116,7 @@ def _render_holidays(form: HolidayForm, status: int = 200):
     return render_template(
         "settings/holidays.html", form=form, today=today, coverage=services.year_coverage(today),
         years=services.entries_by_year(), stale=services.stale_deadlines(today),
-        last_builtin=_last_builtin_year(today), kind_labels=services.KIND_LABELS,
+        last_builtin=_last_builtin_year(today),
         max_days=services.MAX_HOLIDAY_DAYS), status
 
 

@@ -1,0 +1,134 @@
+"""The one registry of user-visible names: statuses, progress, roles, department kinds, grades, score parts,
+escalation levels and causes, actions. Pages, PDFs, workbooks, emails and the API's display fields all read
+them here, so a state has one name everywhere.
+
+The names are lazy strings (Flask-Babel): they are translated when shown, in the locale active then. Pages
+show the user's language; PDFs, workbooks and emails are Chinese documents and are rendered under
+`chinese()` (a CLI or scheduler run has no request, and a PDF asked for from an English page stays Chinese).
+
+Choices made where the code used to disagree: a report in `submitted` is 待审核 (it waits for the office's
+review; 已报送 is kept for a submitted contribution, which nobody reviews), a `draft` report is 草稿 (also at
+year end in the evaluation, where it means nothing was submitted).
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
+
+from models import (
+    AdjustmentStatus,
+    AssignmentRole,
+    AssignmentStatus,
+    ContributionStatus,
+    DepartmentKind,
+    EmailStatus,
+    EscalationStatus,
+    EvaluationStatus,
+    PlanStatus,
+    Progress,
+    ReportStatus,
+    Role,
+)
+
+CHINESE = "zh_Hans_CN"
+
+LABELS = {
+    "report_status": {
+        ReportStatus.DRAFT: _l("草稿"),
+        ReportStatus.SUBMITTED: _l("待审核"),
+        ReportStatus.RETURNED: _l("已退回"),
+        ReportStatus.APPROVED: _l("已通过"),
+    },
+    "contribution_status": {
+        ContributionStatus.DRAFT: _l("草稿"),
+        ContributionStatus.SUBMITTED: _l("已报送"),
+    },
+    "progress": {
+        Progress.ON_TRACK: _l("进展顺利"),
+        Progress.AT_RISK: _l("存在风险"),
+        Progress.BEHIND: _l("滞后"),
+        Progress.COMPLETED: _l("已完成"),
+    },
+    "role": {
+        Role.LIAISON: _l("联络员"),
+        Role.DEPT_HEAD: _l("单位负责人"),
+        Role.OFFICE: _l("领导小组办公室"),
+        Role.LEADER: _l("领导"),
+        Role.ADMIN: _l("系统管理员"),
+    },
+    "department_kind": {
+        DepartmentKind.MUNICIPAL: _l("市直部门"),
+        DepartmentKind.COUNTY: _l("县区政府"),
+        DepartmentKind.ZONE: _l("开发区"),
+        DepartmentKind.OTHER: _l("其他"),
+    },
+    "assignment_role": {AssignmentRole.LEAD: _l("牵头"), AssignmentRole.CO: _l("配合")},
+    "assignment_status": {
+        AssignmentStatus.DRAFT: _l("待下达"),
+        AssignmentStatus.PENDING: _l("待签收"),
+        AssignmentStatus.ACKNOWLEDGED: _l("已签收"),
+        AssignmentStatus.ADJUSTMENT: _l("申请调整中"),
+        AssignmentStatus.TRANSFERRED: _l("已转交"),
+    },
+    "adjustment_status": {
+        AdjustmentStatus.PENDING: _l("待处理"),
+        AdjustmentStatus.ACCEPTED: _l("已同意"),
+        AdjustmentStatus.REJECTED: _l("已驳回"),
+    },
+    "plan_status": {PlanStatus.IMPORTED: _l("待发布"), PlanStatus.PUBLISHED: _l("已发布")},
+    "escalation_status": {EscalationStatus.OPEN: _l("未关闭"), EscalationStatus.CLOSED: _l("已关闭")},
+    "escalation_level": {1: _l("逾期提醒"), 2: _l("逾期催办"), 3: _l("督办")},
+    "escalation_cause": {"overdue": _l("逾期未报送"), "returned": _l("退回后逾期未重新报送")},
+    "escalation_close_reason": {"submitted": _l("自动：已报送"), "office": _l("办公室")},
+    "evaluation_status": {EvaluationStatus.DRAFT: _l("草稿"), EvaluationStatus.FROZEN: _l("已签认")},
+    "email_status": {EmailStatus.PENDING: _l("待发送"), EmailStatus.SENT: _l("已发送"), EmailStatus.PARKED: _l("已搁置")},
+    # Grades are stored by their Chinese name (DepartmentScore.grade), best first.
+    "grade": {"优秀": _l("优秀"), "良好": _l("良好"), "一般": _l("一般"), "较差": _l("较差")},
+    "score_part": {"timeliness": _l("报送及时性"), "quality": _l("报送质量"), "attainment": _l("目标完成"),
+                   "rating": _l("办公室评价")},
+    "score_part_short": {"timeliness": _l("及时"), "quality": _l("质量"), "attainment": _l("目标"), "rating": _l("评价")},
+    "attainment_basis": {"target": _l("目标值"), "linear": _l("线性路径"), "milestone": _l("节点值"),
+                         "no_base": _l("无基期值")},
+    "holiday_kind": {"holiday": _l("放假"), "workday": _l("调休上班")},
+    "weekday": dict(enumerate((_l("周一"), _l("周二"), _l("周三"), _l("周四"), _l("周五"), _l("周六"), _l("周日")))),
+    "item_kind": {"report": _l("报告"), "contribution": _l("配合情况")},
+    # A transition's verb, as in “cannot <action>” (reports and contributions).
+    "action": {"submit": _l("提交"), "approve": _l("审核通过"), "return": _l("退回")},
+    # The audit trail's entries (AuditEvent.action).
+    "audit_action": {"report.submit": _l("提交报告"), "report.approve": _l("审核通过"), "report.return": _l("退回修改"),
+                     "attachment.add": _l("上传附件"), "attachment.remove": _l("删除附件"),
+                     "contribution.submit": _l("提交配合情况")},
+}
+
+
+def label(kind: str, value) -> str:
+    """The name of `value` in the current locale; an unknown value shows as itself, a missing one as '—'."""
+    if value is None or value == "":
+        return "—"
+    name = LABELS[kind].get(value)
+    return str(name) if name is not None else str(value)
+
+
+def names(kind: str) -> dict:
+    """value → lazy name, in the registry's order (a template's legend or a workbook's column)."""
+    return dict(LABELS[kind])
+
+
+def choices(kind: str) -> list[tuple[str, object]]:
+    """(value, lazy name) pairs for a form's select field."""
+    return [(str(value), name) for value, name in LABELS[kind].items()]
+
+
+@contextmanager
+def chinese():
+    """Render a document in Chinese whatever the request's language (PDFs, workbooks, emails)."""
+    with force_locale(CHINESE):
+        yield
+
+
+def chinese_label(kind: str, value) -> str:
+    """The Chinese name, for text stored once for every reader (notification titles)."""
+    with chinese():
+        return label(kind, value)
