@@ -95,7 +95,7 @@ LABELS = {
     "weekday": dict(enumerate((_l("周一"), _l("周二"), _l("周三"), _l("周四"), _l("周五"), _l("周六"), _l("周日")))),
     "item_kind": {"report": _l("报告"), "contribution": _l("配合情况")},
     # A transition's verb, as in “cannot <action>” (reports and contributions).
-    "action": {"submit": _l("提交"), "approve": _l("审核通过"), "return": _l("退回")},
+    "action": {"submit": _l("提交"), "approve": _l("审核通过"), "return": _l("退回修改")},
     # The audit trail's entries (AuditEvent.action).
     "audit_action": {"report.submit": _l("提交报告"), "report.approve": _l("审核通过"), "report.return": _l("退回修改"),
                      "attachment.add": _l("上传附件"), "attachment.remove": _l("删除附件"),

@@ -86,7 +86,7 @@ def create_account(*, actor: User, now: datetime, username: str, role: str, depa
     department = _check_profile(errors, role=role, department_id=department_id, display_name=display_name,
                                 email=email)
     if password and len(password) < MIN_PASSWORD:
-        errors["password"] = _("初始密码至少 %(min_password)s 位；留空则由系统生成。", min_password=MIN_PASSWORD)
+        errors["password"] = _("初始密码至少 %(n)s 位；留空则由系统生成。", n=MIN_PASSWORD)
     if errors:
         raise ValidationFailed(errors)
     password = password or generate_password()
@@ -200,7 +200,7 @@ def create_department(*, actor: User, now: datetime, name: str, kind: str = Depa
         existing = Department.lookup(name)
         if existing is not None:
             errors["name"] = (_("“%(name)s”已存在。", name=name) if existing.name == name
-                              else _("“%(name)s”已是%(existing_name)s的别名。", name=name, existing_name=existing.name))
+                              else _("“%(name)s”已是%(other)s的别名。", name=name, other=existing.name))
     if kind not in set(DepartmentKind):
         errors["kind"] = _("请选择单位类别。")
     if errors:

@@ -157,7 +157,7 @@ def request_adjustment(assignment: Assignment, *, reason: str, proposed_departme
     if not proposed_name:
         errors["proposed_department"] = _("请填写建议承担的单位。")
     elif proposed is None:
-        errors["proposed_department"] = _("没有名为“%(proposed_name)s”的单位。", proposed_name=proposed_name)
+        errors["proposed_department"] = _("没有名为“%(name)s”的单位。", name=proposed_name)
     elif proposed.id == assignment.department_id:
         errors["proposed_department"] = _("建议单位不能是本单位。")
     if errors:
