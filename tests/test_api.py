@@ -102,7 +102,8 @@ def test_no_bad_or_revoked_token_is_401(app, client):
     row, token = create_token(user, now=LATER, actor=user)
     api = Api(client, user, token)
     assert api.get("/me").get_json() == {"id": user.id, "username": "office1", "display_name": "office1",
-                                         "role": "office", "department": None, "department_id": None,
+                                         "role": "office", "role_label": "领导小组办公室", "department": None,
+                                         "department_id": None,
                                          "email": None}
     revoke_token(row.id, actor=user, now=LATER)
     problem_of(api.get("/me"), 401)

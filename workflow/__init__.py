@@ -101,9 +101,10 @@ def _register_blueprints(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from models.plan import target_label
     from workflow.clock import local
-    from workflow.labels import label
+    from workflow.labels import item_status, label
 
     app.add_template_global(label)
+    app.add_template_global(item_status)
 
     @app.template_filter("localtime")
     def localtime(dt, fmt: str = "%Y-%m-%d %H:%M"):

@@ -7,8 +7,9 @@ show the user's language; PDFs, workbooks and emails are Chinese documents and a
 `chinese()` (a CLI or scheduler run has no request, and a PDF asked for from an English page stays Chinese).
 
 Choices made where the code used to disagree: a report in `submitted` is 待审核 (it waits for the office's
-review; 已报送 is kept for a submitted contribution, which nobody reviews), a `draft` report is 草稿 (also at
-year end in the evaluation, where it means nothing was submitted).
+review; 已报送 is kept for a submitted contribution, which nobody reviews); a `draft` is 草稿 while it is being
+written. Where a page or the evaluation counts what was filed, an item nobody has submitted (a draft, or no row
+yet) is 未报送: the absence of a submission, not a state (`submission`, `item_status`).
 """
 from __future__ import annotations
 
@@ -93,6 +94,7 @@ LABELS = {
                          "no_base": _l("无基期值")},
     "holiday_kind": {"holiday": _l("放假"), "workday": _l("调休上班")},
     "weekday": dict(enumerate((_l("周一"), _l("周二"), _l("周三"), _l("周四"), _l("周五"), _l("周六"), _l("周日")))),
+    "submission": {"submitted": _l("已报送"), "missing": _l("未报送")},
     "item_kind": {"report": _l("报告"), "contribution": _l("配合情况")},
     # A transition's verb, as in “cannot <action>” (reports and contributions).
     "action": {"submit": _l("提交"), "approve": _l("审核通过"), "return": _l("退回修改")},
@@ -109,6 +111,11 @@ def label(kind: str, value) -> str:
         return "—"
     name = LABELS[kind].get(value)
     return str(name) if name is not None else str(value)
+
+
+def item_status(kind: str, status: str) -> str:
+    """A counted report's or contribution's status (kind 'report' or 'contribution'): 未报送 while it is a draft."""
+    return label("submission", "missing") if status == "draft" else label(f"{kind}_status", status)
 
 
 def names(kind: str) -> dict:

@@ -23,7 +23,7 @@ from pdf.render import render_document
 from workflow.clock import local
 from workflow.evaluation import scoring, services
 from workflow.extensions import db
-from workflow.labels import chinese, label
+from workflow.labels import chinese, item_status
 from workflow.reports import storage
 
 # Report status → colour in the status-by-area chart, in stacking order.
@@ -107,7 +107,7 @@ def report_context(evaluation: Evaluation, *, department: Department | None = No
                 area_counts[_area_of(entry["task"].code)][r["status"]] += 1
     area_rows = [(f"{code} {outline.get(code, '')}".strip()[:16], dict(counts))
                  for code, counts in sorted(area_counts.items(), key=lambda kv: _code_key(kv[0]))]
-    legend = {status: (label("report_status", status), colour) for status, colour in STATUS_COLOURS.items()}
+    legend = {status: (item_status("report", status), colour) for status, colour in STATUS_COLOURS.items()}
     grades = Counter(s.grade for s in all_scores)
     grade_counts = {g: grades.get(g, 0) for g in scoring.GRADES}
     return {

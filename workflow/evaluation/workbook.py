@@ -28,7 +28,7 @@ from openpyxl.xml.functions import tostring
 from models.evaluation import DepartmentScore, Evaluation
 from workflow.clock import local
 from workflow.evaluation import scoring
-from workflow.labels import chinese, label
+from workflow.labels import chinese, item_status, label
 
 COUNTS = ("lead_tasks", "co_tasks", "due", "on_time", "late", "missing", "returns", "escalations")
 COUNT_NAMES = ("牵头任务数", "配合任务数", "应报", "按时", "逾期", "未报", "退回", "督办次数")
@@ -101,7 +101,7 @@ def _items(wb: Workbook, scores: list[DepartmentScore]) -> None:
                "退回次数", "最近退回理由", "计入评分"]
     rows = [[s.department.name, t["code"], label("item_kind", i["kind"]), i["period"], i.get("period_label"),
              _day(i["deadline"]), _day(i["submitted"]), _num(i["days_late"]), _num(i["points"]),
-             label(f"{i['kind']}_status", i["status"]), _num(i.get("returns", 0)), i.get("return_reason") or None,
+             item_status(i["kind"], i["status"]), _num(i.get("returns", 0)), i.get("return_reason") or None,
              "是" if i["counted"] else "否"]
             for s in scores for t in s.detail["tasks"] for i in t["items"]]
     _sheet(wb, "报送记录", headers, rows)
