@@ -2,9 +2,11 @@
 escalation levels and causes, actions. Pages, PDFs, workbooks, emails and the API's display fields all read
 them here, so a state has one name everywhere.
 
-The names are lazy strings (Flask-Babel): they are translated when shown, in the locale active then. Pages
-show the user's language; PDFs, workbooks and emails are Chinese documents and are rendered under
-`chinese()` (a CLI or scheduler run has no request, and a PDF asked for from an English page stays Chinese).
+The names are lazy strings (Flask-Babel), translated when shown in the locale active then: pages and the API
+in the user's language, emails in the recipient's (outbox.render_digest forces it). PDFs and workbooks are
+Chinese documents and are rendered under `chinese()`, so one asked for from an English page stays Chinese;
+notification titles, stored once for every reader, take `chinese_label()`. Outside a request (CLI, scheduler)
+the locale is the default, Chinese.
 
 Choices made where the code used to disagree: a report in `submitted` is 待审核 (it waits for the office's
 review; 已报送 is kept for a submitted contribution, which nobody reviews); a `draft` is 草稿 while it is being
@@ -130,7 +132,7 @@ def choices(kind: str) -> list[tuple[str, object]]:
 
 @contextmanager
 def chinese():
-    """Render a document in Chinese whatever the request's language (PDFs, workbooks, emails)."""
+    """Render a document in Chinese whatever the request's language (PDFs, workbooks)."""
     with force_locale(CHINESE):
         yield
 
