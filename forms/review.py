@@ -30,7 +30,8 @@ CADENCE_CHOICES = [
 
 # The queue's filter: what awaits review first.
 STATUS_CHOICES = [(status.value, names("report_status")[status]) for status in (
-    ReportStatus.SUBMITTED, ReportStatus.DRAFT, ReportStatus.RETURNED, ReportStatus.APPROVED)] + [("all", _l("全部状态"))]
+    ReportStatus.SUBMITTED, ReportStatus.DRAFT, ReportStatus.RETURNED, ReportStatus.APPROVED)]
+STATUS_CHOICES.append(("all", _l("全部状态")))
 
 COMMENT_LIMIT = 2000
 

@@ -10,8 +10,8 @@ the locale is the default, Chinese.
 
 Choices made where the code used to disagree: a report in `submitted` is 待审核 (it waits for the office's
 review; 已报送 is kept for a submitted contribution, which nobody reviews); a `draft` is 草稿 while it is being
-written. Where a page or the evaluation counts what was filed, an item nobody has submitted (a draft, or no row
-yet) is 未报送: the absence of a submission, not a state (`submission`, `item_status`).
+written. Where a page or the evaluation counts what was filed, an item nobody has submitted (a draft, or no
+row yet) is 未报送: the absence of a submission, not a state (`submission`, `item_status`).
 """
 from __future__ import annotations
 
@@ -86,12 +86,14 @@ LABELS = {
     "escalation_cause": {"overdue": _l("逾期未报送"), "returned": _l("退回后逾期未重新报送")},
     "escalation_close_reason": {"submitted": _l("自动：已报送"), "office": _l("办公室")},
     "evaluation_status": {EvaluationStatus.DRAFT: _l("草稿"), EvaluationStatus.FROZEN: _l("已签认")},
-    "email_status": {EmailStatus.PENDING: _l("待发送"), EmailStatus.SENT: _l("已发送"), EmailStatus.PARKED: _l("已搁置")},
+    "email_status": {EmailStatus.PENDING: _l("待发送"), EmailStatus.SENT: _l("已发送"),
+                     EmailStatus.PARKED: _l("已搁置")},
     # Grades are stored by their Chinese name (DepartmentScore.grade), best first.
     "grade": {"优秀": _l("优秀"), "良好": _l("良好"), "一般": _l("一般"), "较差": _l("较差")},
     "score_part": {"timeliness": _l("报送及时性"), "quality": _l("报送质量"), "attainment": _l("目标完成"),
                    "rating": _l("办公室评价")},
-    "score_part_short": {"timeliness": _l("及时"), "quality": _l("质量"), "attainment": _l("目标"), "rating": _l("评价")},
+    "score_part_short": {"timeliness": _l("及时"), "quality": _l("质量"), "attainment": _l("目标"),
+                         "rating": _l("评价")},
     "attainment_basis": {"target": _l("目标值"), "linear": _l("线性路径"), "milestone": _l("节点值"),
                          "no_base": _l("无基期值")},
     "holiday_kind": {"holiday": _l("放假"), "workday": _l("调休上班")},
@@ -116,7 +118,7 @@ def label(kind: str, value) -> str:
 
 
 def item_status(kind: str, status: str) -> str:
-    """A counted report's or contribution's status (kind 'report' or 'contribution'): 未报送 while it is a draft."""
+    """A counted report's or contribution's status (kind 'report' or 'contribution'): 未报送 while a draft."""
     return label("submission", "missing") if status == "draft" else label(f"{kind}_status", status)
 
 

@@ -51,7 +51,8 @@ def username(user: User | None) -> str | None:
 
 def me(user: User) -> dict:
     return {"id": user.id, "username": user.username, "display_name": user.display, "role": user.role,
-            "role_label": label("role", user.role), "department": user.department.name if user.department else None,
+            "role_label": label("role", user.role),
+            "department": user.department.name if user.department else None,
             "department_id": user.department_id, "email": user.email}
 
 
@@ -120,7 +121,8 @@ def assignment(a: Assignment) -> dict:
     return {"id": a.id, "task_id": a.task_id, "task_code": a.task.code, "task_title": a.task.title,
             "plan_id": a.task.plan_id, "department": a.department.name, "role": a.role,
             "role_label": label("assignment_role", a.role), "implied": a.implied, "status": a.status,
-            "status_label": label("assignment_status", a.status), "acknowledged_at": timestamp(a.acknowledged_at), "version": a.version,
+            "status_label": label("assignment_status", a.status),
+            "acknowledged_at": timestamp(a.acknowledged_at), "version": a.version,
             "pending_adjustment": adjustment(pending) if pending else None}
 
 

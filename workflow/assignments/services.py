@@ -133,7 +133,8 @@ def acknowledge(assignment: Assignment, *, actor: User, now: datetime, version: 
             _("只有本单位联络员可以签收。"))
     _check_version(assignment, version)
     if assignment.status != AssignmentStatus.PENDING:
-        raise Conflict(_("当前状态（%(status)s）不能签收。", status=label("assignment_status", assignment.status)), current_version=assignment.version)
+        raise Conflict(_("当前状态（%(status)s）不能签收。", status=label("assignment_status", assignment.status)),
+                       current_version=assignment.version)
     assignment.status, assignment.acknowledged_at = AssignmentStatus.ACKNOWLEDGED, now
     record("assignment.acknowledge", assignment, actor=actor, now=now,
            from_state=AssignmentStatus.PENDING, to_state=AssignmentStatus.ACKNOWLEDGED)
@@ -147,7 +148,8 @@ def request_adjustment(assignment: Assignment, *, reason: str, proposed_departme
             _("只有本单位联络员可以申请调整。"))
     _check_version(assignment, version)
     if assignment.status != AssignmentStatus.PENDING:
-        raise Conflict(_("当前状态（%(status)s）不能申请调整。", status=label("assignment_status", assignment.status)), current_version=assignment.version)
+        raise Conflict(_("当前状态（%(status)s）不能申请调整。", status=label("assignment_status", assignment.status)),
+                       current_version=assignment.version)
     errors = {}
     reason = (reason or "").strip()
     proposed_name = (proposed_department or "").strip()

@@ -121,7 +121,8 @@ def report_context(evaluation: Evaluation, *, department: Department | None = No
             "ranking": charts.svg_data_uri(charts.ranking_chart(
                 [(s.department.name, _float(s.score), s.grade) for s in all_scores])),
             "grades": charts.svg_data_uri(charts.grade_chart(grade_counts)),
-            "areas": charts.svg_data_uri(charts.stacked_status_chart(area_rows, legend)) if area_rows else None,
+            "areas": (charts.svg_data_uri(charts.stacked_status_chart(area_rows, legend))
+                      if area_rows else None),
         },
         "totals": {
             "departments": len(all_scores),

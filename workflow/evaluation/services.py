@@ -173,7 +173,8 @@ def update_settings(evaluation: Evaluation, values: dict, *, actor: User, now: d
     for role, title in (("lead", _("牵头任务权重")), ("co", _("配合任务权重"))):
         take(f"weight_{role}", settings["role_weights"], role, 0, 1, title)
     for part in scoring.PARTS:
-        take(f"part_{part}", settings["part_weights"], part, 0, 100, _("%(part)s权重", part=label("score_part", part)))
+        take(f"part_{part}", settings["part_weights"], part, 0, 100,
+             _("%(part)s权重", part=label("score_part", part)))
     for grade in scoring.GRADES[:-1]:
         take(f"threshold_{grade}", settings["thresholds"], grade, 0, 100,
              _("%(grade)s分数线", grade=label("grade", grade)))

@@ -52,7 +52,7 @@ MIMETYPES = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-o
 
 @bp.context_processor
 def _helpers() -> dict:
-    """The pages share the PDF's formatting; the names of the codes stored in the scores come from the registry."""
+    """The pages share the PDF's formatting; the names of the codes in the scores come from the registry."""
     return {"fmt": documents.fmt, "signed": documents.signed, "part_names": names("score_part"),
             "grade_names": names("grade"), "role_names": names("assignment_role")}
 

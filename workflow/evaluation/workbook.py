@@ -40,7 +40,7 @@ MIN_WIDTH, MAX_WIDTH = 6, 50
 
 
 def build_workbook(evaluation: Evaluation) -> bytes:
-    """The evaluation's tables as an .xlsx, in Chinese whoever asks; the same evaluation gives the same bytes."""
+    """The evaluation's tables as an .xlsx, in Chinese whoever asks; one evaluation gives the same bytes."""
     with chinese():
         return _build(evaluation)
 
@@ -61,7 +61,8 @@ def _build(evaluation: Evaluation) -> bytes:
     moment = _moment(evaluation)
     props = wb.properties
     props.creator = props.lastModifiedBy = office
-    props.title = f"{evaluation.plan.title}{evaluation.year}年度评估（{label('evaluation_status', evaluation.status)}）"
+    state = label("evaluation_status", evaluation.status)
+    props.title = f"{evaluation.plan.title}{evaluation.year}年度评估（{state}）"
     props.created = props.modified = moment
     buffer = io.BytesIO()
     wb.save(buffer)

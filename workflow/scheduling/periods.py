@@ -114,7 +114,8 @@ def _parse(cadence: Cadence, key: str) -> tuple[int, int]:
 
 def _key(cadence: Cadence, year: int, part: int) -> str:
     if not MIN_YEAR <= year <= MAX_YEAR:
-        raise PeriodError(_("%(year)s 年超出支持范围，应在 %(min_year)s–%(max_year)s 年之间", year=year, min_year=MIN_YEAR, max_year=MAX_YEAR))
+        raise PeriodError(_("%(year)s 年超出支持范围，应在 %(min_year)s–%(max_year)s 年之间", year=year,
+                            min_year=MIN_YEAR, max_year=MAX_YEAR))
     if cadence is Cadence.MONTHLY:
         return f"{year}-{part:02d}"
     if cadence is Cadence.QUARTERLY:
