@@ -116,10 +116,6 @@ class User(UserMixin, db.Model):
 
     # Permissions live here so services enforce them and templates reuse them.
     @property
-    def is_office(self) -> bool:
-        return self.role == Role.OFFICE
-
-    @property
     def sees_everything(self) -> bool:
         """Office, leaders and admins read every plan and department; liaisons and heads their own."""
         return self.role in (Role.OFFICE, Role.LEADER, Role.ADMIN)

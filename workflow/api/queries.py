@@ -44,10 +44,6 @@ def load_task(task_id: int) -> Task | None:
         selectinload(Task.assignments).selectinload(Assignment.department), selectinload(Task.targets)))
 
 
-def plans() -> Select:
-    return select(Plan).order_by(Plan.id.desc())
-
-
 def plan_periods(plan: Plan) -> Select:
     return select(Period).where(Period.plan_id == plan.id).order_by(Period.start)
 

@@ -316,8 +316,3 @@ def reopen(evaluation: Evaluation, *, actor: User, now: datetime, reason: str) -
                from_state=EvaluationStatus.FROZEN, to_state=EvaluationStatus.DRAFT)
     # The draft shows today's data again, not the numbers that were frozen.
     return compute_evaluation(evaluation, actor=actor, now=now)
-
-
-def milestones_of(evaluation: Evaluation) -> list[TargetMilestone]:
-    return list(db.session.scalars(select(TargetMilestone).join(Target).where(Target.plan_id == evaluation.plan_id)
-                                   .order_by(TargetMilestone.target_id, TargetMilestone.year)))

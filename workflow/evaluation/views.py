@@ -236,7 +236,7 @@ def _with_authors(files: list[EvaluationFile]) -> list[EvaluationFile]:
 
 
 def _milestones(evaluation: Evaluation) -> list[TargetMilestone]:
-    """services.milestones_of, with each milestone's target and task loaded alongside."""
+    """The plan's milestones, with each one's target and task loaded alongside."""
     return list(db.session.scalars(
         select(TargetMilestone).join(Target).where(Target.plan_id == evaluation.plan_id)
         .options(selectinload(TargetMilestone.target).selectinload(Target.task))

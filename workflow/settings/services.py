@@ -137,17 +137,6 @@ def add_arrangement(*, name: str, start: date | None = None, end: date | None = 
     return rows
 
 
-def add_holiday_range(start: date | None, end: date | None, name: str, actor: User,
-                      now: datetime) -> list[HolidayEntry]:
-    """The days off from `start` to `end` (both included) under one name, e.g. 2027-01-01..2027-01-03 元旦."""
-    return add_arrangement(name=name, start=start, end=end, actor=actor, now=now)
-
-
-def add_workday(day: date | None, name: str, actor: User, now: datetime) -> HolidayEntry:
-    """A make-up working day (调休上班) on a Saturday or Sunday; errors are keyed workday_1."""
-    return add_arrangement(name=name, workdays=[day], actor=actor, now=now)[0]
-
-
 def delete_entry(entry: HolidayEntry, actor: User, now: datetime) -> None:
     require(can_manage_calendar(actor), "只有领导小组办公室和系统管理员可以修改放假调休安排。")
     record("calendar.delete", entry, actor=actor, now=now, from_state=entry.kind,
