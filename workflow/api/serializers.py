@@ -165,7 +165,8 @@ def report_detail(r: Report, *, user: User, contributions: list[Contribution], d
         "values": [{"target_id": v.target_id, "value": number(v.value)} for v in r.values],
         "targets": [{**target(t), "reported_value": number(values.get(t.id))} for t in r.task.targets],
         "attachments": [attachment(a) for a in r.attachments if not a.removed],
-        "contributions": [contribution(c) for c in contributions],
+        # Every co-department's name and status is the task's public business; a draft's text is not.
+        "contributions": [contribution(c) for c in contributions if c.can_view(user)],
         "missing_contributions": [c.department.name for c in contributions if c.status != "submitted"],
         "last_return_reason": r.last_return_reason or None, "return_count": r.return_count,
         "first_submitted_at": timestamp(r.first_submitted_at), "reviewed_at": timestamp(r.reviewed_at),

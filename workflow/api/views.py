@@ -105,8 +105,7 @@ def _visible_report(report_id: int) -> Report:
 
 def _visible_contribution(contribution_id: int) -> Contribution:
     contribution = _get(Contribution, contribution_id, "配合情况")
-    leads = set(report_services.lead_departments(contribution))
-    require(contribution.can_view(api_user(), leads), "无权查看其他单位的配合情况。")
+    require(contribution.can_view(api_user()), "无权查看其他单位的配合情况。")
     return contribution
 
 
@@ -118,9 +117,7 @@ def _visible_assignment(assignment_id: int) -> Assignment:
 
 def _report_detail(report: Report) -> dict:
     user = api_user()
-    leads = set(report_services.lead_departments(report))
-    contributions = [c for c in report_services.contributions_for(report) if c.can_view(user, leads)]
-    return serializers.report_detail(report, user=user, contributions=contributions,
+    return serializers.report_detail(report, user=user, contributions=report_services.contributions_for(report),
                                      diff=report_services.resubmission_diff(report), today=_today())
 
 
@@ -141,7 +138,7 @@ def me():
 @bp.get("/plans")
 def list_plans():
     page = page_args()
-    require(queries.can_view_plans(api_user()), "只有领导小组办公室、领导和管理员可以查看方案总览。")
+    require(api_user().sees_everything, "只有领导小组办公室、领导和管理员可以查看方案总览。")
     return _page_list(plan_services.list_plans(), page, lambda row: serializers.plan_summary(*row))
 
 
@@ -150,7 +147,7 @@ def get_plan(plan_id: int):
     plan = plan_services.load_plan(plan_id)
     if plan is None:
         raise NotFound(f"方案 #{plan_id} 不存在。")
-    require(queries.can_view_plans(api_user()), "只有领导小组办公室、领导和管理员可以查看方案总览。")
+    require(plan.visible_to(api_user()), "只有领导小组办公室、领导和管理员可以查看方案总览。")
     periods = db.session.scalars(queries.plan_periods(plan)).all()
     return serializers.plan_detail(plan, outline=plan_services.outline_tree(plan), periods=periods)
 
@@ -168,7 +165,7 @@ def get_task(task_id: int):
     task = queries.load_task(task_id)
     if task is None:
         raise NotFound(f"任务 #{task_id} 不存在。")
-    require(queries.can_view_task(api_user(), task), "无权查看与本单位无关的任务。")
+    require(task.visible_to(api_user()), "无权查看与本单位无关的任务。")
     return serializers.task(task)
 
 
@@ -391,7 +388,7 @@ def download_attachment(attachment_id: int):
     attachment = _get(Attachment, attachment_id, "附件")
     if attachment.removed:
         raise NotFound(f"附件 #{attachment_id} 已删除。")
-    require(attachment.report.can_view(api_user()), "无权下载其他单位的附件。")
+    require(attachment.can_view(api_user()), "无权下载其他单位的附件。")
     try:
         path = report_services.attachment_path(attachment)
     except FileNotFoundError:
