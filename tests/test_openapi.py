@@ -287,7 +287,8 @@ def _exercise_everything(api: CheckedClient) -> None:
                                      "status": "draft"})["items"]
     cid = contribution["id"]
     api.call("get", "/contributions", ndrc, expect=400, query={"report_id": "x"})
-    api.call("get", f"/contributions/{cid}", housing, expect=200)
+    api.call("get", f"/contributions/{cid}", ndrc, expect=200)
+    api.call("get", f"/contributions/{cid}", housing, expect=403)  # the lead reads it once it is submitted
     api.call("get", f"/contributions/{cid}", transport, expect=403)
     api.call("get", "/contributions/99999", ndrc, expect=404)
     api.call("patch", f"/contributions/{cid}", ndrc, expect=400, data=b"null", content_type="application/json")
@@ -302,6 +303,7 @@ def _exercise_everything(api: CheckedClient) -> None:
     api.call("post", f"/contributions/{cid}/submit", ndrc, expect=409, json={"version": 1})
     api.call("post", f"/contributions/{cid}/submit", ndrc, expect=200, json={"version": saved["version"]})
     api.call("post", f"/contributions/{cid}/submit", ndrc, expect=403)  # submitted: no longer editable
+    api.call("get", f"/contributions/{cid}", housing, expect=200)
     other_c = api.call("get", "/contributions", ndrc, expect=200,
                        query={"status": "draft", "department": "市发展改革委"})["items"][0]
     api.call("post", f"/contributions/{other_c['id']}/submit", ndrc, expect=422)  # empty text
