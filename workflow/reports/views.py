@@ -171,8 +171,7 @@ def show(report_id: int):
     report = _report_or_abort(report_id)
     if request.method == "GET":
         return render_report(report)
-    if not report.can_edit(current_user) and not _own_department_liaison(report):
-        abort(403)
+    forbid_unless(_own_department_liaison(report))  # can_edit, or refused below as a conflict
     form = ReportForm.for_report(report)
     try:
         services.save_report(report, form.to_input(), actor=current_user, now=utcnow(),
@@ -283,8 +282,7 @@ def contribution(contribution_id: int):
     item = _contribution_or_abort(contribution_id)
     if request.method == "GET":
         return render_contribution(item)
-    if not item.can_edit(current_user) and not _own_department_liaison(item):
-        abort(403)
+    forbid_unless(_own_department_liaison(item))  # can_edit, or refused below as a conflict
     form = ContributionForm.for_contribution(item)
     try:
         services.save_contribution(item, form.text.data or "", actor=current_user, now=utcnow(),
