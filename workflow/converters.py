@@ -7,6 +7,20 @@ from werkzeug.routing import IntegerConverter
 MAX_ID = 2**63 - 1
 
 
+def _at_most(limit: str) -> str:
+    """A regex for the numbers with as many digits as `limit` that are not above it."""
+    branches = [limit]
+    for i, digit in enumerate(limit):
+        low = 1 if i == 0 else 0
+        if int(digit) > low:
+            branches.append(f"{limit[:i]}[{low}-{int(digit) - 1}]\\d{{{len(limit) - i - 1}}}")
+    return "|".join(branches)
+
+
 class IdConverter(IntegerConverter):
+    # The bound is in the pattern, not only in to_python: werkzeug answers 405 instead of 404 when a path
+    # matches a rule of another method and this one's value is then refused.
+    regex = rf"(?:[1-9]\d{{0,{len(str(MAX_ID)) - 2}}}|{_at_most(str(MAX_ID))})"
+
     def __init__(self, url_map, *args, **kwargs):
         super().__init__(url_map, min=1, max=MAX_ID)
