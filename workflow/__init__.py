@@ -45,7 +45,6 @@ def create_app(config: type | dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
 
     import models  # noqa: F401  (registers every table with the metadata)
-
     from workflow.converters import IdConverter
 
     app.url_map.converters["id"] = IdConverter
