@@ -6,6 +6,7 @@ Everything here raises a DomainError subclass; the blueprint's error handler tur
 from __future__ import annotations
 
 import json
+import re
 from typing import TypeVar
 
 from flask import request
@@ -16,6 +17,7 @@ from models import Department
 from workflow.domain import DomainError, TooLarge, ValidationFailed  # noqa: F401  (re-exported)
 
 MAX_JSON_DEPTH = 32
+UNION_TAGS = {"int", "float", "str", "bool", "none"}
 Q = TypeVar("Q", bound=BaseModel)
 B = TypeVar("B", bound=BaseModel)
 
@@ -49,21 +51,28 @@ def _message(error: dict) -> str:
         "finite_number": lambda: _("应为有限的数字（不接受 NaN、Infinity 或超出范围的数）。"),
         "greater_than_equal": lambda: _("应不小于 %(limit)s。", limit=ctx.get("ge")),
         "less_than_equal": lambda: _("应不大于 %(limit)s。", limit=ctx.get("le")),
-        "enum": lambda: _("应为 %(choices)s 之一。", choices=ctx.get("expected", "")),
+        "enum": lambda: _("应为 %(choices)s 之一。", choices="、".join(re.findall(r"'([^']*)'", ctx.get("expected", "")))),
         "text_nul": lambda: _("不能包含 NUL 字符。"),
         "text_surrogate": lambda: _("含有无效的 Unicode 字符（孤立的代理项）。"),
     }
     return messages.get(kind, lambda: _("格式不正确。"))()
 
 
+def _path(loc: tuple) -> str:
+    """("values", "list[ValueInput]", 0, "value") → "values.0.value": without the union branch tags pydantic adds,
+    and printable even where the caller sent an unpaired surrogate as a key."""
+    parts = [str(p) for p in loc if not (isinstance(p, str) and ("[" in p or p in UNION_TAGS))]
+    return ".".join(parts).encode("utf-8", "backslashreplace").decode() or "body"
+
+
 def field_errors(exc: ValidationError) -> dict[str, str]:
-    """{"percent_complete": "...", "values.0.value": "..."}: the first error of each field, by its path."""
+    """{"percent_complete": "...", "values.0.value": "..."}: one reason per field, the most specific one (a
+    union's "not a list" is dropped when its list branch says which item is wrong)."""
     errors: dict[str, str] = {}
     for error in exc.errors(include_url=False):
-        # a union reports each branch it tried ("values.list[...]"); the field's path is what the caller sent
-        path = [str(p) for p in error["loc"] if not (isinstance(p, str) and ("[" in p or p in ("int", "str")))]
-        errors.setdefault(".".join(path) or "body", _message(error))
-    return errors
+        errors.setdefault(_path(error["loc"]), _message(error))
+    return {name: message for name, message in errors.items()
+            if not any(other.startswith(name + ".") for other in errors)}
 
 
 # -- query parameters ------------------------------------------------------------------------------------
