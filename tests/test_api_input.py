@@ -146,3 +146,15 @@ def test_the_document_takes_its_enums_from_the_models(app):
     report_params = {p["name"]: p for p in build_document()["paths"]["/reports"]["get"]["parameters"]}
     assert report_params["page"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1, "default": 1}
     assert build_document()["paths"]["/reports/{report_id}"]["get"]["parameters"][0]["schema"]["maximum"] == MAX_ID
+
+
+def test_an_unknown_or_forbidden_record_is_answered_before_a_bad_body(world):
+    w = world
+    nobody = liaison_of("市交通运输局")
+    other = {"Authorization": f"Bearer {create_token(nobody, now=LATER, actor=nobody)[1]}"}
+    for body in ("{}", '{"version": "x", "narrative": 5}', "[1]", "{oops"):
+        problem(raw_patch(w, body, headers=other), 403)
+        problem(w.client.patch("/api/v1/reports/99999", data=body, headers=w.housing,
+                               content_type="application/json"), 404)
+        problem(w.client.post(f"/api/v1/reports/{w.report.id}/return", data=body, headers=other,
+                              content_type="application/json"), 403)

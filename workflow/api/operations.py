@@ -7,6 +7,7 @@ the code does, with no second description to keep in step.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
 
@@ -32,6 +33,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     description: str = ""
     public: bool = False
+    load: Callable | None = None  # path arguments → the record, checked before the body is read
     openapi: dict = field(default_factory=dict)  # what a model cannot say: multipart bodies, files, headers
 
     @property
@@ -49,7 +51,8 @@ OPERATIONS: list[Operation] = []
 
 def api_route(bp: Blueprint, method: str, rule: str, **declared):
     """Register the view on `bp`; it receives `query=` and `body=` as parsed models and returns a model of
-    `response` (answered with `status`) or a ready Flask response."""
+    `response` (answered with `status`) or a ready Flask response. With `load`, the view receives the record
+    instead of its id, and an unknown or forbidden record is a 404 or 403 before a bad body is a 400 or 422."""
 
     def decorate(view):
         op = Operation(method=method, rule=rule, operation_id=declared.pop("operation_id", view.__name__),
@@ -58,11 +61,13 @@ def api_route(bp: Blueprint, method: str, rule: str, **declared):
 
         @wraps(view)
         def endpoint(**path_args):
+            args = (op.load(**path_args),) if op.load is not None else ()
+            kwargs = {} if op.load is not None else path_args
             if op.query is not None:
-                path_args["query"] = parse_query(op.query)
+                kwargs["query"] = parse_query(op.query)
             if op.body is not None:
-                path_args["body"] = parse_body(op.body, required=op.body_required)
-            result = view(**path_args)
+                kwargs["body"] = parse_body(op.body, required=op.body_required)
+            result = view(*args, **kwargs)
             if op.response is None:
                 return result
             if not isinstance(result, op.response):

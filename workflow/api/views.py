@@ -195,19 +195,17 @@ def get_assignment(assignment_id: int):
 
 @api_route(bp, "post", "/assignments/<id:assignment_id>/acknowledge", operation_id="acknowledgeAssignment",
            summary="签收: the department's liaison acknowledges a pending assignment", tag="assignments",
-           response=s.Assignment, body=s.VersionBody, body_required=False, errors=CHANGE)
-def acknowledge_assignment(assignment_id: int, body: s.VersionBody):
-    assignment = _visible_assignment(assignment_id)
+           response=s.Assignment, body=s.VersionBody, body_required=False, errors=CHANGE, load=_visible_assignment)
+def acknowledge_assignment(assignment: Assignment, body: s.VersionBody):
     assignment_services.acknowledge(assignment, actor=api_user(), now=utcnow(), version=body.version)
     return s.Assignment.of(assignment)
 
 
 @api_route(bp, "post", "/assignments/<id:assignment_id>/adjustment", operation_id="requestAdjustment",
            summary="申请调整: not our responsibility; the office decides", tag="assignments",
-           response=s.AdjustmentCreated, status=201, body=s.AdjustmentBody, errors=CHANGE,
+           response=s.AdjustmentCreated, status=201, body=s.AdjustmentBody, errors=CHANGE, load=_visible_assignment,
            openapi={"description": "the adjustment request, awaiting the office"})
-def request_adjustment(assignment_id: int, body: s.AdjustmentBody):
-    assignment = _visible_assignment(assignment_id)
+def request_adjustment(assignment: Assignment, body: s.AdjustmentBody):
     adjustment = assignment_services.request_adjustment(
         assignment, reason=body.reason, proposed_department=body.proposed_department, actor=api_user(),
         now=utcnow(), version=body.version)
@@ -264,9 +262,9 @@ def _values(raw: list[s.ValueInput] | dict) -> dict:
 
 @api_route(bp, "patch", "/reports/<id:report_id>", operation_id="saveReport",
            summary="save the draft (types checked, gaps allowed)", tag="reports", response=s.ReportDetail,
-           body=s.ReportPatch, errors=CHANGE, description="only the lead department's liaison, while draft or returned")
-def save_report(report_id: int, body: s.ReportPatch):
-    report = _visible_report(report_id)
+           body=s.ReportPatch, errors=CHANGE, load=_visible_report,
+           description="only the lead department's liaison, while draft or returned")
+def save_report(report: Report, body: s.ReportPatch):
     report_services.save_report(report, _report_input(report, body), actor=api_user(), now=utcnow(),
                                 version=body.version)
     return _report_detail(report)
@@ -274,10 +272,9 @@ def save_report(report_id: int, body: s.ReportPatch):
 
 @api_route(bp, "post", "/reports/<id:report_id>/submit", operation_id="submitReport",
            summary="submit (completeness checked)", tag="reports", response=s.ReportDetail, body=s.ReportSubmit,
-           body_required=False, errors=CHANGE)
-def submit_report(report_id: int, body: s.ReportSubmit):
+           body_required=False, errors=CHANGE, load=_visible_report)
+def submit_report(report: Report, body: s.ReportSubmit):
     """Submit as saved; a body carrying report fields saves them and submits in one step."""
-    report = _visible_report(report_id)
     if any(body.given(name) for name in REPORT_FIELDS):
         report_services.save_report(report, _report_input(report, body), actor=api_user(), now=utcnow(),
                                     version=body.version, submit=True)
@@ -288,9 +285,8 @@ def submit_report(report_id: int, body: s.ReportSubmit):
 
 @api_route(bp, "post", "/reports/<id:report_id>/approve", operation_id="approveReport",
            summary="approve (the office)", tag="review", response=s.ReportDetail, body=s.ApproveBody,
-           body_required=False, errors=CHANGE)
-def approve_report(report_id: int, body: s.ApproveBody):
-    report = _visible_report(report_id)
+           body_required=False, errors=CHANGE, load=_visible_report)
+def approve_report(report: Report, body: s.ApproveBody):
     review_services.approve_report(report, actor=api_user(), now=utcnow(), comment=body.comment or "",
                                    version=body.version)
     return _report_detail(report)
@@ -298,9 +294,8 @@ def approve_report(report_id: int, body: s.ApproveBody):
 
 @api_route(bp, "post", "/reports/<id:report_id>/return", operation_id="returnReport",
            summary="return with a reason (the office)", tag="review", response=s.ReportDetail, body=s.ReturnBody,
-           errors=CHANGE)
-def return_report(report_id: int, body: s.ReturnBody):
-    report = _visible_report(report_id)
+           errors=CHANGE, load=_visible_report)
+def return_report(report: Report, body: s.ReturnBody):
     review_services.return_report(report, actor=api_user(), now=utcnow(), reason=body.reason,
                                   version=body.version)
     return _report_detail(report)
@@ -413,9 +408,8 @@ def get_contribution(contribution_id: int):
 
 @api_route(bp, "patch", "/contributions/<id:contribution_id>", operation_id="saveContribution",
            summary="save the draft text", tag="contributions", response=s.Contribution, body=s.ContributionPatch,
-           errors=CHANGE)
-def save_contribution(contribution_id: int, body: s.ContributionPatch):
-    contribution = _visible_contribution(contribution_id)
+           errors=CHANGE, load=_visible_contribution)
+def save_contribution(contribution: Contribution, body: s.ContributionPatch):
     text = contribution.text if not body.given("text") else body.text or ""
     report_services.save_contribution(contribution, text, actor=api_user(), now=utcnow(), version=body.version)
     return s.Contribution.of(contribution)
@@ -423,9 +417,8 @@ def save_contribution(contribution_id: int, body: s.ContributionPatch):
 
 @api_route(bp, "post", "/contributions/<id:contribution_id>/submit", operation_id="submitContribution",
            summary="submit the contribution (text required)", tag="contributions", response=s.Contribution,
-           body=s.ContributionSubmit, body_required=False, errors=CHANGE)
-def submit_contribution(contribution_id: int, body: s.ContributionSubmit):
-    contribution = _visible_contribution(contribution_id)
+           body=s.ContributionSubmit, body_required=False, errors=CHANGE, load=_visible_contribution)
+def submit_contribution(contribution: Contribution, body: s.ContributionSubmit):
     text = contribution.text if not body.given("text") else body.text or ""
     report_services.save_contribution(contribution, text, actor=api_user(), now=utcnow(), version=body.version,
                                       submit=True)
