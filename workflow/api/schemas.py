@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Self, TypeVar, get_args
 
 from flask import url_for
 from pydantic import (
@@ -568,8 +568,8 @@ class Page(Out, Generic[Item]):
 
     @classmethod
     def of(cls, pagination, item=None) -> Self:
-        item_type = cls.model_fields["items"].annotation.__args__[0]
-        build = item or item_type.of
+        """`item` builds one item from a row; by default the item model's own `of`."""
+        build = item or get_args(cls.model_fields["items"].annotation)[0].of
         return cls(items=[build(x) for x in pagination.items], total=pagination.total or 0, page=pagination.page,
                    per_page=pagination.per_page)
 
