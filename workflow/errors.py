@@ -1,5 +1,5 @@
 """Errors are answers: a friendly page in the UI, problem details (RFC 9457) under /api/."""
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -16,6 +16,12 @@ TITLES = {
     422: _l("内容有误"),
     500: _l("系统错误"),
 }
+
+
+def forbid_unless(allowed: bool) -> None:
+    """A view's permission check: the rule is a model method (report.can_view(user), ...), the answer a 403."""
+    if not allowed:
+        abort(403)
 
 
 def problem(status: int, detail: str = "", **extra):
@@ -41,10 +47,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         status = error.code or 500
+        # the exception's own headers say what the status means (Allow on a 405, Retry-After ...)
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
         if _wants_json():
-            return problem(status, error.description or "")
+            response = problem(status, error.description or "")
+            response.headers.extend(headers)
+            return response
         return render_template("errors/error.html", status=status, title=TITLES.get(status, error.name),
-                               detail=error.description if status != 404 else ""), status
+                               detail=error.description if status != 404 else ""), status, headers
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

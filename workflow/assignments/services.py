@@ -130,8 +130,7 @@ def _check_version(obj, expected: int | None) -> None:
 
 
 def acknowledge(assignment: Assignment, *, actor: User, now: datetime, version: int | None = None) -> Assignment:
-    require(assignment.department_id == actor.department_id and actor.role == "liaison",
-            _("只有本单位联络员可以签收。"))
+    require(actor.is_liaison_of(assignment.department_id), _("只有本单位联络员可以签收。"))
     _check_version(assignment, version)
     if assignment.status != AssignmentStatus.PENDING:
         raise Conflict(_("当前状态（%(status)s）不能签收。", status=label("assignment_status", assignment.status)),
@@ -145,8 +144,7 @@ def acknowledge(assignment: Assignment, *, actor: User, now: datetime, version: 
 
 def request_adjustment(assignment: Assignment, *, reason: str, proposed_department: str, actor: User,
                        now: datetime, version: int | None = None) -> AdjustmentRequest:
-    require(assignment.department_id == actor.department_id and actor.role == "liaison",
-            _("只有本单位联络员可以申请调整。"))
+    require(actor.is_liaison_of(assignment.department_id), _("只有本单位联络员可以申请调整。"))
     _check_version(assignment, version)
     if assignment.status != AssignmentStatus.PENDING:
         raise Conflict(_("当前状态（%(status)s）不能申请调整。", status=label("assignment_status", assignment.status)),

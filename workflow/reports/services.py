@@ -13,10 +13,11 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from models import (
+    AssignmentRole,
     Attachment,
     Contribution,
     ContributionStatus,
@@ -103,7 +104,7 @@ def clean_report_input(report: Report, data: ReportInput, *, complete: bool) -> 
     else:
         try:
             number = Decimal(str(percent).strip().rstrip("%"))
-            if number != number.to_integral_value():
+            if not number.is_finite() or number != number.to_integral_value():
                 raise InvalidOperation
             clean["percent_complete"] = int(number)
             if not 0 <= clean["percent_complete"] <= 100:
@@ -251,7 +252,7 @@ def _lead_report_link(contribution: Contribution) -> str:
 
 
 def lead_departments(obj) -> list[int]:
-    return [a.department_id for a in obj.task.active_assignments if a.role == "lead"]
+    return [a.department_id for a in obj.task.active_assignments if a.role == AssignmentRole.LEAD]
 
 
 def contributions_for(report: Report) -> list[Contribution]:
@@ -311,6 +312,9 @@ def resubmission_diff(report: Report) -> dict | None:
             "values": values}
 
 
+def revisions_query(report: Report) -> Select:
+    return select(ReportRevision).where(ReportRevision.report_id == report.id).order_by(ReportRevision.version)
+
+
 def report_revisions(report: Report) -> list[ReportRevision]:
-    return list(db.session.scalars(select(ReportRevision).where(ReportRevision.report_id == report.id)
-                                   .order_by(ReportRevision.version)))
+    return list(db.session.scalars(revisions_query(report)))
