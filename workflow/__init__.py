@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from models.base import render_migration_type
 from workflow.config import BASE_DIR, Config
+from workflow.converters import IdConverter
 from workflow.extensions import babel, bootstrap, csrf, db, login_manager, migrate
 
 
@@ -53,6 +54,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     bootstrap.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(BASE_DIR / "translations"))
     _init_login(app)
+    app.url_map.converters["id"] = IdConverter
     _register_blueprints(app)
     _register_template_helpers(app)
 

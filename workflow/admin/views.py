@@ -96,7 +96,7 @@ def user_new():
     return render_template("admin/user_form.html", form=form, user=None, role_names=_role_names()), status
 
 
-@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@bp.route("/users/<id:user_id>", methods=["GET", "POST"])
 def user_edit(user_id: int):
     user = db.get_or_404(User, user_id)
     form = UserEditForm(obj=None if request.method == "POST" else user)
@@ -136,19 +136,19 @@ def _user_action(user_id: int, action, success: str):
     return redirect(url_for("admin.users"))
 
 
-@bp.post("/users/<int:user_id>/deactivate")
+@bp.post("/users/<id:user_id>/deactivate")
 def user_deactivate(user_id: int):
     return _user_action(user_id, lambda u: services.deactivate_user(u, actor=current_user, now=utcnow()),
                         _("已停用 %(u)s，该账号不能再登录。"))
 
 
-@bp.post("/users/<int:user_id>/reactivate")
+@bp.post("/users/<id:user_id>/reactivate")
 def user_reactivate(user_id: int):
     return _user_action(user_id, lambda u: services.reactivate_user(u, actor=current_user, now=utcnow()),
                         _("已启用 %(u)s。"))
 
 
-@bp.post("/users/<int:user_id>/reset-password")
+@bp.post("/users/<id:user_id>/reset-password")
 def user_reset_password(user_id: int):
     """The temporary password is shown on this one response only (not flashed into the session cookie)."""
     user = db.get_or_404(User, user_id)
@@ -194,7 +194,7 @@ def departments():
     return _render_departments(form)
 
 
-@bp.post("/departments/<int:department_id>/aliases")
+@bp.post("/departments/<id:department_id>/aliases")
 def department_alias(department_id: int):
     department = db.get_or_404(Department, department_id)
     form = AliasForm()

@@ -50,7 +50,7 @@ def adjustments():
     return _render()
 
 
-@bp.post("/adjustments/<int:request_id>/decide")
+@bp.post("/adjustments/<id:request_id>/decide")
 @login_required
 def adjustment_decide(request_id: int):
     if not current_user.is_reviewer:

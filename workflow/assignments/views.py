@@ -55,7 +55,7 @@ def index():
     return redirect(url_for("dashboard.home"))
 
 
-@bp.route("/<int:assignment_id>/acknowledge", methods=["POST"])
+@bp.route("/<id:assignment_id>/acknowledge", methods=["POST"])
 @login_required
 def acknowledge(assignment_id: int):
     assignment = _assignment_or_abort(assignment_id)
@@ -67,7 +67,7 @@ def acknowledge(assignment_id: int):
     return _back(assignment)
 
 
-@bp.route("/<int:assignment_id>/adjustment", methods=["POST"])
+@bp.route("/<id:assignment_id>/adjustment", methods=["POST"])
 @login_required
 def adjust(assignment_id: int):
     assignment = _assignment_or_abort(assignment_id)

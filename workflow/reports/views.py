@@ -166,7 +166,7 @@ def render_report(report: Report, *, form: ReportForm | None = None, upload_form
     ), status
 
 
-@bp.route("/<int:report_id>", methods=["GET", "POST"])
+@bp.route("/<id:report_id>", methods=["GET", "POST"])
 @login_required
 def show(report_id: int):
     report = _report_or_abort(report_id)
@@ -206,7 +206,7 @@ def _report_conflict(report: Report, form: ReportForm, message: str):
     return render_report(report, form=form, conflict=True, status=409)
 
 
-@bp.route("/<int:report_id>/attachments", methods=["POST"])
+@bp.route("/<id:report_id>/attachments", methods=["POST"])
 @login_required
 def upload(report_id: int):
     report = _report_or_abort(report_id)
@@ -233,7 +233,7 @@ def upload(report_id: int):
     return redirect(url_for("reports.show", report_id=report.id, _anchor="attachments"))
 
 
-@bp.route("/attachments/<int:attachment_id>")
+@bp.route("/attachments/<id:attachment_id>")
 @login_required
 def attachment(attachment_id: int):
     item = db.session.get(Attachment, attachment_id) or abort(404)
@@ -282,7 +282,7 @@ def render_contribution(contribution: Contribution, *, form: ContributionForm | 
     ), status
 
 
-@bp.route("/contributions/<int:contribution_id>", methods=["GET", "POST"])
+@bp.route("/contributions/<id:contribution_id>", methods=["GET", "POST"])
 @login_required
 def contribution(contribution_id: int):
     item = _contribution_or_abort(contribution_id)

@@ -149,7 +149,7 @@ def holidays():
     return _render_holidays(form, 422)
 
 
-@bp.post("/holidays/<int:entry_id>/delete")
+@bp.post("/holidays/<id:entry_id>/delete")
 def delete_holiday(entry_id: int):
     _require(services.can_manage_calendar(current_user))
     entry = db.get_or_404(HolidayEntry, entry_id)
@@ -215,7 +215,7 @@ def substitutes():
     return _render_substitutes(form, 422)
 
 
-@bp.post("/substitutes/<int:substitute_id>/delete")
+@bp.post("/substitutes/<id:substitute_id>/delete")
 def delete_substitute(substitute_id: int):
     _require(services.can_name_substitutes(current_user))
     row = db.get_or_404(Substitute, substitute_id)
@@ -240,7 +240,7 @@ RULE_HELP = {
 }
 
 
-@bp.route("/plans/<int:plan_id>/reminders", methods=["GET", "POST"])
+@bp.route("/plans/<id:plan_id>/reminders", methods=["GET", "POST"])
 def reminder_rules(plan_id: int):
     _require(services.can_edit_reminder_rules(current_user))
     plan = db.get_or_404(Plan, plan_id)
