@@ -12,7 +12,7 @@ from workflow.account import services
 from workflow.auth import tokens
 from workflow.clock import utcnow
 from workflow.converters import page_arg, parse_ids
-from workflow.domain import DomainError, ValidationFailed
+from workflow.domain import ValidationFailed
 from workflow.extensions import db
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -46,11 +46,7 @@ def create_token():
 @bp.route("/tokens/<id:token_id>/revoke", methods=["POST"])
 @login_required
 def revoke_token(token_id: int):
-    try:
-        row = tokens.revoke_token(token_id, actor=current_user, now=utcnow())
-    except DomainError as exc:
-        db.session.rollback()
-        abort(exc.status)
+    row = tokens.revoke_token(token_id, actor=current_user, now=utcnow())
     flash(_("已撤销令牌 %(prefix)s…", prefix=row.prefix), "success")
     return redirect(url_for("account.profile"))
 
@@ -98,8 +94,5 @@ def _safe_link(link: str) -> str:
 @bp.route("/inbox/<id:notification_id>")
 @login_required
 def open_notification(notification_id: int):
-    try:
-        note = services.open_notification(current_user, notification_id, utcnow())
-    except DomainError as exc:
-        abort(exc.status)
+    note = services.open_notification(current_user, notification_id, utcnow())
     return redirect(_safe_link(note.link))

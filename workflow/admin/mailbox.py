@@ -16,7 +16,6 @@ from models.notify import EmailStatus
 from workflow.admin.views import bp
 from workflow.clock import utcnow
 from workflow.converters import page_arg
-from workflow.domain import DomainError
 from workflow.extensions import db
 from workflow.pagination import paginate
 from workflow.scheduling.outbox import mail_settings, retry_parked
@@ -73,13 +72,6 @@ def mailbox_message(email_id: int):
 def mailbox_retry(email_id: int):
     if not ActionForm().validate():
         abort(400)
-    try:
-        retry_parked(email_id, actor=current_user, now=utcnow())
-    except DomainError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            abort(404)
-        flash(exc.message, "error")
-    else:
-        flash(_("已放回发送队列，下一轮发送时投递。"), "success")
+    retry_parked(email_id, actor=current_user, now=utcnow())
+    flash(_("已放回发送队列，下一轮发送时投递。"), "success")
     return redirect(url_for("admin.mailbox_message", email_id=email_id))

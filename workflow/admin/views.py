@@ -9,7 +9,6 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from forms import apply_errors
 from forms.admin import (
     KIND_CHOICES,
     ROLE_CHOICES,
@@ -25,6 +24,7 @@ from models import Department, Role, User
 from workflow.admin import services
 from workflow.clock import utcnow
 from workflow.domain import DomainError, ValidationFailed
+from workflow.errors import refused
 from workflow.extensions import db, login_manager
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -85,8 +85,7 @@ def user_new():
                     department_id=form.department_id(), display_name=form.display_name.data or "",
                     email=form.email.data or "", password=form.password.data or "")
             except ValidationFailed as exc:
-                db.session.rollback()
-                apply_errors(form, exc.errors)
+                refused(exc, form)
             else:
                 if form.password.data:
                     flash(_("已创建用户 %(u)s。", u=user.username), "success")
@@ -113,8 +112,7 @@ def user_edit(user_id: int):
                                      department_id=form.department_id(), display_name=form.display_name.data or "",
                                      email=form.email.data or "")
             except ValidationFailed as exc:
-                db.session.rollback()
-                apply_errors(form, exc.errors)
+                refused(exc, form)
             else:
                 flash(_("已保存用户 %(u)s 的信息。", u=user.username), "success")
                 return redirect(url_for("admin.users"))
@@ -122,15 +120,15 @@ def user_edit(user_id: int):
 
 
 def _user_action(user_id: int, action, success: str):
-    """A button on the users list: check the CSRF token, run the service, flash the outcome, back to the list."""
+    """A button on the users list: check the CSRF token, run the service, flash the outcome (a refusal too, such
+    as deactivating oneself), back to the list."""
     user = db.get_or_404(User, user_id)
     if not ActionForm().validate():
         abort(400)
     try:
         action(user)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
     else:
         flash(success % {"u": user.username}, "success")
     return redirect(url_for("admin.users"))
@@ -157,8 +155,7 @@ def user_reset_password(user_id: int):
     try:
         password = services.reset_password(user, actor=current_user, now=utcnow())
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
         return redirect(url_for("admin.users"))
     return _no_store(make_response(render_template("admin/password.html", user=user, password=password,
                                                    created=False, role_names=_role_names())))
@@ -185,8 +182,7 @@ def departments():
                 department = services.create_department(actor=current_user, now=utcnow(), name=form.name.data or "",
                                                         kind=form.kind.data)
             except ValidationFailed as exc:
-                db.session.rollback()
-                apply_errors(form, exc.errors)
+                refused(exc, form)
             else:
                 flash(_("已新增单位：%(n)s。", n=department.name), "success")
                 return redirect(url_for("admin.departments"))
@@ -203,7 +199,7 @@ def department_alias(department_id: int):
             raise ValidationFailed({"alias": form.errors.get("alias", [_("别名有误。")])[0]})
         services.add_alias(department, form.alias.data or "", actor=current_user, now=utcnow())
     except ValidationFailed as exc:
-        db.session.rollback()
+        refused(exc)
         return _render_departments(DepartmentForm(formdata=None),
                                    alias_errors={department.id: (exc.errors.get("alias", exc.message),
                                                                  form.alias.data or "")},

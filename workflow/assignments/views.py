@@ -13,7 +13,8 @@ from models import Assignment
 from workflow.assignments import services
 from workflow.clock import utcnow
 from workflow.dashboard.views import render_my_tasks
-from workflow.domain import DomainError, NotFound, PermissionDenied, ValidationFailed
+from workflow.domain import Conflict, ValidationFailed
+from workflow.errors import refused
 from workflow.extensions import db
 
 bp = Blueprint("assignments", __name__, url_prefix="/assignments")
@@ -35,15 +36,6 @@ def _back(assignment: Assignment):
     return redirect(url_for("dashboard.my_tasks", _anchor=f"a{assignment.id}"))
 
 
-def _refused(exc: DomainError, *, adjust: dict | None = None):
-    """A service said no: 403/404 as such, anything else back on 我的任务 with the message and its status."""
-    db.session.rollback()
-    if isinstance(exc, (PermissionDenied, NotFound)):
-        abort(exc.status)
-    flash(exc.message, "error")
-    return render_my_tasks(adjust=adjust, status=exc.status)
-
-
 @bp.route("/")
 @login_required
 def index():
@@ -61,8 +53,9 @@ def acknowledge(assignment_id: int):
     assignment = _assignment_or_abort(assignment_id)
     try:
         services.acknowledge(assignment, actor=current_user, now=utcnow(), version=_version())
-    except DomainError as exc:
-        return _refused(exc)
+    except Conflict as exc:  # acknowledged meanwhile (or a stale page): 我的任务 as it is now, with the message
+        refused(exc)
+        return render_my_tasks(status=exc.status)
     flash(_("已签收任务 %(code)s。", code=assignment.task.code), "success")
     return _back(assignment)
 
@@ -75,10 +68,7 @@ def adjust(assignment_id: int):
     try:
         services.request_adjustment(assignment, reason=typed["reason"], proposed_department=typed["proposed_department"],
                                     actor=current_user, now=utcnow(), version=_version())
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return render_my_tasks(adjust={"id": assignment.id, "values": typed, "errors": exc.errors}, status=422)
-    except DomainError as exc:
-        return _refused(exc, adjust={"id": assignment.id, "values": typed, "errors": {}})
+    except (ValidationFailed, Conflict) as exc:  # back on 我的任务 with what was typed; 403/404 as such
+        return render_my_tasks(adjust={"id": assignment.id, "values": typed, "errors": refused(exc)}, status=exc.status)
     flash(_("已提交任务 %(code)s 的调整申请，等待领导小组办公室处理。", code=assignment.task.code), "success")
     return _back(assignment)

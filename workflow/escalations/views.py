@@ -17,6 +17,7 @@ from pdf.render import FONT_MESSAGE, PdfError, PdfUnavailable, render_pdf
 from workflow.clock import local, utcnow
 from workflow.converters import id_arg, page_arg
 from workflow.domain import DomainError, ValidationFailed
+from workflow.errors import refused
 from workflow.escalations import services
 from workflow.extensions import db
 from workflow.reports.storage import content_disposition
@@ -111,13 +112,8 @@ def close(escalation_id: int):
         if not form.validate():
             raise ValidationFailed({name: str(errors[0]) for name, errors in form.errors.items()})
         services.close_escalation(escalation, note=note, actor=current_user, now=utcnow())
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return _render_index(errors={escalation.id: exc.errors}, typed=typed, status=exc.status)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return _render_index(typed=typed, status=exc.status)
+        return _render_index(errors={escalation.id: refused(exc)}, typed=typed, status=exc.status)
     flash(_("已关闭督办事项 %(number)s（%(dept)s %(code)s）。", number=services.notice_number(escalation),
             dept=escalation.department.name, code=escalation.task.code), "success")
     return redirect(index_url(_list_args()))

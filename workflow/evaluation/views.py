@@ -42,6 +42,7 @@ from pdf.render import FONT_MESSAGE, PdfError, PdfUnavailable
 from workflow.clock import local, utcnow
 from workflow.converters import parse_id
 from workflow.domain import Conflict, DomainError, ValidationFailed
+from workflow.errors import refused
 from workflow.evaluation import documents, scoring, services
 from workflow.extensions import db
 from workflow.reports.storage import content_disposition
@@ -157,13 +158,8 @@ def open_evaluation():
             raise ValidationFailed({"plan": _("请选择实施方案。")})
         evaluation = services.get_or_create(plan, year, now=utcnow())
         services.compute_evaluation(evaluation, actor=current_user, now=utcnow())
-    except ValidationFailed as exc:
-        db.session.rollback()
-        apply_errors(form, exc.errors)
-        return _render_index(form, exc.status)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc, form)
         return _render_index(form, exc.status)
     flash(_("已计算 %(plan)s %(year)s 年度评估（草稿）。", plan=plan.title, year=year) if not evaluation.frozen
           else _("该年度评估已签认冻结，显示的是签认时的结果。"), "success" if not evaluation.frozen else "info")
@@ -284,15 +280,13 @@ def _act(evaluation: Evaluation, form, form_key: str, action, success: str):
             raise ValidationFailed(_form_errors(form))
         action()
     except ValidationFailed as exc:
-        db.session.rollback()
-        errors = form.field_errors(exc.errors) if hasattr(form, "field_errors") else exc.errors
-        apply_errors(form, errors)
+        errors = refused(exc)
+        apply_errors(form, form.field_errors(errors) if hasattr(form, "field_errors") else errors)
         return _render_show(evaluation, exc.status, **{form_key: form})
     except (DomainError, StaleDataError) as exc:
-        db.session.rollback()
         if isinstance(exc, StaleDataError):
             exc = Conflict(_("评估刚被其他人修改，请核对后重试。"))
-        flash(exc.message, "error")
+        refused(exc)
         if form_key == "sign_off_form":   # sign against what is shown now
             form.version.data = str(evaluation.version)
         return _render_show(evaluation, exc.status, **{form_key: form})

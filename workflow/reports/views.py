@@ -30,7 +30,8 @@ from models import (
 )
 from workflow.assignments.services import open_all_due_periods
 from workflow.clock import local, utcnow
-from workflow.domain import Conflict, DomainError, NotFound, PermissionDenied, TooLarge, ValidationFailed
+from workflow.domain import Conflict, NotFound, PermissionDenied, TooLarge, ValidationFailed
+from workflow.errors import refused
 from workflow.extensions import db
 from workflow.reports import services, storage
 from workflow.reports.queries import visible_contributions, visible_reports
@@ -179,8 +180,7 @@ def show(report_id: int):
         services.save_report(report, form.to_input(), actor=current_user, now=utcnow(),
                              version=form.version_number, submit=form.submitting)
     except ValidationFailed as exc:
-        db.session.rollback()
-        form.add_errors(exc.errors)
+        form.add_errors(refused(exc))
         flash(exc.message, "error")
         return render_report(report, form=form, status=422)
     except Conflict as exc:
@@ -226,9 +226,6 @@ def upload(report_id: int):
         messages = exc.errors.values() if isinstance(exc, ValidationFailed) else [exc.message]
         upload_form.file.errors = [*upload_form.file.errors, *messages]
         return render_report(report, upload_form=upload_form, status=exc.status)
-    except DomainError as exc:
-        db.session.rollback()
-        abort(exc.status)
     flash(_("已上传附件：%(name)s", name=attachment.filename), "success")
     return redirect(url_for("reports.show", report_id=report.id, _anchor="attachments"))
 
@@ -295,8 +292,7 @@ def contribution(contribution_id: int):
         services.save_contribution(item, form.text.data or "", actor=current_user, now=utcnow(),
                                    version=form.version_number, submit=form.submitting)
     except ValidationFailed as exc:
-        db.session.rollback()
-        form.add_errors(exc.errors)
+        form.add_errors(refused(exc))
         flash(exc.message, "error")
         return render_contribution(item, form=form, status=422)
     except (Conflict, PermissionDenied) as exc:

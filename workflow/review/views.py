@@ -28,6 +28,7 @@ from workflow.assignments import services as assignments
 from workflow.clock import local, utcnow
 from workflow.converters import page_arg, parse_ids
 from workflow.domain import DomainError, ValidationFailed
+from workflow.errors import refused
 from workflow.extensions import db
 from workflow.review import services
 from workflow.scheduling.calendar import office_calendar
@@ -300,15 +301,10 @@ def publish(plan_id: int):
                 try:
                     periods = assignments.publish_plan(plan, actor=current_user, now=now, cadence=cadence,
                                                        first_period=first, deadline_workdays=workdays)
-                except ValidationFailed as exc:
-                    db.session.rollback()
-                    for name, message in exc.errors.items():
+                except DomainError as exc:
+                    for name, message in refused(exc).items():
                         field = getattr(form, name, form.first_period)
                         field.errors = [*field.errors, message]
-                    status = 422
-                except DomainError as exc:
-                    db.session.rollback()
-                    flash(exc.message, "error")
                     status = exc.status
                 else:
                     flash(_("方案已发布：%(n)d 个报送周期，任务已下达各责任单位。", n=len(periods)), "success")
@@ -361,12 +357,7 @@ def move_deadline(plan_id: int, period_id: int):
             raise ValidationFailed({name: errors[0] for name, errors in form.errors.items()})
         assignments.move_deadline(period, parse_date(form.deadline.data), reason=form.reason.data or "",
                                   actor=current_user, now=utcnow())
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return _render_periods(plan, errors={period.id: exc.errors}, typed=typed, status=exc.status)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return _render_periods(plan, typed=typed, status=exc.status)
+        return _render_periods(plan, errors={period.id: refused(exc)}, typed=typed, status=exc.status)
     flash(_("%(label)s 的报送期限已调整为 %(d)s。", label=period.label, d=f"{period.deadline:%Y-%m-%d}"), "success")
     return redirect(url_for("review.periods", plan_id=plan.id) + f"#period-{period.id}")

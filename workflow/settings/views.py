@@ -24,7 +24,8 @@ from forms.admin import ROLE_CHOICES
 from forms.settings import RULE_LABELS, HolidayForm, NotificationForm, ReminderRulesForm, SubstituteForm
 from models import HolidayEntry, Plan, Role, Substitute, User
 from workflow.clock import local, utcnow
-from workflow.domain import DomainError, ValidationFailed
+from workflow.domain import ValidationFailed
+from workflow.errors import refused
 from workflow.extensions import db, login_manager
 from workflow.scheduling.calendar import missing_years_warning
 from workflow.scheduling.reminders import DEFAULT_RULES, rules_for
@@ -133,8 +134,7 @@ def holidays():
             rows = services.add_arrangement(name=form.name.data or "", start=form.start.data, end=form.end.data,
                                             workdays=form.workdays(), actor=current_user, now=utcnow())
         except ValidationFailed as exc:
-            db.session.rollback()
-            apply_errors(form, exc.errors)
+            refused(exc, form)
         else:
             off = [r for r in rows if r.kind == "holiday"]
             on = [r for r in rows if r.kind == "workday"]
@@ -154,11 +154,7 @@ def delete_holiday(entry_id: int):
     _require(services.can_manage_calendar(current_user))
     entry = db.get_or_404(HolidayEntry, entry_id)
     what = services.describe_entry(entry)
-    try:
-        services.delete_entry(entry, actor=current_user, now=utcnow())
-    except DomainError as exc:
-        db.session.rollback()
-        abort(exc.status)
+    services.delete_entry(entry, actor=current_user, now=utcnow())
     flash(_("已删除 %(what)s。", what=what), "success")
     return redirect(url_for("settings.holidays"))
 
@@ -202,11 +198,7 @@ def substitutes():
                 row = services.add_substitute(principal=principal, substitute=substitute, start=form.start.data,
                                               end=form.end.data, actor=current_user, now=utcnow())
             except ValidationFailed as exc:
-                db.session.rollback()
-                apply_errors(form, exc.errors)
-            except DomainError as exc:
-                db.session.rollback()
-                abort(exc.status)
+                refused(exc, form)
             else:
                 flash(_("已设置：%(a)s 至 %(b)s 期间由 %(who)s 代理 %(user)s，提醒将同时发给代理人。",
                         a=row.start_date.isoformat(), b=row.end_date.isoformat(), who=row.substitute.display,
@@ -219,11 +211,7 @@ def substitutes():
 def delete_substitute(substitute_id: int):
     _require(services.can_name_substitutes(current_user))
     row = db.get_or_404(Substitute, substitute_id)
-    try:
-        services.delete_substitute(row, actor=current_user, now=utcnow())
-    except DomainError as exc:
-        db.session.rollback()
-        abort(exc.status)
+    services.delete_substitute(row, actor=current_user, now=utcnow())
     flash(_("已删除代理设置。"), "success")
     return redirect(url_for("settings.substitutes"))
 
@@ -253,8 +241,7 @@ def reminder_rules(plan_id: int):
                 services.set_reminder_rules(plan, None if form.reset.data else form.values(), actor=current_user,
                                             now=utcnow())
             except ValidationFailed as exc:
-                db.session.rollback()
-                apply_errors(form, exc.errors)
+                refused(exc, form)
             else:
                 flash(_("已恢复默认提醒规则。") if form.reset.data else _("提醒规则已保存，下一次提醒起生效。"), "success")
                 return redirect(url_for("settings.reminder_rules", plan_id=plan.id))
@@ -279,8 +266,7 @@ def notifications():
                 services.set_notification_prefs(current_user, digest_frequency=form.digest_frequency.data or "",
                                                 email=form.email.data or "", actor=current_user, now=utcnow())
             except ValidationFailed as exc:
-                db.session.rollback()
-                apply_errors(form, exc.errors)
+                refused(exc, form)
             else:
                 flash(_("邮件设置已保存。"), "success")
                 return redirect(url_for("settings.notifications"))
