@@ -179,3 +179,20 @@ def test_select_values_out_of_range_are_no_choice(client, login_as):
     response = client.post("/settings/substitutes", data={"user": str(2**64), "substitute": "99999999999999999999",
                                                           "start": "2026-05-01", "end": "2026-05-02"})
     assert response.status_code == 422 and "请选择被代理人" in response.get_data(as_text=True)
+
+
+def test_digits_that_are_not_ascii_are_refused_on_the_form(client, login_as):
+    """'²' passes str.isdigit() but not int(): publish and reminder-rule forms answer 422 with the form."""
+    from tests.conftest import import_text_plan
+
+    plan = import_text_plan("另一方案\n一、任务\n(一)推进\n1.开展工作。(市交通运输局负责)\n", "other.txt")
+    login_as(Role.OFFICE)
+    for data in ({"cadence": "quarterly", "first_period": "²²²²Q1", "deadline_workdays": "5", "preview": "1"},
+                 {"cadence": "quarterly", "first_period": "2026Q1", "deadline_workdays": "²", "preview": "1"}):
+        response = client.post(f"/review/plans/{plan.id}/publish", data=data)
+        assert response.status_code == 422 and data["first_period"] in response.get_data(as_text=True), data
+    response = client.post(f"/settings/plans/{plan.id}/reminders", data={"due_soon_workdays": "²", "level1_late": "1",
+                                                                          "level2_late": "3", "level3_late": "5",
+                                                                          "returned_grace_workdays": "3",
+                                                                          "review_grace_workdays": "3", "submit": "1"})
+    assert response.status_code == 422

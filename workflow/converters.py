@@ -29,6 +29,14 @@ def parse_id(value) -> int | None:
     return number if 0 < number <= MAX_ID else None
 
 
+def parse_version(value) -> int | None:
+    """The version a form was rendered with, for the optimistic check: None when it sent none (no check), 0 when
+    it sent anything but a version (no row has version 0: a conflict, never "any version")."""
+    if not str(value if value is not None else "").strip():
+        return None
+    return parse_id(value) or 0
+
+
 def parse_ids(values: Iterable) -> list[int]:
     """The valid ids among ticked checkboxes, each once, in order; the rest are ignored."""
     return sorted({n for n in map(parse_id, values) if n is not None})

@@ -12,6 +12,7 @@ from flask_login import current_user, login_required
 from models import Assignment
 from workflow.assignments import services
 from workflow.clock import utcnow
+from workflow.converters import parse_version
 from workflow.dashboard.views import render_my_tasks
 from workflow.domain import Conflict, ValidationFailed
 from workflow.errors import refused
@@ -25,11 +26,6 @@ def _assignment_or_abort(assignment_id: int) -> Assignment:
     if not assignment.can_view(current_user):
         abort(403)
     return assignment
-
-
-def _version() -> int | None:
-    raw = request.form.get("version", "")
-    return int(raw) if raw.isdigit() else None
 
 
 def _back(assignment: Assignment):
@@ -52,7 +48,7 @@ def index():
 def acknowledge(assignment_id: int):
     assignment = _assignment_or_abort(assignment_id)
     try:
-        services.acknowledge(assignment, actor=current_user, now=utcnow(), version=_version())
+        services.acknowledge(assignment, actor=current_user, now=utcnow(), version=parse_version(request.form.get("version")))
     except Conflict as exc:  # acknowledged meanwhile (or a stale page): 我的任务 as it is now, with the message
         refused(exc)
         return render_my_tasks(status=exc.status)
@@ -67,7 +63,7 @@ def adjust(assignment_id: int):
     typed = {"reason": request.form.get("reason", ""), "proposed_department": request.form.get("proposed_department", "")}
     try:
         services.request_adjustment(assignment, reason=typed["reason"], proposed_department=typed["proposed_department"],
-                                    actor=current_user, now=utcnow(), version=_version())
+                                    actor=current_user, now=utcnow(), version=parse_version(request.form.get("version")))
     except (ValidationFailed, Conflict) as exc:  # back on 我的任务 with what was typed; 403/404 as such
         return render_my_tasks(adjust={"id": assignment.id, "values": typed, "errors": refused(exc)}, status=exc.status)
     flash(_("已提交任务 %(code)s 的调整申请，等待领导小组办公室处理。", code=assignment.task.code), "success")

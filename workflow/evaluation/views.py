@@ -40,7 +40,7 @@ from models.evaluation import (
 )
 from pdf.render import FONT_MESSAGE, PdfError, PdfUnavailable
 from workflow.clock import local, utcnow
-from workflow.converters import parse_id
+from workflow.converters import parse_id, parse_version
 from workflow.domain import Conflict, DomainError, ValidationFailed
 from workflow.errors import refused
 from workflow.evaluation import documents, scoring, services
@@ -368,7 +368,7 @@ def sign_off(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
     _require(services.can_sign_off(current_user))
     form = SignOffForm()
-    version = parse_id(form.version.data) or (0 if form.version.data else None)   # garbage: stale, never "any"
+    version = parse_version(form.version.data)
     return _act(evaluation, form, "sign_off_form", lambda: services.sign_off(
         evaluation, actor=current_user, now=utcnow(), note=form.note.data, version=version),
         _("已签认，评估结果已冻结。"))

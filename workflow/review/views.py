@@ -26,7 +26,7 @@ from models import Period, Plan, PlanStatus, Report, ReportStatus, Role
 from workflow.assignments import office_views  # noqa: F401  (registers routes)
 from workflow.assignments import services as assignments
 from workflow.clock import local, utcnow
-from workflow.converters import page_arg, parse_ids
+from workflow.converters import page_arg, parse_ids, parse_version
 from workflow.domain import DomainError, ValidationFailed
 from workflow.errors import refused
 from workflow.extensions import db
@@ -201,11 +201,6 @@ def bulk_approve():
 
 # -- approve / return --------------------------------------------------------------------------------------
 
-def _version(form: ReviewForm) -> int | None:
-    text = (form.version.data or "").strip()
-    return int(text) if text.isdigit() else None
-
-
 def _next_after(now: datetime) -> str:
     oldest = services.review_queue(services.QueueFilters(per_page=1), now=now)[0].items
     return report_url(oldest[0].id) if oldest else url_for("review.queue")
@@ -222,10 +217,10 @@ def _review(report_id: int, action: str):
             raise ValidationFailed({name: errors[0] for name, errors in form.errors.items()})
         if action == "approve":
             services.approve_report(report, actor=current_user, now=now, comment=typed["comment"],
-                                    version=_version(form))
+                                    version=parse_version(form.version.data))
         else:
             services.return_report(report, actor=current_user, now=now, reason=typed["reason"],
-                                   version=_version(form))
+                                   version=parse_version(form.version.data))
     except ValidationFailed as exc:
         if sum(len(v) for v in typed.values()) <= SESSION_TEXT_LIMIT:
             session[FEEDBACK_KEY] = {"report_id": report.id, "action": action, "errors": exc.errors, **typed}
@@ -264,7 +259,7 @@ def return_report(report_id: int):
 
 def _preview(plan: Plan, cadence: str, first: str, workdays: int) -> list[PeriodSpec]:
     """The periods publish_plan will create (same range: the first period through the plan's last year)."""
-    last_year = max(plan.valid_to or 0, int(first[:4]) if first[:4].isdigit() else 0)
+    last_year = max(plan.valid_to or 0, int(first[:4]) if first[:4].isascii() and first[:4].isdigit() else 0)
     return generate_periods(cadence, first, date(max(last_year, 2000), 12, 31), deadline_workdays=workdays,
                             calendar=office_calendar())
 
