@@ -13,7 +13,6 @@ from sqlalchemy.engine import Engine
 
 from models.base import render_migration_type
 from workflow.config import BASE_DIR, Config
-from workflow.converters import IdConverter
 from workflow.extensions import babel, bootstrap, csrf, db, login_manager, migrate
 
 
@@ -46,7 +45,9 @@ def create_app(config: type | dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
 
     import models  # noqa: F401  (registers every table with the metadata)
+    from workflow.converters import IdConverter
 
+    app.url_map.converters["id"] = IdConverter
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True,
                     render_item=render_migration_type)
@@ -54,7 +55,6 @@ def create_app(config: type | dict | None = None) -> Flask:
     bootstrap.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(BASE_DIR / "translations"))
     _init_login(app)
-    app.url_map.converters["id"] = IdConverter
     _register_blueprints(app)
     _register_template_helpers(app)
 
