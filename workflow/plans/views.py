@@ -70,7 +70,7 @@ def review(key: str):
     )
 
 
-@bp.route("/<int:plan_id>")
+@bp.route("/<id:plan_id>")
 @login_required
 def show(plan_id: int):
     plan = services.load_plan(plan_id) or abort(404)
@@ -85,7 +85,7 @@ def departments():
     return render_template("plans/departments.html", rows=services.departments_overview())
 
 
-@bp.route("/departments/<int:department_id>")
+@bp.route("/departments/<id:department_id>")
 @login_required
 def department(department_id: int):
     dept = db.session.get(Department, department_id) or abort(404)
