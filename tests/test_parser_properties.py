@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workflow.plans.parser import PlanDraft, PlanParseError, parse_plan, read_plan_bytes
+from workflow.plans.parsing import PlanDraft, PlanParseError, parse_plan, read_plan_bytes
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -21,7 +21,7 @@ from workflow.clock import utcnow
 from workflow.domain import DomainError
 from workflow.extensions import db
 from workflow.plans.importer import PlanImportError, import_plan, plan_to_draft
-from workflow.plans.parser import PlanParseError, parse_plan_bytes
+from workflow.plans.parsing import PlanParseError, parse_plan_bytes
 from workflow.plans.services import sha256_of
 from workflow.plans.table import print_draft_table
 from workflow.scheduling.periods import Cadence

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from flask_babel import gettext as _
 
 from workflow.plans.importer import code_key
-from workflow.plans.parser import PlanDraft
+from workflow.plans.parsing import PlanDraft
 from workflow.plans.services import split_names
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from models import Assignment, AssignmentRole, Department, Plan, Task, User
 from workflow.extensions import db
 from workflow.plans.importer import import_plan, outline_tree  # noqa: F401  (re-exported for views)
-from workflow.plans.parser import DepartmentDraft, PlanDraft, PlanParseError, parse_plan_bytes
+from workflow.plans.parsing import DepartmentDraft, PlanDraft, PlanParseError, parse_plan_bytes
 
 ALLOWED_SUFFIXES = {".txt", ".docx"}
 
@@ -121,7 +121,7 @@ def apply_corrections(draft: PlanDraft, *, assignments: dict[str, tuple[list[str
 
 
 def guess_kind(name: str) -> str:
-    from workflow.plans.parser import department_kind
+    from workflow.plans.parsing import department_kind
 
     return department_kind(name)
 

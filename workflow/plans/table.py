@@ -1,7 +1,7 @@
 """`plan parse --format table`: the decomposition as a readable terminal table."""
 import click
 
-from workflow.plans.parser import PlanDraft
+from workflow.plans.parsing import PlanDraft
 
 
 def _targets(targets) -> str:

@@ -1,0 +1,118 @@
+"""`parse_plan`: front matter, outline, clauses and targets put together into a PlanDraft."""
+from __future__ import annotations
+
+import re
+
+from workflow.plans.parsing.clauses import _implied_units, _Registry
+from workflow.plans.parsing.draft import PlanDraft, PlanParseError, TargetDraft, TaskDraft
+from workflow.plans.parsing.front import _find_title, _issuing_body, _validity
+from workflow.plans.parsing.outline import (
+    _analyse,
+    _build_outline,
+    _match_marker,
+    _number_nodes,
+    _outline_draft,
+    _walk,
+)
+from workflow.plans.parsing.reading import read_plan_bytes
+from workflow.plans.parsing.targets import _targets
+from workflow.plans.parsing.text import _clean_lines, _dedupe
+
+_PREAMBLE_TITLES = re.compile(r"总体要求|指导思想|基本原则|工作原则|主要目标|工作目标|总体目标|发展目标|组织实施|保障措施|组织保障|"
+                              r"实施保障|工作要求|总则|附则|背景|现状|形势|编制依据|适用范围")
+
+
+def parse_plan(text: str) -> PlanDraft:
+    """Parse plan text; raises PlanParseError only when there is no measure at all."""
+    if not isinstance(text, str) or not text.strip():
+        raise PlanParseError("方案内容为空 (the plan text is empty)")
+    lines = _clean_lines(text)
+    first_marker = next((i for i, line in enumerate(lines) if _match_marker(line)), len(lines))
+    title_index, title, notice = _find_title(lines, first_marker)
+    head = lines[title_index + 1:first_marker] if title_index is not None else lines[:first_marker]
+    roots = _build_outline(lines[first_marker:])
+    preface = "\n".join(head)
+    warnings: list[str] = []
+    if not title:
+        warnings.append("no title line found")
+
+    nodes = list(_walk(roots))
+    for node in nodes:
+        _analyse(node)
+    _number_nodes(roots, "", 1, warnings)
+
+    any_clause = any(n.parsed for n in nodes)
+    for root in roots:
+        subtree = list(_walk([root]))
+        part_has_clause = any(n.parsed for n in subtree)
+        task_part = part_has_clause or (not any_clause and not _PREAMBLE_TITLES.search(root.title))
+        for n in subtree:
+            if n.parsed:
+                n.role = "task"
+            elif n.children:
+                n.role = "group"
+            elif task_part and (n.title or n.body):
+                n.role = "unassigned"
+            else:
+                n.role = "preamble"
+    if not any(n.role in ("task", "unassigned") for n in nodes):
+        raise PlanParseError("未找到任何措施条目 (no measures found in the plan)")
+
+    registry = _Registry()
+    for n in nodes:
+        if n.parsed:
+            for unit in n.parsed.leads + n.parsed.co:
+                registry.add_aliases(unit)
+    # A blanket sentence ('以下均需…落实，不再列出') applies to the tasks after the node that carries it.
+    implied_units: list[str] = []
+    for unit in _implied_units(preface):
+        registry.add_aliases(unit)
+        name = registry.see(unit[0])
+        if name not in implied_units:
+            implied_units.append(name)
+    pending = list(implied_units)
+
+    tasks: list[TaskDraft] = []
+    unassigned: list[TaskDraft] = []
+    plan_targets: list[TargetDraft] = _targets(preface)
+    for n in nodes:
+        if n.role == "task" and n.parsed:
+            leads = _dedupe(registry.see(u[0]) for u in n.parsed.leads)
+            co = [c for c in _dedupe(registry.see(u[0]) for u in n.parsed.co) if c not in leads]
+            implied = [u for u in pending if u not in leads and u not in co]
+            draft = TaskDraft(code=n.code, title=n.title, text=n.body, leads=leads, co=co, implied=implied,
+                              targets=_targets(n.body), clause=n.clause)
+            tasks.append(draft)
+            if not leads:
+                warnings.append(f"measure {n.code} has no lead unit")
+        elif n.role == "unassigned":
+            unassigned.append(TaskDraft(code=n.code, title=n.title, text=n.body, leads=[], co=[], implied=[],
+                                        targets=_targets(n.body), clause=""))
+            warnings.append(f"measure {n.code} has no department clause")
+        else:
+            plan_targets.extend(_targets(n.own))
+        for unit in _implied_units(n.own):
+            registry.add_aliases(unit)
+            name = registry.see(unit[0])
+            if name not in implied_units:
+                implied_units.append(name)
+        pending = list(implied_units)
+
+    valid_from, valid_to = _validity(title, lines[title_index + 1 if title_index is not None else 0:])
+    return PlanDraft(
+        title=title,
+        issuing_body=_issuing_body(lines, title, notice, first_marker),
+        valid_from=valid_from,
+        valid_to=valid_to,
+        outline=[_outline_draft(r) for r in roots],
+        tasks=tasks,
+        unassigned=unassigned,
+        targets=plan_targets,
+        implied_units=implied_units,
+        departments=registry.departments(),
+        warnings=warnings,
+    )
+
+
+def parse_plan_bytes(data: bytes, filename: str) -> PlanDraft:
+    return parse_plan(read_plan_bytes(data, filename))
