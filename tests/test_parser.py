@@ -112,8 +112,9 @@ def test_fushun_implied_units(fushun):
     assert "各县区政府" in task(fushun, "3.4.1").co
     assert task(fushun, "3.4.1").implied == ["各开发区管委会"]
     assert task(fushun, "4.4").implied == ["各县区政府", "各开发区管委会"]
-    assert dept(fushun, "各县区政府").kind == "county"
-    assert dept(fushun, "各开发区管委会").kind == "zone"
+    # Collectives: one assignee each, standing for the districts and the zones.
+    assert dept(fushun, "各县区政府").kind == "collective"
+    assert dept(fushun, "各开发区管委会").kind == "collective"
 
 
 def test_fushun_targets_of_measures(fushun):
@@ -232,7 +233,7 @@ def test_digital_alias_in_a_labelled_clause(digital):
     assert task(digital, "2.2.2").leads == ["市营商环境建设局"]
     assert task(digital, "2.2.3").leads == ["市营商环境建设局"]     # later mention of the alias
     assert dept(digital, "市营商环境建设局").aliases == ["市政务服务管理局"]
-    assert dept(digital, "各县（市、区）人民政府").kind == "county"
+    assert dept(digital, "各县（市、区）人民政府").kind == "collective"
 
 
 def test_digital_unassigned_and_preamble(digital):
@@ -630,8 +631,9 @@ def test_error_messages_are_one_line():
 
 @pytest.mark.parametrize(("name", "kind"), [
     ("市发展改革委", "municipal"), ("市委党校", "municipal"), ("市政府办公室", "municipal"),
-    ("各县区政府", "county"), ("各县（市、区）人民政府", "county"), ("西山区人民政府", "county"),
-    ("各开发区管委会", "zone"), ("高新区管委会", "zone"), ("某某经济开发区", "zone"),
+    ("各县区政府", "collective"), ("各县（市、区）人民政府", "collective"), ("西山区人民政府", "county"),
+    ("各开发区管委会", "collective"), ("高新区管委会", "zone"), ("某某经济开发区", "zone"),
+    ("各区、县级市", "collective"), ("市直各部门", "collective"), ("某某县人民政府", "county"),
     ("人民银行某市中心支行", "other"), ("某某学院", "other"), ("省财政厅", "other"),
 ])
 def test_department_kind(name, kind):

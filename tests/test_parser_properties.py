@@ -54,7 +54,7 @@ def check_invariants(draft: PlanDraft) -> None:
     for t in draft.unassigned:
         assert not t.leads and not t.co
     assert set(draft.implied_units) <= names
-    assert all(d.kind in {"municipal", "county", "zone", "other"} for d in draft.departments)
+    assert all(d.kind in {"municipal", "county", "zone", "other", "collective"} for d in draft.departments)
     data = draft.to_dict()
     for t in [*data["targets"], *(x for task in data["tasks"] for x in task["targets"])]:
         assert not (isinstance(t["value"], float) and t["value"].is_integer())

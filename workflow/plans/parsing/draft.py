@@ -18,7 +18,7 @@ class TargetDraft:
 class DepartmentDraft:
     name: str
     aliases: list[str]
-    kind: str
+    kind: str   # 'municipal' | 'county' | 'zone' | 'other' | 'collective' (one assignee for its members)
 
 
 @dataclass
@@ -41,6 +41,11 @@ class TaskDraft:
     implied: list[str]
     targets: list[TargetDraft]
     clause: str
+    # Which rule decided the leads: 'marked' (牵头/labels), 'single', 'first_group' (before the first comma),
+    # 'first_listed', 'declared_joint' / 'declared_first' (a convention the document declares); '' unassigned.
+    lead_rule: str = ""
+    placeholders: list[str] = field(default_factory=list)   # '有关部门', unresolved '上述单位': to name or drop
+    due: str | None = None                                    # 'YYYY-MM-DD', 'ongoing' or None
 
 
 def _number(value: float) -> int | float:
@@ -83,9 +88,10 @@ class PlanDraft:
             "targets": [_target_dict(t) for t in self.targets],
             "tasks": [{"code": t.code, "title": t.title, "text": t.text, "clause": t.clause,
                        "leads": list(t.leads), "co": list(t.co), "implied": list(t.implied),
+                       "lead_rule": t.lead_rule, "placeholders": list(t.placeholders), "due": t.due,
                        "targets": [_target_dict(x) for x in t.targets]} for t in self.tasks],
-            "unassigned": [{"code": t.code, "title": t.title, "text": t.text,
-                            "targets": [_target_dict(x) for x in t.targets]} for t in self.unassigned],
+            "unassigned": [{"code": t.code, "title": t.title, "text": t.text, "placeholders": list(t.placeholders),
+                            "due": t.due, "targets": [_target_dict(x) for x in t.targets]} for t in self.unassigned],
             "departments": [asdict(d) for d in self.departments],
             "outline": [_outline_dict(n) for n in self.outline],
             "warnings": list(self.warnings),

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import re
 
-from workflow.plans.parsing.clauses import _implied_units, _Registry
+from workflow.plans.parsing.clauses import _BACKREF, _implied_units, _Registry, declared_rules, unit_role
+from workflow.plans.parsing.deadlines import due_of
 from workflow.plans.parsing.draft import PlanDraft, PlanParseError, TargetDraft, TaskDraft
 from workflow.plans.parsing.front import _find_title, _issuing_body, _validity
 from workflow.plans.parsing.outline import (
     _analyse,
     _build_outline,
     _match_marker,
+    _Node,
     _number_nodes,
     _outline_draft,
     _walk,
@@ -61,41 +63,45 @@ def parse_plan(text: str) -> PlanDraft:
     registry = _Registry()
     for n in nodes:
         if n.parsed:
-            for unit in n.parsed.leads + n.parsed.co:
+            for unit in n.parsed.units:
                 registry.add_aliases(unit)
+    decided = _decide_leads(nodes, preface, registry)
     # A blanket sentence ('以下均需…落实，不再列出') applies to the tasks after the node that carries it.
     implied_units: list[str] = []
-    for unit in _implied_units(preface):
-        registry.add_aliases(unit)
-        name = registry.see(unit[0])
-        if name not in implied_units:
-            implied_units.append(name)
-    pending = list(implied_units)
 
+    def imply(text: str) -> None:
+        for unit in _implied_units(text):
+            if unit_role(unit[0]):
+                continue
+            registry.add_aliases(unit)
+            name = registry.see(unit[0])
+            if name not in implied_units:
+                implied_units.append(name)
+
+    imply(preface)
+    pending = list(implied_units)
     tasks: list[TaskDraft] = []
     unassigned: list[TaskDraft] = []
     plan_targets: list[TargetDraft] = _targets(preface)
     for n in nodes:
         if n.role == "task" and n.parsed:
-            leads = _dedupe(registry.see(u[0]) for u in n.parsed.leads)
-            co = [c for c in _dedupe(registry.see(u[0]) for u in n.parsed.co) if c not in leads]
+            leads, co, placeholders, rule = decided[id(n)]
+            leads = _dedupe(registry.see(u) for u in leads)
+            co = [c for c in _dedupe(registry.see(u) for u in co) if c not in leads]
             implied = [u for u in pending if u not in leads and u not in co]
             draft = TaskDraft(code=n.code, title=n.title, text=n.body, leads=leads, co=co, implied=implied,
-                              targets=_targets(n.body), clause=n.clause)
+                              targets=_targets(n.body), clause=n.clause, lead_rule=rule if leads else "",
+                              placeholders=placeholders, due=due_of(n.parsed.deadlines, n.own))
             tasks.append(draft)
             if not leads:
                 warnings.append(f"measure {n.code} has no lead unit")
         elif n.role == "unassigned":
             unassigned.append(TaskDraft(code=n.code, title=n.title, text=n.body, leads=[], co=[], implied=[],
-                                        targets=_targets(n.body), clause=""))
+                                        targets=_targets(n.body), clause="", due=due_of([], n.own)))
             warnings.append(f"measure {n.code} has no department clause")
         else:
             plan_targets.extend(_targets(n.own))
-        for unit in _implied_units(n.own):
-            registry.add_aliases(unit)
-            name = registry.see(unit[0])
-            if name not in implied_units:
-                implied_units.append(name)
+        imply(n.own)
         pending = list(implied_units)
 
     valid_from, valid_to = _validity(title, lines[title_index + 1 if title_index is not None else 0:])
@@ -112,6 +118,66 @@ def parse_plan(text: str) -> PlanDraft:
         departments=registry.departments(),
         warnings=warnings,
     )
+
+
+def _last_rule(text: str) -> str:
+    rules = declared_rules(text)
+    return rules[-1][2] if rules else ""
+
+
+def _decide_leads(nodes: list[_Node], preface: str, registry: _Registry) -> dict[int, tuple]:
+    """node id → (leads, co, placeholders, lead rule) in canonical names.
+
+    A convention declared in the preface, in a measure's text or in a clause with 下同 holds from there on;
+    placeholders ('有关部门') are set aside, and back-references ('各配合单位', '上述单位') are resolved to the
+    units they point at (the tasks under the measure, else the measure above it, else the previous task)."""
+    convention = _last_rule(preface)
+    raw: dict[int, tuple[list[str], list[str], list[str], str]] = {}
+    for n in nodes:
+        convention = _last_rule(n.body if n.parsed else n.own) or convention
+        if not n.parsed:
+            continue
+        leads, co, rule = n.parsed.decide(convention)
+        if n.parsed.rule and n.parsed.persistent:
+            convention = n.parsed.rule
+        raw[id(n)] = ([registry.canon(u[0]) for u in leads], [registry.canon(u[0]) for u in co], [], rule)
+
+    def pointed(n: _Node, role: str | None) -> list[str]:
+        def pick(entry):
+            leads, co = [x for x in entry[0] if not unit_role(x)], [x for x in entry[1] if not unit_role(x)]
+            return leads if role in ("牵头", "责任") else co if role else leads + co
+        if role is None:
+            before = [m for m in nodes[:nodes.index(n)] if id(m) in raw]
+            return pick(raw[id(before[-1])]) if before else []
+        below = [m for m in _walk(n.children) if id(m) in raw]
+        if below:
+            return _dedupe(x for m in below for x in pick(raw[id(m)]))
+        parent = n.parent
+        while parent is not None and id(parent) not in raw:
+            parent = parent.parent
+        return pick(raw[id(parent)]) if parent is not None else []
+
+    decided = {}
+    for n in nodes:
+        if id(n) not in raw:
+            continue
+        leads, co, _, rule = raw[id(n)]
+        out: tuple[list[str], list[str]] = ([], [])
+        placeholders: list[str] = []
+        for names, target in ((leads, out[0]), (co, out[1])):
+            for name in names:
+                kind = unit_role(name)
+                if kind == "backref":
+                    m = _BACKREF.fullmatch(name)
+                    resolved = pointed(n, m.group("role") if m else None)
+                    target.extend(resolved)
+                    placeholders.extend([] if resolved else [name])
+                elif kind == "placeholder":
+                    placeholders.append(name)
+                else:
+                    target.append(name)
+        decided[id(n)] = (out[0], out[1], _dedupe(placeholders), rule)
+    return decided
 
 
 def parse_plan_bytes(data: bytes, filename: str) -> PlanDraft:
