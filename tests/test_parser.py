@@ -131,11 +131,15 @@ def test_fushun_targets_of_measures(fushun):
     assert (2030, 70, "%", ">=") in targets_of(task(fushun, "3.5.1"))
     assert (2030, 9.5, "%", "~") in targets_of(task(fushun, "3.5.2"))
     assert (2030, 3000, "兆瓦", ">=") in targets_of(task(fushun, "3.1.4"))
+    # A capability to reach is a target: 到2030年，市级电网基本具备5%以上的尖峰负荷响应能力
+    capability = next(x for x in task(fushun, "3.1.4").targets if x.value == 5)
+    assert (capability.year, capability.unit, capability.comparator) == (2030, "%", ">=")
+    assert capability.metric == "市级电网尖峰负荷响应能力"
 
 
 def test_fushun_project_sizes_and_ordinary_figures_are_not_targets(fushun):
     t314 = task(fushun, "3.1.4")
-    assert {x.value for x in t314.targets} == {3000}       # not 500/220 千伏, not 120 万千瓦
+    assert {x.value for x in t314.targets} == {5, 3000}    # not 500/220 千伏, not 120 万千瓦
     assert task(fushun, "3.2.4").targets == []              # 5G, 1万吨标准煤 without a target year
     assert task(fushun, "3.3.1.2").targets == []            # 2023年底前完成… has no figure
     assert task(fushun, "3.1.1").targets == []

@@ -159,11 +159,12 @@ def _segments(content: str) -> tuple[list[_Seg], list[str]]:
             continue
         depths = _depths(raw)
         joint = next((m for m in re.finditer("会同", raw) if not depths[m.start()]), None)
+        probe = _BACKREF.sub("", raw)       # '各项目牵头单位配合' is marked co, not lead
         if joint:
             parts = [(raw[:joint.start()], "lead"), (raw[joint.end():], "co")]
-        elif _LEAD_WORDS.search(raw):
+        elif _LEAD_WORDS.search(probe):
             parts = [(raw, "lead")]
-        elif _CO_WORDS.search(raw):
+        elif _CO_WORDS.search(probe):
             parts = [(raw, "co")]
         elif _WEAK_LEAD.search(raw):
             parts = [(raw, "weak")]
@@ -261,7 +262,7 @@ def _strip_implied(text: str) -> str:
 def _label_kind(label: str) -> str:
     if re.search(r"牵头|主责|主办", label):
         return "lead"
-    if re.search(r"配合|协办|协同|参与", label):
+    if re.search(r"配合|协办|协同|参与|参加", label):
         return "co"
     if re.search(r"时限|时间|节点", label):
         return "deadline"

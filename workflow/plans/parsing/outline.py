@@ -83,14 +83,33 @@ class _Node:
     role: str = ""   # 'task' | 'unassigned' | 'group' | 'preamble'
 
 
-def _build_outline(lines: list[str]) -> list[_Node]:
+def plain_headings(lines: list[str], start: int) -> set[int]:
+    """Unnumbered headings a document uses instead of markers: a short line without punctuation whose
+    following text ends with a department clause.  Only when there are two or more, so a stray short line
+    in an ordinary plan stays text."""
+    found: set[int] = set()
+    candidates = [i for i in range(start, len(lines) - 1)
+                  if len(lines[i]) <= 30 and not re.search(r"[。；;，,：:！？!?、]", lines[i])
+                  and not _match_marker(lines[i]) and not _match_marker(lines[i + 1])
+                  and len(lines[i + 1]) > len(lines[i])]
+    for k, i in enumerate(candidates):
+        end = next((j for j in range(i + 1, len(lines)) if _match_marker(lines[j])), len(lines))
+        if k + 1 < len(candidates):
+            end = min(end, candidates[k + 1])
+        if _find_clause("\n".join(lines[i + 1:end])):
+            found.add(i)
+    return found if len(found) >= 2 else set()
+
+
+def _build_outline(lines: list[str], headings: set[int] = frozenset()) -> list[_Node]:
     """Nest marked lines like a stack of marker styles, so levels follow the order styles first appear;
-    unmarked lines continue the last node, and —— items hang under the deepest numbered node."""
+    unmarked lines continue the last node, and —— items hang under the deepest numbered node.
+    `headings` are the indices of unnumbered heading lines (style 'plain')."""
     roots: list[_Node] = []
     stack: list[_Node] = []
     last: _Node | None = None
-    for line in lines:
-        m = _match_marker(line)
+    for i, line in enumerate(lines):
+        m = _Marker("plain", "", None, line) if i in headings else _match_marker(line)
         if m is None:
             if last is not None:
                 last.lines.append(line)
@@ -153,16 +172,21 @@ def _analyse(node: _Node) -> None:
         node.text = node.own
 
 
-def _number_nodes(nodes: list[_Node], prefix: str, level: int, warnings: list[str]) -> None:
-    """Positional codes ('3.4.3'); a written number that disagrees with the position is only a warning."""
+def _number_nodes(nodes: list[_Node], prefix: str, level: int, warnings: list[str],
+                  running: dict[str, int] | None = None) -> None:
+    """Positional codes ('3.4.3'); a written number that disagrees with the position is only a warning,
+    unless it runs on through the whole document (measures 1–45 across sections)."""
+    running = {} if running is None else running
     seen_styles: dict[str, int] = {}
     for i, node in enumerate(nodes, start=1):
         node.code = f"{prefix}{i}"
         node.level = level
         count = seen_styles[node.style] = seen_styles.get(node.style, 0) + 1
-        if node.number is not None and node.number != count and node.style != "dash":
-            warnings.append(f"outline {node.code}: marker '{node.marker}' is out of sequence")
-        _number_nodes(node.children, f"{node.code}.", level + 1, warnings)
+        if node.number is not None and node.style != "dash":
+            if node.number not in (count, running.get(node.style, 0) + 1):
+                warnings.append(f"outline {node.code}: marker '{node.marker}' is out of sequence")
+            running[node.style] = node.number
+        _number_nodes(node.children, f"{node.code}.", level + 1, warnings, running)
 
 
 def _outline_draft(node: _Node) -> OutlineNodeDraft:

@@ -15,6 +15,7 @@ from workflow.plans.parsing.outline import (
     _number_nodes,
     _outline_draft,
     _walk,
+    plain_headings,
 )
 from workflow.plans.parsing.reading import read_plan_bytes
 from workflow.plans.parsing.targets import _targets
@@ -31,8 +32,10 @@ def parse_plan(text: str) -> PlanDraft:
     lines = _clean_lines(text)
     first_marker = next((i for i, line in enumerate(lines) if _match_marker(line)), len(lines))
     title_index, title, notice = _find_title(lines, first_marker)
+    headings = plain_headings(lines, 0 if title_index is None else title_index + 1)
+    first_marker = min([first_marker, *headings])
     head = lines[title_index + 1:first_marker] if title_index is not None else lines[:first_marker]
-    roots = _build_outline(lines[first_marker:])
+    roots = _build_outline(lines[first_marker:], {i - first_marker for i in headings})
     preface = "\n".join(head)
     warnings: list[str] = []
     if not title:
@@ -146,7 +149,9 @@ def _decide_leads(nodes: list[_Node], preface: str, registry: _Registry) -> dict
         def pick(entry):
             leads, co = [x for x in entry[0] if not unit_role(x)], [x for x in entry[1] if not unit_role(x)]
             return leads if role in ("牵头", "责任") else co if role else leads + co
-        if role is None:
+        if role is None:    # '上述单位': the units listed beside it, else those of the previous task
+            if any(not unit_role(x) for x in raw[id(n)][0] + raw[id(n)][1]):
+                return []
             before = [m for m in nodes[:nodes.index(n)] if id(m) in raw]
             return pick(raw[id(before[-1])]) if before else []
         below = [m for m in _walk(n.children) if id(m) in raw]
@@ -169,9 +174,11 @@ def _decide_leads(nodes: list[_Node], preface: str, registry: _Registry) -> dict
                 kind = unit_role(name)
                 if kind == "backref":
                     m = _BACKREF.fullmatch(name)
-                    resolved = pointed(n, m.group("role") if m else None)
+                    role = m.group("role") if m else None
+                    resolved = pointed(n, role)
                     target.extend(resolved)
-                    placeholders.extend([] if resolved else [name])
+                    if not resolved and (role or not any(not unit_role(x) for x in leads + co)):
+                        placeholders.append(name)
                 elif kind == "placeholder":
                     placeholders.append(name)
                 else:

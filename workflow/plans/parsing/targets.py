@@ -9,10 +9,10 @@ from workflow.plans.parsing.text import _quoted_spans
 
 _UNITS = (r"%|‰|个百分点|个工作日|工作日|微克/立方米|毫克/立方米|(?:[万亿千百]?(?:千瓦时|千瓦|兆瓦|吉瓦|瓦时|千伏|伏|吨标准煤|吨标煤|吨二氧化碳|吨|立方米|"
           r"平方米|平方公里|公里|千米|米|公顷|亩|元|户|人次|人|个|家|座|辆|台|套|处|项|所|条|张|株|棵|头|件|批|次|倍|"
-          r"小时|天|千克|公斤|标准箱|部|度))|万|亿")
+          r"小时|天|千克|公斤|标准箱|部|度|名|位))|万|亿")
 _CAPACITY_UNITS = re.compile(r"瓦|伏|吨|米|公里|亩|公顷|^$|^[万亿]$")
 _STATE_VERBS = (r"压缩至|压缩到|压减至|压减到|缩短至|缩短到|提高到|提高至|提升到|提升至|增加到|增加至|增长到|增长至|降低到|降低至|下降到|下降至|减少到|减少至|降至|降到|"
-                r"控制在|控制到|保持在|稳定在|维持在|不低于|不少于|不超过|不高于|低于|高于|超过|突破|至少|达到|达")
+                r"控制在|控制到|保持在|稳定在|维持在|不低于|不少于|不超过|不高于|低于|高于|超过|突破|至少|达到|达|具备|具有")
 _CHANGE_VERBS = r"下降|降低|减少|提高|提升|增长|增加"
 _COUNT_VERBS = r"新增|建成|累计|完成|培育|创建|打造"
 _TARGET_RE = re.compile(
@@ -27,6 +27,9 @@ _CHAIN_RE = re.compile(rf"\s*[、和及]\s*(?P<num>[0-9]+(?:\.[0-9]+)?)\s*(?P<un
                        r"(?P<post>及以上|以上|以下|以内|之内|左右|上下)?")
 _YEAR_RE = re.compile(r"(?P<pre>到|至|截至|截止到?|于|在)?\s*(?P<y>(?:19|20)[0-9]{2})\s*年"
                       r"(?P<post>底|末|年底|年末|前|以前|之前|内|度)?")
+# A horizon relative to a stated year: '2012年起5年内', '从2024年开始，用3年时间' (the years counted inclusively).
+_RELATIVE_RE = re.compile(r"(?:从|自)?(?P<y>(?:19|20)[0-9]{2})\s*年(?:起|开始)[，,]?\s*(?:用|力争用|再用)?\s*"
+                          r"(?P<n>[0-9]{1,2}|[一二三四五六七八九十])\s*年(?:内|时间|左右)?")
 _FIVE_YEAR_RE = re.compile(r"(?P<pre>到)?[“\"]?十(?P<n>[一二三四五六])五[”\"]?(?P<post>时期|期间|末|期末|规划期末)?")
 _PROJECT_NOUN = re.compile(r"项目|工程|机组|电站|变电站|线路|专线|基地")
 _SENTENCE_RE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
@@ -56,6 +59,11 @@ def _year_marks(sentence: str) -> list[tuple[int, int]]:
             continue
         n = 10 + "一二三四五六".index(m.group("n")) + 1
         marks.append((m.end(), 2010 + 5 * (n - 11)))
+    for m in _RELATIVE_RE.finditer(sentence):
+        span = m.group("n")
+        years = int(span) if span.isdigit() else "一二三四五六七八九十".index(span) + 1
+        if not any(a <= m.start() < b for a, b in spans) and years:
+            marks.append((m.end(), int(m.group("y")) + years - 1))
     return sorted(marks)
 
 
@@ -98,9 +106,11 @@ def _metric(sentence: str, start: int, m: re.Match[str]) -> str:
         if new == text:
             break
         text = new
-    if not text:
-        rest = re.split(r"[，,。；;！？!?\n]", sentence[m.end():], maxsplit=1)[0]
-        text = rest.lstrip("的").strip()
+    rest = re.split(r"[，,。；;！？!?\n]", sentence[m.end():], maxsplit=1)[0].lstrip("的").strip()
+    if verb in ("具备", "具有"):     # a capability to reach: '电网具备5%以上的尖峰负荷响应能力'
+        text = text + rest
+    elif not text:
+        text = rest
     return text[:120]
 
 
