@@ -44,7 +44,8 @@ _IMPLIED_RES = [
 ]
 
 # Units that are not departments: vague placeholders, and references to units named elsewhere.
-_PLACEHOLDER = re.compile(r"[\u4e00-\u9fff]{0,10}?(?:有关|相关|其他|其它)(?:的)?(?:单位|部门|方面|机构|责任单位|成员单位)")
+_PLACEHOLDER = re.compile(r"[\u4e00-\u9fff]{0,10}?(?:有关|相关|其他|其它)(?:的)?(?:责任|成员)?"
+                          r"(?:单位|部门|方面|机构|站所|科室|处室|企业|组织)")
 _BACKREF = re.compile(r"(?:上述|前述|以上|上列|所列|前列)(?:各)?(?:单位|部门)"
                       r"|各(?:项目|任务|专项|工程)?(?P<role>牵头|配合|责任|参与|参加)(?:单位|部门)")
 # A collective named as a list of levels ('各区、县级市'): one unit, never split on its inner 、.
@@ -238,7 +239,9 @@ class _Clause:
                 if unit[0] not in seen:
                     seen.add(unit[0])
                     target.append(unit)
-        rule = "marked" if "marked" in rules and any(k != "roles" for k, _ in self.parts) else rules[0]
+        # A lead label decides; otherwise the rule that split the unlabelled units ('责任单位：A、B').
+        roles = [r for (k, _), r in zip(self.parts, rules, strict=True) if k == "roles" and r]
+        rule = "marked" if any(k == "lead" for k, _ in self.parts) or not roles else roles[0]
         return out_leads, out_co, rule
 
 
