@@ -104,7 +104,7 @@ outbox_cli = AppGroup("outbox", help="The email outbox.")
 @format_option()
 @clean_errors(PlanParseError)
 def plan_parse(path: str, fmt: str) -> None:
-    """Parse PATH (.txt or .docx) and print the decomposition; writes nothing."""
+    """Parse PATH (.txt, .docx or .pdf) and print the decomposition; writes nothing."""
     draft = parse_plan_bytes(read_input_file(path), Path(path).name)
     if fmt == "json":
         print_json(draft.to_dict())

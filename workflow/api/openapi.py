@@ -82,7 +82,7 @@ SCHEMAS: dict[str, dict] = {
                "department": NULLABLE_STRING, "department_id": NULLABLE_INT, "email": NULLABLE_STRING},
               required=["username", "role", "department"]),
     "Department": obj({"id": INT, "name": STRING, "aliases": STRINGS,
-                       "kind": {"type": "string", "enum": ["municipal", "county", "zone", "other"]},
+                       "kind": {"type": "string", "enum": ["municipal", "county", "zone", "other", "collective"]},
                        "active": BOOL}),
     "Target": obj({"id": INT, "year": NULLABLE_INT, "value": NUMBER, "unit": STRING,
                    "comparator": {"type": "string", "enum": [">=", "<=", "~", "="]}, "metric": STRING,
