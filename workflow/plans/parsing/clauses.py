@@ -158,8 +158,7 @@ def _segments(content: str) -> tuple[list[_Seg], list[str]]:
         if _DEADLINE.search(raw) and not any(_is_unit(_clean_item(p), strict=True) for p in _split_top(raw, "、")):
             deadlines.append(raw)
             continue
-        depths = _depths(raw)
-        joint = next((m for m in re.finditer("会同", raw) if not depths[m.start()]), None)
+        joint = next((m for m in re.finditer("会同", raw) if not _depths(raw)[m.start()]), None)
         probe = _BACKREF.sub("", raw)       # '各项目牵头单位配合' is marked co, not lead
         if joint:
             parts = [(raw[:joint.start()], "lead"), (raw[joint.end():], "co")]
@@ -287,7 +286,8 @@ def _parse_clause(inner: str, strict: bool = False) -> _Clause | None:
     inner = re.sub(r"[，,]?\s*下同$", "", inner).strip(" \t\n。；;，,")
     if not inner or len(inner) > 600:
         return None
-    labels = [m for m in _LABEL_RE.finditer(inner) if not _depths(inner)[m.start()]]
+    depths = _depths(inner)
+    labels = [m for m in _LABEL_RE.finditer(inner) if not depths[m.start()]]
     parts: list[tuple[str, list[_Seg]]] = []
     deadlines: list[str] = []
     if labels:

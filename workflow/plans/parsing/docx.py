@@ -24,12 +24,13 @@ def _docx_text(data: bytes) -> str:
         document = docx.Document(io.BytesIO(data))
         numbering = _numbering_formats(document)
         counters: dict[str, list[int | None]] = {}
+        by_style: dict = {}
         lines: list[str] = []
         for child in document.element.body.iterchildren():
             tag = child.tag.rsplit("}", 1)[-1]
             if tag == "p":
                 paragraph = Paragraph(child, document)
-                marker = _auto_number(_num_pr(child, paragraph), numbering, counters)
+                marker = _auto_number(_num_pr(child, paragraph, by_style), numbering, counters)
                 for k, part in enumerate(paragraph.text.splitlines()):
                     part = part.strip()
                     if k == 0 and marker and part and not _match_marker(part):
@@ -82,11 +83,17 @@ def _format_number(n: int, fmt: str) -> str:
     return str(n)
 
 
-def _num_pr(p, paragraph):
-    """The paragraph's own numbering, else the one its style (or a base style) carries."""
+def _num_pr(p, paragraph, by_style: dict):
+    """The paragraph's own numbering, else the one its style (or a base style) carries; `by_style` caches
+    the style chains, since resolving a paragraph's style is the slowest step of reading a long document."""
     num_pr = p.find(f"{_W}pPr/{_W}numPr")
     if num_pr is not None:
         return num_pr
+    style_el = p.find(f"{_W}pPr/{_W}pStyle")
+    key = style_el.get(f"{_W}val") if style_el is not None else None
+    if key in by_style:
+        return by_style[key]
+    found = None
     try:
         style = paragraph.style
         for _ in range(6):
@@ -94,11 +101,12 @@ def _num_pr(p, paragraph):
                 break
             found = style.element.find(f"{_W}pPr/{_W}numPr")
             if found is not None:
-                return found
+                break
             style = style.base_style
     except Exception:   # a broken style chain only loses the automatic number
-        return None
-    return None
+        found = None
+    by_style[key] = found
+    return found
 
 
 def _auto_number(num_pr, numbering: dict, counters: dict[str, list[int | None]]) -> str:
