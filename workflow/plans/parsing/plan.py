@@ -135,7 +135,7 @@ def _decide_leads(nodes: list[_Node], preface: str, registry: _Registry) -> dict
     placeholders ('有关部门') are set aside, and back-references ('各配合单位', '上述单位') are resolved to the
     units they point at (the tasks under the measure, else the measure above it, else the previous task)."""
     convention = _last_rule(preface)
-    raw: dict[int, tuple[list[str], list[str], list[str], str]] = {}
+    raw: dict[int, tuple[list[str], list[str], str]] = {}
     for n in nodes:
         convention = _last_rule(n.body if n.parsed else n.own) or convention
         if not n.parsed:
@@ -143,7 +143,7 @@ def _decide_leads(nodes: list[_Node], preface: str, registry: _Registry) -> dict
         leads, co, rule = n.parsed.decide(convention)
         if n.parsed.rule and n.parsed.persistent:
             convention = n.parsed.rule
-        raw[id(n)] = ([registry.canon(u[0]) for u in leads], [registry.canon(u[0]) for u in co], [], rule)
+        raw[id(n)] = ([registry.canon(u[0]) for u in leads], [registry.canon(u[0]) for u in co], rule)
 
     def pointed(n: _Node, role: str | None) -> list[str]:
         def pick(entry):
@@ -166,7 +166,7 @@ def _decide_leads(nodes: list[_Node], preface: str, registry: _Registry) -> dict
     for n in nodes:
         if id(n) not in raw:
             continue
-        leads, co, _, rule = raw[id(n)]
+        leads, co, rule = raw[id(n)]
         out: tuple[list[str], list[str]] = ([], [])
         placeholders: list[str] = []
         for names, target in ((leads, out[0]), (co, out[1])):
