@@ -339,3 +339,13 @@ def test_draft_schema_fields(runner):
     assert {"lead_rule", "placeholders", "due"} <= set(data["tasks"][0])
     unassigned = parse_plan("方案\n一、任务\n1. 甲。2026年6月底前完成。").to_dict()["unassigned"][0]
     assert (unassigned["placeholders"], unassigned["due"]) == ([], "2026-06-30")
+
+
+def test_an_upload_over_the_size_limit_is_refused_and_writes_nothing(app, client, login_as):
+    login_as(Role.OFFICE)
+    app.config["MAX_CONTENT_LENGTH"] = 4096
+    response = client.post("/plans/upload", data={"file": (io.BytesIO(b"x" * 8192), "plan.txt")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert "文件过大" in response.get_data(as_text=True)
+    assert db.session.query(Plan).count() == 0
