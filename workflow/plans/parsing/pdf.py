@@ -6,6 +6,7 @@ There is no OCR: a scanned PDF without a text layer is refused with an error tha
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 
 from workflow.plans.parsing.draft import PlanParseError
@@ -14,6 +15,7 @@ from workflow.plans.parsing.tables import table_lines
 
 _PAGE_NUMBER = re.compile(r"[-—–\s]*(?:第\s*)?[0-9]{1,4}\s*(?:页)?(?:\s*/\s*(?:共\s*)?[0-9]{1,4}\s*页?)?[-—–\s]*")
 _TABLE_HEADER = re.compile(r"牵头|配合|责任单位|责任部门|主责|协办")
+_PDFIUM = threading.Lock()    # PDFium is not thread-safe; a threaded web server may parse two uploads at once
 
 
 @dataclass
@@ -128,6 +130,12 @@ def _table_rows(lines: list[_Line], start: int) -> tuple[list[list[str]], int]:
 
 
 def pdf_text(data: bytes) -> str:
+    with _PDFIUM:
+        pages = _read_pages(data)
+    return _text(pages)
+
+
+def _read_pages(data: bytes) -> list[list[_Line]]:
     import pypdfium2 as pdfium
 
     try:
@@ -142,6 +150,11 @@ def pdf_text(data: bytes) -> str:
         raise PlanParseError(f"无法读取 PDF 文件 (cannot read the PDF: {type(exc).__name__})") from None
     finally:
         document.close()
+    return pages
+
+
+def _text(pages: list[list[_Line]]) -> str:
+    """Page lines → plan text: furniture dropped, hard-wrapped lines rejoined, tables as measure lines."""
     if sum(len(line.text) for lines in pages for line in lines) < 10:
         raise PlanParseError("PDF 没有文字层（可能是扫描件），本系统不做文字识别，请上传带文字的 PDF、.docx 或 .txt "
                              "(the PDF has no text layer, probably a scan; OCR is not supported)")
