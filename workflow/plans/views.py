@@ -9,7 +9,7 @@ from workflow.errors import forbid_unless
 from workflow.extensions import db
 from workflow.plans import services
 from workflow.plans.importer import PlanImportError, find_plan_by_sha
-from workflow.plans.parser import PlanParseError, read_plan_bytes
+from workflow.plans.parsing import PlanParseError, read_plan_bytes
 from workflow.plans.review import corrections_from_form, review_rows
 
 bp = Blueprint("plans", __name__, url_prefix="/plans")
