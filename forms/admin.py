@@ -7,10 +7,13 @@ from wtforms.widgets import PasswordInput
 
 from forms import BaseForm
 from forms.review import max_length, select_choices
+from models import DepartmentKind
+from workflow.converters import parse_id
 from workflow.labels import choices
 
 ROLE_CHOICES = choices("role")
-KIND_CHOICES = choices("department_kind")
+# A collective (one assignee for its members) comes from a plan's import; the admin form offers the single departments.
+KIND_CHOICES = [c for c in choices("department_kind") if c[0] != DepartmentKind.COLLECTIVE]
 
 
 def department_choices(departments, blank):
@@ -37,8 +40,7 @@ class _ProfileFields(BaseForm):
     department = SelectField(_l("所属单位"), choices=[], validate_choice=False)
 
     def department_id(self) -> int | None:
-        value = (self.department.data or "").strip()
-        return int(value) if value.isdigit() else None
+        return parse_id(self.department.data)
 
 
 class UserCreateForm(_ProfileFields):

@@ -66,6 +66,7 @@ LABELS = {
         DepartmentKind.COUNTY: _l("县区政府"),
         DepartmentKind.ZONE: _l("开发区"),
         DepartmentKind.OTHER: _l("其他"),
+        DepartmentKind.COLLECTIVE: _l("集合单位"),
     },
     "assignment_role": {AssignmentRole.LEAD: _l("牵头"), AssignmentRole.CO: _l("配合")},
     "assignment_status": {
