@@ -172,7 +172,7 @@ def test_bad_pdf_arguments_fail_with_one_line(evaluation, runner, tmp_path, args
 
 def test_the_pdf_command_warns_when_the_font_subsetter_is_missing(evaluation, runner, monkeypatch, tmp_path):
     ev, _ = evaluation
-    monkeypatch.setattr("workflow.evaluation.cli.subsetter_warning", lambda: "未找到 libharfbuzz-subset")
+    monkeypatch.setattr("workflow.cli.evaluation.subsetter_warning", lambda: "未找到 libharfbuzz-subset")
     out = tmp_path / "report.pdf"
     result = runner.invoke(args=["evaluation", "pdf", "--plan", str(ev.plan_id), "--year", "2026", "-o", str(out)])
     assert result.exit_code == 0 and out.read_bytes().startswith(b"%PDF")

@@ -19,8 +19,8 @@ from tests.factories import published_fushun
 from workflow import notify
 from workflow.domain import Conflict, PermissionDenied
 from workflow.extensions import db
-from workflow.scheduling import outbox
-from workflow.scheduling.outbox import backoff, build_digests, deliver_pass, retry_parked, send_due
+from workflow.mail import smtp as outbox
+from workflow.mail.smtp import backoff, build_digests, deliver_pass, retry_parked, send_due
 from workflow.scheduling.reminders import run_reminders
 
 HOUSING = "市住房城乡建设局"

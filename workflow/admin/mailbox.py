@@ -17,7 +17,7 @@ from workflow.admin.views import bp
 from workflow.clock import utcnow
 from workflow.domain import DomainError
 from workflow.extensions import db
-from workflow.scheduling.outbox import mail_settings, retry_parked
+from workflow.mail.smtp import mail_settings, retry_parked
 
 PER_PAGE = 50
 STATUS_NAMES = {EmailStatus.PENDING: _l("待发送"), EmailStatus.SENT: _l("已发送"), EmailStatus.PARKED: _l("已搁置")}

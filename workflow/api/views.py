@@ -21,6 +21,7 @@ from models import (
     Report,
     ReportStatus,
 )
+from workflow import files
 from workflow.api import queries, serializers
 from workflow.api.auth import api_user, authenticate
 from workflow.api.openapi import build_document
@@ -46,7 +47,6 @@ from workflow.extensions import csrf, db
 from workflow.plans import services as plan_services
 from workflow.reports import queries as report_queries
 from workflow.reports import services as report_services
-from workflow.reports import storage
 from workflow.reports.services import ReportInput
 from workflow.review import services as review_services
 
@@ -357,7 +357,7 @@ def report_audit(report_id: int):
 # -- attachments -----------------------------------------------------------------------------------------
 
 def _upload_limit() -> int:
-    return int(current_app.config.get("ATTACHMENT_MAX_BYTES") or storage.DEFAULT_MAX_BYTES)
+    return int(current_app.config.get("ATTACHMENT_MAX_BYTES") or files.DEFAULT_MAX_BYTES)
 
 
 def _stream_size(stream) -> int:
@@ -399,7 +399,7 @@ def download_attachment(attachment_id: int):
         raise NotFound(f"附件 #{attachment_id} 的文件已丢失，请联系管理员。") from None
     response = send_file(path, mimetype=attachment.content_type,
                          max_age=0, conditional=True, etag=attachment.sha256)
-    response.headers["Content-Disposition"] = storage.content_disposition(attachment.filename)
+    response.headers["Content-Disposition"] = files.content_disposition(attachment.filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response

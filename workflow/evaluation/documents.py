@@ -20,10 +20,10 @@ from models import Assignment, Department, OutlineNode, Task, User
 from models.evaluation import Evaluation, EvaluationFile, EvaluationStatus
 from pdf import charts
 from pdf.render import render_document
+from workflow import files
 from workflow.clock import local
 from workflow.evaluation import scoring, services
 from workflow.extensions import db
-from workflow.reports import storage
 
 ROLE_NAMES = {"lead": "牵头", "co": "配合"}
 BASIS_NAMES = {"target": "目标值", "linear": "线性路径", "milestone": "节点值", "no_base": "无基期值"}
@@ -182,7 +182,7 @@ def _archived(evaluation: Evaluation, kind: str, department: Department | None) 
 
 def _archive(evaluation: Evaluation, *, kind: str, department: Department | None, data: bytes, pages: int | None,
              actor: User | None, now: datetime) -> EvaluationFile:
-    digest, _ = storage.write_blob(_root(), data)
+    digest, _ = files.write_blob(_root(), data)
     row = EvaluationFile(evaluation=evaluation, department=department, kind=kind,
                          filename=_filename(evaluation, department, kind), size=len(data), pages=pages,
                          sha256=digest, status=evaluation.status, freeze_round=evaluation.freeze_round,
@@ -218,7 +218,7 @@ def generate_workbook(evaluation: Evaluation, *, actor: User | None, now: dateti
 
 
 def read_file(row: EvaluationFile) -> bytes:
-    return storage.open_stored(_root(), row.sha256).read_bytes()
+    return files.open_stored(_root(), row.sha256).read_bytes()
 
 
 def visible_files(evaluation: Evaluation, user: User) -> list[EvaluationFile]:

@@ -43,7 +43,7 @@ from workflow.clock import local, utcnow
 from workflow.domain import Conflict, DomainError, ValidationFailed
 from workflow.evaluation import documents, scoring, services
 from workflow.extensions import db
-from workflow.reports.storage import content_disposition
+from workflow.files import content_disposition
 
 bp = Blueprint("evaluation", __name__, url_prefix="/evaluation")
 

@@ -8,7 +8,7 @@ jobs; the others stand by and keep trying to take the lock, so a leader that die
 
 Jobs (fixed ids, replace_existing, coalesce, max_instances=1, a misfire grace time):
   reminders   every SCHEDULER_REMINDERS_SECONDS (300)  workflow.scheduling.reminders.run_reminders(now=...)
-  outbox      every SCHEDULER_OUTBOX_SECONDS (60)      workflow.scheduling.outbox.deliver_pass(now=...)
+  outbox      every SCHEDULER_OUTBOX_SECONDS (60)      workflow.mail.smtp.deliver_pass(now=...)
   heartbeat   every SCHEDULER_HEARTBEAT_SECONDS (15)   renew the lock, or try to take it (standby)
 
 Environment (all optional; seconds may be fractional):
@@ -68,7 +68,7 @@ def reminders_body(*, now: datetime):
 
 def outbox_body(*, now: datetime):
     # imported lazily, at each run: a broken outbox module must not keep the scheduler from starting
-    from workflow.scheduling.outbox import deliver_pass
+    from workflow.mail.smtp import deliver_pass
 
     return deliver_pass(now=now)
 

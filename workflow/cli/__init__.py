@@ -227,7 +227,7 @@ def reminders_run_once(now: str | None, dry_run: bool, fmt: str) -> None:
 @clean_errors()
 def outbox_send(now: str | None, fmt: str) -> None:
     """Build digests and deliver due mail over SMTP; without MAIL_SERVER, only report what would be sent."""
-    from workflow.scheduling.outbox import deliver_pass
+    from workflow.mail.smtp import deliver_pass
 
     result = deliver_pass(now=parse_now(now))
     summary = {key: result.get(key, 0) for key in ("sent", "failed", "parked", "pending")}
@@ -282,7 +282,7 @@ def demo_simulate(plan_id: int, until, seed: int, start: str | None, fmt: str) -
 
 
 def register_cli(app: Flask) -> None:
-    from workflow.evaluation.cli import evaluation_cli
+    from workflow.cli.evaluation import evaluation_cli
     from workflow.scheduling.runner import scheduler_cli
 
     for group in (plan_cli, demo_cli, users_cli, reminders_cli, outbox_cli, scheduler_cli, evaluation_cli):

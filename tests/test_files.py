@@ -12,8 +12,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from workflow.reports import storage
-from workflow.reports.storage import (
+from workflow import files
+from workflow.files import (
     ALLOWED,
     DEFAULT_MAX_BYTES,
     AttachmentError,
@@ -267,7 +267,7 @@ def test_identical_content_is_stored_once(tmp_path, monkeypatch):
     first = store(io.BytesIO(DOCX), "一.docx", tmp_path)
     os.utime(first.path, (1_000_000, 1_000_000))
     replaced = []
-    monkeypatch.setattr(storage.os, "replace", lambda *a: replaced.append(a))
+    monkeypatch.setattr(files.os, "replace", lambda *a: replaced.append(a))
     second = store(io.BytesIO(DOCX), "二.docx", tmp_path)
     assert replaced == []  # not rewritten
     assert first.path == second.path
@@ -286,7 +286,7 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     def boom(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(storage.os, "replace", boom)
+    monkeypatch.setattr(files.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
         store(PDF, "a.pdf", tmp_path)
     assert _blobs(tmp_path) == []
