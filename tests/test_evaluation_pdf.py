@@ -155,6 +155,21 @@ def test_the_pdf_command_writes_the_file_and_reports_it(evaluation, runner, tmp_
     assert info["sha256"] == hashlib.sha256(data).hexdigest()
 
 
+def test_the_pdf_command_takes_the_contract_format_option(evaluation, runner, tmp_path):
+    ev, _ = evaluation
+    out = tmp_path / "whole.pdf"
+    args = ["evaluation", "pdf", "--plan", str(ev.plan_id), "--year", "2026", "-o", str(out)]
+    result = runner.invoke(args=[*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    assert set(info) >= {"path", "pages", "bytes", "sha256"}
+    assert info["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest() and info["bytes"] == out.stat().st_size
+    table = runner.invoke(args=[*args, "--format", "table"])
+    assert table.exit_code == 0, table.output
+    assert str(out.resolve()) in table.stdout and f"{info['pages']} 页" in table.stdout
+    assert not table.stdout.lstrip().startswith("{")
+
+
 @pytest.mark.parametrize("args, message", [
     (["--department", "市不存在局"], "单位不存在"),
     (["--year", "1900"], "1900"),
