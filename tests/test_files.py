@@ -129,7 +129,7 @@ def test_sample_files_are_real():
 def _assert_rejected(data: bytes) -> AttachmentError:
     with pytest.raises(AttachmentError) as info:
         detect_type(data)
-    assert info.value.status == 422
+    assert info.value.http_status == 422
     for kind in ALLOWED:
         assert kind in str(info.value)
     assert "\n" not in str(info.value)
@@ -208,7 +208,7 @@ def test_type_comes_from_content_not_name(tmp_path):
     assert (stored.kind, stored.filename, stored.content_type) == ("pdf", "报告.pdf", "application/pdf")
     with pytest.raises(AttachmentError) as info:
         store(io.BytesIO(EXE), "报告.pdf", tmp_path)
-    assert info.value.status == 422
+    assert info.value.http_status == 422
     assert _blobs(tmp_path) == [stored.path]
 
 
@@ -223,7 +223,7 @@ def test_50_mb_upload_is_refused_with_413_after_reading_at_most_the_limit_plus_o
     upload = CountingReader(50 * 1024 * 1024)
     with pytest.raises(AttachmentError) as info:
         store(upload, "大文件.pdf", tmp_path)
-    assert info.value.status == 413
+    assert info.value.http_status == 413
     assert str(info.value) == "附件超过 20 MB 上限。"
     assert upload.bytes_read <= DEFAULT_MAX_BYTES + 1
     assert _blobs(tmp_path) == []
@@ -235,7 +235,7 @@ def test_limit_is_exact_and_named_in_the_message(tmp_path):
     upload = CountingReader(limit + 1)
     with pytest.raises(AttachmentError) as info:
         store(upload, "big.pdf", tmp_path, max_bytes=limit)
-    assert info.value.status == 413
+    assert info.value.http_status == 413
     assert "1 KB" in str(info.value)
     assert upload.bytes_read == limit + 1
 
@@ -243,7 +243,7 @@ def test_limit_is_exact_and_named_in_the_message(tmp_path):
 def test_too_large_bytes_are_refused(tmp_path):
     with pytest.raises(AttachmentError) as info:
         store(PDF + b"\x00" * 100, "a.pdf", tmp_path, max_bytes=len(PDF))
-    assert info.value.status == 413
+    assert info.value.http_status == 413
 
 
 @pytest.mark.parametrize(("limit", "text"), [(5 * 1024 * 1024, "5 MB"), (int(1.5 * 1024 * 1024), "1.5 MB"), (500, "500 字节")])
@@ -259,7 +259,7 @@ def test_short_reads_still_get_the_whole_file_and_the_limit(tmp_path):
     trickle = CountingReader(5000, max_chunk=7)
     with pytest.raises(AttachmentError) as info:
         store(trickle, "a.pdf", tmp_path, max_bytes=4000)
-    assert info.value.status == 413
+    assert info.value.http_status == 413
     assert trickle.bytes_read == 4001
 
 

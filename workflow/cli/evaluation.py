@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 from models import Department
 from pdf.render import PdfError, subsetter_warning
 from workflow.cli.common import clean_errors, format_option, get_plan, now_option, parse_now, print_json
-from workflow.evaluation import documents, services
+from workflow.evaluation import archive, services
 
 evaluation_cli = AppGroup("evaluation", help="The annual evaluation: scores and the evaluation report.")
 
@@ -72,8 +72,8 @@ def evaluation_pdf(plan_id: int, year: int, department: str | None, output: str,
     if warning:
         click.echo(f"警告：{warning}", err=True)
     evaluation = _evaluation(plan_id, year, moment)
-    archived = documents.generate_pdf(evaluation, department=dept, actor=None, now=moment)
-    data = documents.read_file(archived)
+    archived = archive.generate_pdf(evaluation, department=dept, actor=None, now=moment)
+    data = archive.read_file(archived)
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_bytes(data)
     tmp.replace(target)

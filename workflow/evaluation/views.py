@@ -41,7 +41,7 @@ from models.evaluation import (
 from pdf.render import FONT_MESSAGE, PdfError, PdfUnavailable
 from workflow.clock import local, utcnow
 from workflow.domain import Conflict, DomainError, ValidationFailed
-from workflow.evaluation import documents, scoring, services
+from workflow.evaluation import archive, documents, scoring, services
 from workflow.extensions import db
 from workflow.files import content_disposition
 
@@ -249,7 +249,7 @@ def _render_show(evaluation: Evaluation, status: int = 200, **given):
     return render_template(
         "evaluation/show.html", evaluation=evaluation, settings=scoring.effective_settings(evaluation),
         grades=grades, parts=scoring.PARTS,
-        files=_with_authors(documents.visible_files(evaluation, current_user)), ratings=evaluation.ratings,
+        files=_with_authors(archive.visible_files(evaluation, current_user)), ratings=evaluation.ratings,
         milestones=_milestones(evaluation),
         can_manage=services.can_manage(current_user), can_sign_off=services.can_sign_off(current_user),
         **_forms(evaluation, **given)), status
@@ -275,7 +275,7 @@ def department(plan_id: int, year: int, department_id: int):
     return render_template("evaluation/department.html", evaluation=evaluation,
                            score=services.score_of(evaluation, dept),
                            settings=scoring.effective_settings(evaluation), parts=scoring.PARTS,
-                           files=_with_authors([f for f in documents.visible_files(evaluation, current_user)
+                           files=_with_authors([f for f in archive.visible_files(evaluation, current_user)
                                                 if f.department_id == dept.id]),
                            can_view_all=services.can_view_all(current_user), generate_form=GenerateForm(formdata=None))
 
@@ -416,9 +416,9 @@ def generate(plan_id: int, year: int):
     try:
         if form.kind.data == "xlsx":
             _require(services.can_view_all(current_user))
-            archived = documents.generate_workbook(evaluation, actor=current_user, now=utcnow())
+            archived = archive.generate_workbook(evaluation, actor=current_user, now=utcnow())
         else:
-            archived = documents.generate_pdf(evaluation, department=dept, actor=current_user, now=utcnow())
+            archived = archive.generate_pdf(evaluation, department=dept, actor=current_user, now=utcnow())
     except PdfError as exc:
         db.session.rollback()
         current_app.logger.warning("evaluation PDF failed: %s", exc.message)
@@ -440,7 +440,7 @@ def download(file_id: int):
                                                       services.can_view_department(current_user,
                                                                                    archived.department_id)))
     try:
-        data = documents.read_file(archived)
+        data = archive.read_file(archived)
     except FileNotFoundError:
         abort(404)
     response = current_app.response_class(data, mimetype=MIMETYPES[archived.kind])

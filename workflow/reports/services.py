@@ -262,16 +262,16 @@ def contributions_for(report: Report) -> list[Contribution]:
 # -- attachments -----------------------------------------------------------------------------------------
 
 def upload_root() -> Path:
-    return Path(current_app.config["UPLOAD_DIR"]) / "attachments"
+    return files.area("attachments")
 
 
 def add_attachment(report: Report, stream, filename: str, *, actor: User, now: datetime) -> Attachment:
     require(report.can_edit(actor), "该报告当前不能由您添加附件。")
     try:
         stored = files.store(stream, filename, upload_root(),
-                               max_bytes=current_app.config.get("ATTACHMENT_MAX_BYTES", files.DEFAULT_MAX_BYTES))
+                             max_bytes=current_app.config.get("ATTACHMENT_MAX_BYTES", files.DEFAULT_MAX_BYTES))
     except files.AttachmentError as exc:
-        if exc.status == 413:
+        if exc.http_status == 413:
             raise TooLarge(str(exc)) from exc
         raise ValidationFailed({"file": str(exc)}, str(exc)) from exc
     attachment = Attachment(report=report, filename=stored.filename, content_type=stored.content_type,
