@@ -15,9 +15,10 @@ from models import Notification, OutboxEmail, User
 from models.notify import EmailStatus
 from workflow.admin.views import require_admin
 from workflow.clock import utcnow
+from workflow.config import mail_settings
 from workflow.domain import DomainError
 from workflow.extensions import db
-from workflow.mail.smtp import mail_settings, retry_parked
+from workflow.mail.smtp import retry_parked
 
 bp = Blueprint("mailbox", __name__, url_prefix="/admin")
 bp.before_request(require_admin)
