@@ -1,15 +1,16 @@
-"""Email delivery: the outbox's digests sent over SMTP with retries, backoff and parking.
+"""Email delivery: one digest per recipient and pass, sent over SMTP with retries, backoff and parking.
 
-`send_due` delivers the due rows over one SMTP connection, committing after each message so a crash
-mid-batch never sends one twice; `deliver_pass` builds the digests (workflow.mail.digests) and sends them,
-for the scheduler and `flask outbox send`.
+The reminder pass writes Notification rows (the in-app inbox). `build_digests` gathers each recipient's
+unsent ones (workflow.mail.digests) into one OutboxEmail (Chinese subject, text and HTML parts from templates/email/digest.*) and
+commits; `send_due` delivers the due rows over one SMTP connection, committing after each message so a crash
+mid-batch never sends one twice; `deliver_pass` does both, for the scheduler and `flask outbox send`.
 
 Without MAIL_SERVER nothing leaves the machine: digests are built and stay pending, for the admin's mailbox
 page. SMTP trouble (an unreachable host, a wrong port, a refused recipient) is recorded on the rows, never
 raised: a failed message is retried after 1, 5, 15, 60 … minutes and parked after MAIL_MAX_ATTEMPTS failures,
 where the admin can put it back (`retry_parked`).
 
-Settings (workflow.config.MailSettings, from app.config): MAIL_SERVER, MAIL_PORT (25), MAIL_USE_TLS (STARTTLS),
+Settings (read once, as workflow.config.MailSettings): MAIL_SERVER, MAIL_PORT (25), MAIL_USE_TLS (STARTTLS),
 MAIL_USE_SSL, MAIL_USERNAME, MAIL_PASSWORD, MAIL_DEFAULT_SENDER ("督办系统 <noreply@localhost>"),
 MAIL_TIMEOUT (10 s), MAIL_MAX_ATTEMPTS (5), MAIL_DIGEST_MAX_ITEMS (100 listed per digest), PUBLIC_BASE_URL
 ("http://127.0.0.1:5000") for the links.
