@@ -83,6 +83,7 @@ def _init_login(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from workflow.account.views import bp as account_bp
+    from workflow.admin.mailbox import bp as mailbox_bp
     from workflow.admin.views import bp as admin_bp
     from workflow.api.views import bp as api_bp
     from workflow.assignments.views import bp as assignments_bp
@@ -95,8 +96,8 @@ def _register_blueprints(app: Flask) -> None:
     from workflow.review.views import bp as review_bp
     from workflow.settings.views import bp as settings_bp
 
-    for bp in (auth_bp, dashboard_bp, plans_bp, assignments_bp, reports_bp, review_bp, admin_bp, account_bp,
-               api_bp, escalations_bp, settings_bp, evaluation_bp):
+    for bp in (auth_bp, dashboard_bp, plans_bp, assignments_bp, reports_bp, review_bp, admin_bp, mailbox_bp,
+               account_bp, api_bp, escalations_bp, settings_bp, evaluation_bp):
         app.register_blueprint(bp)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from models import Assignment, Attachment, Contribution, Department, Report
+from workflow import files
 from workflow.api import queries
 from workflow.api import schemas as s
 from workflow.api.auth import api_user, authenticate
@@ -29,7 +30,6 @@ from workflow.extensions import csrf, db
 from workflow.plans import services as plan_services
 from workflow.reports import queries as report_queries
 from workflow.reports import services as report_services
-from workflow.reports import storage
 from workflow.reports.services import ReportInput
 from workflow.review import services as review_services
 
@@ -317,7 +317,7 @@ def report_audit(report_id: int, query: s.PageQuery):
 # -- attachments -----------------------------------------------------------------------------------------
 
 def _upload_limit() -> int:
-    return int(current_app.config.get("ATTACHMENT_MAX_BYTES") or storage.DEFAULT_MAX_BYTES)
+    return int(current_app.config.get("ATTACHMENT_MAX_BYTES") or files.DEFAULT_MAX_BYTES)
 
 
 def _stream_size(stream) -> int:
@@ -373,7 +373,7 @@ def download_attachment(attachment_id: int):
         raise NotFound(f"附件 #{attachment_id} 的文件已丢失，请联系管理员。") from None
     response = send_file(path, mimetype=attachment.content_type,
                          max_age=0, conditional=True, etag=attachment.sha256)
-    response.headers["Content-Disposition"] = storage.content_disposition(attachment.filename)
+    response.headers["Content-Disposition"] = files.content_disposition(attachment.filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -22,8 +22,8 @@ from workflow.domain import DomainError, ValidationFailed
 from workflow.errors import forbid_unless, refused
 from workflow.escalations import services
 from workflow.extensions import db
+from workflow.files import content_disposition
 from workflow.labels import chinese
-from workflow.reports.storage import content_disposition
 from workflow.scheduling.calendar import office_calendar
 
 bp = Blueprint("escalations", __name__, url_prefix="/escalations")

@@ -29,12 +29,11 @@ from models import (
     User,
 )
 from models.audit import record
-from workflow import notify
+from workflow import files, notify
 from workflow.domain import Conflict, TooLarge, ValidationFailed, require
 from workflow.escalations.services import close_on_submission
 from workflow.extensions import db
 from workflow.labels import label
-from workflow.reports import storage
 
 # One transition table for reports: action → (states it may start from, state it leads to).
 REPORT_TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -266,16 +265,16 @@ def contributions_for(report: Report) -> list[Contribution]:
 # -- attachments -----------------------------------------------------------------------------------------
 
 def upload_root() -> Path:
-    return Path(current_app.config["UPLOAD_DIR"]) / "attachments"
+    return files.area("attachments")
 
 
 def add_attachment(report: Report, stream, filename: str, *, actor: User, now: datetime) -> Attachment:
     require(report.can_edit(actor), _("该报告当前不能由您添加附件。"))
     try:
-        stored = storage.store(stream, filename, upload_root(),
-                               max_bytes=current_app.config.get("ATTACHMENT_MAX_BYTES", storage.DEFAULT_MAX_BYTES))
-    except storage.AttachmentError as exc:
-        if exc.status == 413:
+        stored = files.store(stream, filename, upload_root(),
+                             max_bytes=current_app.config.get("ATTACHMENT_MAX_BYTES", files.DEFAULT_MAX_BYTES))
+    except files.AttachmentError as exc:
+        if exc.http_status == 413:
             raise TooLarge(str(exc)) from exc
         raise ValidationFailed({"file": str(exc)}, str(exc)) from exc
     attachment = Attachment(report=report, filename=stored.filename, content_type=stored.content_type,
@@ -289,7 +288,7 @@ def add_attachment(report: Report, stream, filename: str, *, actor: User, now: d
 
 
 def attachment_path(attachment: Attachment) -> Path:
-    return storage.open_stored(upload_root(), attachment.sha256)
+    return files.open_stored(upload_root(), attachment.sha256)
 
 
 # -- revisions and diffs ---------------------------------------------------------------------------------

@@ -27,12 +27,13 @@ from models import (
     ReportValue,
     Task,
 )
+from workflow import files
 from workflow.assignments.services import open_all_due_periods
 from workflow.clock import local, utcnow
 from workflow.domain import Conflict, NotFound, PermissionDenied, TooLarge, ValidationFailed
 from workflow.errors import forbid_unless, refused
 from workflow.extensions import db
-from workflow.reports import services, storage
+from workflow.reports import services
 from workflow.reports.queries import visible_contributions, visible_reports
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -160,8 +161,8 @@ def render_report(report: Report, *, form: ReportForm | None = None, upload_form
         diff=_readable(services.resubmission_diff(report)),
         targets_by_id={str(t.id): t for t in report.task.targets},
         overdue_days=overdue_days(report, local(utcnow()).date()),
-        upload_types=list(storage.ALLOWED), upload_accept=",".join(f".{kind}" for kind in storage.ALLOWED),
-        upload_limit=current_app.config.get("ATTACHMENT_MAX_BYTES") or storage.DEFAULT_MAX_BYTES,
+        upload_types=list(files.ALLOWED), upload_accept=",".join(f".{kind}" for kind in files.ALLOWED),
+        upload_limit=current_app.config.get("ATTACHMENT_MAX_BYTES") or files.DEFAULT_MAX_BYTES,
     ), status
 
 
@@ -236,11 +237,11 @@ def attachment(attachment_id: int):
         abort(404)
     try:
         path = services.attachment_path(item)
-    except (FileNotFoundError, NotFound, storage.AttachmentError):
+    except (FileNotFoundError, NotFound, files.AttachmentError):
         abort(404)
     response = send_file(path, mimetype=item.content_type or "application/octet-stream", conditional=True,
                          etag=item.sha256, max_age=0)
-    response.headers["Content-Disposition"] = storage.content_disposition(item.filename)
+    response.headers["Content-Disposition"] = files.content_disposition(item.filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-cache"
     return response
