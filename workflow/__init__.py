@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from models.base import render_migration_type
 from workflow.config import BASE_DIR, Config
+from workflow.escalations import effects as escalation_effects  # noqa: F401  (registers its transition effects with the package)
 from workflow.extensions import babel, bootstrap, csrf, db, login_manager, migrate
 
 
