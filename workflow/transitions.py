@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -64,7 +65,7 @@ class Table:
     model: type
     states: type[enum.StrEnum]
     transitions: dict[str, Transition]
-    refused: Callable[[Any, str], str]
+    refused: Callable[[Any, str], str] | None = None   # the wrong-state message, when not the generic one
     stale: Callable[[Any, str], str] = field(default=lambda obj, expected: "该记录已被他人修改，请刷新后再操作。")
 
     @property
@@ -92,8 +93,6 @@ def _role(role: Role) -> Permission:
 
 REPORT_STATE_NAMES = {"draft": "草稿", "submitted": "已报送", "returned": "已退回", "approved": "已通过"}
 REPORT_ACTION_NAMES = {"submit": "提交", "approve": "审核通过", "return": "退回"}
-ASSIGNMENT_ACTION_NAMES = {"publish": "下达", "acknowledge": "签收", "request_adjustment": "申请调整",
-                           "transfer": "转交", "reject_adjustment": "驳回调整申请"}
 
 
 def _report_refused(obj, action: str) -> str:
@@ -131,19 +130,20 @@ TABLES: dict[str, Table] = {t.kind: t for t in (
                               lambda _plan, user: user is None or user.is_reviewer, "只有领导小组办公室可以发布方案。",
                               refused=lambda plan: f"方案 #{plan.id} 已于 {local(plan.published_at):%Y-%m-%d} 发布，"
                                                    "不能重复发布。"),
-    }, refused=lambda plan, action: f"方案当前状态（{plan.status}）不能执行该操作。"),
+    }),
     Table(Assignment, AssignmentStatus, {
         "publish": Transition((AssignmentStatus.DRAFT,), AssignmentStatus.PENDING,
                               lambda _a, user: user is None or user.is_reviewer, "只有领导小组办公室可以发布方案。"),
         "acknowledge": Transition((AssignmentStatus.PENDING,), AssignmentStatus.ACKNOWLEDGED, _own_liaison,
-                                  "只有本单位联络员可以签收。"),
+                                  "只有本单位联络员可以签收。", refused=lambda a: f"当前状态（{a.status}）不能签收。"),
         "request_adjustment": Transition((AssignmentStatus.PENDING,), AssignmentStatus.ADJUSTMENT, _own_liaison,
-                                         "只有本单位联络员可以申请调整。"),
+                                         "只有本单位联络员可以申请调整。",
+                                         refused=lambda a: f"当前状态（{a.status}）不能申请调整。"),
         "transfer": Transition((AssignmentStatus.ADJUSTMENT,), AssignmentStatus.TRANSFERRED, _reviewer,
                                ADJUSTMENT_DENIED),
         "reject_adjustment": Transition((AssignmentStatus.ADJUSTMENT,), AssignmentStatus.PENDING, _reviewer,
                                         ADJUSTMENT_DENIED, audit="assignment.adjustment_rejected"),
-    }, refused=lambda a, action: f"当前状态（{a.status}）不能{ASSIGNMENT_ACTION_NAMES.get(action, action)}。"),
+    }),
     Table(AdjustmentRequest, AdjustmentStatus, {
         "accept": Transition((AdjustmentStatus.PENDING,), AdjustmentStatus.ACCEPTED, _reviewer, ADJUSTMENT_DENIED),
         "reject": Transition((AdjustmentStatus.PENDING,), AdjustmentStatus.REJECTED, _reviewer, ADJUSTMENT_DENIED),
@@ -159,15 +159,14 @@ TABLES: dict[str, Table] = {t.kind: t for t in (
         "reopen": Transition((EvaluationStatus.FROZEN,), EvaluationStatus.DRAFT, _role(Role.OFFICE),
                              "只有领导小组办公室可以重新开启年度评估。",
                              refused=lambda ev: "年度评估尚未签认，无需重新开启。"),
-    }, refused=lambda ev, action: f"年度评估当前状态（{ev.status}）不能执行该操作。",
-        stale=lambda ev, expected: "评估结果已被修改，请刷新后核对再签认。"),
+    }, stale=lambda ev, expected: "评估结果已被修改，请刷新后核对再签认。"),
     Table(OutboxEmail, EmailStatus, {
         "send": Transition((EmailStatus.PENDING,), EmailStatus.SENT),
         "park": Transition((EmailStatus.PENDING,), EmailStatus.PARKED),
         "retry": Transition((EmailStatus.PARKED,), EmailStatus.PENDING, _role(Role.ADMIN),
                             "只有系统管理员可以重新发送邮件。", refused=lambda row: "只有已搁置的邮件可以重新发送。",
                             audit="outbox_retry"),
-    }, refused=lambda row, action: f"邮件当前状态（{row.status}）不能执行该操作。"),
+    }),
 )}
 
 
@@ -222,7 +221,12 @@ def check(obj, action: str, *, actor: User | None, version=None) -> Transition:
 
 def _refusal(obj, table: Table, action: str) -> Conflict:
     transition = table.transitions[action]
-    message = transition.refused(obj) if transition.refused else table.refused(obj, action)
+    if transition.refused is not None:
+        message = transition.refused(obj)
+    elif table.refused is not None:
+        message = table.refused(obj, action)
+    else:
+        message = _("当前状态（%(state)s）不能执行该操作。", state=obj.status)
     return Conflict(message, **({"current_version": obj.version} if table.versioned else {}))
 
 
