@@ -233,7 +233,8 @@ def _refusal(obj, table: Table, action: str) -> Conflict:
 @contextmanager
 def committed(obj):
     """Run the block and commit; a concurrent writer that got there first becomes a clear conflict, not a lost
-    update (the version column makes the losing UPDATE match no row)."""
+    update (the version column makes the losing UPDATE match no row). Any other failure rolls the whole block
+    back: nothing is half-written."""
     try:
         yield
         db.session.commit()
@@ -242,6 +243,9 @@ def committed(obj):
         db.session.refresh(obj)
         raise Conflict("该内容刚被他人修改，您的内容未保存但已保留，请核对后再保存。",
                        current_version=obj.version) from exc
+    except Exception:
+        db.session.rollback()
+        raise
 
 
 def apply_transition(obj, action: str, *, actor: User | None, now: datetime, version=None, comment: str = "",

@@ -1,7 +1,8 @@
 """Escalations (督办): listing, closing by the office, and what a 督办通知单 says.
 
 The reminder pass (workflow.scheduling.reminders) opens escalations; workflow.escalations.effects closes them
-when the work is submitted; this module is the office's side. Permission helpers live here until the model grows methods for them.
+when the work is submitted; this module is the office's side. Permission helpers live here until the model
+grows methods for them.
 """
 from __future__ import annotations
 
