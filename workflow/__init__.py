@@ -25,10 +25,9 @@ def _sqlite_foreign_keys(dbapi_connection, _record):
 
 
 def select_locale() -> str:
-    chosen = session.get("locale") or getattr(current_user, "locale", None)
-    if chosen:
-        return chosen
-    return "zh_Hans_CN"
+    """The session's or the user's choice in a request; Chinese elsewhere (CLI, scheduler, tests)."""
+    chosen = (session.get("locale") or getattr(current_user, "locale", None)) if has_request_context() else None
+    return chosen or "zh_Hans_CN"
 
 
 def create_app(config: type | dict | None = None) -> Flask:
