@@ -99,6 +99,7 @@ def open_due_periods(plan: Plan, *, now: datetime) -> int:
     assignments = db.session.scalars(
         select(Assignment).join(Task).where(Task.plan_id == plan.id,
                                             Assignment.status.in_(ACTIVE_ASSIGNMENT))
+        .order_by(Assignment.id)  # report ids in a set order: PostgreSQL's heap order moves as rows are updated
     ).all()
     for period in due:
         for a in assignments:
