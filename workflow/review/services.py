@@ -14,34 +14,29 @@ from workflow.clock import local
 from workflow.domain import Conflict, PermissionDenied, ValidationFailed, require
 from workflow.extensions import db
 from workflow.pagination import paginate
-from workflow.reports.services import REPORT_TRANSITIONS, apply_transition, check_version, committed
+from workflow.transitions import apply_transition, check
 
 
 def approve_report(report: Report, *, actor: User, now: datetime, comment: str = "",
                    version: int | None = None) -> Report:
-    require(actor.is_reviewer, "只有领导小组办公室可以审核报告。")
-    check_version(report, version)
-    with committed(report):
-        apply_transition(report, "approve", REPORT_TRANSITIONS, actor=actor, now=now, comment=(comment or "").strip())
-        report.reviewed_at = now
-        _tell_department(report, now=now, kind="report.approved",
-                         subject=f"任务 {report.task.code} {report.period.label}报告已审核通过")
+    apply_transition(report, "approve", actor=actor, now=now, version=version, comment=(comment or "").strip(),
+                     changes={"reviewed_at": now},
+                     notify=lambda: _tell_department(report, now=now, kind="report.approved",
+                                                     subject=f"任务 {report.task.code} {report.period.label}报告已审核通过"))
     return report
 
 
 def return_report(report: Report, *, actor: User, now: datetime, reason: str, version: int | None = None) -> Report:
-    require(actor.is_reviewer, "只有领导小组办公室可以审核报告。")
-    check_version(report, version)
+    check(report, "return", actor=actor, version=version)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed({"reason": "退回时必须说明理由。"})
-    with committed(report):
-        apply_transition(report, "return", REPORT_TRANSITIONS, actor=actor, now=now, comment=reason)
-        report.reviewed_at, report.last_return_reason = now, reason
-        report.return_count += 1
-        _tell_department(report, now=now, kind="report.returned", level=report.return_count,
-                         subject=f"任务 {report.task.code} {report.period.label}报告被退回，请修改后重新报送",
-                         body=f"退回理由：{reason}")
+    count = report.return_count + 1
+    apply_transition(report, "return", actor=actor, now=now, comment=reason,
+                     changes={"reviewed_at": now, "last_return_reason": reason, "return_count": count},
+                     notify=lambda: _tell_department(
+                         report, now=now, kind="report.returned", level=count, body=f"退回理由：{reason}",
+                         subject=f"任务 {report.task.code} {report.period.label}报告被退回，请修改后重新报送"))
     return report
 
 

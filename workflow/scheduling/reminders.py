@@ -22,7 +22,6 @@ from models import (
     Contribution,
     ContributionStatus,
     Escalation,
-    EscalationStatus,
     Notification,
     Period,
     Plan,
@@ -37,6 +36,7 @@ from models import (
 from workflow import notify
 from workflow.assignments.services import open_due_periods
 from workflow.clock import local
+from workflow.escalations.effects import settle
 from workflow.extensions import db
 from workflow.scheduling.calendar import office_calendar
 from workflow.scheduling.workdays import WorkdayCalendar
@@ -190,14 +190,14 @@ def _escalate(p: Pass, subject: Subject, late: int, *, returned: bool, round_tag
 
 def _close_settled(p: Pass) -> None:
     """An escalation closes by itself once its report or contribution has been submitted."""
-    for e in [e for e in p.escalations.values() if e.is_open]:
-        settled = (e.report.status in (ReportStatus.SUBMITTED, ReportStatus.APPROVED) if e.report_id
-                   else e.contribution.status == ContributionStatus.SUBMITTED)
-        if settled:
-            e.status, e.closed_at, e.close_reason = EscalationStatus.CLOSED, p.now, "submitted"
-            p.result["escalations_closed"].append({"key": e.key, "department": e.department.name,
-                                                   "task": e.task.code, "period": e.period.key,
-                                                   "reason": "submitted"})
+    settled = [e.id for e in p.escalations.values() if e.is_open and (
+        e.report.status in (ReportStatus.SUBMITTED, ReportStatus.APPROVED) if e.report_id
+        else e.contribution.status == ContributionStatus.SUBMITTED)]
+    if not settled:
+        return
+    for e in settle(Escalation.id.in_(settled), actor=None, now=p.now):
+        p.result["escalations_closed"].append({"key": e.key, "department": e.department.name, "task": e.task.code,
+                                               "period": e.period.key, "reason": "submitted"})
 
 
 def _review_pending(p: Pass, report: Report, rules: dict) -> None:
