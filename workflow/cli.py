@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from models import Plan, User
+from workflow.calendar.periods import Cadence
 from workflow.clock import utcnow
 from workflow.domain import DomainError
 from workflow.extensions import db
@@ -24,7 +25,6 @@ from workflow.plans.importer import PlanImportError, import_plan, plan_to_draft
 from workflow.plans.parser import PlanParseError, parse_plan_bytes
 from workflow.plans.services import sha256_of
 from workflow.plans.table import print_draft_table
-from workflow.scheduling.periods import Cadence
 
 
 def format_option(default: str = "table"):

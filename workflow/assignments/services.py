@@ -26,18 +26,18 @@ from models import (
 )
 from models.audit import record
 from workflow import notify
-from workflow.clock import local
-from workflow.domain import Conflict, ValidationFailed, require
-from workflow.extensions import db
-from workflow.scheduling.calendar import office_calendar
-from workflow.scheduling.periods import (
+from workflow.calendar.office import office_calendar
+from workflow.calendar.periods import (
     DEFAULT_DEADLINE_WORKDAYS,
     Cadence,
     PeriodError,
     generate_periods,
     period_for,
 )
-from workflow.scheduling.workdays import WorkdayCalendar
+from workflow.calendar.workdays import WorkdayCalendar
+from workflow.clock import local
+from workflow.domain import Conflict, ValidationFailed, require
+from workflow.extensions import db
 
 
 def publish_plan(plan: Plan, *, actor: User | None, now: datetime, cadence: str = Cadence.QUARTERLY,

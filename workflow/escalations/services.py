@@ -13,12 +13,12 @@ from sqlalchemy.orm import selectinload
 
 from models import Department, Escalation, EscalationStatus, Plan, Role, User
 from models.audit import record
+from workflow.calendar.office import office_calendar
+from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
 from workflow.domain import Conflict, PermissionDenied, ValidationFailed
 from workflow.extensions import db
-from workflow.scheduling.calendar import office_calendar
 from workflow.scheduling.reminders import DEFAULT_RULES, rules_for
-from workflow.scheduling.workdays import WorkdayCalendar
 
 NOTE_LIMIT = 2000
 DEFAULT_OFFICE_NAME = "领导小组办公室"

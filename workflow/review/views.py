@@ -26,12 +26,12 @@ from forms.review import (
 from models import Period, Plan, PlanStatus, Report, ReportStatus, Role
 from workflow.assignments import office_views  # noqa: F401  (registers routes)
 from workflow.assignments import services as assignments
+from workflow.calendar.office import office_calendar
+from workflow.calendar.periods import PeriodError, PeriodSpec, generate_periods, period_for
 from workflow.clock import local, utcnow
 from workflow.domain import DomainError, ValidationFailed
 from workflow.extensions import db
 from workflow.review import services
-from workflow.scheduling.calendar import office_calendar
-from workflow.scheduling.periods import PeriodError, PeriodSpec, generate_periods, period_for
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 

@@ -36,10 +36,10 @@ from models import (
 )
 from workflow import notify
 from workflow.assignments.services import open_due_periods
+from workflow.calendar.office import office_calendar
+from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
 from workflow.extensions import db
-from workflow.scheduling.calendar import office_calendar
-from workflow.scheduling.workdays import WorkdayCalendar
 
 DEFAULT_RULES = {
     "due_soon_workdays": 3,     # remind this many working days before the deadline
