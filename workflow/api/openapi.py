@@ -126,6 +126,8 @@ SCHEMAS: dict[str, dict] = {
         "department": STRING, "period": {**STRING, "description": "period key, e.g. 2026Q1"},
         "period_label": STRING, "deadline": DATE, "status": REPORT_STATUS, "version": INT,
         "percent_complete": NULLABLE_INT, "progress": nullable(PROGRESS), "overdue": BOOL,
+        "days_late": {**INT, "description": "working days past the deadline on the office calendar: to today "
+                      "while outstanding, else to the first submission"},
         "submitted_at": TIMESTAMP, "updated_at": TIMESTAMP,
     }, required=["id", "task_id", "task_code", "department", "period", "deadline", "status", "version"]),
     "ReportValue": obj({"target_id": INT, "value": NULLABLE_NUMBER}),

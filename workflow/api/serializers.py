@@ -18,11 +18,11 @@ from models import (
     Plan,
     Report,
     ReportRevision,
-    ReportStatus,
     Target,
     Task,
     User,
 )
+from workflow.calendar.lateness import Lateness, is_outstanding
 
 
 def number(value) -> int | float | None:
@@ -120,18 +120,14 @@ def assignment(a: Assignment) -> dict:
 
 # -- reports ---------------------------------------------------------------------------------------------
 
-def _is_overdue(r: Report, today: date | None) -> bool:
-    return (today is not None and r.period.deadline < today
-            and r.status in (ReportStatus.DRAFT, ReportStatus.RETURNED))
-
-
-def report_summary(r: Report, *, today: date | None = None) -> dict:
+def report_summary(r: Report, *, late: Lateness) -> dict:
+    """`late` is lateness.days_late(r, ...): overdue while outstanding, and the working days either way."""
     return {"id": r.id, "task_id": r.task_id, "task_code": r.task.code, "task_title": r.task.title,
             "plan_id": r.task.plan_id, "department": r.department.name, "period": r.period.key,
             "period_label": r.period.label, "deadline": day(r.period.deadline), "status": r.status,
             "version": r.version, "percent_complete": r.percent_complete, "progress": r.progress,
-            "overdue": _is_overdue(r, today), "submitted_at": timestamp(r.submitted_at),
-            "updated_at": timestamp(r.updated_at)}
+            "overdue": bool(late) and is_outstanding(r), "days_late": late.working,
+            "submitted_at": timestamp(r.submitted_at), "updated_at": timestamp(r.updated_at)}
 
 
 def attachment(a: Attachment) -> dict:
@@ -157,10 +153,10 @@ def _diff(diff: dict | None) -> dict | None:
 
 
 def report_detail(r: Report, *, user: User, contributions: list[Contribution], diff: dict | None,
-                  today: date | None = None) -> dict:
+                  late: Lateness) -> dict:
     values = {v.target_id: v.value for v in r.values}
     return {
-        **report_summary(r, today=today),
+        **report_summary(r, late=late),
         "narrative": r.narrative, "difficulties": r.difficulties, "next_steps": r.next_steps,
         "values": [{"target_id": v.target_id, "value": number(v.value)} for v in r.values],
         "targets": [{**target(t), "reported_value": number(values.get(t.id))} for t in r.task.targets],

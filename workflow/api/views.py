@@ -39,6 +39,8 @@ from workflow.api.problems import (
     version_field,
 )
 from workflow.assignments import services as assignment_services
+from workflow.calendar.lateness import days_late, overdue_before
+from workflow.calendar.office import office_calendar
 from workflow.clock import local, utcnow
 from workflow.domain import DomainError, NotFound, require
 from workflow.errors import problem
@@ -121,7 +123,8 @@ def _report_detail(report: Report) -> dict:
     leads = set(report_services.lead_departments(report))
     contributions = [c for c in report_services.contributions_for(report) if c.can_view(user, leads)]
     return serializers.report_detail(report, user=user, contributions=contributions,
-                                     diff=report_services.resubmission_diff(report), today=_today())
+                                     diff=report_services.resubmission_diff(report),
+                                     late=days_late(report, _today(), office_calendar()))
 
 
 # -- the API's own description -----------------------------------------------------------------------------
@@ -230,9 +233,9 @@ def list_reports():
                "department": department_arg(), "task_code": str_arg("task_code"), "overdue": bool_arg("overdue"),
                "plan_id": int_arg("plan_id")}
     assignment_services.open_all_due_periods(now=now)
-    today = local(now).date()
-    stmt = report_queries.visible_reports(api_user(), today=today, **filters)
-    return _page(stmt, page, lambda r: serializers.report_summary(r, today=today))
+    today, calendar = local(now).date(), office_calendar()
+    stmt = report_queries.visible_reports(api_user(), overdue_before=overdue_before(today, calendar), **filters)
+    return _page(stmt, page, lambda r: serializers.report_summary(r, late=days_late(r, today, calendar)))
 
 
 @bp.get("/reports/<int:report_id>")

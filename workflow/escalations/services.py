@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from models import Department, Escalation, EscalationStatus, Plan, Role, User
 from models.audit import record
+from workflow.calendar.lateness import lateness
 from workflow.calendar.office import office_calendar
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
@@ -202,7 +203,7 @@ def days_late_now(escalation: Escalation, today: date, calendar: WorkdayCalendar
     deadline = subject_deadline(escalation, cal)
     if today <= deadline:
         return escalation.days_late
-    return cal.workdays_between(deadline, today)
+    return lateness(deadline, today, cal).working
 
 
 def cn_date(d: date) -> str:

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from models import Department, OutlineNode, Period, Report, ReportStatus, Task, User
 from workflow import notify
+from workflow.calendar.lateness import OUTSTANDING_REPORT, overdue_before
+from workflow.calendar.office import office_calendar
+from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
 from workflow.domain import Conflict, PermissionDenied, ValidationFailed, require
 from workflow.extensions import db
@@ -81,7 +84,7 @@ class QueueFilters:
     per_page: int = 50
 
 
-def _filtered(f: QueueFilters, *, today) -> Select:
+def _filtered(f: QueueFilters, *, cutoff: date) -> Select:
     q = select(Report).join(Report.period).join(Report.task)
     if f.plan_id:
         q = q.where(Task.plan_id == f.plan_id)
@@ -94,14 +97,17 @@ def _filtered(f: QueueFilters, *, today) -> Select:
     if f.area:
         q = q.where(or_(Task.code == f.area, Task.code.like(f"{f.area}.%")))
     if f.overdue:
-        q = q.where(Period.deadline < today, Report.status.in_([ReportStatus.DRAFT, ReportStatus.RETURNED]))
+        q = q.where(Period.deadline < cutoff, Report.status.in_(OUTSTANDING_REPORT))
     return q
 
 
-def review_queue(f: QueueFilters, *, now: datetime) -> tuple[list[Report], int, dict[str, int]]:
-    """Reports matching the filters, oldest submission (then deadline) first, with counts per state."""
-    today = local(now).date()
-    q = _filtered(f, today=today)
+def review_queue(f: QueueFilters, *, now: datetime,
+                 calendar: WorkdayCalendar | None = None) -> tuple[list[Report], int, dict[str, int]]:
+    """Reports matching the filters, oldest submission (then deadline) first, with counts per state.
+
+    Overdue means at least one working day late (lateness.days_late), on the office calendar."""
+    cutoff = overdue_before(local(now).date(), calendar or office_calendar())
+    q = _filtered(f, cutoff=cutoff)
     total = db.session.scalar(select(func.count()).select_from(q.subquery()))
     rows = db.session.scalars(
         q.options(selectinload(Report.task), selectinload(Report.department), selectinload(Report.period))
@@ -109,11 +115,11 @@ def review_queue(f: QueueFilters, *, now: datetime) -> tuple[list[Report], int, 
         .offset((max(f.page, 1) - 1) * f.per_page).limit(f.per_page)
     ).all()
     counts_q = _filtered(QueueFilters(status=None, department_id=f.department_id, period_key=f.period_key,
-                                      area=f.area, plan_id=f.plan_id), today=today)
+                                      area=f.area, plan_id=f.plan_id), cutoff=cutoff)
     counts = _state_counts(counts_q)
     overdue = db.session.scalar(select(func.count()).select_from(
         _filtered(QueueFilters(status=None, department_id=f.department_id, period_key=f.period_key, area=f.area,
-                               plan_id=f.plan_id, overdue=True), today=today).subquery()))
+                               plan_id=f.plan_id, overdue=True), cutoff=cutoff).subquery()))
     counts["overdue"] = overdue or 0
     return list(rows), total or 0, counts
 

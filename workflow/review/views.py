@@ -26,6 +26,7 @@ from forms.review import (
 from models import Period, Plan, PlanStatus, Report, ReportStatus, Role
 from workflow.assignments import office_views  # noqa: F401  (registers routes)
 from workflow.assignments import services as assignments
+from workflow.calendar.lateness import days_late
 from workflow.calendar.office import office_calendar
 from workflow.calendar.periods import PeriodError, PeriodSpec, generate_periods, period_for
 from workflow.clock import local, utcnow
@@ -122,17 +123,6 @@ def _filters(form: QueueFilterForm, choices: dict) -> services.QueueFilters:
     )
 
 
-def days_late(report: Report, today: date) -> int:
-    """Calendar days past the deadline: when it was submitted, or today for what is still outstanding."""
-    if report.submitted_at is not None and report.status != ReportStatus.RETURNED:
-        day = local(report.submitted_at).date()
-    elif report.status == ReportStatus.APPROVED:
-        return 0
-    else:
-        day = today
-    return max((day - report.period.deadline).days, 0)
-
-
 def queue_url(**changes) -> str:
     args = {k: v for k, v in request.args.items() if k != "page"}
     args.update(changes)
@@ -145,18 +135,19 @@ def queue():
     require_office_or_leader()
     now = utcnow()
     assignments.open_all_due_periods(now=now)
+    calendar = office_calendar()
     choices = services.queue_choices()
     form = QueueFilterForm(formdata=request.args)
     form.area.choices = select_choices([("", _("全部领域"))] + [(c, f"{c} {t}") for c, t in choices["areas"]])
     form.department.choices = select_choices([("", _("全部单位"))] + [(d.id, d.name) for d in choices["departments"]])
     form.period.choices = select_choices([("", _("全部周期"))] + [(key, key) for key in choices["periods"]])
     filters = _filters(form, choices)
-    rows, total, counts = services.review_queue(filters, now=now)
+    rows, total, counts = services.review_queue(filters, now=now, calendar=calendar)
     today = local(now).date()
     pages = max(math.ceil(total / PER_PAGE), 1)
     return render_template(
         "review/queue.html", form=form, rows=rows, total=total, counts=counts, filters=filters, page=filters.page,
-        pages=pages, today=today, days_late=days_late, queue_url=queue_url, report_url=report_url,
+        pages=pages, today=today, days_late=lambda r: days_late(r, today, calendar), queue_url=queue_url, report_url=report_url,
         status_names=status_names(), can_act=current_user.is_reviewer, next_url=request.full_path,
     )
 

@@ -36,6 +36,7 @@ from models import (
 )
 from workflow import notify
 from workflow.assignments.services import open_due_periods
+from workflow.calendar.lateness import days_late, lateness
 from workflow.calendar.office import office_calendar
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
@@ -148,7 +149,8 @@ def _ladder(p: Pass, subject: Subject, deadline: date, rules: dict, *, returned:
             p.send(liaisons, kind="due_today", level=0, key=f"due_today:{subject.key}", subject=subject,
                    title=f"【今日截止】{what}今天截止", body="请在今天内提交。", data=_describe(subject, deadline, 0))
         return
-    late = p.cal.workdays_between(deadline, p.today)
+    # A returned report counts from the end of its grace; everything else from its period's deadline.
+    late = (lateness(deadline, p.today, p.cal) if returned else days_late(row, p.today, p.cal)).working
     level = next((n for n in (3, 2, 1) if late >= rules[f"level{n}_late"]), 0)
     if level == 0:
         return
