@@ -30,7 +30,7 @@ def test_across_a_weekend_only_working_days_count():
     assert days_late(report(FRIDAY), monday, CAL) == Lateness(working=1, calendar=3)
     assert str(days_late(report(FRIDAY), monday, CAL)) == "逾期 1 个工作日"
     # the overdue filters agree: on Saturday a Friday deadline is not yet overdue, on Monday it is
-    assert not FRIDAY < overdue_before(saturday, CAL) and FRIDAY < overdue_before(monday, CAL)
+    assert not overdue_before(saturday, CAL) > FRIDAY and overdue_before(monday, CAL) > FRIDAY
 
 
 def test_across_a_holiday_and_a_make_up_workday():
