@@ -4,9 +4,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
 
-from models import ContributionStatus, Report, ReportStatus
+import time_machine
+from sqlalchemy import select
+
+from models import ContributionStatus, Notification, Report, ReportStatus, Role
+from tests.factories import liaison_of, published_fushun, report_for
+from workflow.auth.tokens import create_token
 from workflow.calendar.lateness import ON_TIME, Lateness, days_late, lateness, overdue_before
 from workflow.calendar.workdays import WorkdayCalendar
+from workflow.extensions import db
+from workflow.scheduling.reminders import run_reminders
 
 CAL = WorkdayCalendar()
 FRIDAY = date(2026, 4, 10)
@@ -61,3 +68,22 @@ def test_handed_in_counts_to_the_first_submission_and_outstanding_to_today():
 def test_last_workday_crosses_the_year_back():
     assert CAL.last_workday(date(2026, 1, 1)) == date(2025, 12, 31)   # New Year's Day, a holiday
     assert CAL.last_workday(FRIDAY) == FRIDAY
+
+
+def test_the_page_the_api_and_the_reminder_give_the_same_figure(client, login_as):
+    plan, _office = published_fushun()
+    now = datetime(2026, 4, 14, 2, tzinfo=UTC)   # Tuesday; due Wed 8 April: Thu, Fri, Mon, Tue = 4 working days
+    report = report_for(plan, "3.4.3")
+    liaison = liaison_of("市住房城乡建设局")
+    with time_machine.travel(now, tick=False):
+        run_reminders(now=now)
+        note = db.session.scalar(select(Notification).where(Notification.kind == "overdue",
+                                                            Notification.user_id == liaison.id,
+                                                            Notification.key.like(f"overdue:r{report.id}:%")))
+        assert note.data["days_late"] == 4 and "已逾期 4 个工作日" in note.subject
+        token = create_token(liaison, name="t", now=now, actor=liaison)[1]
+        item = client.get(f"/api/v1/reports/{report.id}", headers={"Authorization": f"Bearer {token}"}).get_json()
+        assert (item["overdue"], item["days_late"]) == (True, 4)
+        login_as(Role.LIAISON, department="市住房城乡建设局")
+        assert "逾期 4 个工作日" in client.get(f"/reports/{report.id}").get_data(as_text=True)
+        assert "逾期 4 个工作日" in client.get("/reports/").get_data(as_text=True)
