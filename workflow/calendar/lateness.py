@@ -18,7 +18,8 @@ from models import Contribution, ContributionStatus, Report, ReportStatus
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
 
-__all__ = ["Lateness", "days_late", "first_handed_in", "is_outstanding", "lateness", "overdue_before"]
+__all__ = ["ON_TIME", "OUTSTANDING_REPORT", "Lateness", "days_late", "first_handed_in", "is_outstanding",
+           "lateness", "overdue_before", "resubmission_due"]
 
 OUTSTANDING_REPORT = (ReportStatus.DRAFT, ReportStatus.RETURNED)
 
@@ -62,6 +63,12 @@ def days_late(item: Report | Contribution, today: date, calendar: WorkdayCalenda
     hand-in. ``calendar`` is loaded once by the caller (office_calendar()), so a list costs no query per row."""
     day = today if is_outstanding(item) else first_handed_in(item)
     return lateness(item.period.deadline, day, calendar) if day is not None else ON_TIME
+
+
+def resubmission_due(report: Report, grace_workdays: int, calendar: WorkdayCalendar) -> date:
+    """A returned report is due again `grace_workdays` working days after the return (the reminder rules and
+    the 督办通知单 count its lateness from there)."""
+    return calendar.add_workdays(local(report.reviewed_at).date(), grace_workdays)
 
 
 def overdue_before(today: date, calendar: WorkdayCalendar) -> date:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from models import Department, Escalation, EscalationStatus, Plan, Role, User
 from models.audit import record
-from workflow.calendar.lateness import lateness
+from workflow.calendar.lateness import lateness, resubmission_due
 from workflow.calendar.office import office_calendar
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
@@ -190,7 +190,7 @@ def subject_deadline(escalation: Escalation, calendar: WorkdayCalendar | None = 
         plan = db.session.get(Plan, escalation.plan_id)
         grace = rules_for(plan)["returned_grace_workdays"] if plan else DEFAULT_RULES["returned_grace_workdays"]
         cal = calendar or office_calendar()
-        return cal.add_workdays(local(escalation.report.reviewed_at).date(), grace)
+        return resubmission_due(escalation.report, grace, cal)
     return escalation.period.deadline
 
 

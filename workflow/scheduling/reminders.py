@@ -36,7 +36,7 @@ from models import (
 )
 from workflow import notify
 from workflow.assignments.services import open_due_periods
-from workflow.calendar.lateness import days_late, lateness
+from workflow.calendar.lateness import days_late, lateness, resubmission_due
 from workflow.calendar.office import office_calendar
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
@@ -249,7 +249,7 @@ def _plan_pass(p: Pass, plan: Plan) -> None:
         if report.status == ReportStatus.DRAFT:
             _ladder(p, Subject(report, "report"), report.period.deadline, rules, returned=False)
         elif report.status == ReportStatus.RETURNED and report.reviewed_at is not None:
-            grace_end = p.cal.add_workdays(local(report.reviewed_at).date(), rules["returned_grace_workdays"])
+            grace_end = resubmission_due(report, rules["returned_grace_workdays"], p.cal)
             _ladder(p, Subject(report, "report"), grace_end, rules, returned=True)
         elif report.status == ReportStatus.SUBMITTED and report.submitted_at is not None:
             _review_pending(p, report, rules)
