@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# pytest-xdist workers for `make test` (each PostgreSQL worker uses a database of its own, see tests/conftest.py).
+TEST_WORKERS ?= auto
 # Debian packages the product and its tests use: CJK fonts for pages and PDFs (Noto; HanaMin for the rare
 # characters of CJK extensions B and later that Noto lacks), the font subsetter WeasyPrint
 # wants, poppler to inspect PDFs, Chromium for browser tests and screenshots.
@@ -62,7 +64,7 @@ run: system-deps demo
 	$(FLASK) scheduler run & trap 'kill -TERM $$! 2>/dev/null; wait' EXIT; $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: system-deps install-dev
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -10,7 +10,7 @@ from pathlib import Path
 import flask_migrate
 import pytest
 from flask import g
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, make_url, text
 
 from models import Department, Role, User
 from workflow import create_app
@@ -22,6 +22,30 @@ ROOT = Path(__file__).resolve().parent.parent
 FUSHUN = ROOT / "data" / "plans" / "fushun-carbon-peak-plan.txt"
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 PASSWORD = "s3cret-pass"
+
+
+def _database_per_worker() -> None:
+    """Under pytest-xdist every worker gets a PostgreSQL database of its own (test_gw0, test_gw1, ...), created on
+    first use, so workers never truncate each other's tables or contend for the same advisory locks. Set at
+    import, before any test reads TEST_DATABASE_URL."""
+    worker, base = os.environ.get("PYTEST_XDIST_WORKER"), os.environ.get("TEST_DATABASE_URL", "")
+    if not worker or not base.startswith("postgresql"):
+        return
+    url = make_url(base)
+    name = f"{url.database}_{worker}"
+    if url.database.endswith(f"_{worker}"):  # this module imported a second time (tests import its helpers)
+        return
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}):
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    os.environ["TEST_DATABASE_URL"] = url.set(database=name).render_as_string(hide_password=False)
+
+
+_database_per_worker()
 
 
 def _config(url: str, **extra) -> dict:

@@ -111,14 +111,14 @@ def _open(*which, now: datetime) -> int | None:
     today = local(now).date()
     due = db.session.execute(
         select(Period.id, Period.plan_id).join(Plan)
-        .where(*which, Period.opened.is_(False), Period.start <= today).order_by(Period.id)
+        .where(*which, Period.opened.is_(False), Period.start <= today).order_by(Period.start, Period.id)
     ).all()
     if not due:
         return None
     assignments = db.session.execute(
         select(Task.plan_id, Assignment.task_id, Assignment.department_id, Assignment.role).join(Task)
         .where(Task.plan_id.in_({plan_id for _, plan_id in due}), Assignment.status.in_(ACTIVE_ASSIGNMENT))
-        .order_by(Assignment.id)
+        .order_by(Assignment.id)  # report ids in a set order: PostgreSQL's heap order moves as rows are updated
     ).all()
     rows: dict[type, list[dict]] = {Report: [], Contribution: []}
     for period_id, plan_id in due:
