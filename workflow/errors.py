@@ -41,10 +41,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         status = error.code or 500
+        # the exception's own headers say what the status means (Allow on a 405, Retry-After ...)
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
         if _wants_json():
-            return problem(status, error.description or "")
+            response = problem(status, error.description or "")
+            response.headers.extend(headers)
+            return response
         return render_template("errors/error.html", status=status, title=TITLES.get(status, error.name),
-                               detail=error.description if status != 404 else ""), status
+                               detail=error.description if status != 404 else ""), status, headers
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -1,4 +1,4 @@
-"""Request parsing for the API and its errors as RFC 9457 problem details.
+"""Reading a request into the models of workflow.api.schemas, and its errors as RFC 9457 problem details.
 
 Everything here raises a DomainError subclass; the blueprint's error handler turns each into an
 `application/problem+json` answer through workflow.errors.problem.
@@ -6,17 +6,20 @@ Everything here raises a DomainError subclass; the blueprint's error handler tur
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from typing import TypeVar
 
 from flask import request
+from flask_babel import gettext as _
+from pydantic import BaseModel, ValidationError
 
 from models import Department
 from workflow.domain import DomainError, TooLarge, ValidationFailed  # noqa: F401  (re-exported)
 
-MAX_PER_PAGE = 200
-DEFAULT_PER_PAGE = 50
-TRUE_WORDS = {"1", "true", "yes", "on"}
-FALSE_WORDS = {"0", "false", "no", "off", ""}
+MAX_JSON_DEPTH = 32
+UNION_TAGS = {"int", "float", "str", "bool", "none"}
+Q = TypeVar("Q", bound=BaseModel)
+B = TypeVar("B", bound=BaseModel)
 
 
 class BadRequest(DomainError):
@@ -29,78 +32,84 @@ class Unauthorized(DomainError):
     status = 401
 
 
+# -- pydantic errors as field errors ---------------------------------------------------------------------
+
+def _message(error: dict) -> str:
+    kind = error["type"]
+    if kind == "value_error":  # our own validators name the rule they enforce
+        kind = str(error["ctx"]["error"])
+    ctx = error.get("ctx") or {}
+    messages = {
+        "missing": lambda: _("必须提供此项。"),
+        "int_type": lambda: _("应为整数。"),
+        "int_parsing": lambda: _("应为整数。"),
+        "int_from_float": lambda: _("应为整数。"),
+        "string_type": lambda: _("应为字符串。"),
+        "bool_parsing": lambda: _("应为 true 或 false。"),
+        "bool_type": lambda: _("应为 true 或 false。"),
+        "number_type": lambda: _("应为数字或数字字符串。"),
+        "finite_number": lambda: _("应为有限的数字（不接受 NaN、Infinity 或超出范围的数）。"),
+        "greater_than_equal": lambda: _("应不小于 %(limit)s。", limit=ctx.get("ge")),
+        "less_than_equal": lambda: _("应不大于 %(limit)s。", limit=ctx.get("le")),
+        "enum": lambda: _("应为 %(choices)s 之一。", choices="、".join(re.findall(r"'([^']*)'", ctx.get("expected", "")))),
+        "text_nul": lambda: _("不能包含 NUL 字符。"),
+        "text_surrogate": lambda: _("含有无效的 Unicode 字符（孤立的代理项）。"),
+    }
+    return messages.get(kind, lambda: _("格式不正确。"))()
+
+
+def _path(loc: tuple) -> str:
+    """("values", "list[ValueInput]", 0, "value") → "values.0.value": without the union branch tags pydantic adds,
+    and printable even where the caller sent an unpaired surrogate as a key."""
+    parts = [str(p) for p in loc if not (isinstance(p, str) and ("[" in p or p in UNION_TAGS))]
+    return ".".join(parts).encode("utf-8", "backslashreplace").decode() or "body"
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """{"percent_complete": "...", "values.0.value": "..."}: one reason per field, the most specific one (a
+    union's "not a list" is dropped when its list branch says which item is wrong)."""
+    errors: dict[str, str] = {}
+    for error in exc.errors(include_url=False):
+        errors.setdefault(_path(error["loc"]), _message(error))
+    return {name: message for name, message in errors.items()
+            if not any(other.startswith(name + ".") for other in errors)}
+
+
 # -- query parameters ------------------------------------------------------------------------------------
 
-def _bad_arg(name: str, message: str) -> BadRequest:
-    return BadRequest(f"查询参数 {name} 有误：{message}", errors={name: message})
-
-
-def int_arg(name: str, *, minimum: int = 1, maximum: int | None = None, default: int | None = None) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw.strip() == "":
-        return default
+def parse_query(model: type[Q]) -> Q:
     try:
-        value = int(raw.strip())
-    except ValueError:
-        raise _bad_arg(name, "应为整数。") from None
-    if value < minimum or (maximum is not None and value > maximum):
-        bounds = f"{minimum} 到 {maximum}" if maximum is not None else f"不小于 {minimum}"
-        raise _bad_arg(name, f"应为{bounds}的整数。")
-    return value
+        return model.model_validate(request.args.to_dict())
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        listed = "；".join(f"{name}：{message}" for name, message in errors.items())
+        raise BadRequest(_("查询参数有误：%(errors)s", errors=listed), errors=errors) from None
 
 
-def str_arg(name: str) -> str | None:
-    raw = request.args.get(name)
-    if raw is None:
-        return None
-    return raw.strip() or None
-
-
-def choice_arg(name: str, choices) -> str | None:
-    value = str_arg(name)
-    allowed = [str(c) for c in choices]
-    if value is not None and value not in allowed:
-        raise _bad_arg(name, f"应为 {'、'.join(allowed)} 之一。")
-    return value
-
-
-def bool_arg(name: str) -> bool:
-    raw = (request.args.get(name) or "").strip().lower()
-    if raw in TRUE_WORDS:
-        return True
-    if raw in FALSE_WORDS:
-        return False
-    raise _bad_arg(name, "应为 true 或 false。")
-
-
-def department_arg(name: str = "department") -> Department | None:
+def department_arg(name: str | None, field: str = "department") -> Department | None:
     """A department by its canonical name or any alias; an unknown name is a 400, not an empty list."""
-    value = str_arg(name)
-    if value is None:
+    if name is None:
         return None
-    department = Department.lookup(value)
+    department = Department.lookup(name)
     if department is None:
-        raise _bad_arg(name, f"没有名为“{value}”的单位。")
+        message = _("没有名为“%(name)s”的单位。", name=name)
+        raise BadRequest(_("查询参数 %(field)s 有误：%(message)s", field=field, message=message),
+                         errors={field: message})
     return department
 
 
-@dataclass(frozen=True)
-class Page:
-    page: int
-    per_page: int
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.per_page
-
-
-def page_args() -> Page:
-    """?page= (from 1) and ?per_page= (1–200, default 50); anything else is a 400, never silently clamped."""
-    return Page(page=int_arg("page", default=1),
-                per_page=int_arg("per_page", maximum=MAX_PER_PAGE, default=DEFAULT_PER_PAGE))
-
-
 # -- JSON bodies -----------------------------------------------------------------------------------------
+
+def _too_deep(value, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
+
 
 def json_body(*, required: bool) -> dict:
     """The request body as a JSON object. An empty body is {} unless `required`; anything else is a 400."""
@@ -111,38 +120,20 @@ def json_body(*, required: bool) -> dict:
         return {}
     try:
         body = json.loads(raw)
+    except RecursionError:
+        raise BadRequest(_("请求体嵌套过深（最多 %(limit)s 层）。", limit=MAX_JSON_DEPTH)) from None
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("请求体不是合法的 JSON。") from None
+    if isinstance(body, dict) and _too_deep(body, MAX_JSON_DEPTH):
+        raise BadRequest(_("请求体嵌套过深（最多 %(limit)s 层）。", limit=MAX_JSON_DEPTH))
     if not isinstance(body, dict):
         raise BadRequest("请求体应为 JSON 对象。")
     return body
 
 
-def text_field(body: dict, name: str, errors: dict[str, str]) -> str | None:
-    """An optional string field: absent → None; present but not a string (or null) → a field error."""
-    if name not in body:
-        return None
-    value = body[name]
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        errors[name] = "应为字符串。"
-        return None
-    return value
-
-
-def version_field(body: dict, errors: dict[str, str], *, required: bool) -> int | None:
-    value = body.get("version")
-    if value is None:
-        if required:
-            errors["version"] = "请提供您编辑的版本号（version），以免覆盖他人的修改。"
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        errors["version"] = "版本号应为正整数。"
-        return None
-    return value
-
-
-def raise_if(errors: dict[str, str]) -> None:
-    if errors:
-        raise ValidationFailed(errors)
+def parse_body(model: type[B], *, required: bool) -> B:
+    """The body as `model`: not JSON or not an object is a 400, a field of the wrong type a 422."""
+    try:
+        return model.model_validate(json_body(required=required))
+    except ValidationError as exc:
+        raise ValidationFailed(field_errors(exc)) from None

@@ -3,7 +3,7 @@ plans are the overview of office, leaders and admins (/plans/ in the web); a dep
 tasks their department has a part in (/plans/departments/<own> in the web)."""
 from __future__ import annotations
 
-from sqlalchemy import Select, exists, or_, select
+from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from models import Assignment, AuditEvent, Department, Period, Plan, Report, Task, User
@@ -46,6 +46,13 @@ def load_task(task_id: int) -> Task | None:
 
 def plans() -> Select:
     return select(Plan).order_by(Plan.id.desc())
+
+
+def task_counts(plans: list[Plan]) -> dict[int, int]:
+    """Each plan's number of tasks, in one query for a page of plans."""
+    rows = db.session.execute(select(Task.plan_id, func.count(Task.id))
+                              .where(Task.plan_id.in_([p.id for p in plans])).group_by(Task.plan_id))
+    return {plan_id: count for plan_id, count in rows}
 
 
 def plan_periods(plan: Plan) -> Select:

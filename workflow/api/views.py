@@ -1,43 +1,26 @@
 """The JSON API, /api/v1 (CONTRACT.md "The HTTP API contract").
 
-Each view: parse and check the request → one service call → serialize. Permissions are the web UI's: the
+Each view is declared with api_route (workflow.api.operations): it receives its query and body already parsed
+into the models of workflow.api.schemas, makes one service call and returns a response model. Permissions are the web UI's: the
 model methods (report.can_view, ...) and the scoped queries of workflow.reports.queries, enforced again by
 the services. Unknown id → 404; visible to someone else only → 403; errors are problem details.
 """
 from __future__ import annotations
 
+from functools import cache
+
 from flask import Blueprint, current_app, jsonify, request, send_file, url_for
-from sqlalchemy import Select, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from models import (
-    Assignment,
-    AssignmentStatus,
-    Attachment,
-    Contribution,
-    ContributionStatus,
-    Department,
-    Report,
-    ReportStatus,
-)
-from workflow.api import queries, serializers
+from models import Assignment, Attachment, Contribution, Department, Report
+from workflow.api import queries
+from workflow.api import schemas as s
 from workflow.api.auth import api_user, authenticate
 from workflow.api.openapi import build_document
-from workflow.api.problems import (
-    Page,
-    TooLarge,
-    bool_arg,
-    choice_arg,
-    department_arg,
-    int_arg,
-    json_body,
-    page_args,
-    raise_if,
-    str_arg,
-    text_field,
-    version_field,
-)
+from workflow.api.operations import api_route
+from workflow.api.problems import TooLarge, ValidationFailed, department_arg
 from workflow.assignments import services as assignment_services
 from workflow.calendar.lateness import days_late, overdue_before
 from workflow.calendar.office import office_calendar
@@ -55,6 +38,9 @@ from workflow.review import services as review_services
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer tokens, never session cookies: nothing for a forged cross-site form to ride on
 bp.before_request(authenticate)
+
+# The usual failures of a call that changes a record, beyond the 400/404/422 every body and id implies.
+CHANGE = (403, 409)
 
 
 @bp.errorhandler(DomainError)
@@ -82,17 +68,9 @@ def _get(model, object_id: int, what: str):
     return obj
 
 
-def _page(stmt: Select, page: Page, serialize) -> dict:
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    rows = db.session.scalars(stmt.offset(page.offset).limit(page.per_page)).all()
-    return {"items": [serialize(r) for r in rows], "total": total or 0, "page": page.page,
-            "per_page": page.per_page}
-
-
-def _page_list(rows: list, page: Page, serialize) -> dict:
-    chunk = rows[page.offset:page.offset + page.per_page]
-    return {"items": [serialize(r) for r in chunk], "total": len(rows), "page": page.page,
-            "per_page": page.per_page}
+def _paginate(stmt, query: s.PageQuery):
+    return db.paginate(stmt, page=query.page, per_page=query.per_page, max_per_page=s.MAX_PER_PAGE,
+                       error_out=False, count=True)
 
 
 def _today():
@@ -118,243 +96,230 @@ def _visible_assignment(assignment_id: int) -> Assignment:
     return assignment
 
 
-def _report_detail(report: Report) -> dict:
+def _report_detail(report: Report) -> s.ReportDetail:
     user = api_user()
     leads = set(report_services.lead_departments(report))
     contributions = [c for c in report_services.contributions_for(report) if c.can_view(user, leads)]
-    return serializers.report_detail(report, user=user, contributions=contributions,
-                                     diff=report_services.resubmission_diff(report),
-                                     late=days_late(report, _today(), office_calendar()))
+    return s.ReportDetail.of(report, user=user, contributions=contributions,
+                             diff=report_services.resubmission_diff(report),
+                             late=days_late(report, _today(), office_calendar()))
 
 
 # -- the API's own description -----------------------------------------------------------------------------
 
-@bp.get("/openapi.json")
+@api_route(bp, "get", "/openapi.json", operation_id="openapi", summary="this document", tag="meta",
+           response=None, public=True,
+           openapi={"description": "the OpenAPI 3.1 document",
+                    "response": {"content": {"application/json": {"schema": {"type": "object"}}}}})
 def openapi_document():
-    return jsonify(build_document())
+    return jsonify(_document())
+
+
+@cache
+def _document() -> dict:
+    """Built once per process (it takes a tenth of a second): the operations are all declared at import."""
+    return build_document()
 
 
 # -- who am I, plans, tasks, departments -----------------------------------------------------------------
 
-@bp.get("/me")
+@api_route(bp, "get", "/me", operation_id="me", summary="the caller", tag="people", response=s.Me)
 def me():
-    return serializers.me(api_user())
+    return s.Me.of(api_user())
 
 
-@bp.get("/plans")
-def list_plans():
-    page = page_args()
+PLANS_ARE_THE_OVERVIEW = "office, leaders and admins (the web UI's plan overview); others 403"
+
+
+@api_route(bp, "get", "/plans", operation_id="listPlans", summary="plans, newest first", tag="plans",
+           response=s.PlanPage, query=s.PageQuery, errors=(403,), description=PLANS_ARE_THE_OVERVIEW)
+def list_plans(query: s.PageQuery):
     require(queries.can_view_plans(api_user()), "只有领导小组办公室、领导和管理员可以查看方案总览。")
-    return _page_list(plan_services.list_plans(), page, lambda row: serializers.plan_summary(*row))
+    page = _paginate(queries.plans(), query)
+    counts = queries.task_counts(page.items)
+    return s.PlanPage.of(page, lambda plan: s.PlanSummary.of(plan, counts.get(plan.id, 0)))
 
 
-@bp.get("/plans/<int:plan_id>")
+@api_route(bp, "get", "/plans/<id:plan_id>", operation_id="getPlan",
+           summary="one plan with its outline, periods and plan-level targets", tag="plans", response=s.PlanDetail,
+           errors=(403,), description=PLANS_ARE_THE_OVERVIEW)
 def get_plan(plan_id: int):
     plan = plan_services.load_plan(plan_id)
     if plan is None:
         raise NotFound(f"方案 #{plan_id} 不存在。")
     require(queries.can_view_plans(api_user()), "只有领导小组办公室、领导和管理员可以查看方案总览。")
     periods = db.session.scalars(queries.plan_periods(plan)).all()
-    return serializers.plan_detail(plan, outline=plan_services.outline_tree(plan), periods=periods)
+    return s.PlanDetail.of(plan, outline=plan_services.outline_tree(plan), periods=periods)
 
 
-@bp.get("/tasks")
-def list_tasks():
-    page = page_args()
-    stmt = queries.visible_tasks(api_user(), plan_id=int_arg("plan_id"), department=department_arg(),
-                                 q=str_arg("q"))
-    return _page(stmt, page, serializers.task)
+@api_route(bp, "get", "/tasks", operation_id="listTasks", summary="tasks the caller may see", tag="plans",
+           response=s.TaskPage, query=s.TaskQuery,
+           description="liaisons and department heads see the tasks their department has a part in")
+def list_tasks(query: s.TaskQuery):
+    stmt = queries.visible_tasks(api_user(), plan_id=query.plan_id, department=department_arg(query.department),
+                                 q=query.q)
+    return s.TaskPage.of(_paginate(stmt, query))
 
 
-@bp.get("/tasks/<int:task_id>")
+@api_route(bp, "get", "/tasks/<id:task_id>", operation_id="getTask", summary="one task", tag="plans",
+           response=s.Task, errors=(403,))
 def get_task(task_id: int):
     task = queries.load_task(task_id)
     if task is None:
         raise NotFound(f"任务 #{task_id} 不存在。")
     require(queries.can_view_task(api_user(), task), "无权查看与本单位无关的任务。")
-    return serializers.task(task)
+    return s.Task.of(task)
 
 
-@bp.get("/departments")
-def list_departments():
-    page = page_args()
+@api_route(bp, "get", "/departments", operation_id="listDepartments", summary="departments with aliases and kind",
+           tag="plans", response=s.DepartmentPage, query=s.PageQuery)
+def list_departments(query: s.PageQuery):
     stmt = select(Department).options(selectinload(Department.aliases)).order_by(Department.id)
-    return _page(stmt, page, serializers.department)
+    return s.DepartmentPage.of(_paginate(stmt, query))
 
 
 # -- assignments -----------------------------------------------------------------------------------------
 
-@bp.get("/assignments")
-def list_assignments():
-    page = page_args()
+@api_route(bp, "get", "/assignments", operation_id="listAssignments",
+           summary="assignments the caller may see (lead first)", tag="assignments", response=s.AssignmentPage,
+           query=s.AssignmentQuery)
+def list_assignments(query: s.AssignmentQuery):
     stmt = report_queries.visible_assignments(
-        api_user(), department=department_arg(), status=choice_arg("status", AssignmentStatus),
-        plan_id=int_arg("plan_id"),
+        api_user(), department=department_arg(query.department), status=query.status, plan_id=query.plan_id,
     ).options(selectinload(Assignment.adjustments))
-    return _page(stmt, page, serializers.assignment)
+    return s.AssignmentPage.of(_paginate(stmt, query))
 
 
-@bp.get("/assignments/<int:assignment_id>")
+@api_route(bp, "get", "/assignments/<id:assignment_id>", operation_id="getAssignment", summary="one assignment",
+           tag="assignments", response=s.Assignment, errors=(403,))
 def get_assignment(assignment_id: int):
-    return serializers.assignment(_visible_assignment(assignment_id))
+    return s.Assignment.of(_visible_assignment(assignment_id))
 
 
-@bp.post("/assignments/<int:assignment_id>/acknowledge")
-def acknowledge_assignment(assignment_id: int):
-    assignment = _visible_assignment(assignment_id)
-    body, errors = json_body(required=False), {}
-    version = version_field(body, errors, required=False)
-    raise_if(errors)
-    assignment_services.acknowledge(assignment, actor=api_user(), now=utcnow(), version=version)
-    return serializers.assignment(assignment)
+@api_route(bp, "post", "/assignments/<id:assignment_id>/acknowledge", operation_id="acknowledgeAssignment",
+           summary="签收: the department's liaison acknowledges a pending assignment", tag="assignments",
+           response=s.Assignment, body=s.VersionBody, body_required=False, errors=CHANGE, load=_visible_assignment)
+def acknowledge_assignment(assignment: Assignment, body: s.VersionBody):
+    assignment_services.acknowledge(assignment, actor=api_user(), now=utcnow(), version=body.version)
+    return s.Assignment.of(assignment)
 
 
-@bp.post("/assignments/<int:assignment_id>/adjustment")
-def request_adjustment(assignment_id: int):
-    assignment = _visible_assignment(assignment_id)
-    body, errors = json_body(required=True), {}
-    reason = text_field(body, "reason", errors)
-    proposed = text_field(body, "proposed_department", errors)
-    version = version_field(body, errors, required=False)
-    raise_if(errors)
+@api_route(bp, "post", "/assignments/<id:assignment_id>/adjustment", operation_id="requestAdjustment",
+           summary="申请调整: not our responsibility; the office decides", tag="assignments",
+           response=s.AdjustmentCreated, status=201, body=s.AdjustmentBody, errors=CHANGE, load=_visible_assignment,
+           openapi={"description": "the adjustment request, awaiting the office"})
+def request_adjustment(assignment: Assignment, body: s.AdjustmentBody):
     adjustment = assignment_services.request_adjustment(
-        assignment, reason=reason or "", proposed_department=proposed or "", actor=api_user(), now=utcnow(),
-        version=version)
-    return {**serializers.adjustment(adjustment), "assignment": serializers.assignment(assignment)}, 201
+        assignment, reason=body.reason, proposed_department=body.proposed_department, actor=api_user(),
+        now=utcnow(), version=body.version)
+    return s.AdjustmentCreated.of(adjustment, assignment)
 
 
 # -- reports ---------------------------------------------------------------------------------------------
 
-@bp.get("/reports")
-def list_reports():
-    page = page_args()
+@api_route(bp, "get", "/reports", operation_id="listReports", summary="reports the caller may see", tag="reports",
+           response=s.ReportSummaryPage, query=s.ReportQuery)
+def list_reports(query: s.ReportQuery):
     now = utcnow()
-    filters = {"period": str_arg("period"), "status": choice_arg("status", ReportStatus),
-               "department": department_arg(), "task_code": str_arg("task_code"), "overdue": bool_arg("overdue"),
-               "plan_id": int_arg("plan_id")}
+    department = department_arg(query.department)
     assignment_services.open_all_due_periods(now=now)
     today, calendar = local(now).date(), office_calendar()
-    stmt = report_queries.visible_reports(api_user(), overdue_before=overdue_before(today, calendar), **filters)
-    return _page(stmt, page, lambda r: serializers.report_summary(r, late=days_late(r, today, calendar)))
+    stmt = report_queries.visible_reports(api_user(), overdue_before=overdue_before(today, calendar),
+                                          period=query.period, status=query.status,
+                                          department=department, task_code=query.task_code,
+                                          overdue=query.overdue, plan_id=query.plan_id)
+    return s.ReportSummaryPage.of(_paginate(stmt, query),
+                                  lambda r: s.ReportSummary.of(r, late=days_late(r, today, calendar)))
 
 
-@bp.get("/reports/<int:report_id>")
+@api_route(bp, "get", "/reports/<id:report_id>", operation_id="getReport",
+           summary="one report with its values, attachments, contributions and last return reason", tag="reports",
+           response=s.ReportDetail, errors=(403,))
 def get_report(report_id: int):
     return _report_detail(_visible_report(report_id))
 
 
-REPORT_TEXT_FIELDS = ("narrative", "difficulties", "next_steps")
-REPORT_FIELDS = (*REPORT_TEXT_FIELDS, "percent_complete", "progress", "values")
+REPORT_FIELDS = tuple(s.ReportFields.model_fields)
 
 
-def _report_input(report: Report, body: dict, errors: dict[str, str]) -> ReportInput:
+def _report_input(report: Report, body: s.ReportFields) -> ReportInput:
     """The report as it stands, overlaid with the fields the body carries (a PATCH keeps the others)."""
     data = ReportInput(narrative=report.narrative, percent_complete=report.percent_complete,
                        progress=report.progress, difficulties=report.difficulties, next_steps=report.next_steps,
                        values={v.target_id: v.value for v in report.values})
-    for name in REPORT_TEXT_FIELDS:
-        value = text_field(body, name, errors)
-        if value is not None:
-            setattr(data, name, value)
-    if "percent_complete" in body:
-        percent = body["percent_complete"]
-        if isinstance(percent, bool) or not isinstance(percent, int | float | str | None):
-            errors["percent_complete"] = "完成百分比应为 0 到 100 的整数。"
-        else:
-            data.percent_complete = percent
-    if "progress" in body:
-        progress = body["progress"]
-        if progress is not None and not isinstance(progress, str):
-            errors["progress"] = "进展状态应为 on_track、at_risk、behind、completed 之一。"
-        else:
-            data.progress = progress
-    if "values" in body:
-        values = _values(body["values"], errors)
-        if values is not None:
-            data.values.update(values)
+    for name in ("narrative", "difficulties", "next_steps"):
+        if body.given(name):
+            setattr(data, name, getattr(body, name) or "")
+    for name in ("percent_complete", "progress"):
+        if body.given(name):
+            setattr(data, name, getattr(body, name))
+    if body.values is not None:
+        data.values.update(_values(body.values))
     return data
 
 
-def _values(raw, errors: dict[str, str]) -> dict | None:
-    """[{"target_id", "value"}] (as GET shows them) or {"<target_id>": value}."""
-    if isinstance(raw, dict):
-        pairs = list(raw.items())
-    elif isinstance(raw, list) and all(isinstance(i, dict) and "target_id" in i for i in raw):
-        pairs = [(i["target_id"], i.get("value")) for i in raw]
-    else:
-        errors["values"] = "指标值应为 [{\"target_id\": 编号, \"value\": 数值}] 形式的列表。"
-        return None
-    out = {}
-    for key, value in pairs:
-        try:
-            key = int(key)
-        except (TypeError, ValueError):
-            key = str(key)  # the service names it as an unknown target
-        out[key] = None if value is None else str(value)
-    return out
+def _values(raw: list[s.ValueInput] | dict) -> dict:
+    """[{"target_id", "value"}] (as GET shows them) or {"<target_id>": value}; the service names unknown ids."""
+    pairs = raw.items() if isinstance(raw, dict) else ((item.target_id, item.value) for item in raw)
+    return {(int(key) if isinstance(key, int) or key.strip().isdecimal() else key): None if value is None else str(value)
+            for key, value in pairs}
 
 
-@bp.patch("/reports/<int:report_id>")
-def save_report(report_id: int):
-    report = _visible_report(report_id)
-    body, errors = json_body(required=True), {}
-    version = version_field(body, errors, required=True)
-    data = _report_input(report, body, errors)
-    raise_if(errors)
-    report_services.save_report(report, data, actor=api_user(), now=utcnow(), version=version)
+@api_route(bp, "patch", "/reports/<id:report_id>", operation_id="saveReport",
+           summary="save the draft (types checked, gaps allowed)", tag="reports", response=s.ReportDetail,
+           body=s.ReportPatch, errors=CHANGE, load=_visible_report,
+           description="only the lead department's liaison, while draft or returned")
+def save_report(report: Report, body: s.ReportPatch):
+    report_services.save_report(report, _report_input(report, body), actor=api_user(), now=utcnow(),
+                                version=body.version)
     return _report_detail(report)
 
 
-@bp.post("/reports/<int:report_id>/submit")
-def submit_report(report_id: int):
+@api_route(bp, "post", "/reports/<id:report_id>/submit", operation_id="submitReport",
+           summary="submit (completeness checked)", tag="reports", response=s.ReportDetail, body=s.ReportSubmit,
+           body_required=False, errors=CHANGE, load=_visible_report)
+def submit_report(report: Report, body: s.ReportSubmit):
     """Submit as saved; a body carrying report fields saves them and submits in one step."""
-    report = _visible_report(report_id)
-    body, errors = json_body(required=False), {}
-    version = version_field(body, errors, required=False)
-    with_fields = any(name in body for name in REPORT_FIELDS)
-    data = _report_input(report, body, errors) if with_fields else None
-    raise_if(errors)
-    if data is not None:
-        report_services.save_report(report, data, actor=api_user(), now=utcnow(), version=version, submit=True)
+    if any(body.given(name) for name in REPORT_FIELDS):
+        report_services.save_report(report, _report_input(report, body), actor=api_user(), now=utcnow(),
+                                    version=body.version, submit=True)
     else:
-        report_services.submit_report(report, actor=api_user(), now=utcnow(), version=version)
+        report_services.submit_report(report, actor=api_user(), now=utcnow(), version=body.version)
     return _report_detail(report)
 
 
-@bp.post("/reports/<int:report_id>/approve")
-def approve_report(report_id: int):
-    report = _visible_report(report_id)
-    body, errors = json_body(required=False), {}
-    comment = text_field(body, "comment", errors)
-    version = version_field(body, errors, required=False)
-    raise_if(errors)
-    review_services.approve_report(report, actor=api_user(), now=utcnow(), comment=comment or "", version=version)
+@api_route(bp, "post", "/reports/<id:report_id>/approve", operation_id="approveReport",
+           summary="approve (the office)", tag="review", response=s.ReportDetail, body=s.ApproveBody,
+           body_required=False, errors=CHANGE, load=_visible_report)
+def approve_report(report: Report, body: s.ApproveBody):
+    review_services.approve_report(report, actor=api_user(), now=utcnow(), comment=body.comment or "",
+                                   version=body.version)
     return _report_detail(report)
 
 
-@bp.post("/reports/<int:report_id>/return")
-def return_report(report_id: int):
-    report = _visible_report(report_id)
-    body, errors = json_body(required=False), {}
-    reason = text_field(body, "reason", errors)
-    version = version_field(body, errors, required=False)
-    raise_if(errors)
-    review_services.return_report(report, actor=api_user(), now=utcnow(), reason=reason or "", version=version)
+@api_route(bp, "post", "/reports/<id:report_id>/return", operation_id="returnReport",
+           summary="return with a reason (the office)", tag="review", response=s.ReportDetail, body=s.ReturnBody,
+           errors=CHANGE, load=_visible_report)
+def return_report(report: Report, body: s.ReturnBody):
+    review_services.return_report(report, actor=api_user(), now=utcnow(), reason=body.reason,
+                                  version=body.version)
     return _report_detail(report)
 
 
-@bp.get("/reports/<int:report_id>/revisions")
-def report_revisions(report_id: int):
-    page = page_args()
+@api_route(bp, "get", "/reports/<id:report_id>/revisions", operation_id="listRevisions",
+           summary="every saved revision, oldest first", tag="reports", response=s.RevisionPage, query=s.PageQuery,
+           errors=(403,))
+def report_revisions(report_id: int, query: s.PageQuery):
     report = _visible_report(report_id)
-    return _page_list(report_services.report_revisions(report), page, serializers.revision)
+    return s.RevisionPage.of(_paginate(report_services.revisions_query(report), query))
 
 
-@bp.get("/reports/<int:report_id>/audit")
-def report_audit(report_id: int):
-    page = page_args()
+@api_route(bp, "get", "/reports/<id:report_id>/audit", operation_id="reportAudit",
+           summary="the audit trail, oldest first", tag="reports", response=s.AuditEventPage, query=s.PageQuery,
+           errors=(403,))
+def report_audit(report_id: int, query: s.PageQuery):
     report = _visible_report(report_id)
-    return _page(queries.report_audit(report), page, serializers.audit_event)
+    return s.AuditEventPage.of(_paginate(queries.report_audit(report), query))
 
 
 # -- attachments -----------------------------------------------------------------------------------------
@@ -371,25 +336,39 @@ def _stream_size(stream) -> int:
     return size
 
 
-@bp.post("/reports/<int:report_id>/attachments")
+UPLOAD_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"], "properties": {"file": {
+        "type": "string", "contentMediaType": "application/octet-stream",
+        "description": "pdf, docx, xlsx, jpg or png; type checked from content"}}}}}}
+
+
+@api_route(bp, "post", "/reports/<id:report_id>/attachments", operation_id="uploadAttachment",
+           summary="attach a file (multipart/form-data, field `file`)", tag="reports", response=None, status=201,
+           errors=(403, 413, 422),
+           openapi={"description": "stored", "requestBody": UPLOAD_BODY, "response": {
+               "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Attachment"}}},
+               "headers": {"Location": {"schema": {"type": "string"}}}}})
 def upload_attachment(report_id: int):
     report = _visible_report(report_id)
     require(report.can_edit(api_user()), "该报告当前不能由您添加附件。")  # before reading a large body
     upload = request.files.get("file")  # beyond MAX_CONTENT_LENGTH werkzeug answers 413 here
     if upload is None or not upload.filename:
-        raise_if({"file": "请以 multipart/form-data 的 file 字段上传文件。"})
+        raise ValidationFailed({"file": "请以 multipart/form-data 的 file 字段上传文件。"})
     limit = _upload_limit()
     if _stream_size(upload.stream) > limit:
         raise TooLarge(f"文件超过大小上限（{limit / (1024 * 1024):g} MB）。", max_bytes=limit)
     attachment = report_services.add_attachment(report, upload.stream, upload.filename, actor=api_user(),
                                                 now=utcnow())
-    response = jsonify(serializers.attachment(attachment))
+    response = jsonify(s.Attachment.of(attachment).dump())
     response.status_code = 201
     response.headers["Location"] = url_for("api.download_attachment", attachment_id=attachment.id)
     return response
 
 
-@bp.get("/attachments/<int:attachment_id>")
+@api_route(bp, "get", "/attachments/<id:attachment_id>", operation_id="downloadAttachment",
+           summary="download an attachment", tag="reports", response=None, errors=(403,),
+           openapi={"description": "the file, with a safe Content-Disposition", "response": {"content": {
+               "*/*": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}}})
 def download_attachment(attachment_id: int):
     attachment = _get(Attachment, attachment_id, "附件")
     if attachment.removed:
@@ -410,46 +389,42 @@ def download_attachment(attachment_id: int):
 
 # -- contributions ---------------------------------------------------------------------------------------
 
-@bp.get("/contributions")
-def list_contributions():
-    page = page_args()
-    now = utcnow()
-    report_id, department = int_arg("report_id"), department_arg()
-    period, status = str_arg("period"), choice_arg("status", ContributionStatus)
-    report = db.session.get(Report, report_id) if report_id else None
-    if report_id and report is None:
-        return {"items": [], "total": 0, "page": page.page, "per_page": page.per_page}
-    assignment_services.open_all_due_periods(now=now)
-    stmt = report_queries.visible_contributions(api_user(), report=report, department=department, period=period)
-    if status:
-        stmt = stmt.where(Contribution.status == status)
-    return _page(stmt, page, serializers.contribution)
+@api_route(bp, "get", "/contributions", operation_id="listContributions",
+           summary="contributions (配合情况) the caller may see", tag="contributions", response=s.ContributionPage,
+           query=s.ContributionQuery)
+def list_contributions(query: s.ContributionQuery):
+    department = department_arg(query.department)
+    report = db.session.get(Report, query.report_id) if query.report_id else None
+    if query.report_id and report is None:
+        return s.ContributionPage(items=[], total=0, page=query.page, per_page=query.per_page)
+    assignment_services.open_all_due_periods(now=utcnow())
+    stmt = report_queries.visible_contributions(api_user(), report=report, department=department,
+                                                period=query.period)
+    if query.status:
+        stmt = stmt.where(Contribution.status == query.status)
+    return s.ContributionPage.of(_paginate(stmt, query))
 
 
-@bp.get("/contributions/<int:contribution_id>")
+@api_route(bp, "get", "/contributions/<id:contribution_id>", operation_id="getContribution",
+           summary="one contribution", tag="contributions", response=s.Contribution, errors=(403,))
 def get_contribution(contribution_id: int):
-    return serializers.contribution(_visible_contribution(contribution_id))
+    return s.Contribution.of(_visible_contribution(contribution_id))
 
 
-@bp.patch("/contributions/<int:contribution_id>")
-def save_contribution(contribution_id: int):
-    contribution = _visible_contribution(contribution_id)
-    body, errors = json_body(required=True), {}
-    text = text_field(body, "text", errors)
-    version = version_field(body, errors, required=True)
-    raise_if(errors)
-    report_services.save_contribution(contribution, contribution.text if text is None else text,
-                                      actor=api_user(), now=utcnow(), version=version)
-    return serializers.contribution(contribution)
+@api_route(bp, "patch", "/contributions/<id:contribution_id>", operation_id="saveContribution",
+           summary="save the draft text", tag="contributions", response=s.Contribution, body=s.ContributionPatch,
+           errors=CHANGE, load=_visible_contribution)
+def save_contribution(contribution: Contribution, body: s.ContributionPatch):
+    text = contribution.text if not body.given("text") else body.text or ""
+    report_services.save_contribution(contribution, text, actor=api_user(), now=utcnow(), version=body.version)
+    return s.Contribution.of(contribution)
 
 
-@bp.post("/contributions/<int:contribution_id>/submit")
-def submit_contribution(contribution_id: int):
-    contribution = _visible_contribution(contribution_id)
-    body, errors = json_body(required=False), {}
-    text = text_field(body, "text", errors)
-    version = version_field(body, errors, required=False)
-    raise_if(errors)
-    report_services.save_contribution(contribution, contribution.text if text is None else text,
-                                      actor=api_user(), now=utcnow(), version=version, submit=True)
-    return serializers.contribution(contribution)
+@api_route(bp, "post", "/contributions/<id:contribution_id>/submit", operation_id="submitContribution",
+           summary="submit the contribution (text required)", tag="contributions", response=s.Contribution,
+           body=s.ContributionSubmit, body_required=False, errors=CHANGE, load=_visible_contribution)
+def submit_contribution(contribution: Contribution, body: s.ContributionSubmit):
+    text = contribution.text if not body.given("text") else body.text or ""
+    report_services.save_contribution(contribution, text, actor=api_user(), now=utcnow(), version=body.version,
+                                      submit=True)
+    return s.Contribution.of(contribution)

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from models import (
@@ -102,7 +102,7 @@ def clean_report_input(report: Report, data: ReportInput, *, complete: bool) -> 
     else:
         try:
             number = Decimal(str(percent).strip().rstrip("%"))
-            if number != number.to_integral_value():
+            if not number.is_finite() or number != number.to_integral_value():
                 raise InvalidOperation
             clean["percent_complete"] = int(number)
             if not 0 <= clean["percent_complete"] <= 100:
@@ -309,6 +309,9 @@ def resubmission_diff(report: Report) -> dict | None:
             "values": values}
 
 
+def revisions_query(report: Report) -> Select:
+    return select(ReportRevision).where(ReportRevision.report_id == report.id).order_by(ReportRevision.version)
+
+
 def report_revisions(report: Report) -> list[ReportRevision]:
-    return list(db.session.scalars(select(ReportRevision).where(ReportRevision.report_id == report.id)
-                                   .order_by(ReportRevision.version)))
+    return list(db.session.scalars(revisions_query(report)))
