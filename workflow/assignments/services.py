@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from models import (
     ACTIVE_ASSIGNMENT,
@@ -25,18 +26,18 @@ from models import (
 )
 from models.audit import record
 from workflow import notify
-from workflow.clock import local
-from workflow.domain import Conflict, ValidationFailed, require
-from workflow.extensions import db
-from workflow.scheduling.calendar import office_calendar
-from workflow.scheduling.periods import (
+from workflow.calendar.office import office_calendar
+from workflow.calendar.periods import (
     DEFAULT_DEADLINE_WORKDAYS,
     Cadence,
     PeriodError,
     generate_periods,
     period_for,
 )
-from workflow.scheduling.workdays import WorkdayCalendar
+from workflow.calendar.workdays import WorkdayCalendar
+from workflow.clock import local
+from workflow.domain import Conflict, ValidationFailed, require
+from workflow.extensions import db
 from workflow.transitions import apply_transition, check, committed
 
 
@@ -85,41 +86,61 @@ def _tell_published(plan: Plan, counts: dict[int, dict[str, int]], *, now: datet
 
 
 def open_due_periods(plan: Plan, *, now: datetime) -> int:
-    """Create the reports and contributions of every period that has started; safe to call often.
+    """Create the reports and contributions of every period of `plan` that has started. The caller commits.
 
-    Returns how many periods were opened. The caller commits.
-    """
-    today = local(now).date()
-    due = db.session.scalars(
-        select(Period).where(Period.plan_id == plan.id, Period.opened.is_(False), Period.start <= today)
-        .order_by(Period.start)
-    ).all()
-    if not due:
-        return 0
-    assignments = db.session.scalars(
-        select(Assignment).join(Task).where(Task.plan_id == plan.id,
-                                            Assignment.status.in_(ACTIVE_ASSIGNMENT))
-        .order_by(Assignment.id)  # report ids in a set order: PostgreSQL's heap order moves as rows are updated
-    ).all()
-    for period in due:
-        for a in assignments:
-            model = Report if a.role == AssignmentRole.LEAD else Contribution
-            db.session.add(model(task_id=a.task_id, period=period, department_id=a.department_id, updated_at=now))
-        period.opened = True
-    db.session.flush()
-    return len(due)
-
-
+    Returns how many periods this call marked opened."""
+    return _open(Period.plan_id == plan.id, now=now)
 
 
 def open_all_due_periods(*, now: datetime) -> int:
-    """Open due periods of every published plan (the scheduler and list pages call this)."""
-    opened = 0
-    for plan in db.session.scalars(select(Plan).where(Plan.status == PlanStatus.PUBLISHED)):
-        opened += open_due_periods(plan, now=now)
-    if opened:
+    """Open the started periods of every published plan and commit: for a read that must see a period that
+    began since the scheduler's last pass. It writes only then, and only idempotently; otherwise it is one
+    SELECT (periods open in the scheduler's pass and at publish)."""
+    opened = _open(Plan.status == PlanStatus.PUBLISHED, now=now)
+    if opened is not None:
         db.session.commit()
-    return opened
+    return opened or 0
+
+
+def _open(*which, now: datetime) -> int | None:
+    """Open the started, unopened periods matching `which`; None when there were none (nothing written).
+
+    Safe against itself: the scheduler's pass, a publish and concurrent reads may all open the same period,
+    so rows are inserted with ON CONFLICT DO NOTHING on the (task, period, department) key and a period is
+    marked opened only where still unmarked; all writers go in the same order, so they wait, never deadlock.
+    """
+    today = local(now).date()
+    due = db.session.execute(
+        select(Period.id, Period.plan_id).join(Plan)
+        .where(*which, Period.opened.is_(False), Period.start <= today).order_by(Period.start, Period.id)
+    ).all()
+    if not due:
+        return None
+    assignments = db.session.execute(
+        select(Task.plan_id, Assignment.task_id, Assignment.department_id, Assignment.role).join(Task)
+        .where(Task.plan_id.in_({plan_id for _, plan_id in due}), Assignment.status.in_(ACTIVE_ASSIGNMENT))
+        .order_by(Assignment.id)  # report ids in a set order: PostgreSQL's heap order moves as rows are updated
+    ).all()
+    rows: dict[type, list[dict]] = {Report: [], Contribution: []}
+    for period_id, plan_id in due:
+        for a_plan, task_id, department_id, role in assignments:
+            if a_plan == plan_id:
+                rows[Report if role == AssignmentRole.LEAD else Contribution].append(
+                    {"task_id": task_id, "period_id": period_id, "department_id": department_id, "updated_at": now})
+    for model, values in rows.items():
+        if values:
+            db.session.execute(_insert_missing(model), values)
+    marked = db.session.execute(
+        update(Period).where(Period.id.in_([period_id for period_id, _ in due]), Period.opened.is_(False))
+        .values(opened=True).execution_options(synchronize_session="fetch"))
+    return marked.rowcount
+
+
+def _insert_missing(model: type[Report] | type[Contribution]):
+    """INSERT ... ON CONFLICT (task, period, department) DO NOTHING, in the dialect of the database in use."""
+    dialect = db.session.get_bind().dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    return insert(model).on_conflict_do_nothing(index_elements=["task_id", "period_id", "department_id"])
 
 
 def acknowledge(assignment: Assignment, *, actor: User, now: datetime, version: int | None = None) -> Assignment:

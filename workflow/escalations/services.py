@@ -14,13 +14,14 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import selectinload
 
 from models import Department, Escalation, EscalationStatus, Plan, Role, User
+from workflow.calendar.lateness import lateness, resubmission_due
+from workflow.calendar.office import office_calendar
+from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
 from workflow.domain import ValidationFailed
 from workflow.extensions import db
 from workflow.pagination import paginate
-from workflow.scheduling.calendar import office_calendar
 from workflow.scheduling.reminders import DEFAULT_RULES, rules_for
-from workflow.scheduling.workdays import WorkdayCalendar
 from workflow.transitions import apply_transition, check
 
 NOTE_LIMIT = 2000
@@ -154,7 +155,7 @@ def subject_deadline(escalation: Escalation, calendar: WorkdayCalendar | None = 
         plan = db.session.get(Plan, escalation.plan_id)
         grace = rules_for(plan)["returned_grace_workdays"] if plan else DEFAULT_RULES["returned_grace_workdays"]
         cal = calendar or office_calendar()
-        return cal.add_workdays(local(escalation.report.reviewed_at).date(), grace)
+        return resubmission_due(escalation.report, grace, cal)
     return escalation.period.deadline
 
 
@@ -167,7 +168,7 @@ def days_late_now(escalation: Escalation, today: date, calendar: WorkdayCalendar
     deadline = subject_deadline(escalation, cal)
     if today <= deadline:
         return escalation.days_late
-    return cal.workdays_between(deadline, today)
+    return lateness(deadline, today, cal).working
 
 
 def cn_date(d: date) -> str:
