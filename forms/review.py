@@ -18,8 +18,8 @@ from wtforms.validators import Length, Optional, ValidationError
 
 from forms import BaseForm
 from models import ReportStatus
+from workflow.calendar.periods import MAX_DEADLINE_WORKDAYS, Cadence
 from workflow.labels import names
-from workflow.scheduling.periods import MAX_DEADLINE_WORKDAYS, Cadence
 
 CADENCE_CHOICES = [
     (Cadence.MONTHLY.value, _l("月度")),

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from models.base import render_migration_type
 from workflow.config import BASE_DIR, Config
+from workflow.escalations import effects as escalation_effects  # noqa: F401  (registers its transition effects with the package)
 from workflow.extensions import babel, bootstrap, csrf, db, login_manager, migrate
 
 
@@ -23,13 +24,9 @@ def _sqlite_foreign_keys(dbapi_connection, _record):
 
 
 def select_locale() -> str:
-    """The session's or the user's choice; outside a request (CLI, scheduler) the default, Chinese."""
-    if not has_request_context():
-        return "zh_Hans_CN"
-    chosen = session.get("locale") or getattr(current_user, "locale", None)
-    if chosen:
-        return chosen
-    return "zh_Hans_CN"
+    """The session's or the user's choice in a request; Chinese elsewhere (CLI, scheduler, tests)."""
+    chosen = (session.get("locale") or getattr(current_user, "locale", None)) if has_request_context() else None
+    return chosen or "zh_Hans_CN"
 
 
 def create_app(config: type | dict | None = None) -> Flask:

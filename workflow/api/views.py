@@ -23,6 +23,8 @@ from workflow.api.openapi import build_document
 from workflow.api.operations import api_route
 from workflow.api.problems import TooLarge, ValidationFailed, department_arg
 from workflow.assignments import services as assignment_services
+from workflow.calendar.lateness import days_late, overdue_before
+from workflow.calendar.office import office_calendar
 from workflow.clock import local, utcnow
 from workflow.domain import DomainError, NotFound, require
 from workflow.errors import problem
@@ -96,7 +98,8 @@ def _visible_assignment(assignment_id: int) -> Assignment:
 def _report_detail(report: Report) -> s.ReportDetail:
     user = api_user()
     return s.ReportDetail.of(report, user=user, contributions=report_services.contributions_for(report),
-                             diff=report_services.resubmission_diff(report), today=_today())
+                             diff=report_services.resubmission_diff(report),
+                             late=days_late(report, _today(), office_calendar()))
 
 
 # -- the API's own description -----------------------------------------------------------------------------
@@ -217,11 +220,13 @@ def list_reports(query: s.ReportQuery):
     now = utcnow()
     department = department_arg(query.department)
     assignment_services.open_all_due_periods(now=now)
-    today = local(now).date()
-    stmt = report_queries.visible_reports(api_user(), today=today, period=query.period, status=query.status,
+    today, calendar = local(now).date(), office_calendar()
+    stmt = report_queries.visible_reports(api_user(), overdue_before=overdue_before(today, calendar),
+                                          period=query.period, status=query.status,
                                           department=department, task_code=query.task_code,
                                           overdue=query.overdue, plan_id=query.plan_id)
-    return s.ReportSummaryPage.of(_paginate(stmt, query), lambda r: s.ReportSummary.of(r, today=today))
+    return s.ReportSummaryPage.of(_paginate(stmt, query),
+                                  lambda r: s.ReportSummary.of(r, late=days_late(r, today, calendar)))
 
 
 @api_route(bp, "get", "/reports/<id:report_id>", operation_id="getReport",

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from workflow.calendar.periods import Cadence
 from workflow.cli.common import (
     clean_errors,
     format_option,
@@ -19,7 +20,6 @@ from workflow.plans.importer import PlanImportError, import_plan, plan_to_draft
 from workflow.plans.parsing import PlanParseError, parse_plan_bytes
 from workflow.plans.services import sha256_of
 from workflow.plans.table import print_draft_table
-from workflow.scheduling.periods import Cadence
 
 plan_cli = AppGroup("plan", help="Parse, import, export and publish implementation plans.")
 

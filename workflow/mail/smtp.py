@@ -27,13 +27,13 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 
 from models import OutboxEmail, User
-from models.audit import record
 from models.notify import EmailStatus
 from workflow.clock import local
 from workflow.config import MailSettings, mail_settings
-from workflow.domain import Conflict, NotFound, require
+from workflow.domain import NotFound
 from workflow.extensions import db
 from workflow.mail.digests import build_digests, new_message_id
+from workflow.transitions import apply_transition
 
 BACKOFF_MINUTES = (1, 5, 15, 60, 240, 720)  # after the 1st, 2nd … failure; the last one repeats
 CLAIM = timedelta(minutes=15)            # a message being sent is not due for others meanwhile
@@ -145,11 +145,12 @@ def _record_failure(row: OutboxEmail, error: str, settings: MailSettings, now: d
     row.attempts = (row.attempts or 0) + 1
     row.last_error = one_line(error)
     if row.attempts >= settings.max_attempts:
-        row.status, row.next_attempt_at = EmailStatus.PARKED, None
-    else:
-        row.next_attempt_at = now + backoff(row.attempts)
+        apply_transition(row, "park", actor=None, now=now, comment=row.last_error, changes={"next_attempt_at": None},
+                         data={"attempts": row.attempts})
+        return True
+    row.next_attempt_at = now + backoff(row.attempts)
     db.session.commit()
-    return row.status == EmailStatus.PARKED
+    return False
 
 
 def _pending_count() -> int:
@@ -192,8 +193,7 @@ def send_due(*, now: datetime, mailer: MailSettings | None = None) -> dict:
                     _close(conn)
                     conn = None
             if error is None:
-                row.status, row.sent_at, row.next_attempt_at = EmailStatus.SENT, now, None
-                db.session.commit()
+                apply_transition(row, "send", actor=None, now=now, changes={"sent_at": now, "next_attempt_at": None})
                 result["sent"] += 1
             elif _record_failure(row, error, settings, now):
                 result["parked"] += 1
@@ -217,14 +217,9 @@ def deliver_pass(*, now: datetime, mailer: MailSettings | None = None) -> dict:
 
 def retry_parked(email_id: int, *, actor: User, now: datetime) -> OutboxEmail:
     """The admin puts a parked message back in the queue: attempts start again, the next pass sends it."""
-    require(actor is not None and actor.is_admin, _("只有系统管理员可以重新发送邮件。"))
     row = db.session.get(OutboxEmail, email_id)
     if row is None:
         raise NotFound(_("邮件不存在。"))
-    if row.status != EmailStatus.PARKED:
-        raise Conflict(_("只有已搁置的邮件可以重新发送。"))
-    record("outbox_retry", row, actor=actor, now=now, from_state=EmailStatus.PARKED, to_state=EmailStatus.PENDING,
-           comment=row.last_error, data={"attempts": row.attempts})
-    row.status, row.attempts, row.next_attempt_at = EmailStatus.PENDING, 0, None
-    db.session.commit()
+    apply_transition(row, "retry", actor=actor, now=now, comment=row.last_error, data={"attempts": row.attempts},
+                     changes={"attempts": 0, "next_attempt_at": None})
     return row

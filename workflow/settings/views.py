@@ -21,14 +21,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from forms import apply_errors
 from forms.settings import RULE_LABELS, HolidayForm, NotificationForm, ReminderRulesForm, SubstituteForm
 from models import HolidayEntry, Plan, Substitute, User
+from workflow.calendar.office import missing_years_warning
+from workflow.calendar.workdays import package_has_year
 from workflow.clock import local, utcnow
 from workflow.domain import ValidationFailed
 from workflow.errors import forbid_unless, refused
 from workflow.extensions import db, login_manager
 from workflow.labels import label
-from workflow.scheduling.calendar import missing_years_warning
 from workflow.scheduling.reminders import DEFAULT_RULES, rules_for
-from workflow.scheduling.workdays import package_has_year
 from workflow.settings import services
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from flask_babel import gettext as _
 
-from workflow.scheduling.workdays import WorkdayCalendar, default_calendar
+from workflow.calendar.workdays import WorkdayCalendar, default_calendar
 
 __all__ = [
     "DEFAULT_CADENCE",
