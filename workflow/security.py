@@ -1,0 +1,43 @@
+"""Protections that wrap every request: the signing key, response headers, rate limits."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+# Values published in this codebase, its docs or common tutorials: a cookie signed with one is forgeable.
+WEAK_SECRET_KEYS = frozenset({"dev-only-change-me", "dev", "development", "secret", "changeme", "change-me",
+                              "test", "testing", "secret-key", "secret_key", "please-change-me"})
+MIN_SECRET_KEY_LENGTH = 16
+
+
+def _generated_key(path: Path) -> str:
+    """The key stored at path, created once (mode 0600) so sessions survive restarts and workers share it."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker wrote it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def init_secret_key(app: Flask) -> None:
+    """Use SECRET_KEY, else the generated one; refuse a known or short key outside debugging and tests."""
+    key = app.config.get("SECRET_KEY")
+    if not key:
+        app.config["SECRET_KEY"] = _generated_key(Path(app.config["SECRET_KEY_FILE"]))
+        return
+    if (key in WEAK_SECRET_KEYS or len(key) < MIN_SECRET_KEY_LENGTH) and not (app.debug or app.testing):
+        raise RuntimeError(
+            f"SECRET_KEY is a known or short value (under {MIN_SECRET_KEY_LENGTH} characters): set a long "
+            "random one, or unset it to have one generated into instance/secret_key."
+        )
