@@ -1,15 +1,19 @@
 """Security findings of issue 13: each protection, proved from outside over HTTP where possible."""
 from __future__ import annotations
 
+import importlib
 import stat
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
 from models import Role
-from tests.conftest import _config, make_user
-from workflow import create_app
+from tests.conftest import NOW, PASSWORD, _config, make_user
+from workflow import config, create_app
+from workflow.admin.services import deactivate_user, reactivate_user, reset_password
+from workflow.extensions import db
 from workflow.security import init_secret_key
 
 
@@ -52,3 +56,93 @@ def test_a_known_or_short_secret_key_refuses_to_start_outside_tests(database_url
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app(_config(database_url, TESTING=False, SECRET_KEY=key))
     assert create_app(_config(database_url, TESTING=True, SECRET_KEY=key)).secret_key == key
+
+
+# -- item 2: sessions can be revoked -------------------------------------------------------------------------
+
+def _signed_in_cookies(app, username: str) -> dict[str, str]:
+    """Log in with 记住我 on a client of its own; its session and remember cookies, as an attacker copies them."""
+    thief = app.test_client()
+    response = thief.post("/login", data={"username": username, "password": PASSWORD, "remember": "y"})
+    assert response.status_code == 302
+    return {name: thief.get_cookie(name).value for name in ("session", "remember_token")}
+
+
+def _opens_account(app, name: str, value: str) -> bool:
+    replay = app.test_client()
+    replay.set_cookie(name, value)
+    return replay.get("/account/").status_code == 200
+
+
+def _end_by_reset(app, user, admin):
+    reset_password(user, actor=admin, now=NOW)
+
+
+def _end_by_deactivate_and_reactivate(app, user, admin):
+    deactivate_user(user, actor=admin, now=NOW)
+    reactivate_user(user, actor=admin, now=NOW)
+
+
+def _end_everywhere(app, user, admin):
+    own = app.test_client()
+    own.post("/login", data={"username": user.username, "password": PASSWORD})
+    assert own.post("/account/sessions/end").status_code == 302
+    assert own.get("/account/").status_code == 302  # this device too
+
+
+def _end_by_password_change(app, user, admin):
+    own = app.test_client()
+    own.post("/login", data={"username": user.username, "password": PASSWORD})
+    response = own.post("/account/password", data={"current_password": PASSWORD, "new_password": "Ochre-Lantern-93",
+                                                   "confirm_password": "Ochre-Lantern-93"})
+    assert response.status_code == 302
+    assert own.get("/account/").status_code == 200  # the device that changed it stays signed in
+
+
+@pytest.mark.parametrize("end", [_end_by_reset, _end_by_deactivate_and_reactivate, _end_everywhere,
+                                 _end_by_password_change])
+@pytest.mark.parametrize("cookie", ["session", "remember_token"])
+def test_old_session_and_remember_cookies_are_refused_after(app, end, cookie):
+    admin = make_user(Role.ADMIN, username="root")
+    user = make_user(Role.OFFICE, username="o1")
+    stolen = _signed_in_cookies(app, "o1")
+    assert _opens_account(app, cookie, stolen[cookie])
+    end(app, user, admin)
+    assert not _opens_account(app, cookie, stolen[cookie])
+
+
+def test_a_bare_user_id_in_the_session_loads_nobody(app, client):
+    admin = make_user(Role.ADMIN, username="root")
+    client.set_cookie("session", _forged_session(app.secret_key, {"_user_id": str(admin.id), "_fresh": True}))
+    assert client.get("/admin/users").status_code == 302
+
+
+def test_remember_cookie_lasts_30_days_and_is_secure_with_the_session_cookie(app, client, monkeypatch):
+    make_user(Role.OFFICE, username="o1")
+    before = datetime.now(UTC)
+    client.post("/login", data={"username": "o1", "password": PASSWORD, "remember": "y"})
+    expires = client.get_cookie("remember_token").expires
+    assert timedelta(days=29) < expires - before <= timedelta(days=30, minutes=1)
+    monkeypatch.setenv("SESSION_COOKIE_SECURE", "1")
+    try:
+        assert importlib.reload(config).Config.REMEMBER_COOKIE_SECURE is True
+    finally:
+        monkeypatch.delenv("SESSION_COOKIE_SECURE")
+        importlib.reload(config)
+
+
+def test_password_change_needs_the_current_password_and_a_matching_confirmation(client, login_as):
+    user = login_as(Role.LIAISON, department="市测试局")
+    response = client.post("/account/password", data={"current_password": "wrong", "new_password": "Ochre-Lantern-93",
+                                                      "confirm_password": "Ochre-Lantern-93"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "当前密码不正确" in html
+    response = client.post("/account/password", data={"current_password": PASSWORD, "new_password": "Ochre-Lantern-93",
+                                                      "confirm_password": "different-thing-1"})
+    assert response.status_code == 422 and "两次输入的新密码不一致" in response.get_data(as_text=True)
+    db.session.refresh(user)
+    assert user.check_password(PASSWORD)
+    client.post("/account/password", data={"current_password": PASSWORD, "new_password": "Ochre-Lantern-93",
+                                           "confirm_password": "Ochre-Lantern-93"})
+    db.session.refresh(user)
+    assert user.check_password("Ochre-Lantern-93")

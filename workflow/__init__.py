@@ -78,7 +78,14 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        return db.session.get(User, int(user_id))
+        """The session's "id:epoch" (User.get_id): a stale epoch, a bare id or an inactive user loads nobody."""
+        uid, _sep, epoch = user_id.partition(":")
+        if not (uid.isdigit() and epoch.isdigit()):
+            return None
+        user = db.session.get(User, int(uid))
+        if user is None or not user.active or user.session_epoch != int(epoch):
+            return None
+        return user
 
 
 def _register_blueprints(app: Flask) -> None:

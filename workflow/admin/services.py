@@ -13,12 +13,12 @@ from sqlalchemy import Select, func, or_, select
 
 from models import Department, DepartmentAlias, DepartmentKind, Role, User
 from models.audit import record
+from workflow.auth.passwords import password_problem
 from workflow.domain import PermissionDenied, ValidationFailed, require
 from workflow.extensions import db
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.\-]{3,80}")
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-MIN_PASSWORD = 8
 PASSWORD_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"  # no 0/O, 1/l/I
 TEMP_PASSWORD_LENGTH = 12
 
@@ -84,8 +84,8 @@ def create_account(*, actor: User, now: datetime, username: str, role: str, depa
         errors["username"] = f"用户名“{username}”已被使用。"
     department = _check_profile(errors, role=role, department_id=department_id, display_name=display_name,
                                 email=email)
-    if password and len(password) < MIN_PASSWORD:
-        errors["password"] = f"初始密码至少 {MIN_PASSWORD} 位；留空则由系统生成。"
+    if password and (problem := password_problem(password)):
+        errors["password"] = f"初始{problem}留空则由系统生成。"
     if errors:
         raise ValidationFailed(errors)
     password = password or generate_password()
@@ -134,6 +134,7 @@ def deactivate_user(user: User, *, actor: User, now: datetime, comment: str = ""
     if not user.active:
         return user
     user.active = False
+    user.end_sessions()
     record("user.deactivate", user, actor=actor, now=now, comment=comment, from_state="active", to_state="inactive")
     db.session.commit()
     return user
