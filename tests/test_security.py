@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import importlib
+import re
 import stat
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -146,3 +148,46 @@ def test_password_change_needs_the_current_password_and_a_matching_confirmation(
                                            "confirm_password": "Ochre-Lantern-93"})
     db.session.refresh(user)
     assert user.check_password("Ochre-Lantern-93")
+
+
+# -- item 5: headers -----------------------------------------------------------------------------------------
+
+def _assert_security_headers(response) -> None:
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert "Strict-Transport-Security" not in response.headers  # HSTS_SECONDS is off by default
+    assert "Server" not in response.headers
+
+
+def test_security_headers_on_a_page_the_api_and_a_pdf_download(app, client, login_as):
+    _assert_security_headers(client.get("/login"))
+    login_as(Role.OFFICE)
+    _assert_security_headers(client.get("/account/"))
+    _assert_security_headers(client.get("/api/v1/openapi.json"))
+    _assert_security_headers(client.get("/api/v1/plans"))
+    app.config["HSTS_SECONDS"] = 31536000
+    assert client.get("/login").headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_security_headers_on_a_pdf_download(client, login_as, evaluation):
+    ev, _office = evaluation
+    login_as(Role.OFFICE)
+    location = client.post(f"/evaluation/{ev.plan_id}/{ev.year}/files", data={"kind": "pdf"}).headers["Location"]
+    response = client.get(location)
+    assert response.mimetype == "application/pdf"
+    _assert_security_headers(response)
+
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def test_no_template_has_inline_script_or_event_handlers():
+    """The CSP refuses inline script, so none may be written: the enhancements live in static/app.js."""
+    for path in TEMPLATES.rglob("*.html"):
+        html = path.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)", html), path
+        assert not re.search(r"\son[a-z]+\s*=", html), path

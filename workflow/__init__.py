@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from models.base import render_migration_type
 from workflow.config import BASE_DIR, Config
 from workflow.extensions import babel, bootstrap, csrf, db, login_manager, migrate
-from workflow.security import init_secret_key
+from workflow.security import init_headers, init_secret_key
 
 
 @event.listens_for(Engine, "connect")
@@ -45,6 +45,7 @@ def create_app(config: type | dict | None = None) -> Flask:
         app.config.from_object(config)
     os.makedirs(app.instance_path, exist_ok=True)
     init_secret_key(app)
+    init_headers(app)
 
     import models  # noqa: F401  (registers every table with the metadata)
     from workflow.converters import IdConverter
