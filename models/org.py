@@ -112,6 +112,10 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login: deactivated users cannot log in
         return self.active
 
+    def is_locked(self, now: datetime) -> bool:
+        """Locked out by too many wrong passwords (workflow/auth/services.py) until locked_until."""
+        return self.locked_until is not None and self.locked_until > now
+
     def get_id(self) -> str:
         """Flask-Login's id in the session and remember cookies: "id:epoch", so a bumped epoch voids them."""
         return f"{self.id}:{self.session_epoch or 0}"

@@ -191,3 +191,91 @@ def test_no_template_has_inline_script_or_event_handlers():
         html = path.read_text()
         assert not re.search(r"<script(?![^>]*\bsrc=)", html), path
         assert not re.search(r"\son[a-z]+\s*=", html), path
+
+
+# -- item 4: brute force and enumeration ---------------------------------------------------------------------
+
+def _login(client, username: str, password: str):
+    return client.post("/login", data={"username": username, "password": password})
+
+
+def test_the_21st_login_attempt_is_refused_even_with_the_right_password(app, client):
+    app.config.update(LOGIN_RATE_LIMIT=config.Config.LOGIN_RATE_LIMIT, LOGIN_MAX_FAILURES=1000)
+    make_user(Role.OFFICE, username="o1")
+    for _ in range(20):
+        assert _login(client, "o1", "wrong").status_code == 200
+    response = _login(client, "o1", PASSWORD)
+    assert response.status_code == 429
+    assert client.get("/account/").status_code == 302
+
+
+def test_the_login_limit_counts_per_username_across_addresses(app, client):
+    app.config.update(LOGIN_RATE_LIMIT="3 per minute", LOGIN_MAX_FAILURES=1000)
+    make_user(Role.OFFICE, username="o1")
+    for n in range(3):
+        response = client.post("/login", data={"username": "o1", "password": "wrong"},
+                               environ_base={"REMOTE_ADDR": f"10.0.0.{n}"})
+        assert response.status_code == 200
+    response = client.post("/login", data={"username": "o1", "password": PASSWORD},
+                           environ_base={"REMOTE_ADDR": "10.0.0.99"})
+    assert response.status_code == 429
+
+
+def test_wrong_passwords_lock_the_account_until_an_admin_unlocks_it(app, client):
+    user = make_user(Role.OFFICE, username="o1")
+    make_user(Role.ADMIN, username="root")
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        _login(client, "o1", "wrong")
+    response = _login(client, "o1", PASSWORD)
+    assert response.status_code == 200 and "用户名或密码不正确" in response.get_data(as_text=True)
+    db.session.refresh(user)
+    assert user.locked_until is not None
+
+    admin = app.test_client()
+    _login(admin, "root", PASSWORD)
+    page = admin.get(f"/admin/users/{user.id}").get_data(as_text=True)
+    assert "临时锁定" in page and f"/admin/users/{user.id}/unlock" in page
+    assert admin.post(f"/admin/users/{user.id}/unlock").status_code == 302
+    assert "临时锁定" not in admin.get(f"/admin/users/{user.id}").get_data(as_text=True)
+    assert _login(client, "o1", PASSWORD).status_code == 302
+
+
+def test_a_lockout_runs_out_by_itself(app, client):
+    user = make_user(Role.OFFICE, username="o1")
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        _login(client, "o1", "wrong")
+    db.session.refresh(user)
+    user.locked_until = datetime.now(UTC) - timedelta(seconds=1)
+    db.session.commit()
+    assert _login(client, "o1", PASSWORD).status_code == 302
+
+
+def test_an_unknown_username_costs_a_password_hash_check(client, monkeypatch):
+    from workflow.auth import services
+
+    checked = []
+    real = services.check_password_hash
+    monkeypatch.setattr(services, "check_password_hash", lambda h, p: checked.append(p) or real(h, p))
+    assert _login(client, "nobody", "guess-1").status_code == 200
+    assert checked == ["guess-1"]
+
+
+def test_the_api_is_rate_limited_per_token_with_a_problem_answer(app, client):
+    from workflow.auth.tokens import create_token
+
+    app.config["API_RATE_LIMIT"] = "3 per minute"
+    _row, token = create_token(make_user(Role.OFFICE, username="o1"), now=NOW)
+    headers = {"Authorization": f"Bearer {token}"}
+    for _ in range(3):
+        assert client.get("/api/v1/me", headers=headers).status_code == 200
+    response = client.get("/api/v1/me", headers=headers)
+    assert response.status_code == 429 and response.mimetype == "application/problem+json"
+
+
+def test_pdf_generation_is_rate_limited(app, client, login_as, evaluation):
+    ev, _office = evaluation
+    app.config["PDF_RATE_LIMIT"] = "1 per minute"
+    login_as(Role.OFFICE)
+    url = f"/evaluation/{ev.plan_id}/{ev.year}/files"
+    assert client.post(url, data={"kind": "pdf"}).status_code == 302
+    assert client.post(url, data={"kind": "pdf"}).status_code == 429

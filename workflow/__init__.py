@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from models.base import render_migration_type
 from workflow.config import BASE_DIR, Config
-from workflow.extensions import babel, bootstrap, csrf, db, login_manager, migrate
+from workflow.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
 from workflow.security import init_headers, init_secret_key
 
 
@@ -55,6 +55,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True,
                     render_item=render_migration_type)
     csrf.init_app(app)
+    limiter.init_app(app)
     bootstrap.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(BASE_DIR / "translations"))
     _init_login(app)

@@ -1,11 +1,13 @@
 """Protections that wrap every request: the signing key, response headers, rate limits."""
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from pathlib import Path
 
-from flask import Flask
+from flask import Blueprint, Flask, current_app, request
+from flask_login import current_user
 
 # Values published in this codebase, its docs or common tutorials: a cookie signed with one is forgeable.
 WEAK_SECRET_KEYS = frozenset({"dev-only-change-me", "dev", "development", "secret", "changeme", "change-me",
@@ -65,3 +67,29 @@ def init_headers(app: Flask) -> None:
         # The app names no server; "Werkzeug/x" comes from the development server itself (docs/security.md).
         headers.pop("Server", None)
         return response
+
+
+def limit(setting: str, **options):
+    """The rate limit named by a setting on a view or a blueprint, counted per client address and, separately,
+    per user (or username, or API token): one address cannot try many accounts, nor many addresses one account."""
+    from workflow.extensions import limiter
+
+    value = lambda: current_app.config[setting]  # noqa: E731  (read per request, so tests can change it)
+    per_address = limiter.limit(value, scope=f"{setting}:address", **options)
+    per_user = limiter.limit(value, key_func=_user_key, scope=f"{setting}:user", **options)
+
+    def apply(target):
+        if isinstance(target, Blueprint):  # registered in place
+            per_user(target)
+            per_address(target)
+            return target
+        return per_address(per_user(target))
+
+    return apply
+
+
+def _user_key() -> str:
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    credential = request.headers.get("Authorization") or request.form.get("username", "")
+    return "credential:" + hashlib.sha256(credential.strip().lower().encode()).hexdigest()

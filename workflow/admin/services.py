@@ -150,6 +150,15 @@ def reactivate_user(user: User, *, actor: User, now: datetime) -> User:
     return user
 
 
+def unlock_user(user: User, *, actor: User, now: datetime) -> User:
+    """Lift a lockout caused by wrong passwords before it runs out."""
+    _require_admin(actor)
+    user.failed_logins, user.locked_until = 0, None
+    record("user.unlock", user, actor=actor, now=now)
+    db.session.commit()
+    return user
+
+
 def reset_password(user: User, *, actor: User, now: datetime) -> str:
     """Set a generated temporary password and return it (shown once to the admin, never stored in clear)."""
     _require_admin(actor)

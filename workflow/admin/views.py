@@ -118,7 +118,8 @@ def user_edit(user_id: int):
             else:
                 flash(_("已保存用户 %(u)s 的信息。", u=user.username), "success")
                 return redirect(url_for("admin.users"))
-    return render_template("admin/user_form.html", form=form, user=user, role_names=_role_names()), status
+    return render_template("admin/user_form.html", form=form, user=user, role_names=_role_names(),
+                           locked=user.is_locked(utcnow())), status
 
 
 def _user_action(user_id: int, action, success: str):
@@ -146,6 +147,12 @@ def user_deactivate(user_id: int):
 def user_reactivate(user_id: int):
     return _user_action(user_id, lambda u: services.reactivate_user(u, actor=current_user, now=utcnow()),
                         _("已启用 %(u)s。"))
+
+
+@bp.post("/users/<int:user_id>/unlock")
+def user_unlock(user_id: int):
+    return _user_action(user_id, lambda u: services.unlock_user(u, actor=current_user, now=utcnow()),
+                        _("已解除 %(u)s 的登录锁定。"))
 
 
 @bp.post("/users/<int:user_id>/reset-password")

@@ -44,6 +44,7 @@ from workflow.domain import Conflict, DomainError, ValidationFailed
 from workflow.evaluation import documents, scoring, services
 from workflow.extensions import db
 from workflow.reports.storage import content_disposition
+from workflow.security import limit
 
 bp = Blueprint("evaluation", __name__, url_prefix="/evaluation")
 
@@ -405,6 +406,7 @@ def reopen(plan_id: int, year: int):
 
 @bp.post("/<int:plan_id>/<int:year>/files")
 @login_required
+@limit("PDF_RATE_LIMIT")
 def generate(plan_id: int, year: int):
     """Generate (or, for a frozen evaluation, fetch the archived) PDF or workbook, then download it."""
     evaluation = _evaluation_or_404(plan_id, year)
