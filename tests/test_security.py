@@ -279,3 +279,37 @@ def test_pdf_generation_is_rate_limited(app, client, login_as, evaluation):
     url = f"/evaluation/{ev.plan_id}/{ev.year}/files"
     assert client.post(url, data={"kind": "pdf"}).status_code == 302
     assert client.post(url, data={"kind": "pdf"}).status_code == 429
+
+
+# -- item 6: passwords ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("weak", ["12345678", "aaaaaaaa"])
+@pytest.mark.parametrize("role", [Role.OFFICE, Role.ADMIN, Role.LIAISON])
+def test_weak_passwords_are_a_field_error_on_the_admin_form(client, login_as, role, weak):
+    dept = make_user(Role.LIAISON, department="市测试局").department
+    login_as(Role.ADMIN)
+    response = client.post("/admin/users/new", data={"username": "new.user", "role": role,
+                                                     "department": str(dept.id), "password": weak})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and "初始密码" in html and "new.user" in html
+    assert "太容易被猜中" in html or "常见密码" in html
+
+
+@pytest.mark.parametrize("weak", ["12345678", "aaaaaaaa", "password1"])
+def test_weak_passwords_are_a_field_error_on_the_own_change(client, login_as, weak):
+    login_as(Role.OFFICE)
+    response = client.post("/account/password", data={"current_password": PASSWORD, "new_password": weak,
+                                                      "confirm_password": weak})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'id="new_password"' in html and "is-invalid" in html
+
+
+def test_the_office_and_admins_need_more_than_a_liaison():
+    from workflow.auth.passwords import password_problem
+
+    assert password_problem("iloveyou2", Role.LIAISON) is not None  # score 1
+    assert password_problem("s3cret-pass", Role.LIAISON) is None    # score 2: enough for a liaison
+    assert password_problem("s3cret-pass", Role.OFFICE) is not None
+    assert "常见密码" in password_problem("qwertyuiop", Role.ADMIN)
+    assert password_problem("Ochre-Lantern-93", Role.ADMIN) is None
+    assert password_problem("zhang.san.2026", Role.OFFICE, ("zhang.san",)) is not None

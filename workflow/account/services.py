@@ -79,7 +79,7 @@ def change_password(user: User, *, current: str, new: str, confirm: str, now: da
     errors: dict[str, str] = {}
     if not user.check_password(current or ""):
         errors["current_password"] = "当前密码不正确。"
-    if problem := password_problem(new or ""):
+    if problem := password_problem(new or "", user.role, (user.username, user.display_name)):
         errors["new_password"] = problem
     elif new != confirm:
         errors["confirm_password"] = "两次输入的新密码不一致。"

@@ -84,7 +84,7 @@ def create_account(*, actor: User, now: datetime, username: str, role: str, depa
         errors["username"] = f"用户名“{username}”已被使用。"
     department = _check_profile(errors, role=role, department_id=department_id, display_name=display_name,
                                 email=email)
-    if password and (problem := password_problem(password)):
+    if password and (problem := password_problem(password, role, (username, display_name))):
         errors["password"] = f"初始{problem}留空则由系统生成。"
     if errors:
         raise ValidationFailed(errors)
