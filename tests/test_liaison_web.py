@@ -24,7 +24,7 @@ from models import (
     Task,
 )
 from tests.conftest import count_queries, make_user
-from tests.factories import PUBLISH_AT, liaison_of, published_fushun, report_for
+from tests.factories import PDF, PUBLISH_AT, liaison_of, published_fushun, report_for
 from workflow.extensions import db
 from workflow.reports.services import ReportInput, save_report
 from workflow.review.services import return_report
@@ -33,9 +33,6 @@ HOUSING = "市住房城乡建设局"
 TRANSPORT = "市交通运输局"
 NDRC = "市发展改革委"  # a co-department of 3.4.3
 LATER = PUBLISH_AT + timedelta(days=3)  # 2026-04-04, before the 2026Q1 deadline (2026-04-08)
-
-PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-       b"trailer<</Root 1 0 R>>\n%%EOF\n")
 
 
 @pytest.fixture
@@ -324,6 +321,15 @@ def upload(client, report: Report, content: bytes, filename: str):
 def stored_files(app) -> list[Path]:
     root = Path(app.config["UPLOAD_DIR"])
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def test_an_exe_behind_a_pdf_header_is_refused(client, login_as, plan):
+    login_as(Role.LIAISON, department=dept(HOUSING))
+    report = report_for(plan, "3.4.3")
+    fake = b"%PDF-1.7\nMZ\x90\x00" + b"\x00" * 60 + b"This program cannot be run in DOS mode"
+    response = upload(client, report, fake, "统计表.pdf")
+    assert response.status_code == 422
+    assert db.session.scalar(select(Attachment).where(Attachment.report_id == report.id)) is None
 
 
 def test_upload_and_download_a_pdf(client, login_as, plan, app):

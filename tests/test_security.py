@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import importlib
+import io
 import re
 import stat
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,9 +15,11 @@ from flask.sessions import SecureCookieSessionInterface
 
 from models import Role
 from tests.conftest import NOW, PASSWORD, _config, make_user
+from tests.factories import PDF
 from workflow import config, create_app
 from workflow.admin.services import deactivate_user, reactivate_user, reset_password
 from workflow.extensions import db
+from workflow.reports.storage import AttachmentError, detect_type
 from workflow.security import init_secret_key
 
 
@@ -313,3 +317,59 @@ def test_the_office_and_admins_need_more_than_a_liaison():
     assert "常见密码" in password_problem("qwertyuiop", Role.ADMIN)
     assert password_problem("Ochre-Lantern-93", Role.ADMIN) is None
     assert password_problem("zhang.san.2026", Role.OFFICE, ("zhang.san",)) is not None
+
+
+# -- item 7: uploads are checked as a whole container -------------------------------------------------------
+
+def _zip_with(base: bytes, extra: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(base)) as source, zipfile.ZipFile(buffer, "w") as target:
+        for item in source.infolist():
+            target.writestr(item, source.read(item))
+        for name, data in extra.items():
+            target.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _real_docx() -> bytes:
+    import docx
+
+    buffer = io.BytesIO()
+    document = docx.Document()
+    document.add_paragraph("督办事项进展")
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def _real_xlsx() -> bytes:
+    import openpyxl
+
+    buffer = io.BytesIO()
+    workbook = openpyxl.Workbook()
+    workbook.active["A1"] = "进展"
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 54 + b"This program cannot be run in DOS mode"
+
+
+def test_real_pdfs_documents_and_workbooks_are_accepted():
+    assert detect_type(PDF) == "pdf"
+    assert detect_type(_real_docx()) == "docx"
+    assert detect_type(_real_xlsx()) == "xlsx"
+
+
+@pytest.mark.parametrize("data", [
+    b"%PDF-1.7\n" + EXE,                                                  # an .exe behind a PDF header
+    PDF[:len(PDF) // 2],                                                  # a truncated PDF
+    _zip_with(_real_docx(), {"word/media/setup.exe": EXE}),               # a document carrying a program
+    _zip_with(_real_docx(), {"word/vbaProject.bin": b"macro"}),           # a .docm renamed
+    _zip_with(_real_xlsx(), {"xl/embeddings/oleObject1.bin": EXE}),       # an OLE package
+    _zip_with(_real_xlsx(), {"payload/run.js": b"WScript.Echo(1)"}),      # a part outside the OOXML folders
+], ids=["exe-behind-pdf-header", "truncated-pdf", "docx-with-exe", "docx-with-macros", "xlsx-with-ole",
+        "xlsx-with-script"])
+def test_containers_with_anything_else_are_refused(data):
+    with pytest.raises(AttachmentError):
+        detect_type(data)
+
