@@ -332,6 +332,26 @@ def test_an_exe_behind_a_pdf_header_is_refused(client, login_as, plan):
     assert db.session.scalar(select(Attachment).where(Attachment.report_id == report.id)) is None
 
 
+def test_an_upload_saves_the_typed_text_as_the_draft_first_whether_the_file_is_accepted_or_not(client, login_as,
+                                                                                               plan):
+    login_as(Role.LIAISON, department=dept(HOUSING))
+    report = report_for(plan, "3.4.3")
+    typed = report_form(report, narrative="尚未保存的进展说明", next_steps="下一步打算")
+    response = client.post(f"/reports/{report.id}/attachments", content_type="multipart/form-data",
+                           data={**typed, "file": (io.BytesIO(b"not a pdf"), "a.pdf")})
+    html = html_of(response)
+    assert response.status_code == 422 and "不支持的文件类型" in html
+    assert "尚未保存的进展说明" in html and "下一步打算" in html
+    db.session.refresh(report)
+    assert report.narrative == "尚未保存的进展说明" and report.status == ReportStatus.DRAFT
+    typed = report_form(report, narrative="再改一次")
+    response = client.post(f"/reports/{report.id}/attachments", content_type="multipart/form-data",
+                           data={**typed, "file": (io.BytesIO(PDF), "a.pdf")})
+    assert response.status_code == 302
+    db.session.refresh(report)
+    assert report.narrative == "再改一次" and len(report.attachments) == 1
+
+
 def test_upload_and_download_a_pdf(client, login_as, plan, app):
     login_as(Role.LIAISON, department=dept(HOUSING))
     report = report_for(plan, "3.4.3")
