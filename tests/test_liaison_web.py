@@ -352,6 +352,27 @@ def test_an_upload_saves_the_typed_text_as_the_draft_first_whether_the_file_is_a
     assert report.narrative == "再改一次" and len(report.attachments) == 1
 
 
+def test_the_same_file_twice_is_listed_once_and_an_attachment_can_be_removed_from_a_draft(client, login_as, plan):
+    login_as(Role.LIAISON, department=dept(HOUSING))
+    report = report_for(plan, "3.4.3")
+    assert upload(client, report, PDF, "a.pdf").status_code == 302
+    assert upload(client, report, PDF, "again.pdf").status_code == 302
+    db.session.refresh(report)
+    assert len(report.attachments) == 1
+    attachment = report.attachments[0]
+    assert f"/reports/attachments/{attachment.id}/remove" in html_of(client.get(f"/reports/{report.id}"))
+    assert client.post(f"/reports/attachments/{attachment.id}/remove").status_code == 302
+    assert "暂无附件" in html_of(client.get(f"/reports/{report.id}"))
+    assert client.get(f"/reports/attachments/{attachment.id}").status_code == 404
+    assert upload(client, report, PDF, "a.pdf").status_code == 302
+    db.session.refresh(report)
+    kept = next(a for a in report.attachments if not a.removed)
+    login_as(Role.LIAISON, department=dept(TRANSPORT))  # another department cannot remove it
+    assert client.post(f"/reports/attachments/{kept.id}/remove").status_code == 404
+    db.session.refresh(kept)
+    assert not kept.removed
+
+
 def test_upload_and_download_a_pdf(client, login_as, plan, app):
     login_as(Role.LIAISON, department=dept(HOUSING))
     report = report_for(plan, "3.4.3")

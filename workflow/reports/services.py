@@ -275,6 +275,9 @@ def add_attachment(report: Report, stream, filename: str, *, actor: User, now: d
         if exc.status == 413:
             raise TooLarge(str(exc)) from exc
         raise ValidationFailed({"file": str(exc)}, str(exc)) from exc
+    same = next((a for a in report.attachments if not a.removed and a.sha256 == stored.sha256), None)
+    if same is not None:  # the same file again: listed once
+        return same
     attachment = Attachment(report=report, filename=stored.filename, content_type=stored.content_type,
                             size=stored.size, sha256=stored.sha256, uploaded_at=now, uploaded_by_id=actor.id)
     db.session.add(attachment)
@@ -282,6 +285,17 @@ def add_attachment(report: Report, stream, filename: str, *, actor: User, now: d
     record("attachment.add", report, actor=actor, now=now, comment=stored.filename,
            data={"attachment_id": attachment.id, "sha256": stored.sha256})
     db.session.commit()
+    return attachment
+
+
+def remove_attachment(attachment: Attachment, *, actor: User, now: datetime) -> Attachment:
+    """Take an attachment off a report that can still be edited; the stored file and the audit row stay."""
+    require(attachment.report.can_edit(actor), "该报告当前不能由您删除附件。")
+    if not attachment.removed:
+        attachment.removed = True
+        record("attachment.remove", attachment.report, actor=actor, now=now, comment=attachment.filename,
+               data={"attachment_id": attachment.id, "sha256": attachment.sha256})
+        db.session.commit()
     return attachment
 
 

@@ -248,6 +248,21 @@ def upload(report_id: int):
     return redirect(url_for("reports.show", report_id=report.id, _anchor="attachments"))
 
 
+@bp.route("/attachments/<int:attachment_id>/remove", methods=["POST"])
+@login_required
+def remove_attachment(attachment_id: int):
+    item = db.session.get(Attachment, attachment_id) or abort(404)
+    if not item.report.can_view(current_user):
+        abort(404)
+    try:
+        services.remove_attachment(item, actor=current_user, now=utcnow())
+    except DomainError as exc:
+        db.session.rollback()
+        abort(exc.status)
+    flash(_("已删除附件：%(name)s", name=item.filename), "success")
+    return redirect(url_for("reports.show", report_id=item.report_id, _anchor="attachments"))
+
+
 @bp.route("/attachments/<int:attachment_id>")
 @login_required
 def attachment(attachment_id: int):
