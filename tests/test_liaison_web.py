@@ -373,6 +373,20 @@ def test_the_same_file_twice_is_listed_once_and_an_attachment_can_be_removed_fro
     assert not kept.removed
 
 
+@pytest.mark.parametrize("value", ["-3", "1000000000"])
+def test_implausible_values_are_field_errors_and_keep_what_was_typed(client, login_as, plan, value):
+    login_as(Role.LIAISON, department=dept(HOUSING))
+    report = report_for(plan, "3.4.3")
+    percent = next(t for t in report.task.targets if t.unit == "%")
+    data = report_form(report, narrative="写好的说明", **{f"value-{percent.id}": value})
+    response = client.post(f"/reports/{report.id}", data=data)
+    html = html_of(response)
+    assert response.status_code == 422 and "写好的说明" in html
+    assert "不能为负数" in html or "是百分比" in html
+    db.session.refresh(report)
+    assert report.value_for(percent.id) is None
+
+
 def test_upload_and_download_a_pdf(client, login_as, plan, app):
     login_as(Role.LIAISON, department=dept(HOUSING))
     report = report_for(plan, "3.4.3")

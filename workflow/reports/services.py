@@ -126,13 +126,28 @@ def clean_report_input(report: Report, data: ReportInput, *, complete: bool) -> 
             number = Decimal(str(raw).strip().replace(",", ""))
             if not number.is_finite() or abs(number) >= Decimal("1e14"):
                 raise InvalidOperation
-            clean["values"][target.id] = number
         except (InvalidOperation, ValueError):
             errors[name] = f"“{target.metric or '指标'}”的当前值应为数字（单位：{target.unit or '无'}）。"
+            continue
+        if problem := _out_of_bounds(target, number):
+            errors[name] = problem
+        clean["values"][target.id] = number
     unknown = {str(k) for k in data.values} - {str(t.id) for t in report.task.targets}
     if unknown:
         errors["values"] = f"任务没有这些指标：{', '.join(sorted(unknown))}"
     return clean, errors
+
+
+def _out_of_bounds(target, number: Decimal) -> str | None:
+    """Implausible values (attainment caps at 100, so they would earn full marks): no negative amounts, and a
+    percentage within 0–100, or up to the target itself when the target is above 100 %."""
+    metric = target.metric or "指标"
+    if number < 0:
+        return f"“{metric}”的当前值不能为负数。"
+    top = max(Decimal(100), Decimal(target.value or 0))
+    if target.unit == "%" and number > top:
+        return f"“{metric}”是百分比，当前值应在 0 到 {format(top.normalize(), 'f')} 之间。"
+    return None
 
 
 def snapshot(report: Report) -> dict:
