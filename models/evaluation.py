@@ -10,12 +10,14 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    ColumnElement,
     ForeignKey,
     Integer,
     Numeric,
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -185,3 +187,11 @@ class EvaluationFile(db.Model):
     evaluation: Mapped[Evaluation] = relationship()
     department: Mapped[Department | None] = relationship()
     created_by: Mapped[User | None] = relationship()
+
+    def can_view(self, user: User) -> bool:
+        """A whole-plan file is for everyone who sees everything; a department's file also for its people."""
+        return user.sees_everything or (self.department_id is not None and user.department_id == self.department_id)
+
+    @classmethod
+    def visible_filter(cls, user: User) -> ColumnElement[bool]:
+        return true() if user.sees_everything else cls.department_id == (user.department_id or -1)

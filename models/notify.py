@@ -8,7 +8,7 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, Stri
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, in_clause
-from models.org import Department, User
+from models.org import Department, Role, User
 
 
 class Notification(db.Model):
@@ -115,3 +115,10 @@ class Escalation(db.Model):
     @property
     def is_open(self) -> bool:
         return self.status == EscalationStatus.OPEN
+
+    def can_view(self, user: User) -> bool:
+        """The office and leaders; the department's head (read-only). Liaisons get the reminders instead."""
+        return user.is_overseer or (user.role == Role.DEPT_HEAD and user.department_id == self.department_id)
+
+    def can_close(self, user: User) -> bool:
+        return user.can_close_escalations() and self.is_open

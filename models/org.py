@@ -51,6 +51,10 @@ class Department(db.Model):
     def alias_names(self) -> list[str]:
         return [a.name for a in self.aliases]
 
+    def visible_to(self, user: User) -> bool:
+        """Its tasks, reports and evaluation: everyone who sees everything, and its own people."""
+        return user.sees_everything or user.department_id == self.id
+
     @classmethod
     def lookup(cls, name: str) -> Department | None:
         """Find a department by its canonical name or any alias."""
@@ -132,11 +136,8 @@ class User(UserMixin, db.Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
-    # Permissions live here so services enforce them and templates reuse them.
-    @property
-    def is_office(self) -> bool:
-        return self.role == Role.OFFICE
-
+    # Permissions live on the models (here and on the objects they guard): services enforce them, the list
+    # queries use their `visible_filter` counterparts, templates reuse them to hide what a user may not do.
     @property
     def sees_everything(self) -> bool:
         """Office, leaders and admins read every plan and department; liaisons and heads their own."""
@@ -147,11 +148,58 @@ class User(UserMixin, db.Model):
         """Approves and returns reports, publishes plans, decides adjustments: the leading-group office."""
         return self.role == Role.OFFICE
 
+    @property
+    def is_overseer(self) -> bool:
+        """Reads the office's pages (review queue, adjustments, periods); leaders without the buttons."""
+        return self.role in (Role.OFFICE, Role.LEADER)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    def is_liaison_of(self, department_id: int | None) -> bool:
+        """The department's liaison: the one who writes its reports and answers its assignments."""
+        return self.role == Role.LIAISON and department_id is not None and self.department_id == department_id
+
+    def can_review(self, report) -> bool:
+        """Approve or return that report (the rule is the report's: it depends on its state)."""
+        return report.can_review(self)
+
     def can_import_plans(self) -> bool:
         return self.role in (Role.OFFICE, Role.ADMIN)
 
-    def can_view_department(self, department: Department) -> bool:
-        return self.sees_everything or self.department_id == department.id
+    def can_manage_calendar(self) -> bool:
+        """Enter and delete the holiday arrangements (放假调休) every deadline is computed on."""
+        return self.role in (Role.OFFICE, Role.ADMIN)
+
+    def can_edit_reminder_rules(self) -> bool:
+        return self.role == Role.OFFICE
+
+    def can_name_substitutes(self) -> bool:
+        """The people reminders reach (liaisons, heads) name their own; the admin names anyone's."""
+        return self.role in (Role.LIAISON, Role.DEPT_HEAD, Role.ADMIN)
+
+    def can_manage_substitutes_of(self, principal: User) -> bool:
+        return self.is_admin or (self.id == principal.id and self.role in DEPARTMENT_ROLES)
+
+    def can_edit_settings_of(self, user: User) -> bool:
+        """Notification preferences and the like: one's own, or anyone's for the admin."""
+        return self.id == user.id or self.is_admin
+
+    def can_list_escalations(self) -> bool:
+        """The office and leaders see every escalation; a department head its own department's, read-only."""
+        return self.is_overseer or (self.role == Role.DEPT_HEAD and self.department_id is not None)
+
+    def can_close_escalations(self) -> bool:
+        """Only the leading-group office closes an escalation by hand."""
+        return self.is_reviewer
+
+    def can_manage_evaluations(self) -> bool:
+        """Open, compute, adjust, rate and reopen the annual evaluation: the office."""
+        return self.role == Role.OFFICE
+
+    def can_sign_off_evaluations(self) -> bool:
+        return self.role == Role.LEADER
 
     @property
     def display(self) -> str:

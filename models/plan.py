@@ -9,17 +9,20 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     ForeignKey,
     Integer,
     Numeric,
     String,
     Text,
     UniqueConstraint,
+    exists,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, in_clause
-from models.org import Department
+from models.org import Department, User
 
 
 class AssignmentRole(enum.StrEnum):
@@ -100,6 +103,11 @@ class Plan(db.Model):
     def implied_unit_names(self) -> list[str]:
         return [u for u in self.implied_units.split("、") if u]
 
+    def visible_to(self, user: User) -> bool:
+        """The whole plan (outline, periods, overview) is the office's, leaders' and admins'; departments see
+        their tasks of it (Task.visible_to)."""
+        return user.sees_everything
+
 
 
 class OutlineNode(db.Model):
@@ -174,6 +182,18 @@ class Task(db.Model):
     def is_assigned(self) -> bool:
         return bool(self.active_assignments)
 
+    def visible_to(self, user: User) -> bool:
+        """Everyone who sees everything, and the departments that have (or had) a part in it."""
+        return user.sees_everything or any(a.department_id == user.department_id for a in self.assignments)
+
+    @classmethod
+    def visible_filter(cls, user: User) -> ColumnElement[bool]:
+        return true() if user.sees_everything else cls.has_department(user.department_id or -1)
+
+    @classmethod
+    def has_department(cls, department_id: int) -> ColumnElement[bool]:
+        return exists().where(Assignment.task_id == cls.id, Assignment.department_id == department_id)
+
 
 class Assignment(db.Model):
     """A department's part in a task: it leads (牵头) or co-operates (配合)."""
@@ -209,13 +229,16 @@ class Assignment(db.Model):
     def is_active(self) -> bool:
         return self.status in ACTIVE_ASSIGNMENT
 
-    def can_view(self, user) -> bool:
+    def can_view(self, user: User) -> bool:
         return user.sees_everything or user.department_id == self.department_id
 
-    def can_respond(self, user) -> bool:
+    @classmethod
+    def visible_filter(cls, user: User) -> ColumnElement[bool]:
+        return true() if user.sees_everything else cls.department_id == (user.department_id or -1)
+
+    def can_respond(self, user: User) -> bool:
         """签收 or 申请调整: the department's liaison, while the assignment awaits an answer."""
-        return (user.role == "liaison" and user.department_id == self.department_id
-                and self.status == AssignmentStatus.PENDING)
+        return user.is_liaison_of(self.department_id) and self.status == AssignmentStatus.PENDING
 
     @property
     def pending_adjustment(self) -> AdjustmentRequest | None:

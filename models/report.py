@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     Date,
     ForeignKey,
     Integer,
@@ -18,12 +19,16 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
+    or_,
+    select,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, in_clause
 from models.org import Department, User
-from models.plan import Plan, Target, Task
+from models.plan import Assignment, AssignmentRole, AssignmentStatus, Plan, Target, Task
 
 
 class ReportStatus(enum.StrEnum):
@@ -105,16 +110,20 @@ class Report(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
 
-    # Permissions: enforced by the services, reused by templates to hide what a user may not do.
+    # Permissions: enforced by the services, reused by templates to hide what a user may not do; the
+    # `visible_filter` is the same rule as a where-clause for every list, search, export and the API.
     def can_view(self, user: User) -> bool:
         return user.sees_everything or user.department_id == self.department_id
 
+    @classmethod
+    def visible_filter(cls, user: User) -> ColumnElement[bool]:
+        return true() if user.sees_everything else cls.department_id == (user.department_id or -1)
+
     def can_edit(self, user: User) -> bool:
-        return (user.role == "liaison" and user.department_id == self.department_id
-                and self.status in (ReportStatus.DRAFT, ReportStatus.RETURNED))
+        return user.is_liaison_of(self.department_id) and self.status in (ReportStatus.DRAFT, ReportStatus.RETURNED)
 
     def can_review(self, user: User) -> bool:
-        return user.role == "office" and self.status == ReportStatus.SUBMITTED
+        return user.is_reviewer and self.status == ReportStatus.SUBMITTED
 
     def value_for(self, target_id: int) -> Decimal | None:
         return next((v.value for v in self.values if v.target_id == target_id), None)
@@ -160,15 +169,28 @@ class Contribution(db.Model):
 
     __mapper_args__ = {"version_id_col": version}
 
-    def can_view(self, user: User, lead_department_ids: set[int] | None = None) -> bool:
-        """Office, leaders and admins; the contributing department; and the task's lead departments."""
+    def can_view(self, user: User) -> bool:
+        """Office, leaders and admins; the contributing department; and, once it is submitted, the task's lead
+        departments (a draft is the co-department's own business)."""
         if user.sees_everything or user.department_id == self.department_id:
             return True
-        return lead_department_ids is not None and user.department_id in lead_department_ids
+        return self.status == ContributionStatus.SUBMITTED and any(
+            a.department_id == user.department_id and a.role == AssignmentRole.LEAD
+            for a in self.task.active_assignments)
+
+    @classmethod
+    def visible_filter(cls, user: User) -> ColumnElement[bool]:
+        if user.sees_everything:
+            return true()
+        department_id = user.department_id or -1
+        led = select(Assignment.task_id).where(Assignment.department_id == department_id,
+                                               Assignment.role == AssignmentRole.LEAD,
+                                               Assignment.status != AssignmentStatus.TRANSFERRED)
+        return or_(cls.department_id == department_id,
+                   and_(cls.status == ContributionStatus.SUBMITTED, cls.task_id.in_(led)))
 
     def can_edit(self, user: User) -> bool:
-        return (user.role == "liaison" and user.department_id == self.department_id
-                and self.status == ContributionStatus.DRAFT)
+        return user.is_liaison_of(self.department_id) and self.status == ContributionStatus.DRAFT
 
 
 class ReportRevision(db.Model):
@@ -203,3 +225,6 @@ class Attachment(db.Model):
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
 
     report: Mapped[Report] = relationship(back_populates="attachments")
+
+    def can_view(self, user: User) -> bool:
+        return self.report.can_view(user)

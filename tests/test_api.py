@@ -13,20 +13,11 @@ from sqlalchemy import event
 from models import AssignmentStatus, Attachment, Report, Role, User
 from tests.conftest import make_user
 from tests.factories import PDF, liaison_of, published_fushun, report_for
-from workflow.api.views import bp as api_bp
 from workflow.auth.tokens import create_token, revoke_token
 from workflow.extensions import db
 from workflow.reports.services import attachment_path
 
 LATER = datetime(2026, 4, 3, 2, 0, tzinfo=UTC)  # two days after publishing; 2026Q1 due 2026-04-08
-
-
-@pytest.fixture
-def app(app):
-    """The API blueprint, registered here until create_app does it (then this is a no-op)."""
-    if api_bp.name not in app.blueprints:
-        app.register_blueprint(api_bp)
-    return app
 
 
 @pytest.fixture(autouse=True)
@@ -287,7 +278,7 @@ def test_report_detail_has_targets_contributions_and_permissions(world):
     detail = world.housing.get(f"/reports/{world.report.id}").get_json()
     assert detail["narrative"] == "" and detail["values"] == [] and detail["last_return_reason"] is None
     assert {t["id"] for t in detail["targets"]} == {t.id for t in world.report.task.targets}
-    assert "市发展改革委" in {c["department"] for c in detail["contributions"]}
+    assert "市发展改革委" not in {c["department"] for c in detail["contributions"]}  # its draft is its own
     assert "市发展改革委" in detail["missing_contributions"]
     assert detail["permissions"] == {"edit": True, "review": False}
     assert world.office.get(f"/reports/{world.report.id}").get_json()["permissions"] == {"edit": False,
@@ -442,9 +433,7 @@ def test_a_50_mb_upload_is_413(world, app):
 def test_contributions_scoped_saved_and_submitted(world):
     ndrc, housing, transport = world.ndrc, world.housing, world.transport
     rid = world.report.id
-    for_report = housing.get(f"/contributions?report_id={rid}&per_page=200").get_json()
-    names = {c["department"] for c in for_report["items"]}
-    assert "市发展改革委" in names and "市住房城乡建设局" not in names
+    assert housing.get(f"/contributions?report_id={rid}&per_page=200").get_json()["total"] == 0  # drafts
     mine = ndrc.get(f"/contributions?report_id={rid}").get_json()["items"]
     assert [c["department"] for c in mine] == ["市发展改革委"]
     own = ndrc.get("/contributions?per_page=200").get_json()
@@ -455,7 +444,6 @@ def test_contributions_scoped_saved_and_submitted(world):
     problem_of(transport.patch(f"/contributions/{c['id']}", {"version": 1, "text": "越权"}), 403)
     problem_of(housing.patch(f"/contributions/{c['id']}", {"version": 1, "text": "牵头单位代写"}), 403)
     problem_of(ndrc.get("/contributions/99999"), 404)
-    assert housing.get(f"/contributions/{c['id']}").get_json()["id"] == c["id"]  # the lead reads it
 
     problem_of(ndrc.patch(f"/contributions/{c['id']}", {"text": "无版本"}), 422)
     problem_of(ndrc.post(f"/contributions/{c['id']}/submit"), 422)  # no text yet
@@ -468,8 +456,38 @@ def test_contributions_scoped_saved_and_submitted(world):
     problem_of(ndrc.patch(f"/contributions/{c['id']}", {"version": 3, "text": "再改"}), 403)
     detail = housing.get(f"/reports/{rid}").get_json()
     assert "市发展改革委" not in detail["missing_contributions"]
+    assert [x["text"] for x in detail["contributions"] if x["department"] == "市发展改革委"] == ["配合推进热源建设"]
+    assert housing.get(f"/contributions/{c['id']}").get_json()["id"] == c["id"]  # the lead reads it now
+    for_report = housing.get(f"/contributions?report_id={rid}&per_page=200").get_json()
+    assert [x["department"] for x in for_report["items"]] == ["市发展改革委"]
     assert housing.get("/contributions?status=submitted").get_json()["total"] == 1
     assert ndrc.get("/contributions", query_string={"report_id": 99999}).get_json()["total"] == 0
+
+
+def test_a_co_departments_draft_is_hidden_from_the_lead_as_on_the_web(world, client, login_as):
+    """Issue 13: the lead department's liaison sees a co-department's contribution once it is submitted, never
+    its draft: not by id, not in any list (?status=draft included), not inside the report; the web agrees."""
+    ndrc, housing, rid = world.ndrc, world.housing, world.report.id
+    c = ndrc.get(f"/contributions?report_id={rid}").get_json()["items"][0]
+    ndrc.patch(f"/contributions/{c['id']}", {"version": 1, "text": "草稿：尚未与本局领导核对"})
+    assert ndrc.get(f"/contributions/{c['id']}").get_json()["text"] == "草稿：尚未与本局领导核对"
+    assert ndrc.get("/contributions?status=draft&per_page=200").get_json()["total"] > 0
+
+    problem_of(housing.get(f"/contributions/{c['id']}"), 403)
+    for query in ("", "status=draft", f"report_id={rid}", "department=市发展改革委"):
+        listed = housing.get(f"/contributions?per_page=200&{query}").get_json()
+        assert c["id"] not in {x["id"] for x in listed["items"]}, query
+        assert all(x["department"] == "市住房城乡建设局" for x in listed["items"]), query
+    detail = housing.get(f"/reports/{rid}").get_json()
+    assert "草稿" not in json.dumps(detail, ensure_ascii=False)
+    assert c["id"] not in {x["id"] for x in detail["contributions"]}
+    assert "市发展改革委" in detail["missing_contributions"]
+
+    login_as(Role.LIAISON, department="市住房城乡建设局")  # the web page refuses the same way
+    assert client.get(f"/reports/contributions/{c['id']}").status_code == 403
+    page = client.get(f"/reports/{rid}").get_data(as_text=True)
+    assert "尚未与本局领导核对" not in page and f"/reports/contributions/{c['id']}" not in page
+    assert world.office.get(f"/contributions/{c['id']}").get_json()["text"] == "草稿：尚未与本局领导核对"
 
 
 def test_json_numbers_and_utc_times(world):

@@ -10,22 +10,12 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 
-import pytest
 import time_machine
 
 from tests.factories import PDF, liaison_of, published_fushun
-from workflow.api.views import bp as api_bp
 from workflow.auth.tokens import create_token
 
 REASON = "请补充清洁取暖率的统计口径"
-
-
-@pytest.fixture
-def app(app):
-    """The API blueprint, registered here until create_app does it (then this is a no-op)."""
-    if api_bp.name not in app.blueprints:
-        app.register_blueprint(api_bp)
-    return app
 
 
 def at(day: int, hour: int = 2) -> time_machine.travel:

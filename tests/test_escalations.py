@@ -17,7 +17,6 @@ from tests.conftest import ROOT, count_queries, make_user
 from tests.factories import liaison_of, published_fushun, report_for
 from workflow.domain import Conflict, PermissionDenied, ValidationFailed
 from workflow.escalations import services
-from workflow.escalations.views import bp
 from workflow.extensions import db
 from workflow.reports.services import ReportInput, save_report
 from workflow.review.services import return_report
@@ -28,14 +27,6 @@ CLOSE_AT = datetime(2026, 4, 20, 3, tzinfo=UTC)
 HOUSING = "市住房城乡建设局"
 NDRC = "市发展改革委"
 RETURN_REASON = "清洁取暖率数据缺少统计口径说明"
-
-
-@pytest.fixture
-def app(app):
-    """The blueprint until workflow/__init__.py registers it."""
-    if "escalations" not in app.blueprints:
-        app.register_blueprint(bp)
-    return app
 
 
 @pytest.fixture

@@ -368,7 +368,7 @@ def test_the_same_file_twice_is_listed_once_and_an_attachment_can_be_removed_fro
     db.session.refresh(report)
     kept = next(a for a in report.attachments if not a.removed)
     login_as(Role.LIAISON, department=dept(TRANSPORT))  # another department cannot remove it
-    assert client.post(f"/reports/attachments/{kept.id}/remove").status_code == 404
+    assert client.post(f"/reports/attachments/{kept.id}/remove").status_code == 403
     db.session.refresh(kept)
     assert not kept.removed
 

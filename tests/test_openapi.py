@@ -18,21 +18,12 @@ from models import Role
 from tests.conftest import make_user
 from tests.factories import PDF, liaison_of, published_fushun, report_for
 from workflow.api.openapi import build_document
-from workflow.api.views import bp as api_bp
 from workflow.auth.tokens import create_token, revoke_token
 
 PREFIX = "/api/v1"
 DOC_URI = "urn:workflow:api:openapi"
 LATER = datetime(2026, 4, 3, 2, 0, tzinfo=UTC)
 METHODS = {"get", "post", "patch", "put", "delete"}
-
-
-@pytest.fixture
-def app(app):
-    """The API blueprint, registered here until create_app does it (then this is a no-op)."""
-    if api_bp.name not in app.blueprints:
-        app.register_blueprint(api_bp)
-    return app
 
 
 @pytest.fixture(scope="module")
@@ -295,7 +286,8 @@ def _exercise_everything(api: CheckedClient) -> None:
                                      "status": "draft"})["items"]
     cid = contribution["id"]
     api.call("get", "/contributions", ndrc, expect=400, query={"report_id": "x"})
-    api.call("get", f"/contributions/{cid}", housing, expect=200)
+    api.call("get", f"/contributions/{cid}", ndrc, expect=200)
+    api.call("get", f"/contributions/{cid}", housing, expect=403)  # the lead reads it once it is submitted
     api.call("get", f"/contributions/{cid}", transport, expect=403)
     api.call("get", "/contributions/99999", ndrc, expect=404)
     api.call("patch", f"/contributions/{cid}", ndrc, expect=400, data=b"null", content_type="application/json")
@@ -310,6 +302,7 @@ def _exercise_everything(api: CheckedClient) -> None:
     api.call("post", f"/contributions/{cid}/submit", ndrc, expect=409, json={"version": 1})
     api.call("post", f"/contributions/{cid}/submit", ndrc, expect=200, json={"version": saved["version"]})
     api.call("post", f"/contributions/{cid}/submit", ndrc, expect=403)  # submitted: no longer editable
+    api.call("get", f"/contributions/{cid}", housing, expect=200)
     other_c = api.call("get", "/contributions", ndrc, expect=200,
                        query={"status": "draft", "department": "市发展改革委"})["items"][0]
     api.call("post", f"/contributions/{other_c['id']}/submit", ndrc, expect=422)  # empty text

@@ -32,7 +32,7 @@ from workflow.scheduling.calendar import office_calendar
 from workflow.scheduling.periods import period_spec
 from workflow.scheduling.reminders import DEFAULT_RULES, rules_for, run_reminders
 from workflow.settings import services
-from workflow.settings.views import bp, calendar_banner_context
+from workflow.settings.views import calendar_banner_context
 
 HOUSING = "市住房城乡建设局"
 TRANSPORT = "市交通运输局"
@@ -42,12 +42,7 @@ BANNER_PAGE = "/_test/calendar-banner"
 
 @pytest.fixture
 def app(app):
-    """Until create_app registers them: the blueprint, the banner's context processor, and a page that renders
-    the banner partial the way base.html will include it."""
-    if "settings" not in app.blueprints:
-        app.register_blueprint(bp)
-    if calendar_banner_context not in app.template_context_processors[None]:
-        app.context_processor(calendar_banner_context)
+    """A page that renders the banner partial the way base.html includes it."""
     app.add_url_rule(BANNER_PAGE, "test_calendar_banner",
                      lambda: render_template_string('<main>{% include "settings/_calendar_banner.html" %}</main>'))
     return app
@@ -165,7 +160,7 @@ def test_overlapping_an_existing_entry_is_refused(client, login_as, data, field,
 
 def test_delete_an_entry_with_audit(client, login_as):
     office = login_as(Role.OFFICE)
-    rows = services.add_holiday_range(date(2027, 1, 1), date(2027, 1, 3), "元旦", actor=office, now=TODAY)
+    rows = services.add_arrangement(name="元旦", start=date(2027, 1, 1), end=date(2027, 1, 3), actor=office, now=TODAY)
     response = client.post(f"/settings/holidays/{rows[1].id}/delete")
     assert response.status_code == 302
     assert [d for d, _k, _n in entries()] == ["2027-01-01", "2027-01-03"]
@@ -179,12 +174,12 @@ def test_calendar_services_check_permission_and_count_coverage(app):
     office = make_user(Role.OFFICE)
     liaison = make_user(Role.LIAISON, HOUSING)
     with pytest.raises(PermissionDenied):
-        services.add_holiday_range(date(2027, 1, 1), date(2027, 1, 3), "元旦", actor=liaison, now=TODAY)
-    rows = services.add_holiday_range(date(2027, 1, 1), date(2027, 1, 3), "元旦", actor=office, now=TODAY)
-    workday = services.add_workday(date(2027, 1, 9), "元旦", actor=office, now=TODAY)
+        services.add_arrangement(name="元旦", start=date(2027, 1, 1), end=date(2027, 1, 3), actor=liaison, now=TODAY)
+    rows = services.add_arrangement(name="元旦", start=date(2027, 1, 1), end=date(2027, 1, 3), actor=office, now=TODAY)
+    workday = services.add_arrangement(name="元旦", workdays=[date(2027, 1, 9)], actor=office, now=TODAY)[0]
     assert workday.kind == "workday" and workday.created_by_id == office.id
     with pytest.raises(ValidationFailed) as exc:
-        services.add_workday(date(2027, 1, 9), "元旦", actor=office, now=TODAY)
+        services.add_arrangement(name="元旦", workdays=[date(2027, 1, 9)], actor=office, now=TODAY)
     assert "重叠" in exc.value.errors["workday_1"]
     with pytest.raises(PermissionDenied):
         services.delete_entry(rows[0], actor=liaison, now=TODAY)
@@ -231,7 +226,7 @@ def test_banner_shows_to_office_and_admin_until_the_coming_year_is_entered(clien
     user = login_as(role)
     html = client.get(BANNER_PAGE).get_data(as_text=True)
     assert BANNER in html and 'href="/settings/holidays"' in html
-    services.add_holiday_range(date(2027, 1, 1), date(2027, 1, 3), "元旦", actor=user, now=TODAY)
+    services.add_arrangement(name="元旦", start=date(2027, 1, 1), end=date(2027, 1, 3), actor=user, now=TODAY)
     assert "calendar-banner" not in client.get(BANNER_PAGE).get_data(as_text=True)
 
 
@@ -247,7 +242,8 @@ def test_banner_for_anonymous_and_for_a_year_the_package_does_not_know(client, l
     user = login_as(Role.OFFICE)
     html = client.get(BANNER_PAGE).get_data(as_text=True)
     assert "2027、2028 年尚无官方放假安排" in html
-    services.add_workday(date(2028, 1, 29), "春节", actor=user, now=datetime(2027, 3, 1, 1, 0, tzinfo=UTC))
+    services.add_arrangement(name="春节", workdays=[date(2028, 1, 29)], actor=user,
+                             now=datetime(2027, 3, 1, 1, 0, tzinfo=UTC))
     assert "2027 年尚无官方放假安排" in client.get(BANNER_PAGE).get_data(as_text=True)
 
 
@@ -554,7 +550,7 @@ def test_anonymous_is_sent_to_log_in(client):
 def test_csrf_is_required(app, client, login_as, url, data):
     plan = import_text_plan(FUSHUN, FUSHUN.name)
     office = login_as(Role.OFFICE)
-    entry = services.add_workday(date(2027, 1, 9), "元旦", actor=office, now=TODAY)
+    entry = services.add_arrangement(name="元旦", workdays=[date(2027, 1, 9)], actor=office, now=TODAY)[0]
     app.config["WTF_CSRF_ENABLED"] = True
     assert client.post(url.format(plan=plan.id, entry=entry.id), data=data).status_code == 400
     assert 'name="csrf_token"' in client.get("/settings/holidays").get_data(as_text=True)

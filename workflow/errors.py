@@ -1,5 +1,5 @@
 """Errors are answers: a friendly page in the UI, problem details (RFC 9457) under /api/."""
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -16,6 +16,12 @@ TITLES = {
     422: _l("内容有误"),
     500: _l("系统错误"),
 }
+
+
+def forbid_unless(allowed: bool) -> None:
+    """A view's permission check: the rule is a model method (report.can_view(user), ...), the answer a 403."""
+    if not allowed:
+        abort(403)
 
 
 def problem(status: int, detail: str = "", **extra):

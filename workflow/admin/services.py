@@ -48,7 +48,7 @@ def generate_password() -> str:
 
 
 def _require_admin(actor: User) -> None:
-    require(actor is not None and actor.role == Role.ADMIN, "只有系统管理员可以管理用户和单位。")
+    require(actor is not None and actor.is_admin, "只有系统管理员可以管理用户和单位。")
 
 
 def _check_profile(errors: dict[str, str], *, role: str, department_id: int | None, display_name: str,

@@ -25,6 +25,7 @@ from models import Department, Role, User
 from workflow.admin import services
 from workflow.clock import utcnow
 from workflow.domain import DomainError, ValidationFailed
+from workflow.errors import forbid_unless
 from workflow.extensions import db, login_manager
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -34,8 +35,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 def require_admin():
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
-    if current_user.role != Role.ADMIN:
-        abort(403)
+    forbid_unless(current_user.is_admin)
     return None
 
 

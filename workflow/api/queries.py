@@ -1,37 +1,23 @@
-"""Read-side queries the API needs beyond workflow.reports.queries, scoped by the same rules as the web UI:
-plans are the overview of office, leaders and admins (/plans/ in the web); a department's people see the
-tasks their department has a part in (/plans/departments/<own> in the web)."""
+"""Read-side queries the API needs beyond workflow.reports.queries, scoped by the models' rules like the web UI:
+plans are the overview of office, leaders and admins (Plan.visible_to); a department's people see the tasks
+their department has a part in (Task.visible_filter)."""
 from __future__ import annotations
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from models import Assignment, AuditEvent, Department, Period, Plan, Report, Task, User
 from workflow.extensions import db
 
 
-def can_view_plans(user: User) -> bool:
-    return user.sees_everything
-
-
-def can_view_task(user: User, task: Task) -> bool:
-    return user.sees_everything or any(a.department_id == user.department_id for a in task.assignments)
-
-
-def _has_assignment(department_id: int):
-    return exists().where(Assignment.task_id == Task.id, Assignment.department_id == department_id)
-
-
 def visible_tasks(user: User, *, plan_id: int | None = None, department: Department | None = None,
                   q: str | None = None) -> Select:
-    stmt = select(Task).options(selectinload(Task.assignments).selectinload(Assignment.department),
-                                selectinload(Task.targets))
-    if not user.sees_everything:
-        stmt = stmt.where(_has_assignment(user.department_id or -1))
+    stmt = select(Task).where(Task.visible_filter(user)).options(
+        selectinload(Task.assignments).selectinload(Assignment.department), selectinload(Task.targets))
     if plan_id:
         stmt = stmt.where(Task.plan_id == plan_id)
     if department is not None:
-        stmt = stmt.where(_has_assignment(department.id))
+        stmt = stmt.where(Task.has_department(department.id))
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         stmt = stmt.where(or_(Task.code == q, Task.title.like(pattern, escape="\\"),

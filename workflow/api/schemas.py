@@ -504,7 +504,8 @@ class ReportDetail(ReportSummary):
             targets=[ReportTarget(**Target.fields_of(t), reported_value=number(values.get(t.id)))
                      for t in r.task.targets],
             attachments=[Attachment.of(a) for a in r.attachments if not a.removed],
-            contributions=[Contribution.of(c) for c in contributions],
+            # Every co-department's name and status is the task's public business; a draft's text is not.
+            contributions=[Contribution.of(c) for c in contributions if c.can_view(user)],
             missing_contributions=[c.department.name for c in contributions if c.status != "submitted"],
             last_return_reason=r.last_return_reason or None, return_count=r.return_count,
             first_submitted_at=r.first_submitted_at, reviewed_at=r.reviewed_at,

@@ -4,26 +4,22 @@ Routes on the `assignments` blueprint; imported by workflow.review.views so they
 """
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from forms.review import AdjustmentDecisionForm
-from models import AdjustmentRequest, AdjustmentStatus, Assignment, Role, User
+from models import AdjustmentRequest, AdjustmentStatus, Assignment, User
 from workflow.assignments import services
 from workflow.assignments.views import bp
 from workflow.clock import utcnow
 from workflow.domain import DomainError, ValidationFailed
+from workflow.errors import forbid_unless
 from workflow.extensions import db
 
 HISTORY_LIMIT = 100
-
-
-def _require_office_or_leader() -> None:
-    if current_user.role not in (Role.OFFICE, Role.LEADER):
-        abort(403)
 
 
 def _render(*, errors: dict | None = None, typed: dict | None = None, status: int = 200):
@@ -46,15 +42,14 @@ def _render(*, errors: dict | None = None, typed: dict | None = None, status: in
 @bp.get("/adjustments")
 @login_required
 def adjustments():
-    _require_office_or_leader()
+    forbid_unless(current_user.is_overseer)
     return _render()
 
 
 @bp.post("/adjustments/<int:request_id>/decide")
 @login_required
 def adjustment_decide(request_id: int):
-    if not current_user.is_reviewer:
-        abort(403)
+    forbid_unless(current_user.is_reviewer)
     adjustment = db.get_or_404(AdjustmentRequest, request_id)
     form = AdjustmentDecisionForm()
     accept = form.decision.data == "accept"

@@ -127,8 +127,7 @@ def _check_version(obj, expected: int | None) -> None:
 
 
 def acknowledge(assignment: Assignment, *, actor: User, now: datetime, version: int | None = None) -> Assignment:
-    require(assignment.department_id == actor.department_id and actor.role == "liaison",
-            "只有本单位联络员可以签收。")
+    require(actor.is_liaison_of(assignment.department_id), "只有本单位联络员可以签收。")
     _check_version(assignment, version)
     if assignment.status != AssignmentStatus.PENDING:
         raise Conflict(f"当前状态（{assignment.status}）不能签收。", current_version=assignment.version)
@@ -141,8 +140,7 @@ def acknowledge(assignment: Assignment, *, actor: User, now: datetime, version: 
 
 def request_adjustment(assignment: Assignment, *, reason: str, proposed_department: str, actor: User,
                        now: datetime, version: int | None = None) -> AdjustmentRequest:
-    require(assignment.department_id == actor.department_id and actor.role == "liaison",
-            "只有本单位联络员可以申请调整。")
+    require(actor.is_liaison_of(assignment.department_id), "只有本单位联络员可以申请调整。")
     _check_version(assignment, version)
     if assignment.status != AssignmentStatus.PENDING:
         raise Conflict(f"当前状态（{assignment.status}）不能申请调整。", current_version=assignment.version)

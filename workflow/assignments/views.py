@@ -14,6 +14,7 @@ from workflow.assignments import services
 from workflow.clock import utcnow
 from workflow.dashboard.views import render_my_tasks
 from workflow.domain import DomainError, NotFound, PermissionDenied, ValidationFailed
+from workflow.errors import forbid_unless
 from workflow.extensions import db
 
 bp = Blueprint("assignments", __name__, url_prefix="/assignments")
@@ -21,8 +22,7 @@ bp = Blueprint("assignments", __name__, url_prefix="/assignments")
 
 def _assignment_or_abort(assignment_id: int) -> Assignment:
     assignment = db.session.get(Assignment, assignment_id) or abort(404)
-    if not assignment.can_view(current_user):
-        abort(403)
+    forbid_unless(assignment.can_view(current_user))
     return assignment
 
 

@@ -49,7 +49,7 @@ def revoke_token(token_id: int, *, actor: User, now: datetime) -> ApiToken:
     row = db.session.get(ApiToken, token_id)
     if row is None:
         raise NotFound("令牌不存在。")
-    require(row.user_id == actor.id or actor.role == "admin", "只能撤销自己的令牌。")
+    require(row.user_id == actor.id or actor.is_admin, "只能撤销自己的令牌。")
     if row.revoked_at is None:
         row.revoked_at = now
         record("token.revoke", row, actor=actor, now=now)

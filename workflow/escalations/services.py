@@ -29,23 +29,7 @@ CAUSE_NAMES = {"overdue": "逾期未报送", "returned": "退回后逾期未重�
 CLOSE_REASON_NAMES = {"submitted": "自动：已报送", "office": "办公室"}
 
 
-# -- permissions ---------------------------------------------------------------------------------------------
-
-def can_list(user: User) -> bool:
-    """The office and leaders see every escalation; a department head sees its own department's, read-only."""
-    return user.role in (Role.OFFICE, Role.LEADER) or (user.role == Role.DEPT_HEAD and user.department_id is not None)
-
-
-def can_view(user: User, escalation: Escalation) -> bool:
-    if user.role in (Role.OFFICE, Role.LEADER):
-        return True
-    return user.role == Role.DEPT_HEAD and user.department_id == escalation.department_id
-
-
-def can_close(user: User, escalation: Escalation | None = None) -> bool:
-    """Only the leading-group office closes an escalation by hand."""
-    return user.role == Role.OFFICE and (escalation is None or escalation.is_open)
-
+# -- scope (the permission rules are Escalation.can_view / can_close and User.can_list_escalations) ---------
 
 def scope_department(user: User, department_id: int | None) -> int | None:
     """The department filter a user may use: a department head is always held to its own department."""
@@ -123,7 +107,7 @@ def close_escalation(escalation: Escalation, *, note: str, actor: User, now: dat
     A concurrent close (another office user, or the reminder pass closing it on submission) makes the
     conditional UPDATE match no row: the loser gets a Conflict, nothing is overwritten.
     """
-    if not can_close(actor):
+    if not actor.can_close_escalations():
         raise PermissionDenied("只有领导小组办公室可以关闭督办事项。")
     note = (note or "").strip()
     if not note:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -18,6 +18,7 @@ from models import Escalation, EscalationStatus, Role
 from pdf.render import FONT_MESSAGE, PdfError, PdfUnavailable, render_pdf
 from workflow.clock import local, utcnow
 from workflow.domain import DomainError, ValidationFailed
+from workflow.errors import forbid_unless
 from workflow.escalations import services
 from workflow.extensions import db
 from workflow.reports.storage import content_disposition
@@ -36,15 +37,9 @@ class CloseForm(BaseForm):
     note = TextAreaField(_l("关闭说明"))
 
 
-def _require_list() -> None:
-    if not services.can_list(current_user):
-        abort(403)
-
-
 def _escalation_or_404(escalation_id: int) -> Escalation:
     escalation = db.get_or_404(Escalation, escalation_id)
-    if not services.can_view(current_user, escalation):
-        abort(403)
+    forbid_unless(escalation.can_view(current_user))
     return escalation
 
 
@@ -96,7 +91,7 @@ def _render_index(*, errors: dict | None = None, typed: dict | None = None, stat
     return render_template(
         "escalations/index.html", rows=rows, late=late, counts=counts, total=total, args=args, pages=pages,
         choices=choices, index_url=index_url, cause_names=services.CAUSE_NAMES, close_label=services.close_label,
-        can_close=services.can_close(current_user), errors=errors or {}, typed=typed or {},
+        can_close=current_user.can_close_escalations(), errors=errors or {}, typed=typed or {},
         head_department=current_user.department if is_head else None,
         list_query=list_query(args),
         note_limit=services.NOTE_LIMIT,
@@ -106,15 +101,14 @@ def _render_index(*, errors: dict | None = None, typed: dict | None = None, stat
 @bp.get("/")
 @login_required
 def index():
-    _require_list()
+    forbid_unless(current_user.can_list_escalations())
     return _render_index()
 
 
 @bp.post("/<int:escalation_id>/close")
 @login_required
 def close(escalation_id: int):
-    if not services.can_close(current_user):
-        abort(403)
+    forbid_unless(current_user.can_close_escalations())
     escalation = db.get_or_404(Escalation, escalation_id)
     form = CloseForm()
     note = form.note.data or ""
@@ -138,7 +132,7 @@ def close(escalation_id: int):
 def _notice_html(escalation: Escalation, *, for_pdf: bool) -> str:
     notice = services.escalation_notice(escalation, now=utcnow())
     return render_template("pdf/notice.html", n=notice, for_pdf=for_pdf,
-                           can_close=services.can_close(current_user, escalation))
+                           can_close=escalation.can_close(current_user))
 
 
 @bp.get("/<int:escalation_id>/notice")

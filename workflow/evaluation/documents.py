@@ -225,8 +225,5 @@ def visible_files(evaluation: Evaluation, user: User) -> list[EvaluationFile]:
     """Newest first; a department's users see only their own department's files."""
     query = (select(EvaluationFile).where(EvaluationFile.evaluation_id == evaluation.id)
              .options(selectinload(EvaluationFile.created_by), selectinload(EvaluationFile.department)))
-    if not services.can_view_all(user):
-        if user.department_id is None:
-            return []
-        query = query.where(EvaluationFile.department_id == user.department_id)
+    query = query.where(EvaluationFile.visible_filter(user))
     return list(db.session.scalars(query.order_by(EvaluationFile.created_at.desc(), EvaluationFile.id.desc())))

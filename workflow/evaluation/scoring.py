@@ -33,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from models import (
+    AssignmentRole,
     AssignmentStatus,
     Contribution,
     Department,
@@ -272,10 +273,10 @@ def compute(evaluation: Evaluation, as_of: date) -> list[dict]:
             if rows:
                 parts["timeliness"] = sum(i["points"] for i in rows) / len(rows)
             reviewed = [i for i in rows if i["first_time"] is not None]
-            if role == "lead" and reviewed:
+            if role == AssignmentRole.LEAD and reviewed:
                 parts["quality"] = 100.0 * sum(1 for i in reviewed if i["first_time"]) / len(reviewed)
             targets = []
-            if role == "lead" and rows:
+            if role == AssignmentRole.LEAD and rows:
                 targets = [_target_row(t, dept_id, evaluation.year, data, latest, settings) for t in task.targets]
                 if targets:
                     parts["attainment"] = sum(t["score"] for t in targets) / len(targets)

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import delete, select
 
-from models import Department, Plan, PlanStatus, Role, Target, Task, User
+from models import Department, Plan, PlanStatus, Target, Task, User
 from models.audit import record
 from models.evaluation import (
     DepartmentScore,
@@ -28,27 +28,6 @@ from workflow.reports.services import committed
 REASON_LIMIT = 2000
 MIN_YEAR, MAX_YEAR = 2000, 2100
 
-
-# -- permissions ---------------------------------------------------------------------------------------------
-
-def can_manage(user: User | None) -> bool:
-    """Compute, settings, ratings, adjustments, milestones, reopening: the office."""
-    return user is not None and user.role == Role.OFFICE
-
-
-def can_sign_off(user: User | None) -> bool:
-    return user is not None and user.role == Role.LEADER
-
-
-def can_view_all(user: User | None) -> bool:
-    return user is not None and user.role in (Role.OFFICE, Role.LEADER, Role.ADMIN)
-
-
-def can_view_department(user: User | None, department_id: int | None) -> bool:
-    """Office, leaders and admins see every department; a department's own users see only theirs."""
-    if can_view_all(user):
-        return True
-    return user is not None and department_id is not None and user.department_id == department_id
 
 
 # -- finding -----------------------------------------------------------------------------------------------
@@ -83,7 +62,7 @@ def score_of(evaluation: Evaluation, department: Department) -> DepartmentScore:
 
 
 def _editable(evaluation: Evaluation, actor: User) -> None:
-    require(can_manage(actor), "只有领导小组办公室可以修改年度评估。")
+    require(actor.can_manage_evaluations(), "只有领导小组办公室可以修改年度评估。")
     if evaluation.frozen:
         raise Conflict("年度评估已由领导签认并冻结；如需修改，请由办公室先说明理由重新开启。")
 
@@ -286,7 +265,7 @@ def set_milestone(evaluation: Evaluation, target: Target, *, year, value, actor:
 def sign_off(evaluation: Evaluation, *, actor: User, now: datetime, note: str = "",
              version: int | None = None) -> Evaluation:
     """A leader signs off: the scores are computed once more and frozen."""
-    require(can_sign_off(actor), "只有领导可以签认年度评估。")
+    require(actor.can_sign_off_evaluations(), "只有领导可以签认年度评估。")
     if version is not None and str(version).strip() != str(evaluation.version):
         raise Conflict("评估结果已被修改，请刷新后核对再签认。", current_version=evaluation.version)
     if evaluation.frozen:
@@ -305,7 +284,7 @@ def sign_off(evaluation: Evaluation, *, actor: User, now: datetime, note: str = 
 
 
 def reopen(evaluation: Evaluation, *, actor: User, now: datetime, reason: str) -> Evaluation:
-    require(can_manage(actor), "只有领导小组办公室可以重新开启年度评估。")
+    require(actor.can_manage_evaluations(), "只有领导小组办公室可以重新开启年度评估。")
     if not evaluation.frozen:
         raise Conflict("年度评估尚未签认，无需重新开启。")
     text = _reason(reason, "reason", "重新开启必须说明理由。")
@@ -316,8 +295,3 @@ def reopen(evaluation: Evaluation, *, actor: User, now: datetime, reason: str) -
                from_state=EvaluationStatus.FROZEN, to_state=EvaluationStatus.DRAFT)
     # The draft shows today's data again, not the numbers that were frozen.
     return compute_evaluation(evaluation, actor=actor, now=now)
-
-
-def milestones_of(evaluation: Evaluation) -> list[TargetMilestone]:
-    return list(db.session.scalars(select(TargetMilestone).join(Target).where(Target.plan_id == evaluation.plan_id)
-                                   .order_by(TargetMilestone.target_id, TargetMilestone.year)))

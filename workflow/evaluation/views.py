@@ -41,6 +41,7 @@ from models.evaluation import (
 from pdf.render import FONT_MESSAGE, PdfError, PdfUnavailable
 from workflow.clock import local, utcnow
 from workflow.domain import Conflict, DomainError, ValidationFailed
+from workflow.errors import forbid_unless
 from workflow.evaluation import documents, scoring, services
 from workflow.extensions import db
 from workflow.reports.storage import content_disposition
@@ -99,11 +100,6 @@ def _department_or_404(evaluation: Evaluation, department_id) -> Department | No
     return score.department
 
 
-def _require(allowed: bool) -> None:
-    if not allowed:
-        abort(403)
-
-
 # -- pages --------------------------------------------------------------------------------------------------
 
 def _index_rows(this_year: int) -> list[dict]:
@@ -113,7 +109,7 @@ def _index_rows(this_year: int) -> list[dict]:
         select(Evaluation).options(selectinload(Evaluation.plan), selectinload(Evaluation.scores),
                                    selectinload(Evaluation.signed_off_by))
         .order_by(Evaluation.year.desc(), Evaluation.plan_id)).all()
-    if not services.can_view_all(current_user):
+    if not current_user.sees_everything:
         rows = []
         for e in evaluations:
             own = next((s for s in e.scores if s.department_id == current_user.department_id), None)
@@ -141,14 +137,14 @@ def _render_index(form: OpenForm | None = None, status: int = 200):
         form.year.data = str(this_year)
     form.plan.choices = select_choices((p.id, p.title) for p in plans)
     return render_template("evaluation/index.html", rows=_index_rows(this_year), form=form, plans=plans,
-                           this_year=this_year, can_manage=services.can_manage(current_user),
-                           can_view_all=services.can_view_all(current_user)), status
+                           this_year=this_year, can_manage=current_user.can_manage_evaluations(),
+                           can_view_all=current_user.sees_everything), status
 
 
 @bp.get("/")
 @login_required
 def index():
-    _require(services.can_view_all(current_user) or current_user.department_id is not None)
+    forbid_unless(current_user.sees_everything or current_user.department_id is not None)
     return _render_index()[0]
 
 
@@ -156,7 +152,7 @@ def index():
 @login_required
 def open_evaluation():
     """Open (create if needed) and compute a plan's evaluation for a year; errors come back on the form."""
-    _require(services.can_manage(current_user))
+    forbid_unless(current_user.can_manage_evaluations())
     form = OpenForm()
     plan_id = _id(form.plan.data)
     plan = db.session.get(Plan, plan_id) if plan_id else None
@@ -237,7 +233,7 @@ def _with_authors(files: list[EvaluationFile]) -> list[EvaluationFile]:
 
 
 def _milestones(evaluation: Evaluation) -> list[TargetMilestone]:
-    """services.milestones_of, with each milestone's target and task loaded alongside."""
+    """The plan's milestones, with each one's target and task loaded alongside."""
     return list(db.session.scalars(
         select(TargetMilestone).join(Target).where(Target.plan_id == evaluation.plan_id)
         .options(selectinload(TargetMilestone.target).selectinload(Target.task))
@@ -252,7 +248,7 @@ def _render_show(evaluation: Evaluation, status: int = 200, **given):
         grades=grades, parts=scoring.PARTS,
         files=_with_authors(documents.visible_files(evaluation, current_user)), ratings=evaluation.ratings,
         milestones=_milestones(evaluation),
-        can_manage=services.can_manage(current_user), can_sign_off=services.can_sign_off(current_user),
+        can_manage=current_user.can_manage_evaluations(), can_sign_off=current_user.can_sign_off_evaluations(),
         **_forms(evaluation, **given)), status
 
 
@@ -260,9 +256,9 @@ def _render_show(evaluation: Evaluation, status: int = 200, **given):
 @login_required
 def show(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
-    if not services.can_view_all(current_user):
+    if not current_user.sees_everything:
         department = current_user.department_id
-        _require(any(s.department_id == department for s in evaluation.scores))
+        forbid_unless(any(s.department_id == department for s in evaluation.scores))
         return redirect(url_for("evaluation.department", plan_id=plan_id, year=year, department_id=department))
     return _render_show(evaluation)[0]
 
@@ -271,14 +267,14 @@ def show(plan_id: int, year: int):
 @login_required
 def department(plan_id: int, year: int, department_id: int):
     evaluation = _evaluation_or_404(plan_id, year)
-    _require(services.can_view_department(current_user, department_id))
     dept = _department_or_404(evaluation, department_id)
+    forbid_unless(dept.visible_to(current_user))
     return render_template("evaluation/department.html", evaluation=evaluation,
                            score=services.score_of(evaluation, dept),
                            settings=scoring.effective_settings(evaluation), parts=scoring.PARTS,
                            files=_with_authors([f for f in documents.visible_files(evaluation, current_user)
                                                 if f.department_id == dept.id]),
-                           can_view_all=services.can_view_all(current_user), generate_form=GenerateForm(formdata=None))
+                           can_view_all=current_user.sees_everything, generate_form=GenerateForm(formdata=None))
 
 
 # -- the office's and the leader's actions ----------------------------------------------------------------
@@ -316,7 +312,7 @@ def _act(evaluation: Evaluation, form, form_key: str, action, success: str):
 @login_required
 def compute(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
-    _require(services.can_manage(current_user))
+    forbid_unless(current_user.can_manage_evaluations())
     try:
         services.compute_evaluation(evaluation, actor=current_user, now=utcnow())
     except StaleDataError:
@@ -332,7 +328,7 @@ def compute(plan_id: int, year: int):
 @login_required
 def settings(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
-    _require(services.can_manage(current_user))
+    forbid_unless(current_user.can_manage_evaluations())
     form = SettingsForm()
     return _act(evaluation, form, "settings_form", lambda: services.update_settings(
         evaluation, form.service_values(), actor=current_user, now=utcnow()), _("评估参数已保存并重新计算。"))
@@ -342,7 +338,7 @@ def settings(plan_id: int, year: int):
 @login_required
 def adjust(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
-    _require(services.can_manage(current_user))
+    forbid_unless(current_user.can_manage_evaluations())
     form = AdjustForm()
     dept = _department_or_404(evaluation, form.department.data)
     if dept is None:
@@ -356,7 +352,7 @@ def adjust(plan_id: int, year: int):
 @login_required
 def rate(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
-    _require(services.can_manage(current_user))
+    forbid_unless(current_user.can_manage_evaluations())
     form = RatingForm()
     task = db.session.get(Task, _id(form.task.data)) if _id(form.task.data) else None
     if task is None or task.plan_id != evaluation.plan_id:
@@ -370,7 +366,7 @@ def rate(plan_id: int, year: int):
 @login_required
 def milestone(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
-    _require(services.can_manage(current_user))
+    forbid_unless(current_user.can_manage_evaluations())
     form = MilestoneForm()
     target = db.session.get(Target, _id(form.target.data)) if _id(form.target.data) else None
     if target is None or target.plan_id != evaluation.plan_id:
@@ -384,7 +380,7 @@ def milestone(plan_id: int, year: int):
 @login_required
 def sign_off(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
-    _require(services.can_sign_off(current_user))
+    forbid_unless(current_user.can_sign_off_evaluations())
     form = SignOffForm()
     version = _id(form.version.data) or (0 if form.version.data else None)   # garbage: stale, never "any"
     return _act(evaluation, form, "sign_off_form", lambda: services.sign_off(
@@ -396,7 +392,7 @@ def sign_off(plan_id: int, year: int):
 @login_required
 def reopen(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
-    _require(services.can_manage(current_user))
+    forbid_unless(current_user.can_manage_evaluations())
     form = ReopenForm()
     return _act(evaluation, form, "reopen_form", lambda: services.reopen(
         evaluation, actor=current_user, now=utcnow(), reason=form.reason.data), _("评估已重新开启。"))
@@ -414,10 +410,10 @@ def generate(plan_id: int, year: int):
     if not form.validate() or form.kind.data not in MIMETYPES:
         abort(400)
     dept = _department_or_404(evaluation, form.department.data)
-    _require(services.can_view_department(current_user, dept.id if dept else None))
+    forbid_unless(dept.visible_to(current_user) if dept else current_user.sees_everything)
     try:
         if form.kind.data == "xlsx":
-            _require(services.can_view_all(current_user))
+            forbid_unless(current_user.sees_everything)
             archived = documents.generate_workbook(evaluation, actor=current_user, now=utcnow())
         else:
             archived = documents.generate_pdf(evaluation, department=dept, actor=current_user, now=utcnow())
@@ -438,9 +434,7 @@ def download(file_id: int):
     if _id(file_id) is None:
         abort(404)
     archived = db.get_or_404(EvaluationFile, file_id)
-    _require(services.can_view_all(current_user) or (archived.department_id is not None and
-                                                      services.can_view_department(current_user,
-                                                                                   archived.department_id)))
+    forbid_unless(archived.can_view(current_user))
     try:
         data = documents.read_file(archived)
     except FileNotFoundError:

@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 from forms.plans import PlanConfirmForm, PlanUploadForm
 from models import Department
 from workflow.clock import utcnow
+from workflow.errors import forbid_unless
 from workflow.extensions import db
 from workflow.plans import services
 from workflow.plans.importer import PlanImportError, find_plan_by_sha
@@ -14,27 +15,17 @@ from workflow.plans.review import corrections_from_form, review_rows
 bp = Blueprint("plans", __name__, url_prefix="/plans")
 
 
-def _require_overview():
-    if not current_user.sees_everything:
-        abort(403)
-
-
-def _require_importer():
-    if not current_user.can_import_plans():
-        abort(403)
-
-
 @bp.route("/")
 @login_required
 def index():
-    _require_overview()
+    forbid_unless(current_user.sees_everything)
     return render_template("plans/index.html", plans=services.list_plans())
 
 
 @bp.route("/upload", methods=["GET", "POST"])
 @login_required
 def upload():
-    _require_importer()
+    forbid_unless(current_user.can_import_plans())
     form = PlanUploadForm()
     if form.validate_on_submit():
         storage = form.file.data
@@ -51,7 +42,7 @@ def upload():
 @bp.route("/review/<key>", methods=["GET", "POST"])
 @login_required
 def review(key: str):
-    _require_importer()
+    forbid_unless(current_user.can_import_plans())
     staged = services.load_staged(key)
     if staged is None:
         flash(_("上传的文件已失效，请重新上传。"), "warning")
@@ -82,15 +73,15 @@ def review(key: str):
 @bp.route("/<int:plan_id>")
 @login_required
 def show(plan_id: int):
-    _require_overview()
     plan = services.load_plan(plan_id) or abort(404)
+    forbid_unless(plan.visible_to(current_user))
     return render_template("plans/show.html", plan=plan, outline=services.outline_tree(plan))
 
 
 @bp.route("/departments")
 @login_required
 def departments():
-    _require_overview()
+    forbid_unless(current_user.sees_everything)
     return render_template("plans/departments.html", rows=services.departments_overview())
 
 
@@ -98,6 +89,5 @@ def departments():
 @login_required
 def department(department_id: int):
     dept = db.session.get(Department, department_id) or abort(404)
-    if not current_user.can_view_department(dept):
-        abort(403)
+    forbid_unless(dept.visible_to(current_user))
     return render_template("plans/department.html", department=dept, items=services.department_tasks(dept))

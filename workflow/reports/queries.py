@@ -1,10 +1,10 @@
-"""What a user may see, as queries: the web lists and the API both start here, so a liaison never sees another
-department's reports, contributions or assignments in any list."""
+"""What a user may see, as queries: the web lists and the API both start here, each scoped by the model's
+`visible_filter` (the where-clause twin of its can_view), so a list never shows what the page would refuse."""
 from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
 from models import (
@@ -20,18 +20,11 @@ from models import (
 )
 
 
-def _department_scope(user: User, column):
-    return None if user.sees_everything else column == (user.department_id or -1)
-
-
 def visible_reports(user: User, *, period: str | None = None, status: str | None = None,
                     department: Department | None = None, task_code: str | None = None,
                     overdue: bool = False, today: date | None = None, plan_id: int | None = None) -> Select:
-    q = (select(Report).join(Report.period).join(Report.task)
+    q = (select(Report).join(Report.period).join(Report.task).where(Report.visible_filter(user))
          .options(selectinload(Report.task), selectinload(Report.department), selectinload(Report.period)))
-    scope = _department_scope(user, Report.department_id)
-    if scope is not None:
-        q = q.where(scope)
     if plan_id:
         q = q.where(Task.plan_id == plan_id)
     if period:
@@ -49,14 +42,11 @@ def visible_reports(user: User, *, period: str | None = None, status: str | None
 
 def visible_contributions(user: User, *, report: Report | None = None, department: Department | None = None,
                           period: str | None = None) -> Select:
-    """Contributions of the user's department, plus those on tasks the user's department leads."""
+    """Contributions of the user's department, plus the submitted ones on tasks the user's department leads."""
     q = (select(Contribution).join(Contribution.period).join(Contribution.task)
+         .where(Contribution.visible_filter(user))
          .options(selectinload(Contribution.task), selectinload(Contribution.department),
                   selectinload(Contribution.period)))
-    if not user.sees_everything:
-        led = select(Assignment.task_id).where(Assignment.department_id == (user.department_id or -1),
-                                               Assignment.role == AssignmentRole.LEAD)
-        q = q.where(or_(Contribution.department_id == (user.department_id or -1), Contribution.task_id.in_(led)))
     if report is not None:
         q = q.where(Contribution.task_id == report.task_id, Contribution.period_id == report.period_id)
     if department is not None:
@@ -68,11 +58,8 @@ def visible_contributions(user: User, *, report: Report | None = None, departmen
 
 def visible_assignments(user: User, *, department: Department | None = None, status: str | None = None,
                         plan_id: int | None = None) -> Select:
-    q = (select(Assignment).join(Assignment.task)
+    q = (select(Assignment).join(Assignment.task).where(Assignment.visible_filter(user))
          .options(selectinload(Assignment.task).selectinload(Task.plan), selectinload(Assignment.department)))
-    scope = _department_scope(user, Assignment.department_id)
-    if scope is not None:
-        q = q.where(scope)
     if department is not None:
         q = q.where(Assignment.department_id == department.id)
     if status:

@@ -16,6 +16,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from models import (
+    AssignmentRole,
     Attachment,
     Contribution,
     ContributionStatus,
@@ -264,7 +265,7 @@ def _lead_report_link(contribution: Contribution) -> str:
 
 
 def lead_departments(obj) -> list[int]:
-    return [a.department_id for a in obj.task.active_assignments if a.role == "lead"]
+    return [a.department_id for a in obj.task.active_assignments if a.role == AssignmentRole.LEAD]
 
 
 def contributions_for(report: Report) -> list[Contribution]:

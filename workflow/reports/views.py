@@ -25,12 +25,12 @@ from models import (
     Report,
     ReportStatus,
     ReportValue,
-    Role,
     Task,
 )
 from workflow.assignments.services import open_all_due_periods
 from workflow.clock import local, utcnow
 from workflow.domain import Conflict, DomainError, NotFound, PermissionDenied, TooLarge, ValidationFailed
+from workflow.errors import forbid_unless
 from workflow.extensions import db
 from workflow.reports import services, storage
 from workflow.reports.queries import visible_contributions, visible_reports
@@ -79,7 +79,7 @@ def grouped_by_period(reports: list[Report], contributions: list[Contribution], 
 def index():
     now = utcnow()
     open_all_due_periods(now=now)
-    if current_user.role in (Role.OFFICE, Role.LEADER):
+    if current_user.is_overseer:
         return redirect(url_for("review.queue"))
     department = None if current_user.sees_everything else current_user.department
     reports = db.session.scalars(visible_reports(current_user)).all()
@@ -96,14 +96,13 @@ def _report_or_abort(report_id: int) -> Report:
         .options(selectinload(Report.task).selectinload(Task.targets), selectinload(Report.values),
                  selectinload(Report.period), selectinload(Report.department), selectinload(Report.attachments))
     ) or abort(404)
-    if not report.can_view(current_user):
-        abort(403)
+    forbid_unless(report.can_view(current_user))
     return report
 
 
 def _own_department_liaison(item: Report | Contribution) -> bool:
     """The liaison who could edit it, were it in an editable state (so a refusal is a conflict, not a 403)."""
-    return current_user.role == Role.LIAISON and current_user.department_id == item.department_id
+    return current_user.is_liaison_of(item.department_id)
 
 
 def previous_values(report: Report) -> dict[int, tuple[str, str]]:
@@ -172,8 +171,7 @@ def show(report_id: int):
     report = _report_or_abort(report_id)
     if request.method == "GET":
         return render_report(report)
-    if not report.can_edit(current_user) and not _own_department_liaison(report):
-        abort(403)
+    forbid_unless(_own_department_liaison(report))  # can_edit, or refused below as a conflict
     form = ReportForm.for_report(report)
     try:
         services.save_report(report, form.to_input(), actor=current_user, now=utcnow(),
@@ -253,7 +251,7 @@ def upload(report_id: int):
 def remove_attachment(attachment_id: int):
     item = db.session.get(Attachment, attachment_id) or abort(404)
     if not item.report.can_view(current_user):
-        abort(404)
+        abort(403)
     try:
         services.remove_attachment(item, actor=current_user, now=utcnow())
     except DomainError as exc:
@@ -267,8 +265,7 @@ def remove_attachment(attachment_id: int):
 @login_required
 def attachment(attachment_id: int):
     item = db.session.get(Attachment, attachment_id) or abort(404)
-    if not item.report.can_view(current_user):
-        abort(403)
+    forbid_unless(item.can_view(current_user))
     if item.removed:
         abort(404)
     try:
@@ -292,8 +289,7 @@ def _contribution_or_abort(contribution_id: int) -> Contribution:
                  selectinload(Contribution.task).selectinload(Task.assignments),
                  selectinload(Contribution.period), selectinload(Contribution.department))
     ) or abort(404)
-    if not contribution.can_view(current_user, set(services.lead_departments(contribution))):
-        abort(403)
+    forbid_unless(contribution.can_view(current_user))
     return contribution
 
 
@@ -302,11 +298,9 @@ def render_contribution(contribution: Contribution, *, form: ContributionForm | 
     editable = contribution.can_edit(current_user)
     if form is None and editable:
         form = ContributionForm.for_contribution(contribution, formdata=None)
-    # A draft is the co-department's own business until it is submitted (the office sees it marked as such).
-    shows_draft = current_user.sees_everything or current_user.department_id == contribution.department_id
     return render_template(
         "reports/contribution.html", contribution=contribution, task=contribution.task,
-        period=contribution.period, form=form, editable=editable, conflict=conflict, shows_draft=shows_draft,
+        period=contribution.period, form=form, editable=editable, conflict=conflict,
         trail=audit_trail("contribution", contribution.id),
         overdue_days=overdue_days(contribution, local(utcnow()).date()),
     ), status
@@ -318,8 +312,7 @@ def contribution(contribution_id: int):
     item = _contribution_or_abort(contribution_id)
     if request.method == "GET":
         return render_contribution(item)
-    if not item.can_edit(current_user) and not _own_department_liaison(item):
-        abort(403)
+    forbid_unless(_own_department_liaison(item))  # can_edit, or refused below as a conflict
     form = ContributionForm.for_contribution(item)
     try:
         services.save_contribution(item, form.text.data or "", actor=current_user, now=utcnow(),

@@ -23,11 +23,12 @@ from forms.review import (
     parse_date,
     select_choices,
 )
-from models import Period, Plan, PlanStatus, Report, ReportStatus, Role
+from models import Period, Plan, PlanStatus, Report, ReportStatus
 from workflow.assignments import office_views  # noqa: F401  (registers routes)
 from workflow.assignments import services as assignments
 from workflow.clock import local, utcnow
 from workflow.domain import DomainError, ValidationFailed
+from workflow.errors import forbid_unless
 from workflow.extensions import db
 from workflow.review import services
 from workflow.scheduling.calendar import office_calendar
@@ -45,18 +46,6 @@ SESSION_TEXT_LIMIT = 300
 def status_names() -> dict[str, str]:
     return {ReportStatus.DRAFT: _("草稿"), ReportStatus.SUBMITTED: _("待审核"), ReportStatus.RETURNED: _("已退回"),
             ReportStatus.APPROVED: _("已通过")}
-
-
-def require_office() -> None:
-    """Approve, return, publish, move deadlines, decide adjustments: the leading-group office only."""
-    if not current_user.is_reviewer:
-        abort(403)
-
-
-def require_office_or_leader() -> None:
-    """Leaders read the office's pages without their buttons."""
-    if current_user.role not in (Role.OFFICE, Role.LEADER):
-        abort(403)
 
 
 def report_url(report_id: int) -> str:
@@ -142,7 +131,7 @@ def queue_url(**changes) -> str:
 @bp.get("/")
 @login_required
 def queue():
-    require_office_or_leader()
+    forbid_unless(current_user.is_overseer)
     now = utcnow()
     assignments.open_all_due_periods(now=now)
     choices = services.queue_choices()
@@ -171,7 +160,7 @@ def _back_to_queue() -> str:
 @bp.post("/bulk-approve")
 @login_required
 def bulk_approve():
-    require_office()
+    forbid_unless(current_user.is_reviewer)
     form = BulkApproveForm()
     if not form.validate():
         for errors in form.errors.values():
@@ -214,7 +203,7 @@ def _next_after(now: datetime) -> str:
 
 
 def _review(report_id: int, action: str):
-    require_office()
+    forbid_unless(current_user.is_reviewer)
     report = db.get_or_404(Report, report_id)
     form = ReviewForm()
     typed = {"comment": form.comment.data or "", "reason": form.reason.data or ""}
@@ -274,7 +263,7 @@ def _preview(plan: Plan, cadence: str, first: str, workdays: int) -> list[Period
 @bp.route("/plans/<int:plan_id>/publish", methods=["GET", "POST"])
 @login_required
 def publish(plan_id: int):
-    require_office()
+    forbid_unless(current_user.is_reviewer)
     plan = db.get_or_404(Plan, plan_id)
     now = utcnow()
     today = local(now).date()
@@ -345,14 +334,14 @@ def _render_periods(plan: Plan, *, errors: dict | None = None, typed: dict | Non
 @bp.get("/plans/<int:plan_id>/periods")
 @login_required
 def periods(plan_id: int):
-    require_office_or_leader()
+    forbid_unless(current_user.is_overseer)
     return _render_periods(db.get_or_404(Plan, plan_id))
 
 
 @bp.post("/plans/<int:plan_id>/periods/<int:period_id>/deadline")
 @login_required
 def move_deadline(plan_id: int, period_id: int):
-    require_office()
+    forbid_unless(current_user.is_reviewer)
     plan = db.get_or_404(Plan, plan_id)
     period = db.get_or_404(Period, period_id)
     if period.plan_id != plan.id:

@@ -32,7 +32,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from models import Notification, OutboxEmail, Role, User
+from models import Notification, OutboxEmail, User
 from models.audit import record
 from models.notify import EmailStatus
 from workflow.clock import local
@@ -473,7 +473,7 @@ def deliver_pass(*, now: datetime, mailer: MailSettings | None = None) -> dict:
 
 def retry_parked(email_id: int, *, actor: User, now: datetime) -> OutboxEmail:
     """The admin puts a parked message back in the queue: attempts start again, the next pass sends it."""
-    require(actor is not None and actor.role == Role.ADMIN, "只有系统管理员可以重新发送邮件。")
+    require(actor is not None and actor.is_admin, "只有系统管理员可以重新发送邮件。")
     row = db.session.get(OutboxEmail, email_id)
     if row is None:
         raise NotFound("邮件不存在。")

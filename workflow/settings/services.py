@@ -36,10 +36,6 @@ WEEKDAY_NAMES = "一二三四五六日"
 
 # -- 放假调休安排 --------------------------------------------------------------------------------------------
 
-def can_manage_calendar(user: User | None) -> bool:
-    return user is not None and user.role in (Role.OFFICE, Role.ADMIN)
-
-
 def describe_entry(entry: HolidayEntry) -> str:
     return f"{entry.day:%Y-%m-%d} {entry.name}（{KIND_LABELS.get(entry.kind, entry.kind)}）"
 
@@ -63,7 +59,7 @@ def add_arrangement(*, name: str, start: date | None = None, end: date | None = 
     `workdays` holds the form's slots in order (None for an empty one); their errors are keyed workday_1,
     workday_2, ... Either everything is saved, or nothing and ValidationFailed says why.
     """
-    require(can_manage_calendar(actor), "只有领导小组办公室和系统管理员可以录入放假调休安排。")
+    require(actor is not None and actor.can_manage_calendar(), "只有领导小组办公室和系统管理员可以录入放假调休安排。")
     today = local(now).date()
     name = (name or "").strip()
     errors: dict[str, str] = {}
@@ -137,19 +133,8 @@ def add_arrangement(*, name: str, start: date | None = None, end: date | None = 
     return rows
 
 
-def add_holiday_range(start: date | None, end: date | None, name: str, actor: User,
-                      now: datetime) -> list[HolidayEntry]:
-    """The days off from `start` to `end` (both included) under one name, e.g. 2027-01-01..2027-01-03 元旦."""
-    return add_arrangement(name=name, start=start, end=end, actor=actor, now=now)
-
-
-def add_workday(day: date | None, name: str, actor: User, now: datetime) -> HolidayEntry:
-    """A make-up working day (调休上班) on a Saturday or Sunday; errors are keyed workday_1."""
-    return add_arrangement(name=name, workdays=[day], actor=actor, now=now)[0]
-
-
 def delete_entry(entry: HolidayEntry, actor: User, now: datetime) -> None:
-    require(can_manage_calendar(actor), "只有领导小组办公室和系统管理员可以修改放假调休安排。")
+    require(actor is not None and actor.can_manage_calendar(), "只有领导小组办公室和系统管理员可以修改放假调休安排。")
     record("calendar.delete", entry, actor=actor, now=now, from_state=entry.kind,
            data={"day": entry.day.isoformat(), "name": entry.name})
     db.session.delete(entry)
@@ -249,17 +234,6 @@ def stale_deadlines(today: date) -> list[StaleDeadline]:
 
 # -- substitutes -----------------------------------------------------------------------------------------------
 
-def can_name_substitutes(user: User | None) -> bool:
-    """Liaisons and department heads for themselves; the admin for anyone."""
-    return user is not None and user.role in (Role.LIAISON, Role.DEPT_HEAD, Role.ADMIN)
-
-
-def can_manage_substitute_of(actor: User | None, principal: User) -> bool:
-    if actor is None:
-        return False
-    return actor.role == Role.ADMIN or (actor.id == principal.id and actor.role in (Role.LIAISON, Role.DEPT_HEAD))
-
-
 def substitute_candidates(principal: User) -> list[User]:
     """Who may stand in for `principal`: an active liaison or head of the same department, or an office member
     (they can act on the department's reports or chase them). Someone without a department (an office member
@@ -284,7 +258,7 @@ def substitute_principals() -> list[User]:
 
 def add_substitute(*, principal: User, substitute: User | None, start: date | None, end: date | None,
                    actor: User, now: datetime) -> Substitute:
-    require(can_manage_substitute_of(actor, principal), "只能为本人设置代理人（系统管理员可为任何人设置）。")
+    require(actor is not None and actor.can_manage_substitutes_of(principal), "只能为本人设置代理人（系统管理员可为任何人设置）。")
     today = local(now).date()
     errors: dict[str, str] = {}
     if substitute is None:
@@ -327,7 +301,7 @@ def add_substitute(*, principal: User, substitute: User | None, start: date | No
 
 
 def delete_substitute(row: Substitute, actor: User, now: datetime) -> None:
-    require(can_manage_substitute_of(actor, row.user), "只能删除本人的代理设置（系统管理员可删除任何人的）。")
+    require(actor is not None and actor.can_manage_substitutes_of(row.user), "只能删除本人的代理设置（系统管理员可删除任何人的）。")
     record("substitute.delete", row, actor=actor, now=now, data={
         "user": row.user.username, "substitute": row.substitute.username,
         "start": row.start_date.isoformat(), "end": row.end_date.isoformat()})
@@ -345,7 +319,7 @@ def _substitutes_query():
 def current_substitutes(actor: User, today: date) -> list[Substitute]:
     """Current and future substitutes: the actor's own, or everyone's for the admin."""
     q = _substitutes_query().where(Substitute.end_date >= today)
-    if actor.role != Role.ADMIN:
+    if not actor.is_admin:
         q = q.where(Substitute.user_id == actor.id)
     return list(db.session.scalars(q.order_by(Substitute.start_date, Substitute.id)))
 
@@ -359,10 +333,6 @@ def covering_for(user: User, today: date) -> list[Substitute]:
 # -- reminder rules ------------------------------------------------------------------------------------------
 
 RULE_KEYS = tuple(DEFAULT_RULES)
-
-
-def can_edit_reminder_rules(user: User | None) -> bool:
-    return user is not None and user.role == Role.OFFICE
 
 
 def _as_int(value) -> int | None:
@@ -381,7 +351,7 @@ def set_reminder_rules(plan: Plan, values: dict | None, actor: User, now: dateti
 
     Returns the rules now in force.
     """
-    require(can_edit_reminder_rules(actor), "只有领导小组办公室可以修改提醒规则。")
+    require(actor is not None and actor.can_edit_reminder_rules(), "只有领导小组办公室可以修改提醒规则。")
     before = rules_for(plan)
     if values is None:
         plan.reminder_rules = None
@@ -417,7 +387,7 @@ def set_reminder_rules(plan: Plan, values: dict | None, actor: User, now: dateti
 
 def set_notification_prefs(user: User, *, digest_frequency: str, email: str, actor: User, now: datetime) -> User:
     """How often the user gets digest mail ('pass' or 'daily') and where; a blank address means in-app only."""
-    require(actor is not None and (actor.id == user.id or actor.role == Role.ADMIN), "只能修改本人的设置。")
+    require(actor is not None and actor.can_edit_settings_of(user), "只能修改本人的设置。")
     email = (email or "").strip()
     errors: dict[str, str] = {}
     if digest_frequency not in DIGEST_FREQUENCIES:

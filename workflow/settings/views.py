@@ -22,9 +22,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from forms import apply_errors
 from forms.admin import ROLE_CHOICES
 from forms.settings import RULE_LABELS, HolidayForm, NotificationForm, ReminderRulesForm, SubstituteForm
-from models import HolidayEntry, Plan, Role, Substitute, User
+from models import HolidayEntry, Plan, Substitute, User
 from workflow.clock import local, utcnow
 from workflow.domain import DomainError, ValidationFailed
+from workflow.errors import forbid_unless
 from workflow.extensions import db, login_manager
 from workflow.scheduling.calendar import missing_years_warning
 from workflow.scheduling.reminders import DEFAULT_RULES, rules_for
@@ -47,15 +48,10 @@ def require_login():
 def settings_permissions():
     user = current_user
     return {"settings_can": {
-        "calendar": services.can_manage_calendar(user),
-        "substitutes": services.can_name_substitutes(user),
-        "rules": services.can_edit_reminder_rules(user),
+        "calendar": user.can_manage_calendar(),
+        "substitutes": user.can_name_substitutes(),
+        "rules": user.can_edit_reminder_rules(),
     }}
-
-
-def _require(allowed: bool) -> None:
-    if not allowed:
-        abort(403)
 
 
 def _today():
@@ -79,7 +75,7 @@ def calendar_banner_context() -> dict:
     years: list[int] = []
     if has_request_context():
         user = current_user
-        if getattr(user, "is_authenticated", False) and services.can_manage_calendar(user):
+        if getattr(user, "is_authenticated", False) and user.can_manage_calendar():
             today = _today()
             if not all(package_has_year(y) for y in (today.year, today.year + 1)):
                 try:
@@ -95,7 +91,7 @@ def calendar_banner_context() -> dict:
 @bp.get("/")
 def index():
     plans = []
-    if services.can_edit_reminder_rules(current_user):
+    if current_user.can_edit_reminder_rules():
         plans = db.session.scalars(select(Plan).order_by(Plan.id.desc())).all()
     return render_template("settings/index.html", plans=plans, default_rules=DEFAULT_RULES)
 
@@ -124,7 +120,7 @@ def _render_holidays(form: HolidayForm, status: int = 200):
 
 @bp.route("/holidays", methods=["GET", "POST"])
 def holidays():
-    _require(services.can_manage_calendar(current_user))
+    forbid_unless(current_user.can_manage_calendar())
     form = HolidayForm()
     if not form.is_submitted():
         return _render_holidays(form)
@@ -151,7 +147,7 @@ def holidays():
 
 @bp.post("/holidays/<int:entry_id>/delete")
 def delete_holiday(entry_id: int):
-    _require(services.can_manage_calendar(current_user))
+    forbid_unless(current_user.can_manage_calendar())
     entry = db.get_or_404(HolidayEntry, entry_id)
     what = services.describe_entry(entry)
     try:
@@ -167,7 +163,7 @@ def delete_holiday(entry_id: int):
 
 def _render_substitutes(form: SubstituteForm, status: int = 200):
     today = _today()
-    is_admin = current_user.role == Role.ADMIN
+    is_admin = current_user.is_admin
     if is_admin:
         form.user.choices = [("", _("请选择"))] + [(str(u.id), _who(u)) for u in services.substitute_principals()]
         candidates = db.session.scalars(select(User).where(User.active.is_(True))
@@ -184,13 +180,13 @@ def _render_substitutes(form: SubstituteForm, status: int = 200):
 
 @bp.route("/substitutes", methods=["GET", "POST"])
 def substitutes():
-    _require(services.can_name_substitutes(current_user))
+    forbid_unless(current_user.can_name_substitutes())
     form = SubstituteForm()
     if not form.is_submitted():
         return _render_substitutes(form)
     if form.validate():
         principal = current_user._get_current_object()
-        if current_user.role == Role.ADMIN:
+        if current_user.is_admin:
             principal_id = form.user_id(form.user)
             principal = db.session.get(User, principal_id) if principal_id else None
         sub_id = form.user_id(form.substitute)
@@ -217,7 +213,7 @@ def substitutes():
 
 @bp.post("/substitutes/<int:substitute_id>/delete")
 def delete_substitute(substitute_id: int):
-    _require(services.can_name_substitutes(current_user))
+    forbid_unless(current_user.can_name_substitutes())
     row = db.get_or_404(Substitute, substitute_id)
     try:
         services.delete_substitute(row, actor=current_user, now=utcnow())
@@ -242,7 +238,7 @@ RULE_HELP = {
 
 @bp.route("/plans/<int:plan_id>/reminders", methods=["GET", "POST"])
 def reminder_rules(plan_id: int):
-    _require(services.can_edit_reminder_rules(current_user))
+    forbid_unless(current_user.can_edit_reminder_rules())
     plan = db.get_or_404(Plan, plan_id)
     status = 200
     if request.method == "POST":
