@@ -7,6 +7,7 @@ from wtforms.widgets import PasswordInput
 
 from forms import BaseForm
 from forms.review import max_length, select_choices
+from workflow.converters import parse_id
 
 ROLE_CHOICES = [
     ("liaison", _l("联络员")),
@@ -48,8 +49,7 @@ class _ProfileFields(BaseForm):
     department = SelectField(_l("所属单位"), choices=[], validate_choice=False)
 
     def department_id(self) -> int | None:
-        value = (self.department.data or "").strip()
-        return int(value) if value.isdigit() else None
+        return parse_id(self.department.data)
 
 
 class UserCreateForm(_ProfileFields):

@@ -6,7 +6,7 @@ from forms import BaseForm
 
 
 class PlanUploadForm(BaseForm):
-    file = FileField(_l("方案文件（.txt 或 .docx）"), validators=[FileRequired(message=_l("请选择要上传的文件"))])
+    file = FileField(_l("方案文件（.txt、.docx 或 .pdf）"), validators=[FileRequired(message=_l("请选择要上传的文件"))])
     submit = SubmitField(_l("上传并分解"))
 
 

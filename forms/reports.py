@@ -13,6 +13,7 @@ from wtforms import HiddenField, SelectField, StringField, SubmitField, TextArea
 from wtforms.fields.choices import SelectChoice
 
 from forms import BaseForm
+from workflow.converters import parse_version
 from workflow.reports.services import ReportInput
 
 PROGRESS_CHOICES = [
@@ -30,14 +31,6 @@ def plain_number(value: Decimal | None) -> str:
     return format(value.normalize(), "f")
 
 
-def version_of(field) -> int | None:
-    raw = (field.data or "").strip() if isinstance(field.data, str) else field.data
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        return None
-
-
 class VersionedForm(BaseForm):
     """A form over a versioned row: the hidden version, and field errors handed back by a service."""
 
@@ -45,7 +38,7 @@ class VersionedForm(BaseForm):
 
     @property
     def version_number(self) -> int | None:
-        return version_of(self.version)
+        return parse_version(self.version.data)
 
     def add_errors(self, errors: dict[str, str]) -> None:
         """Put the service's field errors on the fields; errors for no field go to form_errors."""

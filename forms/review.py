@@ -80,7 +80,7 @@ class AdjustmentDecisionForm(BaseForm):
 
 def _deadline_workdays(form, field) -> None:
     text = (field.data or "").strip()
-    if not text.isdigit() or not 0 <= int(text) <= MAX_DEADLINE_WORKDAYS:
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= MAX_DEADLINE_WORKDAYS:
         raise ValidationError(_l("请填写 0–%(n)d 之间的整数。", n=MAX_DEADLINE_WORKDAYS))
 
 

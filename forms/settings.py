@@ -11,6 +11,7 @@ from wtforms.validators import Optional
 
 from forms import BaseForm
 from forms.review import max_length, select_choices
+from workflow.converters import parse_id
 from workflow.scheduling.reminders import DEFAULT_RULES
 
 
@@ -54,8 +55,7 @@ class SubstituteForm(BaseForm):
 
     @staticmethod
     def user_id(field) -> int | None:
-        value = (field.data or "").strip()
-        return int(value) if value.isdigit() else None
+        return parse_id(field.data)
 
 
 RULE_LABELS = {

@@ -18,6 +18,7 @@ class DepartmentKind(enum.StrEnum):
     COUNTY = "county"
     ZONE = "zone"
     OTHER = "other"
+    COLLECTIVE = "collective"   # one assignee standing for its members (各区、县级市)
 
 
 class Role(enum.StrEnum):

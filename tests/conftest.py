@@ -165,7 +165,7 @@ def login_as(client):
 def import_text_plan(text_or_path: str | Path, filename: str = "plan.txt"):
     """Import a plan through the same service the web and CLI use; returns the Plan."""
     from workflow.plans.importer import import_plan
-    from workflow.plans.parser import parse_plan_bytes
+    from workflow.plans.parsing import parse_plan_bytes
     from workflow.plans.services import sha256_of
 
     data = Path(text_or_path).read_bytes() if isinstance(text_or_path, Path) else text_or_path.encode()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from workflow.plans.parser import (
+from workflow.plans.parsing import (
     PlanDraft,
     PlanParseError,
     TaskDraft,
@@ -112,8 +112,9 @@ def test_fushun_implied_units(fushun):
     assert "各县区政府" in task(fushun, "3.4.1").co
     assert task(fushun, "3.4.1").implied == ["各开发区管委会"]
     assert task(fushun, "4.4").implied == ["各县区政府", "各开发区管委会"]
-    assert dept(fushun, "各县区政府").kind == "county"
-    assert dept(fushun, "各开发区管委会").kind == "zone"
+    # Collectives: one assignee each, standing for the districts and the zones.
+    assert dept(fushun, "各县区政府").kind == "collective"
+    assert dept(fushun, "各开发区管委会").kind == "collective"
 
 
 def test_fushun_targets_of_measures(fushun):
@@ -130,11 +131,15 @@ def test_fushun_targets_of_measures(fushun):
     assert (2030, 70, "%", ">=") in targets_of(task(fushun, "3.5.1"))
     assert (2030, 9.5, "%", "~") in targets_of(task(fushun, "3.5.2"))
     assert (2030, 3000, "兆瓦", ">=") in targets_of(task(fushun, "3.1.4"))
+    # A capability to reach is a target: 到2030年，市级电网基本具备5%以上的尖峰负荷响应能力
+    capability = next(x for x in task(fushun, "3.1.4").targets if x.value == 5)
+    assert (capability.year, capability.unit, capability.comparator) == (2030, "%", ">=")
+    assert capability.metric == "市级电网尖峰负荷响应能力"
 
 
 def test_fushun_project_sizes_and_ordinary_figures_are_not_targets(fushun):
     t314 = task(fushun, "3.1.4")
-    assert {x.value for x in t314.targets} == {3000}       # not 500/220 千伏, not 120 万千瓦
+    assert {x.value for x in t314.targets} == {5, 3000}    # not 500/220 千伏, not 120 万千瓦
     assert task(fushun, "3.2.4").targets == []              # 5G, 1万吨标准煤 without a target year
     assert task(fushun, "3.3.1.2").targets == []            # 2023年底前完成… has no figure
     assert task(fushun, "3.1.1").targets == []
@@ -192,7 +197,7 @@ def test_fushun_to_dict_schema(fushun):
 
 
 def test_parser_source_names_no_department_of_the_sample(fushun):
-    source = (ROOT / "workflow" / "plans" / "parser.py").read_text("utf-8")
+    source = "".join(p.read_text("utf-8") for p in (ROOT / "workflow" / "plans" / "parsing").glob("*.py"))
     for d in fushun.departments:
         for name in (d.name, *d.aliases):
             assert name not in source, name
@@ -232,7 +237,7 @@ def test_digital_alias_in_a_labelled_clause(digital):
     assert task(digital, "2.2.2").leads == ["市营商环境建设局"]
     assert task(digital, "2.2.3").leads == ["市营商环境建设局"]     # later mention of the alias
     assert dept(digital, "市营商环境建设局").aliases == ["市政务服务管理局"]
-    assert dept(digital, "各县（市、区）人民政府").kind == "county"
+    assert dept(digital, "各县（市、区）人民政府").kind == "collective"
 
 
 def test_digital_unassigned_and_preamble(digital):
@@ -630,8 +635,9 @@ def test_error_messages_are_one_line():
 
 @pytest.mark.parametrize(("name", "kind"), [
     ("市发展改革委", "municipal"), ("市委党校", "municipal"), ("市政府办公室", "municipal"),
-    ("各县区政府", "county"), ("各县（市、区）人民政府", "county"), ("西山区人民政府", "county"),
-    ("各开发区管委会", "zone"), ("高新区管委会", "zone"), ("某某经济开发区", "zone"),
+    ("各县区政府", "collective"), ("各县（市、区）人民政府", "collective"), ("西山区人民政府", "county"),
+    ("各开发区管委会", "collective"), ("高新区管委会", "zone"), ("某某经济开发区", "zone"),
+    ("各区、县级市", "collective"), ("市直各部门", "collective"), ("某某县人民政府", "county"),
     ("人民银行某市中心支行", "other"), ("某某学院", "other"), ("省财政厅", "other"),
 ])
 def test_department_kind(name, kind):

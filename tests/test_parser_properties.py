@@ -1,10 +1,12 @@
 """Property tests: the parser survives arbitrary text and keeps its invariants on plan-like text."""
 from __future__ import annotations
 
+import re
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workflow.plans.parser import PlanDraft, PlanParseError, parse_plan, read_plan_bytes
+from workflow.plans.parsing import PlanDraft, PlanParseError, parse_plan, read_plan_bytes
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -16,6 +18,9 @@ PIECES = [
     "各县区政府", "各开发区管委会", "市营商局(市大数据管理局)", "人民银行某市中心支行", "牵头单位：", "配合单位：",
     "责任单位：", "牵头", "配合", "负责", "按职责分工负责", "等", "由", "和", "及", "以下均需", "落实,不再列出",
     "推进试点", "加强监管", "方案", "　", " ",
+    "有关部门", "各区、县级市", "各县（市、区）", "上述单位", "各配合单位", "各项目牵头单位", "下同", "参加单位:",
+    "未明确牵头单位的，由所列单位按职责分工负责", "排在第一位的为牵头单位", "完成时限：", "2026年6月底前", "持续推进",
+    "无", "/", "以下各项任务不再一一列出", "具备", "2012年起5年内",
 ]
 
 plan_like = st.lists(st.sampled_from(PIECES), max_size=80).map("".join)
@@ -48,13 +53,18 @@ def check_invariants(draft: PlanDraft) -> None:
     aliases = {a for d in draft.departments for a in d.aliases}
     assert not names & aliases
     for t in draft.tasks:
-        assert t.leads or t.co
+        assert t.leads or t.co or t.placeholders
         assert set(t.leads) | set(t.co) | set(t.implied) <= names
         assert not set(t.leads) & set(t.co)
+        assert not set(t.placeholders) & names
+        assert (t.lead_rule in {"marked", "single", "first_group", "first_listed", "declared_first",
+                                "declared_joint"}) == bool(t.leads)
+    for t in [*draft.tasks, *draft.unassigned]:
+        assert t.due is None or t.due == "ongoing" or re.fullmatch(r"\d{4}-\d{2}-\d{2}", t.due)
     for t in draft.unassigned:
         assert not t.leads and not t.co
     assert set(draft.implied_units) <= names
-    assert all(d.kind in {"municipal", "county", "zone", "other"} for d in draft.departments)
+    assert all(d.kind in {"municipal", "county", "zone", "other", "collective"} for d in draft.departments)
     data = draft.to_dict()
     for t in [*data["targets"], *(x for task in data["tasks"] for x in task["targets"])]:
         assert not (isinstance(t["value"], float) and t["value"].is_integer())
@@ -94,7 +104,8 @@ def test_a_numbered_measure_with_a_clause_is_always_found(extra):
 
 
 @SETTINGS
-@given(st.binary(max_size=300), st.sampled_from(["plan.txt", "plan.docx", "plan", "PLAN.TXT"]))
+@given(st.one_of(st.binary(max_size=300), st.binary(max_size=300).map(lambda b: b"%PDF-1.4\n" + b)),
+       st.sampled_from(["plan.txt", "plan.docx", "plan", "PLAN.TXT", "plan.pdf", "plan.doc"]))
 def test_arbitrary_bytes_raise_only_plan_parse_error(data, filename):
     try:
         text = read_plan_bytes(data, filename)

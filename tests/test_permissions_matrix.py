@@ -221,7 +221,7 @@ WEB = [
                                                                     "302 403 403 403 403 403 403 302"),
     ("GET", "/admin/mailbox", None,                                 "302 403 403 403 403 403 403 200"),
     ("GET", "/admin/mailbox/{email}", None,                         "302 403 403 403 403 403 403 200"),
-    ("POST", "/admin/mailbox/{email}/retry", {},                    "302 403 403 403 403 403 403 302"),
+    ("POST", "/admin/mailbox/{email}/retry", {},                    "302 403 403 403 403 403 403 303"),
     ("GET", "/admin/users", None,                                   "302 403 403 403 403 403 403 200"),
     ("GET", "/admin/users/{a_user}", None,                          "302 403 403 403 403 403 403 200"),
     ("POST", "/admin/users/{a_user}", {"display_name": "甲局联络员", "role": "liaison", "department": "{a_dept}"},

@@ -166,13 +166,15 @@ def test_review_queue_filters_counts_and_bulk_approve(app):
         save_report(report, ReportInput(narrative="进展", percent_complete=50, progress="on_track", values=values),
                     actor=liaison, now=LATER + timedelta(hours=len(submitted)), version=report.version, submit=True)
         submitted.append(report)
-    rows, total, counts = review_queue(QueueFilters(), now=LATER)
+    page, counts = review_queue(QueueFilters(), now=LATER)
+    rows, total = page.items, page.total
     assert [r.id for r in rows] == [r.id for r in submitted]  # oldest first
     assert total == 3 and counts["submitted"] == 3 and counts["draft"] > 0
-    rows, total, _ = review_queue(QueueFilters(area="3.4"), now=LATER)
+    rows = review_queue(QueueFilters(area="3.4"), now=LATER)[0].items
     assert [r.task.code for r in rows] == ["3.4.3"]
     late = datetime(2026, 4, 20, 1, tzinfo=UTC)
-    _, overdue_total, counts = review_queue(QueueFilters(status=None, overdue=True, period_key="2026Q1"), now=late)
+    page, counts = review_queue(QueueFilters(status=None, overdue=True, period_key="2026Q1"), now=late)
+    overdue_total = page.total
     assert overdue_total == counts["overdue"] > 0
     approved, problems = bulk_approve([r.id for r in submitted] + [999999], actor=office, now=LATER)
     assert approved == 3 and len(problems) == 1

@@ -132,5 +132,6 @@ def _register_template_helpers(app: Flask) -> None:
         if not has_request_context():  # emails and PDFs rendered by the scheduler or the CLI
             return {}
         unread = unread_count(current_user) if current_user.is_authenticated else 0
-        kind_names = {"municipal": _("市直部门"), "county": _("县区政府"), "zone": _("开发区"), "other": _("其他")}
+        kind_names = {"municipal": _("市直部门"), "county": _("县区政府"), "zone": _("开发区"), "other": _("其他"),
+                      "collective": _("集合单位")}
         return {"kind_names": kind_names, "current_locale": select_locale(), "request_path": request.path, "unread_count": unread}

@@ -21,7 +21,7 @@ from workflow.clock import utcnow
 from workflow.domain import DomainError
 from workflow.extensions import db
 from workflow.plans.importer import PlanImportError, import_plan, plan_to_draft
-from workflow.plans.parser import PlanParseError, parse_plan_bytes
+from workflow.plans.parsing import PlanParseError, parse_plan_bytes
 from workflow.plans.services import sha256_of
 from workflow.plans.table import print_draft_table
 from workflow.scheduling.periods import Cadence
@@ -104,7 +104,7 @@ outbox_cli = AppGroup("outbox", help="The email outbox.")
 @format_option()
 @clean_errors(PlanParseError)
 def plan_parse(path: str, fmt: str) -> None:
-    """Parse PATH (.txt or .docx) and print the decomposition; writes nothing."""
+    """Parse PATH (.txt, .docx or .pdf) and print the decomposition; writes nothing."""
     draft = parse_plan_bytes(read_input_file(path), Path(path).name)
     if fmt == "json":
         print_json(draft.to_dict())

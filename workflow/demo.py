@@ -11,7 +11,7 @@ from models import Assignment, Department, Plan, Role, User
 from workflow.admin.services import create_user
 from workflow.extensions import db
 from workflow.plans.importer import import_plan
-from workflow.plans.parser import parse_plan_bytes
+from workflow.plans.parsing import parse_plan_bytes
 from workflow.plans.services import sha256_of
 
 

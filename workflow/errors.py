@@ -1,9 +1,20 @@
-"""Errors are answers: a friendly page in the UI, problem details (RFC 9457) under /api/."""
-from flask import Flask, abort, jsonify, render_template, request
+"""Errors are answers: a friendly page in the UI, problem details (RFC 9457) under /api/.
+
+A service's refusal (workflow.domain.DomainError) that a view does not answer itself reaches `domain_error`: a
+refused POST goes back to the page its form was on with the message flashed. Views that re-render a form so
+that what was typed stays use `refused()`."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
 
+from forms import apply_errors
+from workflow.domain import DomainError, PermissionDenied, ValidationFailed
+from workflow.domain import NotFound as Missing
 from workflow.extensions import db
 
 TITLES = {
@@ -36,6 +47,38 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+def refused(exc: DomainError, form=None) -> dict[str, str]:
+    """A service said no to a view that re-renders its page: roll back what the call began. A ValidationFailed's
+    field errors go onto `form` (when given) and are returned, for pages that show them per row; any other
+    refusal is flashed and {} is returned. The caller renders with `exc.status`."""
+    db.session.rollback()
+    if isinstance(exc, ValidationFailed):
+        if form is not None:
+            apply_errors(form, exc.errors)
+        return exc.errors
+    flash(exc.message, "error")
+    return {}
+
+
+def _readable(path: str) -> bool:
+    """A page of ours that answers GET (a form re-rendered at its POST-only address is not one)."""
+    try:
+        current_app.url_map.bind(request.host).match(path, method="GET")
+    except (NotFound, MethodNotAllowed):
+        return False
+    except HTTPException:  # a redirect (trailing slash): still a page
+        pass
+    return True
+
+
+def back_url() -> str:
+    """The page a refused form was on: a same-site Referer that answers GET, else the home page."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host and referrer.path.startswith("/") and _readable(referrer.path):
+        return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return url_for("dashboard.home")
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
@@ -43,6 +86,19 @@ def register_error_handlers(app: Flask) -> None:
             return problem(400, error.description)
         return render_template("errors/error.html", status=400, title=_l("表单已过期"),
                                detail=_l("页面停留时间过长或表单已失效，请返回重新提交。")), 400
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        """Missing or forbidden: its error page. Any other refusal of a POST: the message flashed on the page the
+        form was on (303). On a GET there is no form to go back to: the error page with the status."""
+        db.session.rollback()
+        if _wants_json():
+            return problem(error.status, error.message)
+        if request.method in ("GET", "HEAD") or isinstance(error, (Missing, PermissionDenied)):
+            return render_template("errors/error.html", status=error.status,
+                                   title=TITLES.get(error.status, _l("错误")), detail=error.message), error.status
+        flash(error.message, "error")
+        return redirect(back_url(), 303)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -1,7 +1,7 @@
 """session epoch and login lockout
 
 Revision ID: a3c5e7f9b1d2
-Revises: 19345a9a09d3
+Revises: c0e1d2a3b4f5
 Create Date: 2026-12-01 21:40:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a3c5e7f9b1d2'
-down_revision = '19345a9a09d3'
+down_revision = 'c0e1d2a3b4f5'
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,6 @@
-"""Build district-renewal-tables.docx: a plan whose measures live in responsibility tables.
+"""Build the .docx sample plans: district-renewal-tables.docx (measures in responsibility tables under
+outline headings) and township-duties-table.docx (one duty table with a 责任单位 column whose first unit
+leads by a declared convention, collectives, placeholders, '—' for none and a 完成时限 column).
 
 Run from the repository root with `.venv/bin/python tests/plans/make_docx.py`; the generated file is kept
 in the repository so the tests do not depend on running this script.
@@ -10,6 +12,7 @@ from pathlib import Path
 import docx
 
 OUT = Path(__file__).with_name("district-renewal-tables.docx")
+TOWNSHIP = Path(__file__).with_name("township-duties-table.docx")
 
 
 def add_table(document, header: list[str], rows: list[list[str]]):
@@ -55,5 +58,25 @@ def build(path: Path = OUT) -> Path:
     return path
 
 
+def build_township(path: Path = TOWNSHIP) -> Path:
+    document = docx.Document()
+    document.add_paragraph("青石镇2025年人居环境整治工作任务分解表")
+    document.add_paragraph("青石镇人民政府")
+    document.add_paragraph("说明：责任单位栏中排在第一位的为牵头单位。")
+    document.add_paragraph("一、整治任务")
+    add_table(document, ["序号", "任务名称", "工作要求", "责任单位", "协同单位", "完成时限"], [
+        ["1", "垃圾分类收运", "建成垃圾分类收集点40个，实现行政村全覆盖。", "镇生态办、镇财政所、各村（社区）",
+         "—", "2025年9月底前"],
+        ["2", "农村厕所改造", "完成户厕改造600户。", "镇农业服务中心、各村（社区）", "相关站所", "2025年12月"],
+        ["3", "河塘清淤", "对辖区河塘开展常态化清淤保洁。", "镇水利站", "无", "持续推进"],
+        ["4", "村容村貌提升", "清理乱堆乱放，整治私搭乱建。", "各村（社区）", "镇综合执法队", "长期"],
+    ])
+    document.add_paragraph("二、保障措施")
+    document.add_paragraph("镇纪委对任务落实情况开展督查，每月通报一次。")
+    document.save(str(path))
+    return path
+
+
 if __name__ == "__main__":
     print(build())
+    print(build_township())

@@ -2,41 +2,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import select, update
 
 from models import Notification, User
 from models.audit import record
 from workflow.auth.passwords import password_problem
 from workflow.domain import NotFound, ValidationFailed
 from workflow.extensions import db
+from workflow.pagination import paginate
 
 PER_PAGE = 30
 LOCALES = ("zh_Hans_CN", "en")
 
 
-@dataclass
-class InboxPage:
-    items: list[Notification]
-    total: int
-    unread: int
-    page: int
-    pages: int
-
-
-def inbox(user: User, page: int = 1, per_page: int = PER_PAGE) -> InboxPage:
-    """The user's notifications, newest first, one page of them."""
-    mine = Notification.user_id == user.id
-    total = db.session.scalar(select(func.count(Notification.id)).where(mine)) or 0
-    unread = db.session.scalar(select(func.count(Notification.id)).where(mine, Notification.read_at.is_(None))) or 0
-    pages = max((total + per_page - 1) // per_page, 1)
-    page = min(max(page, 1), pages)
-    items = db.session.scalars(select(Notification).where(mine)
-                               .order_by(Notification.created_at.desc(), Notification.id.desc())
-                               .offset((page - 1) * per_page).limit(per_page)).all()
-    return InboxPage(list(items), total, unread, page, pages)
+def inbox(user: User, page: int = 1, per_page: int = PER_PAGE) -> Pagination:
+    """One page of the user's notifications, newest first."""
+    return paginate(select(Notification).where(Notification.user_id == user.id)
+                    .order_by(Notification.created_at.desc(), Notification.id.desc()), page=page, per_page=per_page)
 
 
 def mark_read(user: User, ids: Iterable[int] | None, now: datetime) -> int:

@@ -12,7 +12,8 @@ from forms.account import LocaleForm, PasswordChangeForm, TokenForm
 from workflow.account import services
 from workflow.auth import tokens
 from workflow.clock import utcnow
-from workflow.domain import DomainError, ValidationFailed
+from workflow.converters import page_arg, parse_ids
+from workflow.domain import ValidationFailed
 from workflow.extensions import db
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -45,14 +46,10 @@ def create_token():
     return body, status, {"Cache-Control": "no-store"}
 
 
-@bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@bp.route("/tokens/<id:token_id>/revoke", methods=["POST"])
 @login_required
 def revoke_token(token_id: int):
-    try:
-        row = tokens.revoke_token(token_id, actor=current_user, now=utcnow())
-    except DomainError as exc:
-        db.session.rollback()
-        abort(exc.status)
+    row = tokens.revoke_token(token_id, actor=current_user, now=utcnow())
     flash(_("已撤销令牌 %(prefix)s…", prefix=row.prefix), "success")
     return redirect(url_for("account.profile"))
 
@@ -102,19 +99,18 @@ def set_language():
 @bp.route("/inbox")
 @login_required
 def inbox():
-    page = request.args.get("page", 1, type=int)
-    return render_template("account/inbox.html", inbox=services.inbox(current_user, page))
+    return render_template("account/inbox.html", inbox=services.inbox(current_user, page_arg()))
 
 
 @bp.route("/inbox/read", methods=["POST"])
 @login_required
 def mark_read():
     """标为已读 for the ticked (or the one button's) rows; 全部标为已读 with all=1."""
-    ids = None if request.form.get("all") else [int(v) for v in request.form.getlist("ids") if v.isdigit()]
+    ids = None if request.form.get("all") else parse_ids(request.form.getlist("ids"))
     n = services.mark_read(current_user, ids, utcnow())
     if n:
         flash(_("已将 %(n)d 条消息标为已读。", n=n), "success")
-    page = request.form.get("page", 1, type=int)
+    page = page_arg(request.form)
     return redirect(url_for("account.inbox", page=page if page > 1 else None))
 
 
@@ -126,11 +122,8 @@ def _safe_link(link: str) -> str:
     return url_for("account.inbox")
 
 
-@bp.route("/inbox/<int:notification_id>")
+@bp.route("/inbox/<id:notification_id>")
 @login_required
 def open_notification(notification_id: int):
-    try:
-        note = services.open_notification(current_user, notification_id, utcnow())
-    except DomainError as exc:
-        abort(exc.status)
+    note = services.open_notification(current_user, notification_id, utcnow())
     return redirect(_safe_link(note.link))

@@ -15,8 +15,9 @@ from models import Notification, OutboxEmail, User
 from models.notify import EmailStatus
 from workflow.admin.views import bp
 from workflow.clock import utcnow
-from workflow.domain import DomainError
+from workflow.converters import page_arg
 from workflow.extensions import db
+from workflow.pagination import paginate
 from workflow.scheduling.outbox import mail_settings, retry_parked
 
 PER_PAGE = 50
@@ -38,7 +39,6 @@ def mailbox():
     status = request.args.get("status", "")
     status = status if status in set(EmailStatus) else ""
     q = (request.args.get("q") or "").strip()[:100]
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
 
     query = select(OutboxEmail)
     if status:
@@ -48,22 +48,17 @@ def mailbox():
         query = query.outerjoin(OutboxEmail.user).where(or_(
             OutboxEmail.to_address.ilike(like), OutboxEmail.subject.ilike(like),
             User.username.ilike(like), User.display_name.ilike(like)))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
-    page = min(page, pages)
-    rows = db.session.scalars(
-        query.options(selectinload(OutboxEmail.user))
-        .order_by(OutboxEmail.created_at.desc(), OutboxEmail.id.desc())
-        .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    page = paginate(query.options(selectinload(OutboxEmail.user))
+                    .order_by(OutboxEmail.created_at.desc(), OutboxEmail.id.desc()), page=page_arg(), per_page=PER_PAGE)
     counts = dict(db.session.execute(
         select(OutboxEmail.status, func.count(OutboxEmail.id)).group_by(OutboxEmail.status)).all())
     failure_count, failures = _failures()
-    return render_template("admin/mailbox.html", rows=rows, status=status, q=q, page=page, pages=pages,
-                           total=total, counts=counts, status_names=STATUS_NAMES, settings=mail_settings(),
+    return render_template("admin/mailbox.html", rows=page.items, status=status, q=q, page=page,
+                           total=page.total, counts=counts, status_names=STATUS_NAMES, settings=mail_settings(),
                            failure_count=failure_count, failures=failures, action_form=ActionForm())
 
 
-@bp.get("/mailbox/<int:email_id>")
+@bp.get("/mailbox/<id:email_id>")
 def mailbox_message(email_id: int):
     row = db.session.scalar(select(OutboxEmail).where(OutboxEmail.id == email_id).options(
         selectinload(OutboxEmail.user), selectinload(OutboxEmail.notifications).selectinload(Notification.user)))
@@ -73,17 +68,10 @@ def mailbox_message(email_id: int):
                            settings=mail_settings(), action_form=ActionForm())
 
 
-@bp.post("/mailbox/<int:email_id>/retry")
+@bp.post("/mailbox/<id:email_id>/retry")
 def mailbox_retry(email_id: int):
     if not ActionForm().validate():
         abort(400)
-    try:
-        retry_parked(email_id, actor=current_user, now=utcnow())
-    except DomainError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            abort(404)
-        flash(exc.message, "error")
-    else:
-        flash(_("已放回发送队列，下一轮发送时投递。"), "success")
+    retry_parked(email_id, actor=current_user, now=utcnow())
+    flash(_("已放回发送队列，下一轮发送时投递。"), "success")
     return redirect(url_for("admin.mailbox_message", email_id=email_id))

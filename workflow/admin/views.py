@@ -9,7 +9,6 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from forms import apply_errors
 from forms.admin import (
     KIND_CHOICES,
     ROLE_CHOICES,
@@ -25,7 +24,7 @@ from models import Department, Role, User
 from workflow.admin import services
 from workflow.clock import utcnow
 from workflow.domain import DomainError, ValidationFailed
-from workflow.errors import forbid_unless
+from workflow.errors import forbid_unless, refused
 from workflow.extensions import db, login_manager
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -85,8 +84,7 @@ def user_new():
                     department_id=form.department_id(), display_name=form.display_name.data or "",
                     email=form.email.data or "", password=form.password.data or "")
             except ValidationFailed as exc:
-                db.session.rollback()
-                apply_errors(form, exc.errors)
+                refused(exc, form)
             else:
                 if form.password.data:
                     flash(_("已创建用户 %(u)s。", u=user.username), "success")
@@ -96,7 +94,7 @@ def user_new():
     return render_template("admin/user_form.html", form=form, user=None, role_names=_role_names()), status
 
 
-@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@bp.route("/users/<id:user_id>", methods=["GET", "POST"])
 def user_edit(user_id: int):
     user = db.get_or_404(User, user_id)
     form = UserEditForm(obj=None if request.method == "POST" else user)
@@ -113,8 +111,7 @@ def user_edit(user_id: int):
                                      department_id=form.department_id(), display_name=form.display_name.data or "",
                                      email=form.email.data or "")
             except ValidationFailed as exc:
-                db.session.rollback()
-                apply_errors(form, exc.errors)
+                refused(exc, form)
             else:
                 flash(_("已保存用户 %(u)s 的信息。", u=user.username), "success")
                 return redirect(url_for("admin.users"))
@@ -123,39 +120,39 @@ def user_edit(user_id: int):
 
 
 def _user_action(user_id: int, action, success: str):
-    """A button on the users list: check the CSRF token, run the service, flash the outcome, back to the list."""
+    """A button on the users list: check the CSRF token, run the service, flash the outcome (a refusal too, such
+    as deactivating oneself), back to the list."""
     user = db.get_or_404(User, user_id)
     if not ActionForm().validate():
         abort(400)
     try:
         action(user)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
     else:
         flash(success % {"u": user.username}, "success")
     return redirect(url_for("admin.users"))
 
 
-@bp.post("/users/<int:user_id>/deactivate")
+@bp.post("/users/<id:user_id>/deactivate")
 def user_deactivate(user_id: int):
     return _user_action(user_id, lambda u: services.deactivate_user(u, actor=current_user, now=utcnow()),
                         _("已停用 %(u)s，该账号不能再登录。"))
 
 
-@bp.post("/users/<int:user_id>/reactivate")
+@bp.post("/users/<id:user_id>/reactivate")
 def user_reactivate(user_id: int):
     return _user_action(user_id, lambda u: services.reactivate_user(u, actor=current_user, now=utcnow()),
                         _("已启用 %(u)s。"))
 
 
-@bp.post("/users/<int:user_id>/unlock")
+@bp.post("/users/<id:user_id>/unlock")
 def user_unlock(user_id: int):
     return _user_action(user_id, lambda u: services.unlock_user(u, actor=current_user, now=utcnow()),
                         _("已解除 %(u)s 的登录锁定。"))
 
 
-@bp.post("/users/<int:user_id>/reset-password")
+@bp.post("/users/<id:user_id>/reset-password")
 def user_reset_password(user_id: int):
     """The temporary password is shown on this one response only (not flashed into the session cookie)."""
     user = db.get_or_404(User, user_id)
@@ -164,8 +161,7 @@ def user_reset_password(user_id: int):
     try:
         password = services.reset_password(user, actor=current_user, now=utcnow())
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc)
         return redirect(url_for("admin.users"))
     return _no_store(make_response(render_template("admin/password.html", user=user, password=password,
                                                    created=False, role_names=_role_names())))
@@ -192,8 +188,7 @@ def departments():
                 department = services.create_department(actor=current_user, now=utcnow(), name=form.name.data or "",
                                                         kind=form.kind.data)
             except ValidationFailed as exc:
-                db.session.rollback()
-                apply_errors(form, exc.errors)
+                refused(exc, form)
             else:
                 flash(_("已新增单位：%(n)s。", n=department.name), "success")
                 return redirect(url_for("admin.departments"))
@@ -201,7 +196,7 @@ def departments():
     return _render_departments(form)
 
 
-@bp.post("/departments/<int:department_id>/aliases")
+@bp.post("/departments/<id:department_id>/aliases")
 def department_alias(department_id: int):
     department = db.get_or_404(Department, department_id)
     form = AliasForm()
@@ -210,7 +205,7 @@ def department_alias(department_id: int):
             raise ValidationFailed({"alias": form.errors.get("alias", [_("别名有误。")])[0]})
         services.add_alias(department, form.alias.data or "", actor=current_user, now=utcnow())
     except ValidationFailed as exc:
-        db.session.rollback()
+        refused(exc)
         return _render_departments(DepartmentForm(formdata=None),
                                    alias_errors={department.id: (exc.errors.get("alias", exc.message),
                                                                  form.alias.data or "")},

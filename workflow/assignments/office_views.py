@@ -16,7 +16,7 @@ from workflow.assignments import services
 from workflow.assignments.views import bp
 from workflow.clock import utcnow
 from workflow.domain import DomainError, ValidationFailed
-from workflow.errors import forbid_unless
+from workflow.errors import forbid_unless, refused
 from workflow.extensions import db
 
 HISTORY_LIMIT = 100
@@ -46,7 +46,7 @@ def adjustments():
     return _render()
 
 
-@bp.post("/adjustments/<int:request_id>/decide")
+@bp.post("/adjustments/<id:request_id>/decide")
 @login_required
 def adjustment_decide(request_id: int):
     forbid_unless(current_user.is_reviewer)
@@ -61,13 +61,8 @@ def adjustment_decide(request_id: int):
             raise ValidationFailed({name: errors[0] for name, errors in form.errors.items()})
         services.decide_adjustment(adjustment, accept=accept, reason=form.reason.data or "", actor=current_user,
                                    now=utcnow())
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return _render(errors={adjustment.id: exc.errors}, typed=typed, status=exc.status)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return _render(typed=typed, status=exc.status)
+        return _render(errors={adjustment.id: refused(exc)}, typed=typed, status=exc.status)
     task = adjustment.assignment.task
     if accept:
         flash(_("已同意：任务 %(code)s 改由%(dept)s承担，原单位的记录已保留。", code=task.code,

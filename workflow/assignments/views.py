@@ -12,9 +12,10 @@ from flask_login import current_user, login_required
 from models import Assignment
 from workflow.assignments import services
 from workflow.clock import utcnow
+from workflow.converters import parse_version
 from workflow.dashboard.views import render_my_tasks
-from workflow.domain import DomainError, NotFound, PermissionDenied, ValidationFailed
-from workflow.errors import forbid_unless
+from workflow.domain import Conflict, ValidationFailed
+from workflow.errors import forbid_unless, refused
 from workflow.extensions import db
 
 bp = Blueprint("assignments", __name__, url_prefix="/assignments")
@@ -26,22 +27,8 @@ def _assignment_or_abort(assignment_id: int) -> Assignment:
     return assignment
 
 
-def _version() -> int | None:
-    raw = request.form.get("version", "")
-    return int(raw) if raw.isdigit() else None
-
-
 def _back(assignment: Assignment):
     return redirect(url_for("dashboard.my_tasks", _anchor=f"a{assignment.id}"))
-
-
-def _refused(exc: DomainError, *, adjust: dict | None = None):
-    """A service said no: 403/404 as such, anything else back on 我的任务 with the message and its status."""
-    db.session.rollback()
-    if isinstance(exc, (PermissionDenied, NotFound)):
-        abort(exc.status)
-    flash(exc.message, "error")
-    return render_my_tasks(adjust=adjust, status=exc.status)
 
 
 @bp.route("/")
@@ -55,30 +42,28 @@ def index():
     return redirect(url_for("dashboard.home"))
 
 
-@bp.route("/<int:assignment_id>/acknowledge", methods=["POST"])
+@bp.route("/<id:assignment_id>/acknowledge", methods=["POST"])
 @login_required
 def acknowledge(assignment_id: int):
     assignment = _assignment_or_abort(assignment_id)
     try:
-        services.acknowledge(assignment, actor=current_user, now=utcnow(), version=_version())
-    except DomainError as exc:
-        return _refused(exc)
+        services.acknowledge(assignment, actor=current_user, now=utcnow(), version=parse_version(request.form.get("version")))
+    except Conflict as exc:  # acknowledged meanwhile (or a stale page): 我的任务 as it is now, with the message
+        refused(exc)
+        return render_my_tasks(status=exc.status)
     flash(_("已签收任务 %(code)s。", code=assignment.task.code), "success")
     return _back(assignment)
 
 
-@bp.route("/<int:assignment_id>/adjustment", methods=["POST"])
+@bp.route("/<id:assignment_id>/adjustment", methods=["POST"])
 @login_required
 def adjust(assignment_id: int):
     assignment = _assignment_or_abort(assignment_id)
     typed = {"reason": request.form.get("reason", ""), "proposed_department": request.form.get("proposed_department", "")}
     try:
         services.request_adjustment(assignment, reason=typed["reason"], proposed_department=typed["proposed_department"],
-                                    actor=current_user, now=utcnow(), version=_version())
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return render_my_tasks(adjust={"id": assignment.id, "values": typed, "errors": exc.errors}, status=422)
-    except DomainError as exc:
-        return _refused(exc, adjust={"id": assignment.id, "values": typed, "errors": {}})
+                                    actor=current_user, now=utcnow(), version=parse_version(request.form.get("version")))
+    except (ValidationFailed, Conflict) as exc:  # back on 我的任务 with what was typed; 403/404 as such
+        return render_my_tasks(adjust={"id": assignment.id, "values": typed, "errors": refused(exc)}, status=exc.status)
     flash(_("已提交任务 %(code)s 的调整申请，等待领导小组办公室处理。", code=assignment.task.code), "success")
     return _back(assignment)

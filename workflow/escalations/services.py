@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask import current_app, has_app_context
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.orm import selectinload
 
@@ -16,6 +17,7 @@ from models.audit import record
 from workflow.clock import local
 from workflow.domain import Conflict, PermissionDenied, ValidationFailed
 from workflow.extensions import db
+from workflow.pagination import paginate
 from workflow.scheduling.calendar import office_calendar
 from workflow.scheduling.reminders import DEFAULT_RULES, rules_for
 from workflow.scheduling.workdays import WorkdayCalendar
@@ -51,8 +53,7 @@ def _filtered(*, status: str | None, department_id: int | None, plan_id: int | N
     return q
 
 
-def list_escalations(*, status: str | None = EscalationStatus.OPEN, department_id: int | None = None,
-                     plan_id: int | None = None, limit: int | None = None, offset: int = 0) -> list[Escalation]:
+def _listed(*, status: str | None, department_id: int | None, plan_id: int | None) -> Select:
     """Escalations matching the filters with task, period, department (and report/contribution, closer) loaded.
 
     Open ones come first, oldest first (the longest-waiting item is at the top); closed ones, when listed on
@@ -63,15 +64,22 @@ def list_escalations(*, status: str | None = EscalationStatus.OPEN, department_i
         selectinload(Escalation.report), selectinload(Escalation.contribution), selectinload(Escalation.closed_by),
     )
     if status == EscalationStatus.CLOSED:
-        q = q.order_by(Escalation.closed_at.desc(), Escalation.id.desc())
-    else:
-        q = q.order_by(case((Escalation.status == EscalationStatus.OPEN, 0), else_=1), Escalation.opened_at,
-                       Escalation.id)
-    if offset:
-        q = q.offset(offset)
-    if limit is not None:
-        q = q.limit(limit)
-    return list(db.session.scalars(q))
+        return q.order_by(Escalation.closed_at.desc(), Escalation.id.desc())
+    return q.order_by(case((Escalation.status == EscalationStatus.OPEN, 0), else_=1), Escalation.opened_at,
+                      Escalation.id)
+
+
+def list_escalations(*, status: str | None = EscalationStatus.OPEN, department_id: int | None = None,
+                     plan_id: int | None = None) -> list[Escalation]:
+    """Every escalation matching the filters, in list order (see _listed)."""
+    return list(db.session.scalars(_listed(status=status, department_id=department_id, plan_id=plan_id)))
+
+
+def escalation_page(*, status: str | None = EscalationStatus.OPEN, department_id: int | None = None,
+                    plan_id: int | None = None, page: int = 1, per_page: int = 50) -> Pagination:
+    """One page of the list, for the escalation page."""
+    return paginate(_listed(status=status, department_id=department_id, plan_id=plan_id), page=page,
+                    per_page=per_page)
 
 
 def escalation_counts(*, department_id: int | None = None, plan_id: int | None = None) -> dict[str, int]:

@@ -5,8 +5,6 @@ escalations read-only (and their notices); liaisons and admins get 403.
 """
 from __future__ import annotations
 
-import math
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -17,8 +15,9 @@ from forms import BaseForm
 from models import Escalation, EscalationStatus, Role
 from pdf.render import FONT_MESSAGE, PdfError, PdfUnavailable, render_pdf
 from workflow.clock import local, utcnow
+from workflow.converters import id_arg, page_arg
 from workflow.domain import DomainError, ValidationFailed
-from workflow.errors import forbid_unless
+from workflow.errors import forbid_unless, refused
 from workflow.escalations import services
 from workflow.extensions import db
 from workflow.reports.storage import content_disposition
@@ -43,19 +42,11 @@ def _escalation_or_404(escalation_id: int) -> Escalation:
     return escalation
 
 
-def _int_arg(name: str) -> int | None:
-    try:
-        value = int(request.args.get(name, ""))
-    except ValueError:
-        return None
-    return value if value > 0 else None
-
-
 def _list_args() -> dict:
     """The list's GET state (tab, department, plan, page) with unknown values dropped."""
     tab = request.args.get("tab", "open")
-    return {"tab": tab if tab in TABS else "open", "department": _int_arg("department"), "plan": _int_arg("plan"),
-            "page": _int_arg("page") or 1}
+    return {"tab": tab if tab in TABS else "open", "department": id_arg("department"), "plan": id_arg("plan"),
+            "page": page_arg()}
 
 
 def list_query(args: dict) -> dict:
@@ -80,16 +71,14 @@ def _render_index(*, errors: dict | None = None, typed: dict | None = None, stat
     plan_id = args["plan"] if args["plan"] in {p.id for p in choices["plans"]} else None
     args["plan"] = plan_id
     counts = services.escalation_counts(department_id=department_id, plan_id=plan_id)
-    total = counts[args["tab"]]
-    pages = max(math.ceil(total / PER_PAGE), 1)
-    args["page"] = min(args["page"], pages)
-    rows = services.list_escalations(status=args["tab"], department_id=department_id, plan_id=plan_id,
-                                     limit=PER_PAGE, offset=(args["page"] - 1) * PER_PAGE)
+    page = services.escalation_page(status=args["tab"], department_id=department_id, plan_id=plan_id,
+                                    page=args["page"], per_page=PER_PAGE)
+    args["page"], rows = page.page, page.items
     today = local(utcnow()).date()
     cal = office_calendar() if args["tab"] == "open" and rows else None
     late = {e.id: services.days_late_now(e, today, cal) if cal else e.days_late for e in rows}
     return render_template(
-        "escalations/index.html", rows=rows, late=late, counts=counts, total=total, args=args, pages=pages,
+        "escalations/index.html", rows=rows, late=late, counts=counts, total=page.total, args=args, page=page,
         choices=choices, index_url=index_url, cause_names=services.CAUSE_NAMES, close_label=services.close_label,
         can_close=current_user.can_close_escalations(), errors=errors or {}, typed=typed or {},
         head_department=current_user.department if is_head else None,
@@ -105,7 +94,7 @@ def index():
     return _render_index()
 
 
-@bp.post("/<int:escalation_id>/close")
+@bp.post("/<id:escalation_id>/close")
 @login_required
 def close(escalation_id: int):
     forbid_unless(current_user.can_close_escalations())
@@ -117,13 +106,8 @@ def close(escalation_id: int):
         if not form.validate():
             raise ValidationFailed({name: str(errors[0]) for name, errors in form.errors.items()})
         services.close_escalation(escalation, note=note, actor=current_user, now=utcnow())
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return _render_index(errors={escalation.id: exc.errors}, typed=typed, status=exc.status)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return _render_index(typed=typed, status=exc.status)
+        return _render_index(errors={escalation.id: refused(exc)}, typed=typed, status=exc.status)
     flash(_("已关闭督办事项 %(number)s（%(dept)s %(code)s）。", number=services.notice_number(escalation),
             dept=escalation.department.name, code=escalation.task.code), "success")
     return redirect(index_url(_list_args()))
@@ -135,14 +119,14 @@ def _notice_html(escalation: Escalation, *, for_pdf: bool) -> str:
                            can_close=escalation.can_close(current_user))
 
 
-@bp.get("/<int:escalation_id>/notice")
+@bp.get("/<id:escalation_id>/notice")
 @login_required
 def notice(escalation_id: int):
     escalation = _escalation_or_404(escalation_id)
     return _notice_html(escalation, for_pdf=False)
 
 
-@bp.get("/<int:escalation_id>/notice.pdf")
+@bp.get("/<id:escalation_id>/notice.pdf")
 @login_required
 @limit("PDF_RATE_LIMIT")
 def notice_pdf(escalation_id: int):

@@ -40,8 +40,9 @@ from models.evaluation import (
 )
 from pdf.render import FONT_MESSAGE, PdfError, PdfUnavailable
 from workflow.clock import local, utcnow
+from workflow.converters import parse_id, parse_version
 from workflow.domain import Conflict, DomainError, ValidationFailed
-from workflow.errors import forbid_unless
+from workflow.errors import forbid_unless, refused
 from workflow.evaluation import documents, scoring, services
 from workflow.extensions import db
 from workflow.reports.storage import content_disposition
@@ -68,20 +69,8 @@ def _helpers() -> dict:
 
 # -- finding ------------------------------------------------------------------------------------------------
 
-MAX_ID = 2**31 - 1   # larger numbers from a URL or a form are no row of ours (and overflow the database's int)
-
-
-def _id(value) -> int | None:
-    """A positive id from a form or URL value, else None (never an exception: '²', '1e3', '' and 10**30)."""
-    text = str(value if value is not None else "").strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 10:
-        return None
-    number = int(text)
-    return number if 0 < number <= MAX_ID else None
-
-
 def _evaluation_or_404(plan_id: int, year: int) -> Evaluation:
-    if not services.MIN_YEAR <= year <= services.MAX_YEAR or _id(plan_id) is None:
+    if not services.MIN_YEAR <= year <= services.MAX_YEAR:
         abort(404)
     evaluation = services.find_evaluation(db.get_or_404(Plan, plan_id), year)
     if evaluation is None:
@@ -93,7 +82,7 @@ def _department_or_404(evaluation: Evaluation, department_id) -> Department | No
     """The evaluated department a form or URL names (None when it names none); 404 when it is not evaluated."""
     if department_id in (None, "", 0, "0"):
         return None
-    wanted = _id(department_id)
+    wanted = parse_id(department_id)
     score = next((s for s in evaluation.scores if s.department_id == wanted), None) if wanted else None
     if score is None:
         abort(404)
@@ -154,7 +143,7 @@ def open_evaluation():
     """Open (create if needed) and compute a plan's evaluation for a year; errors come back on the form."""
     forbid_unless(current_user.can_manage_evaluations())
     form = OpenForm()
-    plan_id = _id(form.plan.data)
+    plan_id = parse_id(form.plan.data)
     plan = db.session.get(Plan, plan_id) if plan_id else None
     year_text = unicodedata.normalize("NFKC", form.year.data or "").strip()    # ２０２６ is 2026
     year = int(year_text) if year_text.isascii() and year_text.isdigit() and len(year_text) <= 6 else 0
@@ -165,13 +154,8 @@ def open_evaluation():
             raise ValidationFailed({"plan": _("请选择实施方案。")})
         evaluation = services.get_or_create(plan, year, now=utcnow())
         services.compute_evaluation(evaluation, actor=current_user, now=utcnow())
-    except ValidationFailed as exc:
-        db.session.rollback()
-        apply_errors(form, exc.errors)
-        return _render_index(form, exc.status)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
+        refused(exc, form)
         return _render_index(form, exc.status)
     flash(_("已计算 %(plan)s %(year)s 年度评估（草稿）。", plan=plan.title, year=year) if not evaluation.frozen
           else _("该年度评估已签认冻结，显示的是签认时的结果。"), "success" if not evaluation.frozen else "info")
@@ -252,7 +236,7 @@ def _render_show(evaluation: Evaluation, status: int = 200, **given):
         **_forms(evaluation, **given)), status
 
 
-@bp.get("/<int:plan_id>/<int:year>/")
+@bp.get("/<id:plan_id>/<int:year>/")
 @login_required
 def show(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
@@ -263,7 +247,7 @@ def show(plan_id: int, year: int):
     return _render_show(evaluation)[0]
 
 
-@bp.get("/<int:plan_id>/<int:year>/departments/<int:department_id>")
+@bp.get("/<id:plan_id>/<int:year>/departments/<id:department_id>")
 @login_required
 def department(plan_id: int, year: int, department_id: int):
     evaluation = _evaluation_or_404(plan_id, year)
@@ -292,15 +276,13 @@ def _act(evaluation: Evaluation, form, form_key: str, action, success: str):
             raise ValidationFailed(_form_errors(form))
         action()
     except ValidationFailed as exc:
-        db.session.rollback()
-        errors = form.field_errors(exc.errors) if hasattr(form, "field_errors") else exc.errors
-        apply_errors(form, errors)
+        errors = refused(exc)
+        apply_errors(form, form.field_errors(errors) if hasattr(form, "field_errors") else errors)
         return _render_show(evaluation, exc.status, **{form_key: form})
     except (DomainError, StaleDataError) as exc:
-        db.session.rollback()
         if isinstance(exc, StaleDataError):
             exc = Conflict(_("评估刚被其他人修改，请核对后重试。"))
-        flash(exc.message, "error")
+        refused(exc)
         if form_key == "sign_off_form":   # sign against what is shown now
             form.version.data = str(evaluation.version)
         return _render_show(evaluation, exc.status, **{form_key: form})
@@ -308,7 +290,7 @@ def _act(evaluation: Evaluation, form, form_key: str, action, success: str):
     return redirect(url_for("evaluation.show", plan_id=evaluation.plan_id, year=evaluation.year))
 
 
-@bp.post("/<int:plan_id>/<int:year>/compute")
+@bp.post("/<id:plan_id>/<int:year>/compute")
 @login_required
 def compute(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
@@ -324,7 +306,7 @@ def compute(plan_id: int, year: int):
     return redirect(url_for("evaluation.show", plan_id=plan_id, year=year))
 
 
-@bp.post("/<int:plan_id>/<int:year>/settings")
+@bp.post("/<id:plan_id>/<int:year>/settings")
 @login_required
 def settings(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
@@ -334,7 +316,7 @@ def settings(plan_id: int, year: int):
         evaluation, form.service_values(), actor=current_user, now=utcnow()), _("评估参数已保存并重新计算。"))
 
 
-@bp.post("/<int:plan_id>/<int:year>/adjust")
+@bp.post("/<id:plan_id>/<int:year>/adjust")
 @login_required
 def adjust(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
@@ -348,13 +330,13 @@ def adjust(plan_id: int, year: int):
         _("已调整 %(dept)s 的分数。", dept=dept.name))
 
 
-@bp.post("/<int:plan_id>/<int:year>/rate")
+@bp.post("/<id:plan_id>/<int:year>/rate")
 @login_required
 def rate(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
     forbid_unless(current_user.can_manage_evaluations())
     form = RatingForm()
-    task = db.session.get(Task, _id(form.task.data)) if _id(form.task.data) else None
+    task = db.session.get(Task, parse_id(form.task.data)) if parse_id(form.task.data) else None
     if task is None or task.plan_id != evaluation.plan_id:
         abort(404)
     return _act(evaluation, form, "rating_form", lambda: services.rate_task(
@@ -362,13 +344,13 @@ def rate(plan_id: int, year: int):
         _("已保存任务 %(code)s 的评价。", code=task.code))
 
 
-@bp.post("/<int:plan_id>/<int:year>/milestone")
+@bp.post("/<id:plan_id>/<int:year>/milestone")
 @login_required
 def milestone(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
     forbid_unless(current_user.can_manage_evaluations())
     form = MilestoneForm()
-    target = db.session.get(Target, _id(form.target.data)) if _id(form.target.data) else None
+    target = db.session.get(Target, parse_id(form.target.data)) if parse_id(form.target.data) else None
     if target is None or target.plan_id != evaluation.plan_id:
         abort(404)
     return _act(evaluation, form, "milestone_form", lambda: services.set_milestone(
@@ -376,19 +358,19 @@ def milestone(plan_id: int, year: int):
         _("已保存指标节点值。"))
 
 
-@bp.post("/<int:plan_id>/<int:year>/sign-off")
+@bp.post("/<id:plan_id>/<int:year>/sign-off")
 @login_required
 def sign_off(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
     forbid_unless(current_user.can_sign_off_evaluations())
     form = SignOffForm()
-    version = _id(form.version.data) or (0 if form.version.data else None)   # garbage: stale, never "any"
+    version = parse_version(form.version.data)
     return _act(evaluation, form, "sign_off_form", lambda: services.sign_off(
         evaluation, actor=current_user, now=utcnow(), note=form.note.data, version=version),
         _("已签认，评估结果已冻结。"))
 
 
-@bp.post("/<int:plan_id>/<int:year>/reopen")
+@bp.post("/<id:plan_id>/<int:year>/reopen")
 @login_required
 def reopen(plan_id: int, year: int):
     evaluation = _evaluation_or_404(plan_id, year)
@@ -400,7 +382,7 @@ def reopen(plan_id: int, year: int):
 
 # -- files --------------------------------------------------------------------------------------------------
 
-@bp.post("/<int:plan_id>/<int:year>/files")
+@bp.post("/<id:plan_id>/<int:year>/files")
 @login_required
 @limit("PDF_RATE_LIMIT")
 def generate(plan_id: int, year: int):
@@ -428,11 +410,9 @@ def generate(plan_id: int, year: int):
     return redirect(url_for("evaluation.download", file_id=archived.id))
 
 
-@bp.get("/files/<int:file_id>")
+@bp.get("/files/<id:file_id>")
 @login_required
 def download(file_id: int):
-    if _id(file_id) is None:
-        abort(404)
     archived = db.get_or_404(EvaluationFile, file_id)
     forbid_unless(archived.can_view(current_user))
     try:

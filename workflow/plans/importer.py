@@ -21,7 +21,7 @@ from models import (
 )
 from models.audit import record
 from workflow.extensions import db
-from workflow.plans.parser import DepartmentDraft, OutlineNodeDraft, PlanDraft, TargetDraft, TaskDraft
+from workflow.plans.parsing import DepartmentDraft, OutlineNodeDraft, PlanDraft, TargetDraft, TaskDraft
 
 
 class PlanImportError(ValueError):

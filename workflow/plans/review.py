@@ -4,10 +4,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from workflow.plans.importer import code_key
-from workflow.plans.parser import PlanDraft
+from workflow.plans.parsing import PlanDraft
 from workflow.plans.services import split_names
+
+# Why the parser chose a task's leads (TaskDraft.lead_rule), so the office can tell what to check.
+LEAD_RULES = {
+    "marked": _l("条文标明牵头"),
+    "single": _l("仅列一个单位"),
+    "first_group": _l("第一个逗号前的单位牵头"),
+    "first_listed": _l("排在第一位的单位牵头"),
+    "declared_first": _l("按文件约定：排在第一位的为牵头单位"),
+    "declared_joint": _l("按文件约定：未明确牵头的由所列单位共同负责"),
+}
 
 
 def _all_tasks(draft: PlanDraft):
@@ -24,6 +35,7 @@ def review_rows(draft: PlanDraft, values: Mapping[str, str] | None) -> dict:
             "unassigned": t.code in unassigned,
             "leads": values.get(f"leads-{t.code}", "") if values else "、".join(t.leads),
             "co": values.get(f"co-{t.code}", "") if values else "、".join(t.co),
+            "lead_rule": LEAD_RULES.get(t.lead_rule, ""),
         })
     departments = [
         {"dept": d, "index": i, "rename": values.get(f"rename-{i}", d.name) if values else d.name}

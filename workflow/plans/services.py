@@ -14,9 +14,9 @@ from sqlalchemy.orm import selectinload
 from models import Assignment, AssignmentRole, Department, Plan, Task, User
 from workflow.extensions import db
 from workflow.plans.importer import import_plan, outline_tree  # noqa: F401  (re-exported for views)
-from workflow.plans.parser import DepartmentDraft, PlanDraft, PlanParseError, parse_plan_bytes
+from workflow.plans.parsing import DepartmentDraft, PlanDraft, PlanParseError, parse_plan_bytes
 
-ALLOWED_SUFFIXES = {".txt", ".docx"}
+ALLOWED_SUFFIXES = {".txt", ".docx", ".pdf"}
 
 
 def sha256_of(data: bytes) -> str:
@@ -25,7 +25,7 @@ def sha256_of(data: bytes) -> str:
 
 def parse_upload(data: bytes, filename: str) -> PlanDraft:
     if Path(filename).suffix.lower() not in ALLOWED_SUFFIXES:
-        raise PlanParseError("只支持 .txt 和 .docx 格式的方案文件。")
+        raise PlanParseError("只支持 .txt、.docx 和 .pdf 格式的方案文件。")
     return parse_plan_bytes(data, filename)
 
 
@@ -121,7 +121,7 @@ def apply_corrections(draft: PlanDraft, *, assignments: dict[str, tuple[list[str
 
 
 def guess_kind(name: str) -> str:
-    from workflow.plans.parser import department_kind
+    from workflow.plans.parsing import department_kind
 
     return department_kind(name)
 

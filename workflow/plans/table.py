@@ -1,7 +1,7 @@
 """`plan parse --format table`: the decomposition as a readable terminal table."""
 import click
 
-from workflow.plans.parser import PlanDraft
+from workflow.plans.parsing import PlanDraft
 
 
 def _targets(targets) -> str:
@@ -20,6 +20,10 @@ def print_draft_table(draft: PlanDraft) -> None:
         click.echo(f"{'':<10} 牵头：{'、'.join(t.leads)}")
         if t.co:
             click.echo(f"{'':<10} 配合：{'、'.join(t.co)}")
+        if t.placeholders:
+            click.echo(f"{'':<10} 待明确：{'、'.join(t.placeholders)}")
+        if t.due:
+            click.echo(f"{'':<10} 时限：{'持续推进' if t.due == 'ongoing' else t.due}")
         if t.targets:
             click.echo(f"{'':<10} 目标：{_targets(t.targets)}")
     for t in draft.unassigned:

@@ -9,7 +9,7 @@ from workflow.errors import forbid_unless
 from workflow.extensions import db
 from workflow.plans import services
 from workflow.plans.importer import PlanImportError, find_plan_by_sha
-from workflow.plans.parser import PlanParseError, read_plan_bytes
+from workflow.plans.parsing import PlanParseError, read_plan_bytes
 from workflow.plans.review import corrections_from_form, review_rows
 
 bp = Blueprint("plans", __name__, url_prefix="/plans")
@@ -70,7 +70,7 @@ def review(key: str):
     )
 
 
-@bp.route("/<int:plan_id>")
+@bp.route("/<id:plan_id>")
 @login_required
 def show(plan_id: int):
     plan = services.load_plan(plan_id) or abort(404)
@@ -85,7 +85,7 @@ def departments():
     return render_template("plans/departments.html", rows=services.departments_overview())
 
 
-@bp.route("/departments/<int:department_id>")
+@bp.route("/departments/<id:department_id>")
 @login_required
 def department(department_id: int):
     dept = db.session.get(Department, department_id) or abort(404)

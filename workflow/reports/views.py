@@ -29,8 +29,8 @@ from models import (
 )
 from workflow.assignments.services import open_all_due_periods
 from workflow.clock import local, utcnow
-from workflow.domain import Conflict, DomainError, NotFound, PermissionDenied, TooLarge, ValidationFailed
-from workflow.errors import forbid_unless
+from workflow.domain import Conflict, NotFound, PermissionDenied, TooLarge, ValidationFailed
+from workflow.errors import forbid_unless, refused
 from workflow.extensions import db
 from workflow.reports import services, storage
 from workflow.reports.queries import visible_contributions, visible_reports
@@ -165,7 +165,7 @@ def render_report(report: Report, *, form: ReportForm | None = None, upload_form
     ), status
 
 
-@bp.route("/<int:report_id>", methods=["GET", "POST"])
+@bp.route("/<id:report_id>", methods=["GET", "POST"])
 @login_required
 def show(report_id: int):
     report = _report_or_abort(report_id)
@@ -177,8 +177,7 @@ def show(report_id: int):
         services.save_report(report, form.to_input(), actor=current_user, now=utcnow(),
                              version=form.version_number, submit=form.submitting)
     except ValidationFailed as exc:
-        db.session.rollback()
-        form.add_errors(exc.errors)
+        form.add_errors(refused(exc))
         flash(exc.message, "error")
         return render_report(report, form=form, status=422)
     except Conflict as exc:
@@ -204,7 +203,7 @@ def _report_conflict(report: Report, form: ReportForm, message: str):
     return render_report(report, form=form, conflict=True, status=409)
 
 
-@bp.route("/<int:report_id>/attachments", methods=["POST"])
+@bp.route("/<id:report_id>/attachments", methods=["POST"])
 @login_required
 def upload(report_id: int):
     report = _report_or_abort(report_id)
@@ -221,8 +220,7 @@ def upload(report_id: int):
             services.save_report(report, form.to_input(), actor=current_user, now=utcnow(),
                                  version=form.version_number, submit=False)
         except ValidationFailed as exc:
-            db.session.rollback()
-            form.add_errors(exc.errors)
+            form.add_errors(refused(exc))
             flash(_("附件未上传：请先改正报告中的错误。"), "error")
             return render_report(report, form=form, status=422)
         except Conflict as exc:
@@ -239,29 +237,22 @@ def upload(report_id: int):
         messages = exc.errors.values() if isinstance(exc, ValidationFailed) else [exc.message]
         upload_form.file.errors = [*upload_form.file.errors, *messages]
         return render_report(report, form=form, upload_form=upload_form, status=exc.status)
-    except DomainError as exc:
-        db.session.rollback()
-        abort(exc.status)
     flash(_("已上传附件：%(name)s", name=attachment.filename), "success")
     return redirect(url_for("reports.show", report_id=report.id, _anchor="attachments"))
 
 
-@bp.route("/attachments/<int:attachment_id>/remove", methods=["POST"])
+@bp.route("/attachments/<id:attachment_id>/remove", methods=["POST"])
 @login_required
 def remove_attachment(attachment_id: int):
     item = db.session.get(Attachment, attachment_id) or abort(404)
     if not item.report.can_view(current_user):
         abort(403)
-    try:
-        services.remove_attachment(item, actor=current_user, now=utcnow())
-    except DomainError as exc:
-        db.session.rollback()
-        abort(exc.status)
+    services.remove_attachment(item, actor=current_user, now=utcnow())
     flash(_("已删除附件：%(name)s", name=item.filename), "success")
     return redirect(url_for("reports.show", report_id=item.report_id, _anchor="attachments"))
 
 
-@bp.route("/attachments/<int:attachment_id>")
+@bp.route("/attachments/<id:attachment_id>")
 @login_required
 def attachment(attachment_id: int):
     item = db.session.get(Attachment, attachment_id) or abort(404)
@@ -306,7 +297,7 @@ def render_contribution(contribution: Contribution, *, form: ContributionForm | 
     ), status
 
 
-@bp.route("/contributions/<int:contribution_id>", methods=["GET", "POST"])
+@bp.route("/contributions/<id:contribution_id>", methods=["GET", "POST"])
 @login_required
 def contribution(contribution_id: int):
     item = _contribution_or_abort(contribution_id)
@@ -318,8 +309,7 @@ def contribution(contribution_id: int):
         services.save_contribution(item, form.text.data or "", actor=current_user, now=utcnow(),
                                    version=form.version_number, submit=form.submitting)
     except ValidationFailed as exc:
-        db.session.rollback()
-        form.add_errors(exc.errors)
+        form.add_errors(refused(exc))
         flash(exc.message, "error")
         return render_contribution(item, form=form, status=422)
     except (Conflict, PermissionDenied) as exc:

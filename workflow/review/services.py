@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -12,6 +13,7 @@ from workflow import notify
 from workflow.clock import local
 from workflow.domain import Conflict, PermissionDenied, ValidationFailed, require
 from workflow.extensions import db
+from workflow.pagination import paginate
 from workflow.reports.services import REPORT_TRANSITIONS, apply_transition, check_version, committed
 
 
@@ -98,16 +100,15 @@ def _filtered(f: QueueFilters, *, today) -> Select:
     return q
 
 
-def review_queue(f: QueueFilters, *, now: datetime) -> tuple[list[Report], int, dict[str, int]]:
-    """Reports matching the filters, oldest submission (then deadline) first, with counts per state."""
+def review_queue(f: QueueFilters, *, now: datetime) -> tuple[Pagination, dict[str, int]]:
+    """One page of the reports matching the filters, oldest submission (then deadline) first, and the counts per
+    state (and overdue) under the same filters but any status."""
     today = local(now).date()
-    q = _filtered(f, today=today)
-    total = db.session.scalar(select(func.count()).select_from(q.subquery()))
-    rows = db.session.scalars(
-        q.options(selectinload(Report.task), selectinload(Report.department), selectinload(Report.period))
-        .order_by(func.coalesce(Report.submitted_at, Report.updated_at), Period.deadline, Task.position, Report.id)
-        .offset((max(f.page, 1) - 1) * f.per_page).limit(f.per_page)
-    ).all()
+    page = paginate(
+        _filtered(f, today=today)
+        .options(selectinload(Report.task), selectinload(Report.department), selectinload(Report.period))
+        .order_by(func.coalesce(Report.submitted_at, Report.updated_at), Period.deadline, Task.position, Report.id),
+        page=f.page, per_page=f.per_page)
     counts_q = _filtered(QueueFilters(status=None, department_id=f.department_id, period_key=f.period_key,
                                       area=f.area, plan_id=f.plan_id), today=today)
     counts = _state_counts(counts_q)
@@ -115,7 +116,7 @@ def review_queue(f: QueueFilters, *, now: datetime) -> tuple[list[Report], int, 
         _filtered(QueueFilters(status=None, department_id=f.department_id, period_key=f.period_key, area=f.area,
                                plan_id=f.plan_id, overdue=True), today=today).subquery()))
     counts["overdue"] = overdue or 0
-    return list(rows), total or 0, counts
+    return page, counts
 
 
 def _state_counts(q: Select) -> dict[str, int]:

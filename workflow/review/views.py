@@ -4,7 +4,6 @@ Leaders see the queue and the periods read-only; everyone else gets 403. Every t
 workflow.review.services or workflow.assignments.services."""
 from __future__ import annotations
 
-import math
 from datetime import date, datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
@@ -27,8 +26,9 @@ from models import Period, Plan, PlanStatus, Report, ReportStatus
 from workflow.assignments import office_views  # noqa: F401  (registers routes)
 from workflow.assignments import services as assignments
 from workflow.clock import local, utcnow
+from workflow.converters import page_arg, parse_ids, parse_version
 from workflow.domain import DomainError, ValidationFailed
-from workflow.errors import forbid_unless
+from workflow.errors import forbid_unless, refused
 from workflow.extensions import db
 from workflow.review import services
 from workflow.scheduling.calendar import office_calendar
@@ -96,17 +96,13 @@ def _filters(form: QueueFilterForm, choices: dict) -> services.QueueFilters:
     departments = {str(d.id): d.id for d in choices["departments"]}
     status = form.status.data if form.status.data in {c.value for c in form.status.choices} else "submitted"
     form.status.data = status
-    try:
-        page = max(int(request.args.get("page", 1)), 1)
-    except ValueError:
-        page = 1
     return services.QueueFilters(
         status=None if status == "all" else status,
         department_id=departments.get(form.department.data or ""),
         period_key=form.period.data if form.period.data in choices["periods"] else None,
         area=form.area.data if form.area.data in areas else None,
         overdue=bool(form.overdue.data),
-        page=page,
+        page=page_arg(),
         per_page=PER_PAGE,
     )
 
@@ -122,10 +118,13 @@ def days_late(report: Report, today: date) -> int:
     return max((day - report.period.deadline).days, 0)
 
 
+def _list_args() -> dict:
+    """The queue's filters as query arguments, without the page (a change of filter starts at page 1)."""
+    return {k: v for k, v in request.args.items() if k != "page" and v not in (None, "")}
+
+
 def queue_url(**changes) -> str:
-    args = {k: v for k, v in request.args.items() if k != "page"}
-    args.update(changes)
-    return url_for("review.queue", **{k: v for k, v in args.items() if v not in (None, "")})
+    return url_for("review.queue", **{k: v for k, v in {**_list_args(), **changes}.items() if v not in (None, "")})
 
 
 @bp.get("/")
@@ -140,12 +139,10 @@ def queue():
     form.department.choices = select_choices([("", _("全部单位"))] + [(d.id, d.name) for d in choices["departments"]])
     form.period.choices = select_choices([("", _("全部周期"))] + [(key, key) for key in choices["periods"]])
     filters = _filters(form, choices)
-    rows, total, counts = services.review_queue(filters, now=now)
-    today = local(now).date()
-    pages = max(math.ceil(total / PER_PAGE), 1)
+    page, counts = services.review_queue(filters, now=now)
     return render_template(
-        "review/queue.html", form=form, rows=rows, total=total, counts=counts, filters=filters, page=filters.page,
-        pages=pages, today=today, days_late=days_late, queue_url=queue_url, report_url=report_url,
+        "review/queue.html", form=form, rows=page.items, total=page.total, counts=counts, filters=filters,
+        page=page, page_args=_list_args(), today=local(now).date(), days_late=days_late, queue_url=queue_url, report_url=report_url,
         status_names=status_names(), can_act=current_user.is_reviewer, next_url=request.full_path,
     )
 
@@ -167,7 +164,7 @@ def bulk_approve():
             for error in errors:
                 flash(error, "error")
         return redirect(_back_to_queue())
-    ids = sorted({int(x) for x in request.form.getlist("report_ids") if x.strip().isdigit()})
+    ids = parse_ids(request.form.getlist("report_ids"))
     if not ids:
         flash(_("请先勾选要通过的报告。"), "warning")
         return redirect(_back_to_queue())
@@ -192,14 +189,9 @@ def bulk_approve():
 
 # -- approve / return --------------------------------------------------------------------------------------
 
-def _version(form: ReviewForm) -> int | None:
-    text = (form.version.data or "").strip()
-    return int(text) if text.isdigit() else None
-
-
 def _next_after(now: datetime) -> str:
-    rows, _total, _counts = services.review_queue(services.QueueFilters(per_page=1), now=now)
-    return report_url(rows[0].id) if rows else url_for("review.queue")
+    oldest = services.review_queue(services.QueueFilters(per_page=1), now=now)[0].items
+    return report_url(oldest[0].id) if oldest else url_for("review.queue")
 
 
 def _review(report_id: int, action: str):
@@ -213,10 +205,10 @@ def _review(report_id: int, action: str):
             raise ValidationFailed({name: errors[0] for name, errors in form.errors.items()})
         if action == "approve":
             services.approve_report(report, actor=current_user, now=now, comment=typed["comment"],
-                                    version=_version(form))
+                                    version=parse_version(form.version.data))
         else:
             services.return_report(report, actor=current_user, now=now, reason=typed["reason"],
-                                   version=_version(form))
+                                   version=parse_version(form.version.data))
     except ValidationFailed as exc:
         if sum(len(v) for v in typed.values()) <= SESSION_TEXT_LIMIT:
             session[FEEDBACK_KEY] = {"report_id": report.id, "action": action, "errors": exc.errors, **typed}
@@ -239,13 +231,13 @@ def _review(report_id: int, action: str):
     return redirect(_next_after(now))
 
 
-@bp.post("/reports/<int:report_id>/approve")
+@bp.post("/reports/<id:report_id>/approve")
 @login_required
 def approve(report_id: int):
     return _review(report_id, "approve")
 
 
-@bp.post("/reports/<int:report_id>/return")
+@bp.post("/reports/<id:report_id>/return")
 @login_required
 def return_report(report_id: int):
     return _review(report_id, "return")
@@ -255,12 +247,12 @@ def return_report(report_id: int):
 
 def _preview(plan: Plan, cadence: str, first: str, workdays: int) -> list[PeriodSpec]:
     """The periods publish_plan will create (same range: the first period through the plan's last year)."""
-    last_year = max(plan.valid_to or 0, int(first[:4]) if first[:4].isdigit() else 0)
+    last_year = max(plan.valid_to or 0, int(first[:4]) if first[:4].isascii() and first[:4].isdigit() else 0)
     return generate_periods(cadence, first, date(max(last_year, 2000), 12, 31), deadline_workdays=workdays,
                             calendar=office_calendar())
 
 
-@bp.route("/plans/<int:plan_id>/publish", methods=["GET", "POST"])
+@bp.route("/plans/<id:plan_id>/publish", methods=["GET", "POST"])
 @login_required
 def publish(plan_id: int):
     forbid_unless(current_user.is_reviewer)
@@ -292,15 +284,10 @@ def publish(plan_id: int):
                 try:
                     periods = assignments.publish_plan(plan, actor=current_user, now=now, cadence=cadence,
                                                        first_period=first, deadline_workdays=workdays)
-                except ValidationFailed as exc:
-                    db.session.rollback()
-                    for name, message in exc.errors.items():
+                except DomainError as exc:
+                    for name, message in refused(exc).items():
                         field = getattr(form, name, form.first_period)
                         field.errors = [*field.errors, message]
-                    status = 422
-                except DomainError as exc:
-                    db.session.rollback()
-                    flash(exc.message, "error")
                     status = exc.status
                 else:
                     flash(_("方案已发布：%(n)d 个报送周期，任务已下达各责任单位。", n=len(periods)), "success")
@@ -331,14 +318,14 @@ def _render_periods(plan: Plan, *, errors: dict | None = None, typed: dict | Non
                            errors=errors or {}, typed=typed or {}, can_act=current_user.is_reviewer), status
 
 
-@bp.get("/plans/<int:plan_id>/periods")
+@bp.get("/plans/<id:plan_id>/periods")
 @login_required
 def periods(plan_id: int):
     forbid_unless(current_user.is_overseer)
     return _render_periods(db.get_or_404(Plan, plan_id))
 
 
-@bp.post("/plans/<int:plan_id>/periods/<int:period_id>/deadline")
+@bp.post("/plans/<id:plan_id>/periods/<id:period_id>/deadline")
 @login_required
 def move_deadline(plan_id: int, period_id: int):
     forbid_unless(current_user.is_reviewer)
@@ -353,12 +340,7 @@ def move_deadline(plan_id: int, period_id: int):
             raise ValidationFailed({name: errors[0] for name, errors in form.errors.items()})
         assignments.move_deadline(period, parse_date(form.deadline.data), reason=form.reason.data or "",
                                   actor=current_user, now=utcnow())
-    except ValidationFailed as exc:
-        db.session.rollback()
-        return _render_periods(plan, errors={period.id: exc.errors}, typed=typed, status=exc.status)
     except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return _render_periods(plan, typed=typed, status=exc.status)
+        return _render_periods(plan, errors={period.id: refused(exc)}, typed=typed, status=exc.status)
     flash(_("%(label)s 的报送期限已调整为 %(d)s。", label=period.label, d=f"{period.deadline:%Y-%m-%d}"), "success")
     return redirect(url_for("review.periods", plan_id=plan.id) + f"#period-{period.id}")

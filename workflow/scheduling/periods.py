@@ -97,7 +97,7 @@ def _parse(cadence: Cadence, key: str) -> tuple[int, int]:
     """(year, part) with part in 1.._PARTS[cadence]; raises PeriodError."""
     text = key if isinstance(key, str) else str(key)
     m = _PATTERNS[cadence].fullmatch(text) if isinstance(key, str) else None
-    example = text[:4] if text[:4].isdigit() and MIN_YEAR <= int(text[:4]) <= MAX_YEAR else "2026"
+    example = text[:4] if text[:4].isascii() and text[:4].isdigit() and MIN_YEAR <= int(text[:4]) <= MAX_YEAR else "2026"
     if m is None:
         raise PeriodError(f"周期“{text}”格式不对，{_format_hint(cadence, example)}")
     year = int(m.group(1))

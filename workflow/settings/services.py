@@ -341,7 +341,7 @@ def _as_int(value) -> int | None:
     if isinstance(value, int):
         return value
     text = str(value if value is not None else "").strip()
-    if text.lstrip("-").isdigit() and text.count("-") <= 1:
+    if text.isascii() and text.lstrip("-").isdigit() and text.count("-") <= 1:
         return int(text)
     return None
 

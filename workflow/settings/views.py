@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     has_request_context,
@@ -24,8 +23,8 @@ from forms.admin import ROLE_CHOICES
 from forms.settings import RULE_LABELS, HolidayForm, NotificationForm, ReminderRulesForm, SubstituteForm
 from models import HolidayEntry, Plan, Substitute, User
 from workflow.clock import local, utcnow
-from workflow.domain import DomainError, ValidationFailed
-from workflow.errors import forbid_unless
+from workflow.domain import ValidationFailed
+from workflow.errors import forbid_unless, refused
 from workflow.extensions import db, login_manager
 from workflow.scheduling.calendar import missing_years_warning
 from workflow.scheduling.reminders import DEFAULT_RULES, rules_for
@@ -129,8 +128,7 @@ def holidays():
             rows = services.add_arrangement(name=form.name.data or "", start=form.start.data, end=form.end.data,
                                             workdays=form.workdays(), actor=current_user, now=utcnow())
         except ValidationFailed as exc:
-            db.session.rollback()
-            apply_errors(form, exc.errors)
+            refused(exc, form)
         else:
             off = [r for r in rows if r.kind == "holiday"]
             on = [r for r in rows if r.kind == "workday"]
@@ -145,16 +143,12 @@ def holidays():
     return _render_holidays(form, 422)
 
 
-@bp.post("/holidays/<int:entry_id>/delete")
+@bp.post("/holidays/<id:entry_id>/delete")
 def delete_holiday(entry_id: int):
     forbid_unless(current_user.can_manage_calendar())
     entry = db.get_or_404(HolidayEntry, entry_id)
     what = services.describe_entry(entry)
-    try:
-        services.delete_entry(entry, actor=current_user, now=utcnow())
-    except DomainError as exc:
-        db.session.rollback()
-        abort(exc.status)
+    services.delete_entry(entry, actor=current_user, now=utcnow())
     flash(_("已删除 %(what)s。", what=what), "success")
     return redirect(url_for("settings.holidays"))
 
@@ -198,11 +192,7 @@ def substitutes():
                 row = services.add_substitute(principal=principal, substitute=substitute, start=form.start.data,
                                               end=form.end.data, actor=current_user, now=utcnow())
             except ValidationFailed as exc:
-                db.session.rollback()
-                apply_errors(form, exc.errors)
-            except DomainError as exc:
-                db.session.rollback()
-                abort(exc.status)
+                refused(exc, form)
             else:
                 flash(_("已设置：%(a)s 至 %(b)s 期间由 %(who)s 代理 %(user)s，提醒将同时发给代理人。",
                         a=row.start_date.isoformat(), b=row.end_date.isoformat(), who=row.substitute.display,
@@ -211,15 +201,11 @@ def substitutes():
     return _render_substitutes(form, 422)
 
 
-@bp.post("/substitutes/<int:substitute_id>/delete")
+@bp.post("/substitutes/<id:substitute_id>/delete")
 def delete_substitute(substitute_id: int):
     forbid_unless(current_user.can_name_substitutes())
     row = db.get_or_404(Substitute, substitute_id)
-    try:
-        services.delete_substitute(row, actor=current_user, now=utcnow())
-    except DomainError as exc:
-        db.session.rollback()
-        abort(exc.status)
+    services.delete_substitute(row, actor=current_user, now=utcnow())
     flash(_("已删除代理设置。"), "success")
     return redirect(url_for("settings.substitutes"))
 
@@ -236,7 +222,7 @@ RULE_HELP = {
 }
 
 
-@bp.route("/plans/<int:plan_id>/reminders", methods=["GET", "POST"])
+@bp.route("/plans/<id:plan_id>/reminders", methods=["GET", "POST"])
 def reminder_rules(plan_id: int):
     forbid_unless(current_user.can_edit_reminder_rules())
     plan = db.get_or_404(Plan, plan_id)
@@ -249,8 +235,7 @@ def reminder_rules(plan_id: int):
                 services.set_reminder_rules(plan, None if form.reset.data else form.values(), actor=current_user,
                                             now=utcnow())
             except ValidationFailed as exc:
-                db.session.rollback()
-                apply_errors(form, exc.errors)
+                refused(exc, form)
             else:
                 flash(_("已恢复默认提醒规则。") if form.reset.data else _("提醒规则已保存，下一次提醒起生效。"), "success")
                 return redirect(url_for("settings.reminder_rules", plan_id=plan.id))
@@ -275,8 +260,7 @@ def notifications():
                 services.set_notification_prefs(current_user, digest_frequency=form.digest_frequency.data or "",
                                                 email=form.email.data or "", actor=current_user, now=utcnow())
             except ValidationFailed as exc:
-                db.session.rollback()
-                apply_errors(form, exc.errors)
+                refused(exc, form)
             else:
                 flash(_("邮件设置已保存。"), "success")
                 return redirect(url_for("settings.notifications"))
