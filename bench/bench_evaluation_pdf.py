@@ -8,7 +8,7 @@ Run from the repository root: `.venv/bin/python bench/bench_evaluation_pdf.py` (
    service functions the CLI calls, with fixed moments instead of the wall clock, so every run renders the
    same report.
 2. Product vs plain, best of N runs each after one uncounted warm-up, the two alternating:
-   product = documents.generate_pdf(evaluation) for the whole plan: HTML from the stored scores, render_document
+   product = archive.generate_pdf(evaluation) for the whole plan: HTML from the stored scores, render_document
              (CJK font check, rare-character check, restricted url_fetcher) and archiving (sha256 blob + row).
              The evaluation is a draft, so every call renders afresh.
    plain   = weasyprint.HTML(string=html).render().write_pdf() on the same HTML (documents.render_html, built
@@ -20,7 +20,7 @@ Run from the repository root: `.venv/bin/python bench/bench_evaluation_pdf.py` (
    bundled plan's ~32 pages of them make a report of ~9× the pages (~360, the size the issue names).
    Rendered with render_document; seconds per page against the base report's through the same function,
    so the ratio shows how layout scales with length. Linear ≈ 1.0.
-4. One PDF per department (documents.generate_pdf(..., department=d)) for every department with a score.
+4. One PDF per department (archive.generate_pdf(..., department=d)) for every department with a score.
 
 Benchmarks print numbers and never assert on timing: the exit status is 0 unless something fails to run.
 """
@@ -113,7 +113,7 @@ def run(args, tmp: Path) -> int:
     from workflow import create_app
     from workflow.assignments.services import publish_plan
     from workflow.demo import load_demo
-    from workflow.evaluation import documents, services
+    from workflow.evaluation import archive, documents, services
     from workflow.extensions import db
     from workflow.simulation import simulate
 
@@ -152,7 +152,7 @@ def run(args, tmp: Path) -> int:
         html_seconds, _ = timed(lambda: documents.render_html(evaluation, generated_at=NOW))
 
         def product():
-            return documents.generate_pdf(evaluation, actor=None, now=NOW)
+            return archive.generate_pdf(evaluation, actor=None, now=NOW)
 
         plain_split: list[tuple[float, float]] = []
 
@@ -208,7 +208,7 @@ def run(args, tmp: Path) -> int:
         print(f"\nper-department PDFs: {which} departments with a score, one run each ...", flush=True)
         per_dept: list[tuple[float, int, str]] = []
         for s in chosen:
-            seconds, row = timed(lambda s=s: documents.generate_pdf(evaluation, department=s.department,
+            seconds, row = timed(lambda s=s: archive.generate_pdf(evaluation, department=s.department,
                                                                      actor=None, now=NOW))
             per_dept.append((seconds, row.pages, s.department.name))
         dept_seconds = [d[0] for d in per_dept]

@@ -17,7 +17,7 @@ from wtforms import (
 from wtforms.validators import Length, Optional, ValidationError
 
 from forms import BaseForm
-from workflow.scheduling.periods import MAX_DEADLINE_WORKDAYS, Cadence
+from workflow.calendar.periods import MAX_DEADLINE_WORKDAYS, Cadence
 
 CADENCE_CHOICES = [
     (Cadence.MONTHLY.value, _l("月度")),

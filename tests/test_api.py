@@ -249,7 +249,7 @@ def test_report_lists_filter_and_paginate(world):
 def test_overdue_filter_uses_the_deadline(world):
     with time_machine.travel(datetime(2026, 4, 9, 2, 0, tzinfo=UTC), tick=False):
         overdue = world.office.get("/reports?overdue=true&period=2026Q1&per_page=200").get_json()
-    assert overdue["total"] > 0 and all(r["overdue"] for r in overdue["items"])
+    assert overdue["total"] > 0 and all(r["overdue"] and r["days_late"] == 1 for r in overdue["items"])
     assert world.office.get("/reports?overdue=true").get_json()["total"] == 0  # on 3 April nothing is late
 
 

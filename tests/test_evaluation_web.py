@@ -16,7 +16,7 @@ from models import Department, Role, Target, Task, User
 from models.evaluation import Evaluation, EvaluationFile
 from tests.conftest import EVALUATED_AT as NOW
 from tests.factories import published_fushun, report_for
-from workflow.evaluation import documents, services
+from workflow.evaluation import archive, services
 from workflow.extensions import db
 
 HOUSING = "市住房城乡建设局"
@@ -243,8 +243,8 @@ def test_an_admin_reads_everything_and_changes_nothing(client, login_as, evaluat
 def test_a_department_sees_its_own_result_and_files_only(client, login_as, evaluation, role):
     ev, office = evaluation
     housing, transport = Department.lookup(HOUSING), Department.lookup(TRANSPORT)
-    other = documents.generate_pdf(ev, department=transport, actor=office, now=NOW)
-    whole = documents.generate_pdf(ev, actor=office, now=NOW)
+    other = archive.generate_pdf(ev, department=transport, actor=office, now=NOW)
+    whole = archive.generate_pdf(ev, actor=office, now=NOW)
     login_as(role, housing)
     index = text(client.get("/evaluation/"))
     own = services.score_of(ev, housing)
@@ -380,7 +380,7 @@ def test_the_pages_run_a_bounded_number_of_queries(client, login_as, evaluation)
                                actor=people["office"], now=NOW)
             services.adjust_score(evaluation, db.session.get(Department, ids["departments"][i]), points=1,
                                   reason="补充材料", actor=people["office"], now=NOW)
-            documents.generate_workbook(evaluation, actor=people["office" if i % 2 else "user"], now=NOW)
+            archive.generate_workbook(evaluation, actor=people["office" if i % 2 else "user"], now=NOW)
         for target_id in ids["targets"][first:first + n]:
             services.set_milestone(evaluation, db.session.get(Target, target_id), year=2026, value=1,
                                    actor=people["office"], now=NOW)

@@ -15,7 +15,7 @@ from tests.conftest import EVALUATED_AT as NOW
 from tests.conftest import make_user
 from tests.factories import file_report, report_for
 from workflow.clock import local
-from workflow.evaluation import documents, scoring, services
+from workflow.evaluation import archive, scoring, services
 from workflow.evaluation.workbook import build_workbook
 from workflow.extensions import db
 
@@ -167,6 +167,6 @@ def test_a_signed_off_evaluation_shows_who_and_when_and_ignores_later_records(wo
 
 def test_the_workbook_is_archived_like_the_pdf(worked):
     ev, office = worked
-    archived = documents.generate_workbook(ev, actor=office, now=NOW)
+    archived = archive.generate_workbook(ev, actor=office, now=NOW)
     assert archived.kind == "xlsx" and archived.filename.endswith(".xlsx") and archived.created_by_id == office.id
-    assert documents.read_file(archived) == build_workbook(ev)
+    assert archive.read_file(archived) == build_workbook(ev)

@@ -157,7 +157,7 @@ def test_reports_list_shows_overdue_and_return_reason(client, login_as, plan, cl
     clock.move_to(datetime(2026, 4, 11, 2, tzinfo=UTC))  # three days past the 2026Q1 deadline
     login_as(Role.LIAISON, department=dept(HOUSING))
     html = html_of(client.get("/reports/"))
-    assert "逾期 3 天" in html
+    assert "逾期 2 个工作日" in html  # Thu 9 and Fri 10 April; Saturday the 11th is no working day
     assert "请补充改造户数的统计口径" in html and "已退回" in html
 
 

@@ -22,7 +22,8 @@ from tests.test_outbox import (
     use_server,
 )
 from workflow.extensions import db
-from workflow.scheduling.outbox import build_digests, deliver_pass, send_due
+from workflow.mail.digests import build_digests
+from workflow.mail.smtp import deliver_pass, send_due
 
 BANNER = "未配置邮件服务器：邮件不会发出，仅在此处查看。"
 

@@ -19,8 +19,9 @@ from tests.factories import published_fushun
 from workflow import notify
 from workflow.domain import Conflict, PermissionDenied
 from workflow.extensions import db
-from workflow.scheduling import outbox
-from workflow.scheduling.outbox import backoff, build_digests, deliver_pass, retry_parked, send_due
+from workflow.mail import digests
+from workflow.mail.digests import build_digests
+from workflow.mail.smtp import backoff, deliver_pass, retry_parked, send_due
 from workflow.scheduling.reminders import run_reminders
 
 HOUSING = "市住房城乡建设局"
@@ -419,7 +420,7 @@ def test_a_second_builder_finds_the_notifications_taken(app, monkeypatch):
     use_server(app, None)
     liaison = person(Role.LIAISON, HOUSING, "liaison@zjj.example.gov.cn")
     overdue_note(liaison, 1)
-    real_render = outbox.render_digest
+    real_render = digests.render_digest
 
     def render_while_another_builder_wins(user, items, *, now):
         with db.engine.begin() as other:     # a separate connection and transaction
@@ -430,7 +431,7 @@ def test_a_second_builder_finds_the_notifications_taken(app, monkeypatch):
             other.execute(Notification.__table__.update().values(email_id=email_id))
         return real_render(user, items, now=now)
 
-    monkeypatch.setattr(outbox, "render_digest", render_while_another_builder_wins)
+    monkeypatch.setattr(digests, "render_digest", render_while_another_builder_wins)
     assert build_digests(now=T0) == 0
     rows = outbox_rows()
     assert [r.subject for r in rows] == ["other"]

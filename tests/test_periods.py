@@ -3,7 +3,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from workflow.scheduling.periods import (
+from workflow.calendar.periods import (
     DEFAULT_CADENCE,
     Cadence,
     PeriodError,
@@ -15,7 +15,7 @@ from workflow.scheduling.periods import (
     period_label,
     period_spec,
 )
-from workflow.scheduling.workdays import WorkdayCalendar
+from workflow.calendar.workdays import WorkdayCalendar
 
 
 def test_default_cadence_is_quarterly():

@@ -31,7 +31,7 @@ from tests.factories import PDF
 from workflow import create_app
 from workflow.assignments.services import publish_plan, request_adjustment
 from workflow.auth.tokens import create_token
-from workflow.evaluation import documents
+from workflow.evaluation import archive
 from workflow.evaluation import services as evaluation_services
 from workflow.extensions import db
 from workflow.plans.services import stage_upload
@@ -157,7 +157,7 @@ def _seed() -> dict:
     db.session.commit()
     evaluation = evaluation_services.get_or_create(plan, 2026, now=NOW)
     evaluation_services.compute_evaluation(evaluation, actor=office, now=NOW)
-    workbook = documents.generate_workbook(evaluation, actor=office, now=NOW)
+    workbook = archive.generate_workbook(evaluation, actor=office, now=NOW)
     holiday = add_arrangement(name="元旦", start=date(2027, 1, 1), end=date(2027, 1, 1), actor=office, now=NOW)[0]
     substitute = add_substitute(principal=users["a_liaison"], substitute=users["a_head"], start=date(2026, 5, 1),
                                 end=date(2026, 5, 3), actor=users["a_liaison"], now=NOW)

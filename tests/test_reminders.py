@@ -21,10 +21,10 @@ from models import (
 )
 from tests.conftest import make_user
 from tests.factories import published_fushun, report_for
+from workflow.calendar.office import office_calendar
 from workflow.extensions import db
 from workflow.reports.services import ReportInput, save_report
 from workflow.review.services import return_report
-from workflow.scheduling.calendar import office_calendar
 from workflow.scheduling.reminders import run_reminders
 
 HOUSING = "市住房城乡建设局"

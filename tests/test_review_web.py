@@ -102,7 +102,7 @@ def test_queue_filters_by_area_department_period_status_and_overdue(client, logi
     assert drafts.count('type="checkbox" name="report_ids"') == 0  # only submitted reports can be ticked
     assert "3.4.3" not in codes_in(drafts) and codes_in(drafts)
     overdue = client.get("/review/?status=all&overdue=y&period=2026Q1").get_data(as_text=True)
-    assert "逾期 2 天" in overdue  # due Wed 8 April, today is Fri 10 April
+    assert "逾期 2 个工作日" in overdue  # due Wed 8 April, today is Fri 10 April: Thu and Fri
     assert codes_in(overdue) and "3.4.3" not in codes_in(overdue)
     # nonsense in the query string is ignored, never a 500
     response = client.get("/review/?department=abc&status=bogus&page=-4&area=zz&period=1999")

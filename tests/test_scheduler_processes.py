@@ -10,6 +10,7 @@ other end-to-end tests, e.g. one with an SMTP server whose inbox must have no du
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -327,3 +328,26 @@ def test_one_leader_acts_and_a_killed_leader_is_replaced(scheduler_database, tmp
         kill_all(procs)
     for proc in procs:  # the real passes ran cleanly on the empty database
         assert "pass failed" not in proc.output() and "Traceback" not in proc.output(), proc.output()
+
+
+def test_with_format_json_the_process_prints_one_document_when_it_stops(tmp_path):
+    """The contract's --format json: the status lines go to stderr, stdout holds exactly one JSON document."""
+    with sqlite_database(tmp_path) as url:
+        errors = tmp_path / "stderr.log"
+        with errors.open("w", encoding="utf-8") as stderr:
+            proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "scheduler", "run", "--format",
+                                     "json"], cwd=ROOT, env=scheduler_env(url), stdout=subprocess.PIPE,
+                                    stderr=stderr, text=True, encoding="utf-8")
+            try:
+                wait_until(lambda: "已获得调度锁" in errors.read_text(encoding="utf-8"), START_TIMEOUT,
+                           "the scheduler never announced itself")
+                proc.send_signal(signal.SIGTERM)
+                out, _ = proc.communicate(timeout=30)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(10)
+    assert proc.returncode == 0, errors.read_text(encoding="utf-8")
+    document = json.loads(out)
+    assert document["started_as"] == "leader" and document["lock"] == "lease"
+    assert document["holder"] and document["holder"] in errors.read_text(encoding="utf-8")

@@ -19,7 +19,7 @@ from tests.factories import PDF
 from workflow import config, create_app
 from workflow.admin.services import deactivate_user, reactivate_user, reset_password
 from workflow.extensions import db
-from workflow.reports.storage import AttachmentError, detect_type
+from workflow.files import AttachmentError, detect_type
 from workflow.security import init_secret_key
 
 

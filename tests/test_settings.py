@@ -26,10 +26,10 @@ from models import (
 from tests.conftest import FUSHUN, PASSWORD, import_text_plan, make_user
 from tests.factories import published_fushun, report_for
 from workflow.assignments.services import publish_plan
+from workflow.calendar.office import office_calendar
+from workflow.calendar.periods import period_spec
 from workflow.domain import PermissionDenied, ValidationFailed
 from workflow.extensions import db
-from workflow.scheduling.calendar import office_calendar
-from workflow.scheduling.periods import period_spec
 from workflow.scheduling.reminders import DEFAULT_RULES, rules_for, run_reminders
 from workflow.settings import services
 from workflow.settings.views import calendar_banner_context

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflow.scheduling.workdays import WorkdayCalendar, default_calendar, package_has_year
+from workflow.calendar.workdays import WorkdayCalendar, default_calendar, package_has_year
 
 CAL = default_calendar()
 

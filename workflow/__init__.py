@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from models.base import render_migration_type
 from workflow.config import BASE_DIR, Config
+from workflow.escalations import effects as escalation_effects  # noqa: F401  (registers its transition effects with the package)
 from workflow.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
 from workflow.security import init_headers, init_secret_key
 
@@ -25,10 +26,9 @@ def _sqlite_foreign_keys(dbapi_connection, _record):
 
 
 def select_locale() -> str:
-    chosen = session.get("locale") or getattr(current_user, "locale", None)
-    if chosen:
-        return chosen
-    return "zh_Hans_CN"
+    """The session's or the user's choice in a request; Chinese elsewhere (CLI, scheduler, tests)."""
+    chosen = (session.get("locale") or getattr(current_user, "locale", None)) if has_request_context() else None
+    return chosen or "zh_Hans_CN"
 
 
 def create_app(config: type | dict | None = None) -> Flask:
@@ -92,6 +92,7 @@ def _init_login(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from workflow.account.views import bp as account_bp
+    from workflow.admin.mailbox import bp as mailbox_bp
     from workflow.admin.views import bp as admin_bp
     from workflow.api.views import bp as api_bp
     from workflow.assignments.views import bp as assignments_bp
@@ -104,8 +105,8 @@ def _register_blueprints(app: Flask) -> None:
     from workflow.review.views import bp as review_bp
     from workflow.settings.views import bp as settings_bp
 
-    for bp in (auth_bp, dashboard_bp, plans_bp, assignments_bp, reports_bp, review_bp, admin_bp, account_bp,
-               api_bp, escalations_bp, settings_bp, evaluation_bp):
+    for bp in (auth_bp, dashboard_bp, plans_bp, assignments_bp, reports_bp, review_bp, admin_bp, mailbox_bp,
+               account_bp, api_bp, escalations_bp, settings_bp, evaluation_bp):
         app.register_blueprint(bp)
 
 

@@ -1,7 +1,14 @@
 """Configuration read from the environment, so one build runs in every deployment."""
+from __future__ import annotations
+
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
+
+from flask import current_app
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -11,8 +18,14 @@ def _sqlite_default() -> str:
     return f"sqlite:///{instance / 'workflow.sqlite'}"
 
 
+def _as_flag(value) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
 def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+    return _as_flag(os.environ.get(name, ""))
 
 
 def _number(name: str, default: int) -> int:
@@ -21,6 +34,10 @@ def _number(name: str, default: int) -> int:
         return int(os.environ.get(name) or default)
     except ValueError:
         return default
+
+
+DEFAULT_SENDER = "督办系统 <noreply@localhost>"
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 
 
 class Config:
@@ -59,16 +76,16 @@ class Config:
     DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo1234")
     # Email (CONTRACT.md): without MAIL_SERVER nothing leaves the machine; the admin reads the mailbox page.
     MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
-    MAIL_PORT = _number("MAIL_PORT", 25)
+    MAIL_PORT = os.environ.get("MAIL_PORT") or None  # default: 465 with MAIL_USE_SSL, else 25
     MAIL_USE_TLS = _flag("MAIL_USE_TLS")
     MAIL_USE_SSL = _flag("MAIL_USE_SSL")
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
-    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "督办系统 <noreply@localhost>")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", DEFAULT_SENDER)
     MAIL_MAX_ATTEMPTS = _number("MAIL_MAX_ATTEMPTS", 5)
     MAIL_TIMEOUT = _number("MAIL_TIMEOUT", 10)
     MAIL_DIGEST_MAX_ITEMS = _number("MAIL_DIGEST_MAX_ITEMS", 100)
-    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", DEFAULT_BASE_URL)
     OFFICE_NAME = os.environ.get("OFFICE_NAME", "领导小组办公室")
 
 
@@ -84,3 +101,73 @@ class TestConfig(Config):
     API_RATE_LIMIT = "100000 per minute"
     PDF_RATE_LIMIT = "10000 per minute"
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashing keeps account-heavy tests quick; never in production
+
+
+# -- mail: the MAIL_* settings as the digests and the SMTP sender use them ------------------------------------
+
+def _given(config: Mapping, name: str, default=None):
+    value = config.get(name)
+    return default if value is None or value == "" else value
+
+
+def _as_number(config: Mapping, name: str, default, kind=int):
+    """A bad value (set by hand in app.config) falls back to the default; the outbox records what fails."""
+    try:
+        return kind(_given(config, name, default))
+    except (TypeError, ValueError):
+        return default
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    server: str | None
+    port: int
+    use_tls: bool
+    use_ssl: bool
+    username: str | None
+    password: str | None
+    sender: str
+    timeout: float
+    max_attempts: int
+    digest_max_items: int  # how many items a digest lists; the rest are counted, and are in the in-app inbox
+    base_url: str          # for the links in the mails, without a trailing slash
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> MailSettings:
+        use_ssl = _as_flag(_given(config, "MAIL_USE_SSL", False))
+        server = _given(config, "MAIL_SERVER")
+        return cls(
+            server=(str(server).strip() or None) if server else None,
+            port=_as_number(config, "MAIL_PORT", 465 if use_ssl else 25),
+            use_tls=_as_flag(_given(config, "MAIL_USE_TLS", False)),
+            use_ssl=use_ssl,
+            username=_given(config, "MAIL_USERNAME"),
+            password=_given(config, "MAIL_PASSWORD"),
+            sender=str(_given(config, "MAIL_DEFAULT_SENDER", DEFAULT_SENDER)),
+            timeout=_as_number(config, "MAIL_TIMEOUT", 10.0, float),
+            max_attempts=max(1, _as_number(config, "MAIL_MAX_ATTEMPTS", 5)),
+            digest_max_items=max(1, _as_number(config, "MAIL_DIGEST_MAX_ITEMS", 100)),
+            base_url=str(_given(config, "PUBLIC_BASE_URL", DEFAULT_BASE_URL)).rstrip("/"),
+        )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.server)
+
+    @property
+    def envelope_sender(self) -> str:
+        return parseaddr(self.sender)[1] or "noreply@localhost"
+
+    @property
+    def describe(self) -> str:
+        """For the admin page: where mail goes, never the password."""
+        if not self.server:
+            return ""
+        security = " (SSL)" if self.use_ssl else " (STARTTLS)" if self.use_tls else ""
+        user = f"，{self.username}" if self.username else ""
+        return f"{self.server}:{self.port}{security}{user}"
+
+
+def mail_settings() -> MailSettings:
+    """The running app's mail settings, as app.config holds them now (tests point them at their server)."""
+    return MailSettings.from_config(current_app.config)

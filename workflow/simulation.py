@@ -36,12 +36,12 @@ from models import (
 )
 from workflow.admin.services import create_user
 from workflow.assignments.services import acknowledge, open_due_periods
+from workflow.calendar.office import office_calendar
 from workflow.clock import LOCAL_TZ, local
 from workflow.domain import Conflict, DomainError
 from workflow.extensions import db
 from workflow.reports.services import ReportInput, save_contribution, save_report
 from workflow.review.services import approve_report, return_report
-from workflow.scheduling.calendar import office_calendar
 from workflow.scheduling.reminders import rules_for, run_reminders
 
 SIM_PASSWORD = "demo1234"

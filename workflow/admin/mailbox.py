@@ -1,9 +1,9 @@
 """The admin mailbox: every outbox email (pending, sent, parked), one message's bodies, and retrying a parked one.
 
-Routes on the admin blueprint (admins only). Without MAIL_SERVER this page is where the mail "goes"."""
+Its own blueprint under /admin (admins only). Without MAIL_SERVER this page is where the mail "goes"."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -13,12 +13,16 @@ from sqlalchemy.orm import selectinload
 from forms.admin import ActionForm
 from models import Notification, OutboxEmail, User
 from models.notify import EmailStatus
-from workflow.admin.views import bp
+from workflow.admin.views import require_admin
 from workflow.clock import utcnow
+from workflow.config import mail_settings
 from workflow.converters import page_arg
 from workflow.extensions import db
+from workflow.mail.smtp import retry_parked
 from workflow.pagination import paginate
-from workflow.scheduling.outbox import mail_settings, retry_parked
+
+bp = Blueprint("mailbox", __name__, url_prefix="/admin")
+bp.before_request(require_admin)
 
 PER_PAGE = 50
 STATUS_NAMES = {EmailStatus.PENDING: _l("待发送"), EmailStatus.SENT: _l("已发送"), EmailStatus.PARKED: _l("已搁置")}
@@ -74,4 +78,4 @@ def mailbox_retry(email_id: int):
         abort(400)
     retry_parked(email_id, actor=current_user, now=utcnow())
     flash(_("已放回发送队列，下一轮发送时投递。"), "success")
-    return redirect(url_for("admin.mailbox_message", email_id=email_id))
+    return redirect(url_for("mailbox.mailbox_message", email_id=email_id))

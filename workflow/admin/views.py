@@ -213,5 +213,3 @@ def department_alias(department_id: int):
     flash(_("已为%(d)s添加别名“%(a)s”。", d=department.name, a=form.alias.data), "success")
     return redirect(url_for("admin.departments") + f"#department-{department.id}")
 
-
-from workflow.admin import mailbox  # noqa: E402,F401  (registers the mailbox routes)

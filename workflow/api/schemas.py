@@ -36,6 +36,7 @@ from models import (
     ReportStatus,
     Role,
 )
+from workflow.calendar.lateness import Lateness, is_outstanding
 from workflow.converters import MAX_ID
 
 if TYPE_CHECKING:
@@ -358,11 +359,6 @@ class AdjustmentCreated(Adjustment):
 
 # -- reports ---------------------------------------------------------------------------------------------
 
-def _is_overdue(r: models.Report, today: date | None) -> bool:
-    return (today is not None and r.period.deadline < today
-            and r.status in (ReportStatus.DRAFT, ReportStatus.RETURNED))
-
-
 class ReportSummary(Out):
     id: int
     task_id: int
@@ -378,20 +374,24 @@ class ReportSummary(Out):
     percent_complete: int | None
     progress: Progress | None
     overdue: bool
+    days_late: int = Field(description="working days past the deadline on the office calendar: to today while "
+                                       "outstanding, else to the first submission")
     submitted_at: Timestamp
     updated_at: Timestamp
 
     @classmethod
-    def fields_of(cls, r: models.Report, today: date | None) -> dict:
+    def fields_of(cls, r: models.Report, late: Lateness) -> dict:
+        """`late` is lateness.days_late(r, ...): overdue while outstanding, and the working days either way."""
         return {"id": r.id, "task_id": r.task_id, "task_code": r.task.code, "task_title": r.task.title,
                 "plan_id": r.task.plan_id, "department": r.department.name, "period": r.period.key,
                 "period_label": r.period.label, "deadline": r.period.deadline, "status": r.status,
                 "version": r.version, "percent_complete": r.percent_complete, "progress": r.progress,
-                "overdue": _is_overdue(r, today), "submitted_at": r.submitted_at, "updated_at": r.updated_at}
+                "overdue": bool(late) and is_outstanding(r), "days_late": late.working,
+                "submitted_at": r.submitted_at, "updated_at": r.updated_at}
 
     @classmethod
-    def of(cls, r: models.Report, *, today: date | None = None) -> Self:
-        return cls(**cls.fields_of(r, today))
+    def of(cls, r: models.Report, *, late: Lateness) -> Self:
+        return cls(**cls.fields_of(r, late))
 
 
 class ReportValue(Out):
@@ -495,10 +495,10 @@ class ReportDetail(ReportSummary):
 
     @classmethod
     def of(cls, r: models.Report, *, user: models.User, contributions: list[models.Contribution],
-           diff: dict | None, today: date | None = None) -> Self:
+           diff: dict | None, late: Lateness) -> Self:
         values = {v.target_id: v.value for v in r.values}
         return cls(
-            **ReportSummary.fields_of(r, today),
+            **ReportSummary.fields_of(r, late),
             narrative=r.narrative, difficulties=r.difficulties, next_steps=r.next_steps,
             values=[ReportValue(target_id=v.target_id, value=number(v.value)) for v in r.values],
             targets=[ReportTarget(**Target.fields_of(t), reported_value=number(values.get(t.id)))
@@ -713,7 +713,7 @@ class ReportQuery(PageQuery):
     status: ReportStatus | None = None
     department: DepartmentName = None
     task_code: QueryText = Field(None, description="e.g. 3.4.3")
-    overdue: bool = Field(False, description="past the deadline and not submitted")
+    overdue: bool = Field(False, description="not submitted and at least one working day past the deadline")
     plan_id: Id | None = None
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from models import Assignment, Attachment, Contribution, Department, Report
+from workflow import files
 from workflow.api import queries
 from workflow.api import schemas as s
 from workflow.api.auth import api_user, authenticate
@@ -22,6 +23,8 @@ from workflow.api.openapi import build_document
 from workflow.api.operations import api_route
 from workflow.api.problems import TooLarge, ValidationFailed, department_arg
 from workflow.assignments import services as assignment_services
+from workflow.calendar.lateness import days_late, overdue_before
+from workflow.calendar.office import office_calendar
 from workflow.clock import local, utcnow
 from workflow.domain import DomainError, NotFound, require
 from workflow.errors import problem
@@ -29,7 +32,6 @@ from workflow.extensions import csrf, db
 from workflow.plans import services as plan_services
 from workflow.reports import queries as report_queries
 from workflow.reports import services as report_services
-from workflow.reports import storage
 from workflow.reports.services import ReportInput
 from workflow.review import services as review_services
 from workflow.security import limit
@@ -98,7 +100,8 @@ def _visible_assignment(assignment_id: int) -> Assignment:
 def _report_detail(report: Report) -> s.ReportDetail:
     user = api_user()
     return s.ReportDetail.of(report, user=user, contributions=report_services.contributions_for(report),
-                             diff=report_services.resubmission_diff(report), today=_today())
+                             diff=report_services.resubmission_diff(report),
+                             late=days_late(report, _today(), office_calendar()))
 
 
 # -- the API's own description -----------------------------------------------------------------------------
@@ -219,11 +222,13 @@ def list_reports(query: s.ReportQuery):
     now = utcnow()
     department = department_arg(query.department)
     assignment_services.open_all_due_periods(now=now)
-    today = local(now).date()
-    stmt = report_queries.visible_reports(api_user(), today=today, period=query.period, status=query.status,
+    today, calendar = local(now).date(), office_calendar()
+    stmt = report_queries.visible_reports(api_user(), overdue_before=overdue_before(today, calendar),
+                                          period=query.period, status=query.status,
                                           department=department, task_code=query.task_code,
                                           overdue=query.overdue, plan_id=query.plan_id)
-    return s.ReportSummaryPage.of(_paginate(stmt, query), lambda r: s.ReportSummary.of(r, today=today))
+    return s.ReportSummaryPage.of(_paginate(stmt, query),
+                                  lambda r: s.ReportSummary.of(r, late=days_late(r, today, calendar)))
 
 
 @api_route(bp, "get", "/reports/<id:report_id>", operation_id="getReport",
@@ -319,7 +324,7 @@ def report_audit(report_id: int, query: s.PageQuery):
 # -- attachments -----------------------------------------------------------------------------------------
 
 def _upload_limit() -> int:
-    return int(current_app.config.get("ATTACHMENT_MAX_BYTES") or storage.DEFAULT_MAX_BYTES)
+    return int(current_app.config.get("ATTACHMENT_MAX_BYTES") or files.DEFAULT_MAX_BYTES)
 
 
 def _stream_size(stream) -> int:
@@ -375,7 +380,7 @@ def download_attachment(attachment_id: int):
         raise NotFound(f"附件 #{attachment_id} 的文件已丢失，请联系管理员。") from None
     response = send_file(path, mimetype=attachment.content_type,
                          max_age=0, conditional=True, etag=attachment.sha256)
-    response.headers["Content-Disposition"] = storage.content_disposition(attachment.filename)
+    response.headers["Content-Disposition"] = files.content_disposition(attachment.filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response

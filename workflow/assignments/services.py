@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from models import (
     ACTIVE_ASSIGNMENT,
     AdjustmentRequest,
-    AdjustmentStatus,
     Assignment,
     AssignmentRole,
     AssignmentStatus,
@@ -26,18 +26,19 @@ from models import (
 )
 from models.audit import record
 from workflow import notify
-from workflow.clock import local
-from workflow.domain import Conflict, ValidationFailed, require
-from workflow.extensions import db
-from workflow.scheduling.calendar import office_calendar
-from workflow.scheduling.periods import (
+from workflow.calendar.office import office_calendar
+from workflow.calendar.periods import (
     DEFAULT_DEADLINE_WORKDAYS,
     Cadence,
     PeriodError,
     generate_periods,
     period_for,
 )
-from workflow.scheduling.workdays import WorkdayCalendar
+from workflow.calendar.workdays import WorkdayCalendar
+from workflow.clock import local
+from workflow.domain import Conflict, ValidationFailed, require
+from workflow.extensions import db
+from workflow.transitions import apply_transition, check, committed
 
 
 def publish_plan(plan: Plan, *, actor: User | None, now: datetime, cadence: str = Cadence.QUARTERLY,
@@ -48,9 +49,7 @@ def publish_plan(plan: Plan, *, actor: User | None, now: datetime, cadence: str 
     `actor` None means the operations CLI. Periods run from `first_period` (default: the current one)
     to the end of the plan's last year.
     """
-    require(actor is None or actor.is_reviewer, "只有领导小组办公室可以发布方案。")
-    if plan.status == PlanStatus.PUBLISHED:
-        raise Conflict(f"方案 #{plan.id} 已于 {local(plan.published_at):%Y-%m-%d} 发布，不能重复发布。")
+    check(plan, "publish", actor=actor)
     today = local(now).date()
     try:
         first = first_period or period_for(cadence, today)
@@ -62,88 +61,97 @@ def publish_plan(plan: Plan, *, actor: User | None, now: datetime, cadence: str 
     periods = [Period(plan=plan, key=s.key, label=s.label, start=s.start, end=s.end, deadline=s.deadline,
                       computed_deadline=s.deadline) for s in specs]
     db.session.add_all(periods)
-    plan.status, plan.cadence, plan.deadline_workdays, plan.published_at = (
-        PlanStatus.PUBLISHED, str(Cadence(cadence)), deadline_workdays, now)
     counts: dict[int, dict[str, int]] = {}
-    for task in plan.tasks:
-        for a in task.assignments:
-            if a.status == AssignmentStatus.DRAFT:
-                a.status = AssignmentStatus.PENDING
-                counts.setdefault(a.department_id, {"lead": 0, "co": 0})[a.role] += 1
-    db.session.flush()
+    with committed(plan):
+        for task in plan.tasks:
+            for a in task.assignments:
+                if a.status == AssignmentStatus.DRAFT:
+                    apply_transition(a, "publish", actor=actor, now=now, commit=False)
+                    counts.setdefault(a.department_id, {"lead": 0, "co": 0})[a.role] += 1
+        apply_transition(plan, "publish", actor=actor, now=now, commit=False,
+                         changes={"cadence": str(Cadence(cadence)), "deadline_workdays": deadline_workdays,
+                                  "published_at": now},
+                         data={"cadence": str(Cadence(cadence)), "first_period": first, "periods": len(periods)},
+                         notify=lambda: _tell_published(plan, counts, now=now))
+        open_due_periods(plan, now=now)
+    return periods
+
+
+def _tell_published(plan: Plan, counts: dict[int, dict[str, int]], *, now: datetime) -> None:
     for dept_id, n in counts.items():
         for user in notify.department_users(dept_id):
             notify.queue(user, kind="assignment.published", key=f"publish:p{plan.id}", now=now,
                          subject=f"《{plan.title}》任务已下达：牵头 {n['lead']} 项，配合 {n['co']} 项",
                          body="请登录督办系统逐项签收；如任务不属于本单位职责，可申请调整。", link="/assignments/")
-    record("plan.publish", plan, actor=actor, now=now, from_state=PlanStatus.IMPORTED, to_state=PlanStatus.PUBLISHED,
-           data={"cadence": plan.cadence, "first_period": first, "periods": len(periods)})
-    open_due_periods(plan, now=now)
-    db.session.commit()
-    return periods
 
 
 def open_due_periods(plan: Plan, *, now: datetime) -> int:
-    """Create the reports and contributions of every period that has started; safe to call often.
+    """Create the reports and contributions of every period of `plan` that has started. The caller commits.
 
-    Returns how many periods were opened. The caller commits.
-    """
-    today = local(now).date()
-    due = db.session.scalars(
-        select(Period).where(Period.plan_id == plan.id, Period.opened.is_(False), Period.start <= today)
-        .order_by(Period.start)
-    ).all()
-    if not due:
-        return 0
-    assignments = db.session.scalars(
-        select(Assignment).join(Task).where(Task.plan_id == plan.id,
-                                            Assignment.status.in_(ACTIVE_ASSIGNMENT))
-        .order_by(Assignment.id)  # report ids in a set order: PostgreSQL's heap order moves as rows are updated
-    ).all()
-    for period in due:
-        for a in assignments:
-            model = Report if a.role == AssignmentRole.LEAD else Contribution
-            db.session.add(model(task_id=a.task_id, period=period, department_id=a.department_id, updated_at=now))
-        period.opened = True
-    db.session.flush()
-    return len(due)
-
-
+    Returns how many periods this call marked opened."""
+    return _open(Period.plan_id == plan.id, now=now)
 
 
 def open_all_due_periods(*, now: datetime) -> int:
-    """Open due periods of every published plan (the scheduler and list pages call this)."""
-    opened = 0
-    for plan in db.session.scalars(select(Plan).where(Plan.status == PlanStatus.PUBLISHED)):
-        opened += open_due_periods(plan, now=now)
-    if opened:
+    """Open the started periods of every published plan and commit: for a read that must see a period that
+    began since the scheduler's last pass. It writes only then, and only idempotently; otherwise it is one
+    SELECT (periods open in the scheduler's pass and at publish)."""
+    opened = _open(Plan.status == PlanStatus.PUBLISHED, now=now)
+    if opened is not None:
         db.session.commit()
-    return opened
+    return opened or 0
 
 
-def _check_version(obj, expected: int | None) -> None:
-    if expected is not None and expected != obj.version:
-        raise Conflict("该记录已被他人修改，请刷新后再操作。", current_version=obj.version)
+def _open(*which, now: datetime) -> int | None:
+    """Open the started, unopened periods matching `which`; None when there were none (nothing written).
+
+    Safe against itself: the scheduler's pass, a publish and concurrent reads may all open the same period,
+    so rows are inserted with ON CONFLICT DO NOTHING on the (task, period, department) key and a period is
+    marked opened only where still unmarked; all writers go in the same order, so they wait, never deadlock.
+    """
+    today = local(now).date()
+    due = db.session.execute(
+        select(Period.id, Period.plan_id).join(Plan)
+        .where(*which, Period.opened.is_(False), Period.start <= today).order_by(Period.start, Period.id)
+    ).all()
+    if not due:
+        return None
+    assignments = db.session.execute(
+        select(Task.plan_id, Assignment.task_id, Assignment.department_id, Assignment.role).join(Task)
+        .where(Task.plan_id.in_({plan_id for _, plan_id in due}), Assignment.status.in_(ACTIVE_ASSIGNMENT))
+        .order_by(Assignment.id)  # report ids in a set order: PostgreSQL's heap order moves as rows are updated
+    ).all()
+    rows: dict[type, list[dict]] = {Report: [], Contribution: []}
+    for period_id, plan_id in due:
+        for a_plan, task_id, department_id, role in assignments:
+            if a_plan == plan_id:
+                rows[Report if role == AssignmentRole.LEAD else Contribution].append(
+                    {"task_id": task_id, "period_id": period_id, "department_id": department_id, "updated_at": now})
+    for model, values in rows.items():
+        if values:
+            db.session.execute(_insert_missing(model), values)
+    marked = db.session.execute(
+        update(Period).where(Period.id.in_([period_id for period_id, _ in due]), Period.opened.is_(False))
+        .values(opened=True).execution_options(synchronize_session="fetch"))
+    return marked.rowcount
+
+
+def _insert_missing(model: type[Report] | type[Contribution]):
+    """INSERT ... ON CONFLICT (task, period, department) DO NOTHING, in the dialect of the database in use."""
+    dialect = db.session.get_bind().dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    return insert(model).on_conflict_do_nothing(index_elements=["task_id", "period_id", "department_id"])
 
 
 def acknowledge(assignment: Assignment, *, actor: User, now: datetime, version: int | None = None) -> Assignment:
-    require(actor.is_liaison_of(assignment.department_id), "只有本单位联络员可以签收。")
-    _check_version(assignment, version)
-    if assignment.status != AssignmentStatus.PENDING:
-        raise Conflict(f"当前状态（{assignment.status}）不能签收。", current_version=assignment.version)
-    assignment.status, assignment.acknowledged_at = AssignmentStatus.ACKNOWLEDGED, now
-    record("assignment.acknowledge", assignment, actor=actor, now=now,
-           from_state=AssignmentStatus.PENDING, to_state=AssignmentStatus.ACKNOWLEDGED)
-    db.session.commit()
+    apply_transition(assignment, "acknowledge", actor=actor, now=now, version=version,
+                     changes={"acknowledged_at": now})
     return assignment
 
 
 def request_adjustment(assignment: Assignment, *, reason: str, proposed_department: str, actor: User,
                        now: datetime, version: int | None = None) -> AdjustmentRequest:
-    require(actor.is_liaison_of(assignment.department_id), "只有本单位联络员可以申请调整。")
-    _check_version(assignment, version)
-    if assignment.status != AssignmentStatus.PENDING:
-        raise Conflict(f"当前状态（{assignment.status}）不能申请调整。", current_version=assignment.version)
+    check(assignment, "request_adjustment", actor=actor, version=version)
     errors = {}
     reason = (reason or "").strip()
     proposed_name = (proposed_department or "").strip()
@@ -161,48 +169,45 @@ def request_adjustment(assignment: Assignment, *, reason: str, proposed_departme
     request = AdjustmentRequest(assignment=assignment, reason=reason, proposed_department=proposed,
                                 proposed_name=proposed.name, requested_at=now, requested_by_id=actor.id)
     db.session.add(request)
-    assignment.status = AssignmentStatus.ADJUSTMENT
     db.session.flush()
-    record("assignment.request_adjustment", assignment, actor=actor, now=now, comment=reason,
-           from_state=AssignmentStatus.PENDING, to_state=AssignmentStatus.ADJUSTMENT,
-           data={"proposed_department": proposed.name})
-    for user in notify.office_users():
-        notify.queue(user, kind="assignment.adjustment", key=f"adjust:r{request.id}", now=now,
-                     subject=f"{assignment.department.name}申请调整任务 {assignment.task.code}",
-                     body=f"理由：{reason}\n建议由{proposed.name}承担。", link="/assignments/adjustments")
-    db.session.commit()
+
+    def tell_office() -> None:
+        for user in notify.office_users():
+            notify.queue(user, kind="assignment.adjustment", key=f"adjust:r{request.id}", now=now,
+                         subject=f"{assignment.department.name}申请调整任务 {assignment.task.code}",
+                         body=f"理由：{reason}\n建议由{proposed.name}承担。", link="/assignments/adjustments")
+    apply_transition(assignment, "request_adjustment", actor=actor, now=now, comment=reason,
+                     data={"proposed_department": proposed.name}, notify=tell_office)
     return request
 
 
 def decide_adjustment(request: AdjustmentRequest, *, accept: bool, reason: str, actor: User,
                       now: datetime) -> AdjustmentRequest:
     """Accept: the task moves to the proposed department (the old assignment stays as history); reject: back."""
-    require(actor.is_reviewer, "只有领导小组办公室可以处理调整申请。")
-    if request.status != AdjustmentStatus.PENDING:
-        raise Conflict("该申请已处理。")
+    decision = "accept" if accept else "reject"
+    check(request, decision, actor=actor)
     reason = (reason or "").strip()
     if not accept and not reason:
         raise ValidationFailed({"reason": "驳回申请时必须说明理由。"})
     old = request.assignment
-    request.status = AdjustmentStatus.ACCEPTED if accept else AdjustmentStatus.REJECTED
-    request.decided_at, request.decided_by_id, request.decision_reason = now, actor.id, reason
-    if accept:
-        new = _transfer(old, request.proposed_department, now=now)
-        record("assignment.transfer", old, actor=actor, now=now, comment=reason, from_state=AssignmentStatus.ADJUSTMENT,
-               to_state=AssignmentStatus.TRANSFERRED, data={"to_department": new.department.name})
-    else:
-        old.status = AssignmentStatus.PENDING
-        record("assignment.adjustment_rejected", old, actor=actor, now=now, comment=reason,
-               from_state=AssignmentStatus.ADJUSTMENT, to_state=AssignmentStatus.PENDING)
     verdict = "已同意" if accept else "未同意"
-    for user in notify.department_users(old.department_id):
-        notify.queue(user, kind="assignment.adjustment_decided", key=f"adjust-decided:r{request.id}", now=now,
-                     subject=f"任务 {old.task.code} 的调整申请{verdict}", body=reason, link="/assignments/")
-    db.session.commit()
+
+    def tell_department() -> None:
+        for user in notify.department_users(old.department_id):
+            notify.queue(user, kind="assignment.adjustment_decided", key=f"adjust-decided:r{request.id}", now=now,
+                         subject=f"任务 {old.task.code} 的调整申请{verdict}", body=reason, link="/assignments/")
+    with committed(old):
+        apply_transition(request, decision, actor=actor, now=now, comment=reason, commit=False,
+                         changes={"decided_at": now, "decided_by_id": actor.id, "decision_reason": reason},
+                         notify=tell_department)
+        if accept:
+            _transfer(old, request.proposed_department, actor=actor, now=now, reason=reason)
+        else:
+            apply_transition(old, "reject_adjustment", actor=actor, now=now, comment=reason, commit=False)
     return request
 
 
-def _transfer(old: Assignment, department: Department, *, now: datetime) -> Assignment:
+def _transfer(old: Assignment, department: Department, *, actor: User, now: datetime, reason: str) -> Assignment:
     existing = db.session.scalar(select(Assignment).where(Assignment.task_id == old.task_id,
                                                           Assignment.department_id == department.id))
     if existing is not None:
@@ -210,7 +215,8 @@ def _transfer(old: Assignment, department: Department, *, now: datetime) -> Assi
     new = Assignment(task_id=old.task_id, department=department, role=old.role, status=AssignmentStatus.PENDING)
     db.session.add(new)
     db.session.flush()
-    old.status, old.transferred_to_id = AssignmentStatus.TRANSFERRED, new.id
+    apply_transition(old, "transfer", actor=actor, now=now, comment=reason, commit=False,
+                     changes={"transferred_to_id": new.id}, data={"to_department": department.name})
     # Unsubmitted work of open periods follows the task to its new department; submitted work stays as history.
     model, open_states = ((Report, (ReportStatus.DRAFT,)) if old.role == AssignmentRole.LEAD
                           else (Contribution, (ContributionStatus.DRAFT,)))

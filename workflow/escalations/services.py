@@ -1,7 +1,8 @@
 """Escalations (督办): listing, closing by the office, and what a 督办通知单 says.
 
-The reminder pass (workflow.scheduling.reminders) opens escalations and closes them when the work is submitted;
-this module is the office's side. Permission helpers live here until the model grows methods for them.
+The reminder pass (workflow.scheduling.reminders) opens escalations; workflow.escalations.effects closes them
+when the work is submitted; this module is the office's side. Permission helpers live here until the model
+grows methods for them.
 """
 from __future__ import annotations
 
@@ -9,18 +10,19 @@ from datetime import date, datetime
 
 from flask import current_app, has_app_context
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Select, case, func, select, update
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import selectinload
 
 from models import Department, Escalation, EscalationStatus, Plan, Role, User
-from models.audit import record
+from workflow.calendar.lateness import lateness, resubmission_due
+from workflow.calendar.office import office_calendar
+from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
-from workflow.domain import Conflict, PermissionDenied, ValidationFailed
+from workflow.domain import ValidationFailed
 from workflow.extensions import db
 from workflow.pagination import paginate
-from workflow.scheduling.calendar import office_calendar
 from workflow.scheduling.reminders import DEFAULT_RULES, rules_for
-from workflow.scheduling.workdays import WorkdayCalendar
+from workflow.transitions import apply_transition, check
 
 NOTE_LIMIT = 2000
 DEFAULT_OFFICE_NAME = "领导小组办公室"
@@ -113,47 +115,19 @@ def close_escalation(escalation: Escalation, *, note: str, actor: User, now: dat
     """The office closes an escalation with a note (why it no longer needs chasing); audited, committed.
 
     A concurrent close (another office user, or the reminder pass closing it on submission) makes the
-    conditional UPDATE match no row: the loser gets a Conflict, nothing is overwritten.
+    conditional UPDATE of the transition match no row: the loser gets a Conflict, nothing is overwritten.
     """
-    if not actor.can_close_escalations():
-        raise PermissionDenied("只有领导小组办公室可以关闭督办事项。")
+    check(escalation, "close", actor=actor)
     note = (note or "").strip()
     if not note:
         raise ValidationFailed({"note": "关闭督办事项时必须填写说明。"})
     if len(note) > NOTE_LIMIT:
         raise ValidationFailed({"note": f"说明不能超过 {NOTE_LIMIT} 字（当前 {len(note)} 字）。"})
-    if not escalation.is_open:
-        raise Conflict(_already_closed(escalation))
-    try:
-        result = db.session.execute(
-            update(Escalation)
-            .where(Escalation.id == escalation.id, Escalation.status == EscalationStatus.OPEN)
-            .values(status=EscalationStatus.CLOSED, closed_at=now, closed_by_id=actor.id, close_reason="office",
-                    close_note=note)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
-            db.session.rollback()
-            db.session.refresh(escalation)
-            raise Conflict(_already_closed(escalation))
-        record("escalation.close", escalation, actor=actor, now=now, comment=note,
-               from_state=EscalationStatus.OPEN, to_state=EscalationStatus.CLOSED,
-               data={"close_reason": "office", "department": escalation.department_id,
-                     "task": escalation.task_id, "period": escalation.period_id})
-        db.session.commit()
-    except Conflict:
-        raise
-    except Exception:
-        db.session.rollback()
-        raise
-    db.session.refresh(escalation)
+    apply_transition(escalation, "close", actor=actor, now=now, comment=note,
+                     changes={"closed_at": now, "closed_by_id": actor.id, "close_reason": "office", "close_note": note},
+                     data={"close_reason": "office", "department": escalation.department_id,
+                           "task": escalation.task_id, "period": escalation.period_id})
     return escalation
-
-
-def _already_closed(escalation: Escalation) -> str:
-    if escalation.close_reason == "submitted":
-        return "该督办事项已因报送而自动关闭，无需再关闭。"
-    return "该督办事项已被关闭，无需重复关闭。"
 
 
 def close_label(escalation: Escalation) -> str:
@@ -181,7 +155,7 @@ def subject_deadline(escalation: Escalation, calendar: WorkdayCalendar | None = 
         plan = db.session.get(Plan, escalation.plan_id)
         grace = rules_for(plan)["returned_grace_workdays"] if plan else DEFAULT_RULES["returned_grace_workdays"]
         cal = calendar or office_calendar()
-        return cal.add_workdays(local(escalation.report.reviewed_at).date(), grace)
+        return resubmission_due(escalation.report, grace, cal)
     return escalation.period.deadline
 
 
@@ -194,7 +168,7 @@ def days_late_now(escalation: Escalation, today: date, calendar: WorkdayCalendar
     deadline = subject_deadline(escalation, cal)
     if today <= deadline:
         return escalation.days_late
-    return cal.workdays_between(deadline, today)
+    return lateness(deadline, today, cal).working
 
 
 def cn_date(d: date) -> str:
@@ -264,15 +238,3 @@ def escalation_notice(escalation: Escalation, *, now: datetime | None = None) ->
         "close_label": close_label(escalation) if not escalation.is_open else "",
         "filename": f"督办通知单-{escalation.department.name}-{task.code}-{period.key}.pdf",
     }
-
-
-def close_on_submission(*, now: datetime, report_id: int | None = None, contribution_id: int | None = None) -> int:
-    """Close the open escalations of a report or contribution that has just been submitted, in the caller's
-    transaction, so the office's list is right at once rather than at the next reminder pass."""
-    subject = (Escalation.report_id == report_id) if report_id else (Escalation.contribution_id == contribution_id)
-    result = db.session.execute(
-        update(Escalation).where(subject, Escalation.status == EscalationStatus.OPEN)
-        .values(status=EscalationStatus.CLOSED, closed_at=now, close_reason="submitted")
-        .execution_options(synchronize_session="fetch")
-    )
-    return result.rowcount or 0

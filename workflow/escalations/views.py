@@ -14,14 +14,14 @@ from wtforms import TextAreaField
 from forms import BaseForm
 from models import Escalation, EscalationStatus, Role
 from pdf.render import FONT_MESSAGE, PdfError, PdfUnavailable, render_pdf
+from workflow.calendar.office import office_calendar
 from workflow.clock import local, utcnow
 from workflow.converters import id_arg, page_arg
 from workflow.domain import DomainError, ValidationFailed
 from workflow.errors import forbid_unless, refused
 from workflow.escalations import services
 from workflow.extensions import db
-from workflow.reports.storage import content_disposition
-from workflow.scheduling.calendar import office_calendar
+from workflow.files import content_disposition
 from workflow.security import limit
 
 bp = Blueprint("escalations", __name__, url_prefix="/escalations")

@@ -5,7 +5,9 @@ The rules, each configurable in the evaluation's settings (DEFAULT_SETTINGS) and
 - Items counted: the reports (lead) and contributions (co-responsible) of the year's periods (periods ending in
   the year) whose deadline has passed on the evaluation date, plus any already submitted before it.
 - Timeliness, per item: 100 on time; late: 100 − `late_points_per_day` per calendar day late, never below
-  `late_floor`; never submitted: 0.
+  `late_floor`; never submitted: 0. Lateness comes from workflow.calendar.lateness like everywhere else, but
+  the evaluation counts its calendar days (Lateness.calendar), not the working days the pages and rules show:
+  the published rule says 逾期每天扣分, and changing the unit would move the scores of a year already under way.
 - Quality (lead reports the office has reviewed): 100 when approved at first submission, 0 when ever returned.
 - Target attainment (lead): each target's latest approved value of the department against what was due this
   year: the target itself when its year has come, otherwise the linear path from the base year (base value:
@@ -46,6 +48,9 @@ from models import (
     Task,
 )
 from models.evaluation import Evaluation, TargetMilestone
+from workflow.calendar.lateness import first_handed_in, lateness
+from workflow.calendar.office import office_calendar
+from workflow.calendar.workdays import WorkdayCalendar, default_calendar
 from workflow.clock import local
 from workflow.extensions import db
 
@@ -155,11 +160,12 @@ def attainment(comparator: str, value: float | None, due: float | None) -> float
 
 # -- items -------------------------------------------------------------------------------------------------
 
-def timeliness_points(deadline: date, submitted: date | None, as_of: date, settings: dict) -> tuple[float, int]:
-    """(points, calendar days late) for one report or contribution."""
+def timeliness_points(deadline: date, submitted: date | None, as_of: date, settings: dict,
+                      calendar: WorkdayCalendar | None = None) -> tuple[float, int]:
+    """(points, calendar days late) for one report or contribution, first submitted on `submitted`."""
+    late = lateness(deadline, submitted or as_of, calendar or default_calendar()).calendar
     if submitted is None:
-        return 0.0, max(0, (as_of - deadline).days)
-    late = max(0, (submitted - deadline).days)
+        return 0.0, late
     if late == 0:
         return 100.0, 0
     return max(float(settings["late_floor"]), 100.0 - settings["late_points_per_day"] * late), late
@@ -234,11 +240,6 @@ def _counted(deadline: date, submitted: date | None, as_of: date) -> bool:
     return submitted is not None or deadline < as_of
 
 
-def _submitted_day(item) -> date | None:
-    moment = getattr(item, "first_submitted_at", None) or item.submitted_at
-    return local(moment).date() if moment else None
-
-
 def compute(evaluation: Evaluation, as_of: date) -> list[dict]:
     """One result per department with tasks: score parts, base, deduction, adjustment, score, grade, detail.
 
@@ -251,10 +252,11 @@ def compute(evaluation: Evaluation, as_of: date) -> list[dict]:
     for adj in evaluation.adjustments:
         adjustments[adj.department_id].append(adj)
     items: dict[tuple[int, int], list[dict]] = defaultdict(list)
+    calendar = office_calendar()
     for r in data.reports:
-        items[(r.department_id, r.task_id)].append(_report_item(r, as_of, settings))
+        items[(r.department_id, r.task_id)].append(_report_item(r, as_of, settings, calendar))
     for c in data.contributions:
-        items[(c.department_id, c.task_id)].append(_contribution_item(c, as_of, settings))
+        items[(c.department_id, c.task_id)].append(_contribution_item(c, as_of, settings, calendar))
     latest: dict[tuple[int, int], tuple[float, Report]] = {}
     for r in sorted((r for r in data.reports if r.status == ReportStatus.APPROVED), key=lambda r: r.period.start):
         for v in r.values:
@@ -343,9 +345,9 @@ def rank_results(results: list[dict]) -> None:
         row["rank"] = rank
 
 
-def _report_item(r: Report, as_of: date, settings: dict) -> dict:
-    submitted = _submitted_day(r)
-    points, late = timeliness_points(r.period.deadline, submitted, as_of, settings)
+def _report_item(r: Report, as_of: date, settings: dict, calendar: WorkdayCalendar) -> dict:
+    submitted = first_handed_in(r)
+    points, late = timeliness_points(r.period.deadline, submitted, as_of, settings, calendar)
     reviewed = r.status == ReportStatus.APPROVED or r.return_count > 0
     return {"kind": "report", "id": r.id, "period": r.period.key, "period_label": r.period.label,
             "period_start": r.period.start.isoformat(), "deadline": r.period.deadline.isoformat(),
@@ -358,9 +360,9 @@ def _report_item(r: Report, as_of: date, settings: dict) -> dict:
             "counted": _counted(r.period.deadline, submitted, as_of)}
 
 
-def _contribution_item(c: Contribution, as_of: date, settings: dict) -> dict:
-    submitted = _submitted_day(c)
-    points, late = timeliness_points(c.period.deadline, submitted, as_of, settings)
+def _contribution_item(c: Contribution, as_of: date, settings: dict, calendar: WorkdayCalendar) -> dict:
+    submitted = first_handed_in(c)
+    points, late = timeliness_points(c.period.deadline, submitted, as_of, settings, calendar)
     return {"kind": "contribution", "id": c.id, "period": c.period.key, "period_label": c.period.label,
             "period_start": c.period.start.isoformat(), "deadline": c.period.deadline.isoformat(),
             "submitted": submitted.isoformat() if submitted else None, "days_late": late, "points": points,

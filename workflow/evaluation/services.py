@@ -14,7 +14,6 @@ from models.audit import record
 from models.evaluation import (
     DepartmentScore,
     Evaluation,
-    EvaluationStatus,
     ScoreAdjustment,
     TargetMilestone,
     TaskRating,
@@ -23,7 +22,7 @@ from workflow.clock import local
 from workflow.domain import Conflict, NotFound, ValidationFailed, require
 from workflow.evaluation import scoring
 from workflow.extensions import db
-from workflow.reports.services import committed
+from workflow.transitions import apply_transition, check, committed
 
 REASON_LIMIT = 2000
 MIN_YEAR, MAX_YEAR = 2000, 2100
@@ -265,33 +264,22 @@ def set_milestone(evaluation: Evaluation, target: Target, *, year, value, actor:
 def sign_off(evaluation: Evaluation, *, actor: User, now: datetime, note: str = "",
              version: int | None = None) -> Evaluation:
     """A leader signs off: the scores are computed once more and frozen."""
-    require(actor.can_sign_off_evaluations(), "只有领导可以签认年度评估。")
-    if version is not None and str(version).strip() != str(evaluation.version):
-        raise Conflict("评估结果已被修改，请刷新后核对再签认。", current_version=evaluation.version)
-    if evaluation.frozen:
-        raise Conflict("年度评估已签认。")
+    check(evaluation, "sign_off", actor=actor, version=version)
+    note = (note or "").strip()[:REASON_LIMIT]
     with committed(evaluation):
         _store(evaluation, scoring.compute(evaluation, local(now).date()), actor=actor, now=now)
         if not evaluation.scores:
             raise Conflict("没有可签认的评估结果。")
-        evaluation.status = EvaluationStatus.FROZEN
-        evaluation.signed_off_at, evaluation.signed_off_by = now, actor
-        evaluation.sign_off_note = (note or "").strip()[:REASON_LIMIT]
-        evaluation.freeze_round += 1
-        record("evaluation.sign_off", evaluation, actor=actor, now=now, comment=evaluation.sign_off_note,
-               from_state=EvaluationStatus.DRAFT, to_state=EvaluationStatus.FROZEN)
+        apply_transition(evaluation, "sign_off", actor=actor, now=now, comment=note, commit=False,
+                         changes={"signed_off_at": now, "signed_off_by": actor, "sign_off_note": note,
+                                  "freeze_round": evaluation.freeze_round + 1})
     return evaluation
 
 
 def reopen(evaluation: Evaluation, *, actor: User, now: datetime, reason: str) -> Evaluation:
-    require(actor.can_manage_evaluations(), "只有领导小组办公室可以重新开启年度评估。")
-    if not evaluation.frozen:
-        raise Conflict("年度评估尚未签认，无需重新开启。")
+    check(evaluation, "reopen", actor=actor)
     text = _reason(reason, "reason", "重新开启必须说明理由。")
-    with committed(evaluation):
-        evaluation.status = EvaluationStatus.DRAFT
-        evaluation.signed_off_at, evaluation.signed_off_by, evaluation.sign_off_note = None, None, ""
-        record("evaluation.reopen", evaluation, actor=actor, now=now, comment=text,
-               from_state=EvaluationStatus.FROZEN, to_state=EvaluationStatus.DRAFT)
+    apply_transition(evaluation, "reopen", actor=actor, now=now, comment=text,
+                     changes={"signed_off_at": None, "signed_off_by": None, "sign_off_note": ""})
     # The draft shows today's data again, not the numbers that were frozen.
     return compute_evaluation(evaluation, actor=actor, now=now)

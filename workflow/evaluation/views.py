@@ -43,9 +43,9 @@ from workflow.clock import local, utcnow
 from workflow.converters import parse_id, parse_version
 from workflow.domain import Conflict, DomainError, ValidationFailed
 from workflow.errors import forbid_unless, refused
-from workflow.evaluation import documents, scoring, services
+from workflow.evaluation import archive, documents, scoring, services
 from workflow.extensions import db
-from workflow.reports.storage import content_disposition
+from workflow.files import content_disposition
 from workflow.security import limit
 
 bp = Blueprint("evaluation", __name__, url_prefix="/evaluation")
@@ -230,7 +230,7 @@ def _render_show(evaluation: Evaluation, status: int = 200, **given):
     return render_template(
         "evaluation/show.html", evaluation=evaluation, settings=scoring.effective_settings(evaluation),
         grades=grades, parts=scoring.PARTS,
-        files=_with_authors(documents.visible_files(evaluation, current_user)), ratings=evaluation.ratings,
+        files=_with_authors(archive.visible_files(evaluation, current_user)), ratings=evaluation.ratings,
         milestones=_milestones(evaluation),
         can_manage=current_user.can_manage_evaluations(), can_sign_off=current_user.can_sign_off_evaluations(),
         **_forms(evaluation, **given)), status
@@ -256,7 +256,7 @@ def department(plan_id: int, year: int, department_id: int):
     return render_template("evaluation/department.html", evaluation=evaluation,
                            score=services.score_of(evaluation, dept),
                            settings=scoring.effective_settings(evaluation), parts=scoring.PARTS,
-                           files=_with_authors([f for f in documents.visible_files(evaluation, current_user)
+                           files=_with_authors([f for f in archive.visible_files(evaluation, current_user)
                                                 if f.department_id == dept.id]),
                            can_view_all=current_user.sees_everything, generate_form=GenerateForm(formdata=None))
 
@@ -396,9 +396,9 @@ def generate(plan_id: int, year: int):
     try:
         if form.kind.data == "xlsx":
             forbid_unless(current_user.sees_everything)
-            archived = documents.generate_workbook(evaluation, actor=current_user, now=utcnow())
+            archived = archive.generate_workbook(evaluation, actor=current_user, now=utcnow())
         else:
-            archived = documents.generate_pdf(evaluation, department=dept, actor=current_user, now=utcnow())
+            archived = archive.generate_pdf(evaluation, department=dept, actor=current_user, now=utcnow())
     except PdfError as exc:
         db.session.rollback()
         current_app.logger.warning("evaluation PDF failed: %s", exc.message)
@@ -416,7 +416,7 @@ def download(file_id: int):
     archived = db.get_or_404(EvaluationFile, file_id)
     forbid_unless(archived.can_view(current_user))
     try:
-        data = documents.read_file(archived)
+        data = archive.read_file(archived)
     except FileNotFoundError:
         abort(404)
     response = current_app.response_class(data, mimetype=MIMETYPES[archived.kind])

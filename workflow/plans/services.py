@@ -7,11 +7,11 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from models import Assignment, AssignmentRole, Department, Plan, Task, User
+from workflow import files
 from workflow.extensions import db
 from workflow.plans.importer import import_plan, outline_tree  # noqa: F401  (re-exported for views)
 from workflow.plans.parsing import DepartmentDraft, PlanDraft, PlanParseError, parse_plan_bytes
@@ -32,7 +32,7 @@ def parse_upload(data: bytes, filename: str) -> PlanDraft:
 # -- staging: the uploaded file waits on disk, keyed by its sha256, until the office confirms ------------
 
 def _staging_dir() -> Path:
-    path = Path(current_app.config["UPLOAD_DIR"]) / "staging"
+    path = files.area("staging")
     path.mkdir(parents=True, exist_ok=True)
     return path
 

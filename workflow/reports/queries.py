@@ -14,15 +14,16 @@ from models import (
     Department,
     Period,
     Report,
-    ReportStatus,
     Task,
     User,
 )
+from workflow.calendar.lateness import OUTSTANDING_REPORT
 
 
 def visible_reports(user: User, *, period: str | None = None, status: str | None = None,
                     department: Department | None = None, task_code: str | None = None,
-                    overdue: bool = False, today: date | None = None, plan_id: int | None = None) -> Select:
+                    overdue: bool = False, overdue_before: date | None = None, plan_id: int | None = None) -> Select:
+    """`overdue` keeps the outstanding reports due before `overdue_before` (lateness.overdue_before)."""
     q = (select(Report).join(Report.period).join(Report.task).where(Report.visible_filter(user))
          .options(selectinload(Report.task), selectinload(Report.department), selectinload(Report.period)))
     if plan_id:
@@ -35,8 +36,8 @@ def visible_reports(user: User, *, period: str | None = None, status: str | None
         q = q.where(Report.department_id == department.id)
     if task_code:
         q = q.where(Task.code == task_code)
-    if overdue and today is not None:
-        q = q.where(Period.deadline < today, Report.status.in_([ReportStatus.DRAFT, ReportStatus.RETURNED]))
+    if overdue and overdue_before is not None:
+        q = q.where(Period.deadline < overdue_before, Report.status.in_(OUTSTANDING_REPORT))
     return q.order_by(Period.start, Task.position, Report.id)
 
 

@@ -1,11 +1,11 @@
 """Self-reports and contributions: save drafts (versioned), submit, attach files, keep every revision.
 
-The office's side (approve, return) lives in workflow.review.services and uses the same transition table.
+The office's side (approve, return) lives in workflow.review.services; both move reports by the tables of
+workflow.transitions.
 """
 from __future__ import annotations
 
 import difflib
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -13,37 +13,22 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import Select, select
-from sqlalchemy.orm.exc import StaleDataError
 
 from models import (
     AssignmentRole,
     Attachment,
     Contribution,
-    ContributionStatus,
     Progress,
     Report,
     ReportRevision,
-    ReportStatus,
     ReportValue,
     User,
 )
 from models.audit import record
-from workflow import notify
-from workflow.domain import Conflict, TooLarge, ValidationFailed, require
-from workflow.escalations.services import close_on_submission
+from workflow import files, notify
+from workflow.domain import TooLarge, ValidationFailed, require
 from workflow.extensions import db
-from workflow.reports import storage
-
-# One transition table for reports: action → (states it may start from, state it leads to).
-REPORT_TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "submit": ((ReportStatus.DRAFT, ReportStatus.RETURNED), ReportStatus.SUBMITTED),
-    "approve": ((ReportStatus.SUBMITTED,), ReportStatus.APPROVED),
-    "return": ((ReportStatus.SUBMITTED,), ReportStatus.RETURNED),
-}
-CONTRIBUTION_TRANSITIONS = {"submit": ((ContributionStatus.DRAFT,), ContributionStatus.SUBMITTED)}
-
-STATE_NAMES = {"draft": "草稿", "submitted": "已报送", "returned": "已退回", "approved": "已通过"}
-ACTION_NAMES = {"submit": "提交", "approve": "审核通过", "return": "退回"}
+from workflow.transitions import apply_transition, check_version, committed
 
 TEXT_LIMIT = 20_000
 
@@ -58,24 +43,6 @@ class ReportInput:
     difficulties: str = ""
     next_steps: str = ""
     values: dict[int, object] = field(default_factory=dict)
-
-
-def check_version(obj, expected: int | None) -> None:
-    if expected is not None and int(expected) != obj.version:
-        raise Conflict(f"该内容已被他人修改（当前版本 {obj.version}，您编辑的是版本 {int(expected)}）。"
-                       "您填写的内容已保留，请核对后再保存。", current_version=obj.version)
-
-
-def apply_transition(obj, action: str, table: dict, *, actor: User | None, now: datetime, comment: str = "") -> str:
-    """Check the current state against the table, move to the next one, and write the audit row."""
-    allowed, to_state = table[action]
-    if obj.status not in allowed:
-        raise Conflict(f"当前状态为“{STATE_NAMES.get(obj.status, obj.status)}”，不能{ACTION_NAMES.get(action, action)}。",
-                       current_version=obj.version)
-    from_state, obj.status = obj.status, to_state
-    record(f"{obj.__tablename__}.{action}", obj, actor=actor, now=now, comment=comment,
-           from_state=from_state, to_state=to_state)
-    return from_state
 
 
 def _text(value, name: str, errors: dict, *, required: bool, label: str) -> str:
@@ -173,20 +140,6 @@ def _write(report: Report, clean: dict, *, now: datetime) -> None:
     report.updated_at = now
 
 
-@contextmanager
-def committed(obj):
-    """Run the block and commit; a concurrent writer that got there first becomes a clear conflict, not a lost
-    update (the version column makes the losing UPDATE match no row)."""
-    try:
-        yield
-        db.session.commit()
-    except StaleDataError as exc:
-        db.session.rollback()
-        db.session.refresh(obj)
-        raise Conflict("该内容刚被他人修改，您的内容未保存但已保留，请核对后再保存。",
-                       current_version=obj.version) from exc
-
-
 def _add_revision(report: Report, *, actor: User, now: datetime) -> None:
     db.session.flush()  # bumps the version
     db.session.add(ReportRevision(report_id=report.id, version=report.version, status=report.status,
@@ -227,10 +180,8 @@ def submit_report(report: Report, *, actor: User, now: datetime, version: int | 
 
 
 def _submit(report: Report, *, actor: User, now: datetime) -> None:
-    apply_transition(report, "submit", REPORT_TRANSITIONS, actor=actor, now=now)
-    report.submitted_at = now
-    report.first_submitted_at = report.first_submitted_at or now
-    close_on_submission(now=now, report_id=report.id)
+    apply_transition(report, "submit", actor=actor, now=now, commit=False,
+                     changes={"submitted_at": now, "first_submitted_at": report.first_submitted_at or now})
 
 
 # -- contributions ---------------------------------------------------------------------------------------
@@ -246,16 +197,17 @@ def save_contribution(contribution: Contribution, text: str, *, actor: User, now
     with committed(contribution):
         contribution.text, contribution.updated_at = clean, now
         if submit:
-            apply_transition(contribution, "submit", CONTRIBUTION_TRANSITIONS, actor=actor, now=now)
-            contribution.submitted_at = now
-            close_on_submission(now=now, contribution_id=contribution.id)
-            for lead in lead_departments(contribution):
-                for user in notify.department_users(lead):
-                    notify.queue(user, kind="contribution.submitted", now=now,
-                                 key=f"contribution:c{contribution.id}",
-                                 subject=f"{contribution.department.name}已报送任务 {contribution.task.code} "
-                                         f"{contribution.period.label}配合情况", link=_lead_report_link(contribution))
+            apply_transition(contribution, "submit", actor=actor, now=now, commit=False,
+                             changes={"submitted_at": now}, notify=lambda: _tell_leads(contribution, now=now))
     return contribution
+
+
+def _tell_leads(contribution: Contribution, *, now: datetime) -> None:
+    for lead in lead_departments(contribution):
+        for user in notify.department_users(lead):
+            notify.queue(user, kind="contribution.submitted", now=now, key=f"contribution:c{contribution.id}",
+                         subject=f"{contribution.department.name}已报送任务 {contribution.task.code} "
+                                 f"{contribution.period.label}配合情况", link=_lead_report_link(contribution))
 
 
 def _lead_report_link(contribution: Contribution) -> str:
@@ -279,16 +231,16 @@ def contributions_for(report: Report) -> list[Contribution]:
 # -- attachments -----------------------------------------------------------------------------------------
 
 def upload_root() -> Path:
-    return Path(current_app.config["UPLOAD_DIR"]) / "attachments"
+    return files.area("attachments")
 
 
 def add_attachment(report: Report, stream, filename: str, *, actor: User, now: datetime) -> Attachment:
     require(report.can_edit(actor), "该报告当前不能由您添加附件。")
     try:
-        stored = storage.store(stream, filename, upload_root(),
-                               max_bytes=current_app.config.get("ATTACHMENT_MAX_BYTES", storage.DEFAULT_MAX_BYTES))
-    except storage.AttachmentError as exc:
-        if exc.status == 413:
+        stored = files.store(stream, filename, upload_root(),
+                             max_bytes=current_app.config.get("ATTACHMENT_MAX_BYTES", files.DEFAULT_MAX_BYTES))
+    except files.AttachmentError as exc:
+        if exc.http_status == 413:
             raise TooLarge(str(exc)) from exc
         raise ValidationFailed({"file": str(exc)}, str(exc)) from exc
     same = next((a for a in report.attachments if not a.removed and a.sha256 == stored.sha256), None)
@@ -316,7 +268,7 @@ def remove_attachment(attachment: Attachment, *, actor: User, now: datetime) -> 
 
 
 def attachment_path(attachment: Attachment) -> Path:
-    return storage.open_stored(upload_root(), attachment.sha256)
+    return files.open_stored(upload_root(), attachment.sha256)
 
 
 # -- revisions and diffs ---------------------------------------------------------------------------------

@@ -27,17 +27,19 @@ from models import (
     ReportValue,
     Task,
 )
+from workflow import files
 from workflow.assignments.services import open_all_due_periods
+from workflow.calendar.lateness import ON_TIME, Lateness, days_late, is_outstanding
+from workflow.calendar.office import office_calendar
+from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local, utcnow
 from workflow.domain import Conflict, NotFound, PermissionDenied, TooLarge, ValidationFailed
 from workflow.errors import forbid_unless, refused
 from workflow.extensions import db
-from workflow.reports import services, storage
+from workflow.reports import services
 from workflow.reports.queries import visible_contributions, visible_reports
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
-
-OPEN_REPORT = (ReportStatus.DRAFT, ReportStatus.RETURNED)
 
 
 # -- the list --------------------------------------------------------------------------------------------
@@ -48,7 +50,7 @@ class Row:
 
     kind: str
     item: Report | Contribution
-    overdue_days: int = 0
+    late: Lateness = ON_TIME
 
 
 @dataclass
@@ -57,18 +59,18 @@ class PeriodGroup:
     rows: list[Row] = field(default_factory=list)
 
 
-def overdue_days(item: Report | Contribution, today: date) -> int:
-    """Days past the deadline of something not yet handed in (0 when in time or already submitted)."""
-    waiting = item.status in OPEN_REPORT if isinstance(item, Report) else item.status == ContributionStatus.DRAFT
-    return max((today - item.period.deadline).days, 0) if waiting else 0
+def overdue(item: Report | Contribution, today: date, calendar: WorkdayCalendar) -> Lateness:
+    """How late something not yet handed in is (nothing once it is handed in: the list is about what to do)."""
+    return days_late(item, today, calendar) if is_outstanding(item) else ON_TIME
 
 
 def grouped_by_period(reports: list[Report], contributions: list[Contribution], today: date) -> list[PeriodGroup]:
     groups: dict[int, PeriodGroup] = {}
+    calendar = office_calendar()
     for kind, items in (("report", reports), ("contribution", contributions)):
         for item in items:
             group = groups.setdefault(item.period_id, PeriodGroup(item.period))
-            group.rows.append(Row(kind, item, overdue_days(item, today)))
+            group.rows.append(Row(kind, item, overdue(item, today, calendar)))
     for group in groups.values():
         group.rows.sort(key=lambda r: (r.kind != "report", r.item.task.plan_id, r.item.task.position, r.item.id))
     return sorted(groups.values(), key=lambda g: (g.period.start, g.period.plan_id), reverse=True)
@@ -159,9 +161,9 @@ def render_report(report: Report, *, form: ReportForm | None = None, upload_form
         trail=audit_trail("report", report.id),
         diff=_readable(services.resubmission_diff(report)),
         targets_by_id={str(t.id): t for t in report.task.targets},
-        overdue_days=overdue_days(report, local(utcnow()).date()),
-        upload_types=list(storage.ALLOWED), upload_accept=",".join(f".{kind}" for kind in storage.ALLOWED),
-        upload_limit=current_app.config.get("ATTACHMENT_MAX_BYTES") or storage.DEFAULT_MAX_BYTES,
+        late=overdue(report, local(utcnow()).date(), office_calendar()),
+        upload_types=list(files.ALLOWED), upload_accept=",".join(f".{kind}" for kind in files.ALLOWED),
+        upload_limit=current_app.config.get("ATTACHMENT_MAX_BYTES") or files.DEFAULT_MAX_BYTES,
     ), status
 
 
@@ -261,11 +263,11 @@ def attachment(attachment_id: int):
         abort(404)
     try:
         path = services.attachment_path(item)
-    except (FileNotFoundError, NotFound, storage.AttachmentError):
+    except (FileNotFoundError, NotFound, files.AttachmentError):
         abort(404)
     response = send_file(path, mimetype=item.content_type or "application/octet-stream", conditional=True,
                          etag=item.sha256, max_age=0)
-    response.headers["Content-Disposition"] = storage.content_disposition(item.filename)
+    response.headers["Content-Disposition"] = files.content_disposition(item.filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-cache"
     return response
@@ -293,7 +295,7 @@ def render_contribution(contribution: Contribution, *, form: ContributionForm | 
         "reports/contribution.html", contribution=contribution, task=contribution.task,
         period=contribution.period, form=form, editable=editable, conflict=conflict,
         trail=audit_trail("contribution", contribution.id),
-        overdue_days=overdue_days(contribution, local(utcnow()).date()),
+        late=overdue(contribution, local(utcnow()).date(), office_calendar()),
     ), status
 
 

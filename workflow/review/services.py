@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, func, or_, select
@@ -10,38 +10,36 @@ from sqlalchemy.orm import selectinload
 
 from models import Department, OutlineNode, Period, Report, ReportStatus, Task, User
 from workflow import notify
+from workflow.calendar.lateness import OUTSTANDING_REPORT, overdue_before
+from workflow.calendar.office import office_calendar
+from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
 from workflow.domain import Conflict, PermissionDenied, ValidationFailed, require
 from workflow.extensions import db
 from workflow.pagination import paginate
-from workflow.reports.services import REPORT_TRANSITIONS, apply_transition, check_version, committed
+from workflow.transitions import apply_transition, check
 
 
 def approve_report(report: Report, *, actor: User, now: datetime, comment: str = "",
                    version: int | None = None) -> Report:
-    require(actor.is_reviewer, "只有领导小组办公室可以审核报告。")
-    check_version(report, version)
-    with committed(report):
-        apply_transition(report, "approve", REPORT_TRANSITIONS, actor=actor, now=now, comment=(comment or "").strip())
-        report.reviewed_at = now
-        _tell_department(report, now=now, kind="report.approved",
-                         subject=f"任务 {report.task.code} {report.period.label}报告已审核通过")
+    apply_transition(report, "approve", actor=actor, now=now, version=version, comment=(comment or "").strip(),
+                     changes={"reviewed_at": now},
+                     notify=lambda: _tell_department(report, now=now, kind="report.approved",
+                                                     subject=f"任务 {report.task.code} {report.period.label}报告已审核通过"))
     return report
 
 
 def return_report(report: Report, *, actor: User, now: datetime, reason: str, version: int | None = None) -> Report:
-    require(actor.is_reviewer, "只有领导小组办公室可以审核报告。")
-    check_version(report, version)
+    check(report, "return", actor=actor, version=version)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed({"reason": "退回时必须说明理由。"})
-    with committed(report):
-        apply_transition(report, "return", REPORT_TRANSITIONS, actor=actor, now=now, comment=reason)
-        report.reviewed_at, report.last_return_reason = now, reason
-        report.return_count += 1
-        _tell_department(report, now=now, kind="report.returned", level=report.return_count,
-                         subject=f"任务 {report.task.code} {report.period.label}报告被退回，请修改后重新报送",
-                         body=f"退回理由：{reason}")
+    count = report.return_count + 1
+    apply_transition(report, "return", actor=actor, now=now, comment=reason,
+                     changes={"reviewed_at": now, "last_return_reason": reason, "return_count": count},
+                     notify=lambda: _tell_department(
+                         report, now=now, kind="report.returned", level=count, body=f"退回理由：{reason}",
+                         subject=f"任务 {report.task.code} {report.period.label}报告被退回，请修改后重新报送"))
     return report
 
 
@@ -83,7 +81,7 @@ class QueueFilters:
     per_page: int = 50
 
 
-def _filtered(f: QueueFilters, *, today) -> Select:
+def _filtered(f: QueueFilters, *, cutoff: date) -> Select:
     q = select(Report).join(Report.period).join(Report.task)
     if f.plan_id:
         q = q.where(Task.plan_id == f.plan_id)
@@ -96,25 +94,28 @@ def _filtered(f: QueueFilters, *, today) -> Select:
     if f.area:
         q = q.where(or_(Task.code == f.area, Task.code.like(f"{f.area}.%")))
     if f.overdue:
-        q = q.where(Period.deadline < today, Report.status.in_([ReportStatus.DRAFT, ReportStatus.RETURNED]))
+        q = q.where(Period.deadline < cutoff, Report.status.in_(OUTSTANDING_REPORT))
     return q
 
 
-def review_queue(f: QueueFilters, *, now: datetime) -> tuple[Pagination, dict[str, int]]:
+def review_queue(f: QueueFilters, *, now: datetime,
+                 calendar: WorkdayCalendar | None = None) -> tuple[Pagination, dict[str, int]]:
     """One page of the reports matching the filters, oldest submission (then deadline) first, and the counts per
-    state (and overdue) under the same filters but any status."""
-    today = local(now).date()
+    state (and overdue) under the same filters but any status.
+
+    Overdue means at least one working day late (lateness.days_late), on the office calendar."""
+    cutoff = overdue_before(local(now).date(), calendar or office_calendar())
     page = paginate(
-        _filtered(f, today=today)
+        _filtered(f, cutoff=cutoff)
         .options(selectinload(Report.task), selectinload(Report.department), selectinload(Report.period))
         .order_by(func.coalesce(Report.submitted_at, Report.updated_at), Period.deadline, Task.position, Report.id),
         page=f.page, per_page=f.per_page)
     counts_q = _filtered(QueueFilters(status=None, department_id=f.department_id, period_key=f.period_key,
-                                      area=f.area, plan_id=f.plan_id), today=today)
+                                      area=f.area, plan_id=f.plan_id), cutoff=cutoff)
     counts = _state_counts(counts_q)
     overdue = db.session.scalar(select(func.count()).select_from(
         _filtered(QueueFilters(status=None, department_id=f.department_id, period_key=f.period_key, area=f.area,
-                               plan_id=f.plan_id, overdue=True), today=today).subquery()))
+                               plan_id=f.plan_id, overdue=True), cutoff=cutoff).subquery()))
     counts["overdue"] = overdue or 0
     return page, counts
 

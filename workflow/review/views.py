@@ -25,14 +25,15 @@ from forms.review import (
 from models import Period, Plan, PlanStatus, Report, ReportStatus
 from workflow.assignments import office_views  # noqa: F401  (registers routes)
 from workflow.assignments import services as assignments
+from workflow.calendar.lateness import days_late
+from workflow.calendar.office import office_calendar
+from workflow.calendar.periods import PeriodError, PeriodSpec, generate_periods, period_for
 from workflow.clock import local, utcnow
 from workflow.converters import page_arg, parse_ids, parse_version
 from workflow.domain import DomainError, ValidationFailed
 from workflow.errors import forbid_unless, refused
 from workflow.extensions import db
 from workflow.review import services
-from workflow.scheduling.calendar import office_calendar
-from workflow.scheduling.periods import PeriodError, PeriodSpec, generate_periods, period_for
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -107,17 +108,6 @@ def _filters(form: QueueFilterForm, choices: dict) -> services.QueueFilters:
     )
 
 
-def days_late(report: Report, today: date) -> int:
-    """Calendar days past the deadline: when it was submitted, or today for what is still outstanding."""
-    if report.submitted_at is not None and report.status != ReportStatus.RETURNED:
-        day = local(report.submitted_at).date()
-    elif report.status == ReportStatus.APPROVED:
-        return 0
-    else:
-        day = today
-    return max((day - report.period.deadline).days, 0)
-
-
 def _list_args() -> dict:
     """The queue's filters as query arguments, without the page (a change of filter starts at page 1)."""
     return {k: v for k, v in request.args.items() if k != "page" and v not in (None, "")}
@@ -133,16 +123,19 @@ def queue():
     forbid_unless(current_user.is_overseer)
     now = utcnow()
     assignments.open_all_due_periods(now=now)
+    calendar = office_calendar()
     choices = services.queue_choices()
     form = QueueFilterForm(formdata=request.args)
     form.area.choices = select_choices([("", _("全部领域"))] + [(c, f"{c} {t}") for c, t in choices["areas"]])
     form.department.choices = select_choices([("", _("全部单位"))] + [(d.id, d.name) for d in choices["departments"]])
     form.period.choices = select_choices([("", _("全部周期"))] + [(key, key) for key in choices["periods"]])
     filters = _filters(form, choices)
-    page, counts = services.review_queue(filters, now=now)
+    page, counts = services.review_queue(filters, now=now, calendar=calendar)
+    today = local(now).date()
     return render_template(
         "review/queue.html", form=form, rows=page.items, total=page.total, counts=counts, filters=filters,
-        page=page, page_args=_list_args(), today=local(now).date(), days_late=days_late, queue_url=queue_url, report_url=report_url,
+        page=page, page_args=_list_args(), today=today, days_late=lambda r: days_late(r, today, calendar),
+        queue_url=queue_url, report_url=report_url,
         status_names=status_names(), can_act=current_user.is_reviewer, next_url=request.full_path,
     )
 

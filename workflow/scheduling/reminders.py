@@ -22,7 +22,6 @@ from models import (
     Contribution,
     ContributionStatus,
     Escalation,
-    EscalationStatus,
     Notification,
     Period,
     Plan,
@@ -36,10 +35,12 @@ from models import (
 )
 from workflow import notify
 from workflow.assignments.services import open_due_periods
+from workflow.calendar.lateness import days_late, lateness, resubmission_due
+from workflow.calendar.office import office_calendar
+from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
+from workflow.escalations.effects import settle
 from workflow.extensions import db
-from workflow.scheduling.calendar import office_calendar
-from workflow.scheduling.workdays import WorkdayCalendar
 
 DEFAULT_RULES = {
     "due_soon_workdays": 3,     # remind this many working days before the deadline
@@ -148,7 +149,8 @@ def _ladder(p: Pass, subject: Subject, deadline: date, rules: dict, *, returned:
             p.send(liaisons, kind="due_today", level=0, key=f"due_today:{subject.key}", subject=subject,
                    title=f"【今日截止】{what}今天截止", body="请在今天内提交。", data=_describe(subject, deadline, 0))
         return
-    late = p.cal.workdays_between(deadline, p.today)
+    # A returned report counts from the end of its grace; everything else from its period's deadline.
+    late = (lateness(deadline, p.today, p.cal) if returned else days_late(row, p.today, p.cal)).working
     level = next((n for n in (3, 2, 1) if late >= rules[f"level{n}_late"]), 0)
     if level == 0:
         return
@@ -190,14 +192,14 @@ def _escalate(p: Pass, subject: Subject, late: int, *, returned: bool, round_tag
 
 def _close_settled(p: Pass) -> None:
     """An escalation closes by itself once its report or contribution has been submitted."""
-    for e in [e for e in p.escalations.values() if e.is_open]:
-        settled = (e.report.status in (ReportStatus.SUBMITTED, ReportStatus.APPROVED) if e.report_id
-                   else e.contribution.status == ContributionStatus.SUBMITTED)
-        if settled:
-            e.status, e.closed_at, e.close_reason = EscalationStatus.CLOSED, p.now, "submitted"
-            p.result["escalations_closed"].append({"key": e.key, "department": e.department.name,
-                                                   "task": e.task.code, "period": e.period.key,
-                                                   "reason": "submitted"})
+    settled = [e.id for e in p.escalations.values() if e.is_open and (
+        e.report.status in (ReportStatus.SUBMITTED, ReportStatus.APPROVED) if e.report_id
+        else e.contribution.status == ContributionStatus.SUBMITTED)]
+    if not settled:
+        return
+    for e in settle(Escalation.id.in_(settled), actor=None, now=p.now):
+        p.result["escalations_closed"].append({"key": e.key, "department": e.department.name, "task": e.task.code,
+                                               "period": e.period.key, "reason": "submitted"})
 
 
 def _review_pending(p: Pass, report: Report, rules: dict) -> None:
@@ -247,7 +249,7 @@ def _plan_pass(p: Pass, plan: Plan) -> None:
         if report.status == ReportStatus.DRAFT:
             _ladder(p, Subject(report, "report"), report.period.deadline, rules, returned=False)
         elif report.status == ReportStatus.RETURNED and report.reviewed_at is not None:
-            grace_end = p.cal.add_workdays(local(report.reviewed_at).date(), rules["returned_grace_workdays"])
+            grace_end = resubmission_due(report, rules["returned_grace_workdays"], p.cal)
             _ladder(p, Subject(report, "report"), grace_end, rules, returned=True)
         elif report.status == ReportStatus.SUBMITTED and report.submitted_at is not None:
             _review_pending(p, report, rules)

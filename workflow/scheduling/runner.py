@@ -8,7 +8,7 @@ jobs; the others stand by and keep trying to take the lock, so a leader that die
 
 Jobs (fixed ids, replace_existing, coalesce, max_instances=1, a misfire grace time):
   reminders   every SCHEDULER_REMINDERS_SECONDS (300)  workflow.scheduling.reminders.run_reminders(now=...)
-  outbox      every SCHEDULER_OUTBOX_SECONDS (60)      workflow.scheduling.outbox.deliver_pass(now=...)
+  outbox      every SCHEDULER_OUTBOX_SECONDS (60)      workflow.mail.smtp.deliver_pass(now=...)
   heartbeat   every SCHEDULER_HEARTBEAT_SECONDS (15)   renew the lock, or try to take it (standby)
 
 Environment (all optional; seconds may be fractional):
@@ -41,12 +41,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import click
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from flask import Flask, current_app
-from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import inspect
+from flask import Flask
 
 from workflow.clock import utcnow
 from workflow.extensions import db
@@ -68,7 +65,7 @@ def reminders_body(*, now: datetime):
 
 def outbox_body(*, now: datetime):
     # imported lazily, at each run: a broken outbox module must not keep the scheduler from starting
-    from workflow.scheduling.outbox import deliver_pass
+    from workflow.mail.smtp import deliver_pass
 
     return deliver_pass(now=now)
 
@@ -300,33 +297,3 @@ def configure_logging() -> None:
     if not any(getattr(h, "_scheduler_handler", False) for h in aps.handlers):
         aps.addHandler(handler)
     aps.setLevel(logging.WARNING)
-
-
-# -- CLI ----------------------------------------------------------------------------------------------------------
-
-scheduler_cli = AppGroup("scheduler", help="The scheduler process: reminders and email delivery.")
-
-
-@click.command("run")
-@with_appcontext
-def scheduler_run_command() -> None:
-    """Run the scheduler in the foreground until SIGTERM/Ctrl-C. A second copy stands by (database lock)."""
-    try:
-        settings = SchedulerSettings.from_env()
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
-    app = current_app._get_current_object()
-    if not inspect(db.engine).has_table("scheduler_lease"):
-        raise click.ClickException("数据库尚未初始化（缺少 scheduler_lease 表），请先运行 flask db upgrade。")
-    configure_logging()
-
-    def announce(lock: LeaderLock) -> None:
-        if lock.leading:
-            click.echo(f"调度器 {lock.holder}：已获得调度锁，作为主进程运行（leader）。")
-        else:
-            click.echo(f"调度器 {lock.holder}：另一调度进程正在运行，本进程待命（standby）。")
-
-    run_scheduler(app, settings=settings, announce=announce)
-
-
-scheduler_cli.add_command(scheduler_run_command)

@@ -3,7 +3,7 @@ not know), substitutes, a plan's reminder rules and a user's mail frequency.
 
 Every change takes the actor and the time, checks permission, answers bad input with ValidationFailed (field
 name → message), writes audit rows and commits once. Entered days take effect at once: deadlines and reminders
-are computed through workflow.scheduling.calendar.office_calendar, which reads the HolidayEntry rows.
+are computed through workflow.calendar.office.office_calendar, which reads the HolidayEntry rows.
 """
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from sqlalchemy.orm import selectinload
 from models import HolidayEntry, Period, Plan, PlanStatus, Role, Substitute, User
 from models.audit import record
 from workflow.admin.services import EMAIL_RE
+from workflow.calendar.office import office_calendar
+from workflow.calendar.workdays import package_has_year
 from workflow.clock import local
 from workflow.domain import ValidationFailed, require
 from workflow.extensions import db
-from workflow.scheduling.calendar import office_calendar
 from workflow.scheduling.reminders import DEFAULT_RULES, rules_for
-from workflow.scheduling.workdays import package_has_year
 
 MAX_HOLIDAY_DAYS = 15        # the longest official holiday (春节 or 国庆) is 8–9 days; 15 catches typos
 MAX_YEARS_AHEAD = 10         # arrangements are published a year ahead; ten years is generous

@@ -22,13 +22,13 @@ from forms import apply_errors
 from forms.admin import ROLE_CHOICES
 from forms.settings import RULE_LABELS, HolidayForm, NotificationForm, ReminderRulesForm, SubstituteForm
 from models import HolidayEntry, Plan, Substitute, User
+from workflow.calendar.office import missing_years_warning
+from workflow.calendar.workdays import package_has_year
 from workflow.clock import local, utcnow
 from workflow.domain import ValidationFailed
 from workflow.errors import forbid_unless, refused
 from workflow.extensions import db, login_manager
-from workflow.scheduling.calendar import missing_years_warning
 from workflow.scheduling.reminders import DEFAULT_RULES, rules_for
-from workflow.scheduling.workdays import package_has_year
 from workflow.settings import services
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")

@@ -6,8 +6,8 @@ from datetime import date
 from sqlalchemy import select
 
 from models import HolidayEntry
+from workflow.calendar.workdays import WorkdayCalendar
 from workflow.extensions import db
-from workflow.scheduling.workdays import WorkdayCalendar
 
 
 def office_calendar() -> WorkdayCalendar:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from workflow.scheduling.workdays import WorkdayCalendar, default_calendar
+from workflow.calendar.workdays import WorkdayCalendar, default_calendar
 
 __all__ = [
     "DEFAULT_CADENCE",

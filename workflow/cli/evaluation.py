@@ -8,8 +8,8 @@ from flask.cli import AppGroup
 
 from models import Department
 from pdf.render import PdfError, subsetter_warning
-from workflow.cli import clean_errors, format_option, get_plan, now_option, parse_now, print_json
-from workflow.evaluation import documents, services
+from workflow.cli.common import clean_errors, format_option, get_plan, now_option, parse_now, print_json
+from workflow.evaluation import archive, services
 
 evaluation_cli = AppGroup("evaluation", help="The annual evaluation: scores and the evaluation report.")
 
@@ -52,9 +52,11 @@ def evaluation_compute(plan_id: int, year: int, fmt: str, now: str | None) -> No
 @click.option("--department", default=None, help="one department's report (name or alias)")
 @click.option("-o", "--output", "output", required=True, type=click.Path(dir_okay=False, writable=True),
               help="where to write the PDF")
+@format_option(default="json")
 @now_option
 @clean_errors(PdfError, OSError)
-def evaluation_pdf(plan_id: int, year: int, department: str | None, output: str, now: str | None) -> None:
+def evaluation_pdf(plan_id: int, year: int, department: str | None, output: str, fmt: str,
+                   now: str | None) -> None:
     """Write the evaluation report PDF (a draft carries a 草稿 watermark); prints {"path", "pages", "bytes",
     "sha256"}. The file is archived as well."""
     moment = parse_now(now)
@@ -70,10 +72,14 @@ def evaluation_pdf(plan_id: int, year: int, department: str | None, output: str,
     if warning:
         click.echo(f"警告：{warning}", err=True)
     evaluation = _evaluation(plan_id, year, moment)
-    archived = documents.generate_pdf(evaluation, department=dept, actor=None, now=moment)
-    data = documents.read_file(archived)
+    archived = archive.generate_pdf(evaluation, department=dept, actor=None, now=moment)
+    data = archive.read_file(archived)
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_bytes(data)
     tmp.replace(target)
-    print_json({"path": str(target.resolve()), "pages": archived.pages, "bytes": archived.size,
-                "sha256": archived.sha256, "frozen": evaluation.frozen, "file_id": archived.id})
+    result = {"path": str(target.resolve()), "pages": archived.pages, "bytes": archived.size,
+              "sha256": archived.sha256, "frozen": evaluation.frozen, "file_id": archived.id}
+    if fmt == "json":
+        print_json(result)
+    else:
+        click.echo(f"已写入 {result['path']}：{result['pages']} 页，{result['bytes']} 字节，sha256 {result['sha256']}。")

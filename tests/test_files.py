@@ -13,8 +13,8 @@ from urllib.parse import unquote
 import pytest
 
 from tests.factories import PDF
-from workflow.reports import storage
-from workflow.reports.storage import (
+from workflow import files
+from workflow.files import (
     ALLOWED,
     DEFAULT_MAX_BYTES,
     AttachmentError,
@@ -128,7 +128,7 @@ def test_sample_files_are_real():
 def _assert_rejected(data: bytes) -> AttachmentError:
     with pytest.raises(AttachmentError) as info:
         detect_type(data)
-    assert info.value.status == 422
+    assert info.value.http_status == 422
     for kind in ALLOWED:
         assert kind in str(info.value)
     assert "\n" not in str(info.value)
@@ -207,7 +207,7 @@ def test_type_comes_from_content_not_name(tmp_path):
     assert (stored.kind, stored.filename, stored.content_type) == ("pdf", "报告.pdf", "application/pdf")
     with pytest.raises(AttachmentError) as info:
         store(io.BytesIO(EXE), "报告.pdf", tmp_path)
-    assert info.value.status == 422
+    assert info.value.http_status == 422
     assert _blobs(tmp_path) == [stored.path]
 
 
@@ -222,7 +222,7 @@ def test_50_mb_upload_is_refused_with_413_after_reading_at_most_the_limit_plus_o
     upload = CountingReader(50 * 1024 * 1024)
     with pytest.raises(AttachmentError) as info:
         store(upload, "大文件.pdf", tmp_path)
-    assert info.value.status == 413
+    assert info.value.http_status == 413
     assert str(info.value) == "附件超过 20 MB 上限。"
     assert upload.bytes_read <= DEFAULT_MAX_BYTES + 1
     assert _blobs(tmp_path) == []
@@ -234,7 +234,7 @@ def test_limit_is_exact_and_named_in_the_message(tmp_path):
     upload = CountingReader(limit + 1)
     with pytest.raises(AttachmentError) as info:
         store(upload, "big.pdf", tmp_path, max_bytes=limit)
-    assert info.value.status == 413
+    assert info.value.http_status == 413
     assert "1 KB" in str(info.value)
     assert upload.bytes_read == limit + 1
 
@@ -242,7 +242,7 @@ def test_limit_is_exact_and_named_in_the_message(tmp_path):
 def test_too_large_bytes_are_refused(tmp_path):
     with pytest.raises(AttachmentError) as info:
         store(PDF + b"\x00" * 100, "a.pdf", tmp_path, max_bytes=len(PDF))
-    assert info.value.status == 413
+    assert info.value.http_status == 413
 
 
 @pytest.mark.parametrize(("limit", "text"), [(5 * 1024 * 1024, "5 MB"), (int(1.5 * 1024 * 1024), "1.5 MB"), (500, "500 字节")])
@@ -258,7 +258,7 @@ def test_short_reads_still_get_the_whole_file_and_the_limit(tmp_path):
     trickle = CountingReader(5000, max_chunk=7)
     with pytest.raises(AttachmentError) as info:
         store(trickle, "a.pdf", tmp_path, max_bytes=4000)
-    assert info.value.status == 413
+    assert info.value.http_status == 413
     assert trickle.bytes_read == 4001
 
 
@@ -266,7 +266,7 @@ def test_identical_content_is_stored_once(tmp_path, monkeypatch):
     first = store(io.BytesIO(DOCX), "一.docx", tmp_path)
     os.utime(first.path, (1_000_000, 1_000_000))
     replaced = []
-    monkeypatch.setattr(storage.os, "replace", lambda *a: replaced.append(a))
+    monkeypatch.setattr(files.os, "replace", lambda *a: replaced.append(a))
     second = store(io.BytesIO(DOCX), "二.docx", tmp_path)
     assert replaced == []  # not rewritten
     assert first.path == second.path
@@ -285,7 +285,7 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     def boom(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(storage.os, "replace", boom)
+    monkeypatch.setattr(files.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
         store(PDF, "a.pdf", tmp_path)
     assert _blobs(tmp_path) == []

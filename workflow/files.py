@@ -1,4 +1,7 @@
-"""Attachment files: type checked from the content, stored outside the web root under their sha256."""
+"""The application's file store: every stored file (report attachments, archived evaluation files, staged plan
+uploads) lives outside the web root under UPLOAD_DIR, one folder per area, named by its sha256.
+
+Uploads are type checked from their content, never from their name."""
 from __future__ import annotations
 
 import hashlib
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from flask import current_app
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 
@@ -40,11 +44,11 @@ _READ_CHUNK = 1024 * 1024
 
 
 class AttachmentError(ValueError):
-    """A file we will not store; `status` is 413 (too large) or 422 (wrong type, empty) for the HTTP answer."""
+    """A file we will not store; `http_status` is 413 (too large) or 422 (wrong type, empty) for the answer."""
 
-    def __init__(self, message: str, status: int = 422):
+    def __init__(self, message: str, http_status: int = 422):
         super().__init__(message)
-        self.status = status
+        self.http_status = http_status
 
 
 @dataclass(frozen=True)
@@ -136,7 +140,7 @@ def _describe_limit(max_bytes: int) -> str:
 
 
 def _too_large(max_bytes: int) -> AttachmentError:
-    return AttachmentError(f"附件超过 {_describe_limit(max_bytes)} 上限。", status=413)
+    return AttachmentError(f"附件超过 {_describe_limit(max_bytes)} 上限。", http_status=413)
 
 
 def _read_limited(source, max_bytes: int) -> bytes:
@@ -161,6 +165,11 @@ def _read_limited(source, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise _too_large(max_bytes)
     return bytes(data)
+
+
+def area(name: str) -> Path:
+    """The folder of one area of the store (attachments, evaluations, staging)."""
+    return Path(current_app.config["UPLOAD_DIR"]) / name
 
 
 def _blob_path(root: Path, sha256: str) -> Path:

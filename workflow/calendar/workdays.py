@@ -133,6 +133,18 @@ class WorkdayCalendar:
             i = 0
         return date.fromordinal(days[i])
 
+    def last_workday(self, d: date) -> date:
+        """``d`` if it is a workday, else the last one before it."""
+        d = _as_date(d)
+        year = d.year
+        days = self._year(year)
+        i = bisect_right(days, d.toordinal()) - 1
+        while i < 0:
+            year -= 1
+            days = self._year(year)
+            i = len(days) - 1
+        return date.fromordinal(days[i])
+
     def workdays_between(self, start: date, end: date) -> int:
         """Working days in (start, end] — i.e. how many working days ``end`` is after ``start``; 0 if not after."""
         start, end = _as_date(start), _as_date(end)

@@ -1,0 +1,1 @@
+"""Working days on the office calendar, reporting periods and their deadlines."""
