@@ -1,6 +1,6 @@
 """The user's own pages: API tokens, language."""
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectField, StringField, SubmitField
+from wtforms import PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length
 
@@ -16,3 +16,10 @@ class TokenForm(BaseForm):
 class LocaleForm(BaseForm):
     locale = SelectField(_l("界面语言"), choices=[SelectChoice("zh_Hans_CN", "中文"), SelectChoice("en", "English")])
     save = SubmitField(_l("保存"))
+
+
+class PasswordChangeForm(BaseForm):
+    current_password = PasswordField(_l("当前密码"), render_kw={"autocomplete": "current-password"})
+    new_password = PasswordField(_l("新密码"), render_kw={"autocomplete": "new-password"})
+    confirm_password = PasswordField(_l("再次输入新密码"), render_kw={"autocomplete": "new-password"})
+    change = SubmitField(_l("修改密码"))

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, String, select
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -102,6 +102,11 @@ class User(UserMixin, db.Model):
     # 'pass': one digest per scheduler pass; 'daily': at most one digest a day.
     digest_frequency: Mapped[str] = mapped_column(String(10), default="pass")
     last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of every session and remember cookie (get_id): bumping it signs the user out everywhere.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Consecutive wrong passwords, and the lockout they caused (workflow/auth/services.py).
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     department: Mapped[Department | None] = relationship()
 
@@ -112,9 +117,22 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login: deactivated users cannot log in
         return self.active
 
+    def is_locked(self, now: datetime) -> bool:
+        """Locked out by too many wrong passwords (workflow/auth/services.py) until locked_until."""
+        return self.locked_until is not None and self.locked_until > now
+
+    def get_id(self) -> str:
+        """Flask-Login's id in the session and remember cookies: "id:epoch", so a bumped epoch voids them."""
+        return f"{self.id}:{self.session_epoch or 0}"
+
+    def end_sessions(self) -> None:
+        """Void every session and remember cookie issued so far (password change, reset, deactivation)."""
+        self.session_epoch = (self.session_epoch or 0) + 1
+
     def set_password(self, password: str) -> None:
         method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() else "scrypt"
         self.password_hash = generate_password_hash(password, method=method)
+        self.end_sessions()
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

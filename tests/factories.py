@@ -1,8 +1,10 @@
 """Small factories for the reporting cycle: a published plan and the people who act on it."""
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
+from pypdf import PdfWriter
 from sqlalchemy import select
 
 from models import Department, Period, Report, Role, Task, User
@@ -11,6 +13,17 @@ from workflow.assignments.services import publish_plan
 from workflow.extensions import db
 from workflow.reports.services import ReportInput, save_report
 from workflow.review.services import approve_report
+
+
+def _blank_pdf() -> bytes:
+    """A whole one-page PDF: uploads must parse as a PDF, not just start like one."""
+    writer, buffer = PdfWriter(), io.BytesIO()
+    writer.add_blank_page(72, 72)
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+PDF = _blank_pdf()
 
 PUBLISH_AT = datetime(2026, 4, 1, 1, 0, tzinfo=UTC)  # 2026-04-01 09:00 in Shanghai: 2026Q1 has opened
 LATER_DAYS = 3  # a few days after publishing, before the 2026Q1 deadline (2026-04-08)

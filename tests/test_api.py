@@ -12,13 +12,12 @@ from sqlalchemy import event
 
 from models import AssignmentStatus, Attachment, Report, Role, User
 from tests.conftest import make_user
-from tests.factories import liaison_of, published_fushun, report_for
+from tests.factories import PDF, liaison_of, published_fushun, report_for
 from workflow.auth.tokens import create_token, revoke_token
 from workflow.extensions import db
 from workflow.reports.services import attachment_path
 
 LATER = datetime(2026, 4, 3, 2, 0, tzinfo=UTC)  # two days after publishing; 2026Q1 due 2026-04-08
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 @pytest.fixture(autouse=True)

@@ -12,10 +12,9 @@ from datetime import UTC, datetime
 
 import time_machine
 
-from tests.factories import liaison_of, published_fushun
+from tests.factories import PDF, liaison_of, published_fushun
 from workflow.auth.tokens import create_token
 
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 REASON = "请补充清洁取暖率的统计口径"
 
 

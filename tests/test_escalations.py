@@ -13,7 +13,7 @@ import time_machine
 from sqlalchemy import select, update
 
 from models import AuditEvent, Department, Escalation, EscalationStatus, Role
-from tests.conftest import count_queries, make_user
+from tests.conftest import ROOT, count_queries, make_user
 from tests.factories import liaison_of, published_fushun, report_for
 from workflow.domain import Conflict, PermissionDenied, ValidationFailed
 from workflow.escalations import services
@@ -299,7 +299,8 @@ def test_notice_html(client, login_as, world):
     assert "退回后逾期未重新报送" in html and RETURN_REASON in html
     assert "请于收到本通知后 3 个工作日内报送并说明原因" in html
     assert 'class="signature"' in html and "领导小组办公室" in html
-    assert "@media print" in html and 'id="print-button"' in html and "window.print()" in html
+    assert "@media print" in html and 'id="print-button"' in html and 'src="/static/app.js"' in html
+    assert "window.print()" in (ROOT / "static" / "app.js").read_text()  # no inline script (CSP)
     assert f"/escalations/{escalation.id}/notice.pdf" in html
     assert '"Noto Serif CJK SC", "Noto Sans CJK SC", serif' in html
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing from outside

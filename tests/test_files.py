@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from tests.factories import PDF
 from workflow import files
 from workflow.files import (
     ALLOWED,
@@ -26,8 +27,6 @@ from workflow.files import (
 
 # -- sample files built from bytes ---------------------------------------------------------------------
 
-PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-       b"trailer<</Root 1 0 R>>\n%%EOF\n")
 
 
 def _png() -> bytes:

@@ -24,7 +24,7 @@ from models import (
     Task,
 )
 from tests.conftest import count_queries, make_user
-from tests.factories import PUBLISH_AT, liaison_of, published_fushun, report_for
+from tests.factories import PDF, PUBLISH_AT, liaison_of, published_fushun, report_for
 from workflow.extensions import db
 from workflow.reports.services import ReportInput, save_report
 from workflow.review.services import return_report
@@ -33,9 +33,6 @@ HOUSING = "市住房城乡建设局"
 TRANSPORT = "市交通运输局"
 NDRC = "市发展改革委"  # a co-department of 3.4.3
 LATER = PUBLISH_AT + timedelta(days=3)  # 2026-04-04, before the 2026Q1 deadline (2026-04-08)
-
-PDF = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-       b"trailer<</Root 1 0 R>>\n%%EOF\n")
 
 
 @pytest.fixture
@@ -324,6 +321,70 @@ def upload(client, report: Report, content: bytes, filename: str):
 def stored_files(app) -> list[Path]:
     root = Path(app.config["UPLOAD_DIR"])
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def test_an_exe_behind_a_pdf_header_is_refused(client, login_as, plan):
+    login_as(Role.LIAISON, department=dept(HOUSING))
+    report = report_for(plan, "3.4.3")
+    fake = b"%PDF-1.7\nMZ\x90\x00" + b"\x00" * 60 + b"This program cannot be run in DOS mode"
+    response = upload(client, report, fake, "统计表.pdf")
+    assert response.status_code == 422
+    assert db.session.scalar(select(Attachment).where(Attachment.report_id == report.id)) is None
+
+
+def test_an_upload_saves_the_typed_text_as_the_draft_first_whether_the_file_is_accepted_or_not(client, login_as,
+                                                                                               plan):
+    login_as(Role.LIAISON, department=dept(HOUSING))
+    report = report_for(plan, "3.4.3")
+    typed = report_form(report, narrative="尚未保存的进展说明", next_steps="下一步打算")
+    response = client.post(f"/reports/{report.id}/attachments", content_type="multipart/form-data",
+                           data={**typed, "file": (io.BytesIO(b"not a pdf"), "a.pdf")})
+    html = html_of(response)
+    assert response.status_code == 422 and "不支持的文件类型" in html
+    assert "尚未保存的进展说明" in html and "下一步打算" in html
+    db.session.refresh(report)
+    assert report.narrative == "尚未保存的进展说明" and report.status == ReportStatus.DRAFT
+    typed = report_form(report, narrative="再改一次")
+    response = client.post(f"/reports/{report.id}/attachments", content_type="multipart/form-data",
+                           data={**typed, "file": (io.BytesIO(PDF), "a.pdf")})
+    assert response.status_code == 302
+    db.session.refresh(report)
+    assert report.narrative == "再改一次" and len(report.attachments) == 1
+
+
+def test_the_same_file_twice_is_listed_once_and_an_attachment_can_be_removed_from_a_draft(client, login_as, plan):
+    login_as(Role.LIAISON, department=dept(HOUSING))
+    report = report_for(plan, "3.4.3")
+    assert upload(client, report, PDF, "a.pdf").status_code == 302
+    assert upload(client, report, PDF, "again.pdf").status_code == 302
+    db.session.refresh(report)
+    assert len(report.attachments) == 1
+    attachment = report.attachments[0]
+    assert f"/reports/attachments/{attachment.id}/remove" in html_of(client.get(f"/reports/{report.id}"))
+    assert client.post(f"/reports/attachments/{attachment.id}/remove").status_code == 302
+    assert "暂无附件" in html_of(client.get(f"/reports/{report.id}"))
+    assert client.get(f"/reports/attachments/{attachment.id}").status_code == 404
+    assert upload(client, report, PDF, "a.pdf").status_code == 302
+    db.session.refresh(report)
+    kept = next(a for a in report.attachments if not a.removed)
+    login_as(Role.LIAISON, department=dept(TRANSPORT))  # another department cannot remove it
+    assert client.post(f"/reports/attachments/{kept.id}/remove").status_code == 403
+    db.session.refresh(kept)
+    assert not kept.removed
+
+
+@pytest.mark.parametrize("value", ["-3", "1000000000"])
+def test_implausible_values_are_field_errors_and_keep_what_was_typed(client, login_as, plan, value):
+    login_as(Role.LIAISON, department=dept(HOUSING))
+    report = report_for(plan, "3.4.3")
+    percent = next(t for t in report.task.targets if t.unit == "%")
+    data = report_form(report, narrative="写好的说明", **{f"value-{percent.id}": value})
+    response = client.post(f"/reports/{report.id}", data=data)
+    html = html_of(response)
+    assert response.status_code == 422 and "写好的说明" in html
+    assert "不能为负数" in html or "是百分比" in html
+    db.session.refresh(report)
+    assert report.value_for(percent.id) is None
 
 
 def test_upload_and_download_a_pdf(client, login_as, plan, app):

@@ -16,14 +16,13 @@ from referencing.jsonschema import DRAFT202012
 
 from models import Role
 from tests.conftest import make_user
-from tests.factories import liaison_of, published_fushun, report_for
+from tests.factories import PDF, liaison_of, published_fushun, report_for
 from workflow.api.openapi import build_document
 from workflow.auth.tokens import create_token, revoke_token
 
 PREFIX = "/api/v1"
 DOC_URI = "urn:workflow:api:openapi"
 LATER = datetime(2026, 4, 3, 2, 0, tzinfo=UTC)
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 METHODS = {"get", "post", "patch", "put", "delete"}
 
 

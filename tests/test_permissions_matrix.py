@@ -27,6 +27,7 @@ from models import (
     Role,
 )
 from tests.conftest import _config, _empty_tables, import_text_plan, make_user
+from tests.factories import PDF
 from workflow import create_app
 from workflow.assignments.services import publish_plan, request_adjustment
 from workflow.auth.tokens import create_token
@@ -40,7 +41,6 @@ from workflow.settings.services import add_arrangement, add_substitute
 
 PUBLISHED = datetime(2026, 4, 1, 1, tzinfo=UTC)
 NOW = datetime(2026, 4, 20, 2, tzinfo=UTC)  # 10:00 in Shanghai, after the 2026Q1 deadline
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 A, B = "市甲局", "市乙局"
 PLAN = f"""矩阵测试方案
 一、重点任务
@@ -177,7 +177,8 @@ def _seed() -> dict:
            "a_user": users["a_liaison"].id, "submitted_version": submitted.version, "draft_version": draft.version,
            "a_task": tasks["1.1.3"].id, "target": tasks["1.1.1"].targets[0].id,
            "staged": stage_upload(STAGED, "other.txt")}
-    return {"ids": ids, "users": {k: u.id for k, u in users.items()}, "tokens": tokens}
+    return {"ids": ids, "users": {k: u.id for k, u in users.items()}, "tokens": tokens,
+            "session_ids": {k: u.get_id() for k, u in users.items()}}
 
 
 @contextmanager
@@ -208,6 +209,9 @@ WEB = [
     ("GET", "/account/inbox/{message}", None,                       "302 302 404 404 404 404 404 404"),
     ("POST", "/account/inbox/read", {"all": "1"},                   "302 302 302 302 302 302 302 302"),
     ("POST", "/account/language", {"locale": "zh_Hans_CN"},         "302 302 302 302 302 302 302 302"),
+    ("POST", "/account/password", {"current_password": "wrong", "new_password": "", "confirm_password": ""},
+                                                                    "302 422 422 422 422 422 422 422"),
+    ("POST", "/account/sessions/end", {},                           "302 302 302 302 302 302 302 302"),
     ("POST", "/account/tokens", {"name": "新令牌"},                 "302 200 200 200 200 200 200 200"),
     ("POST", "/account/tokens/{token}/revoke", {},                  "302 302 403 403 403 403 403 302"),
     ("GET", "/admin/departments", None,                             "302 403 403 403 403 403 403 200"),
@@ -224,6 +228,7 @@ WEB = [
                                                                     "302 403 403 403 403 403 403 302"),
     ("POST", "/admin/users/{a_user}/deactivate", {},                "302 403 403 403 403 403 403 302"),
     ("POST", "/admin/users/{a_user}/reactivate", {},                "302 403 403 403 403 403 403 302"),
+    ("POST", "/admin/users/{a_user}/unlock", {},                    "302 403 403 403 403 403 403 302"),
     ("POST", "/admin/users/{a_user}/reset-password", {},            "302 403 403 403 403 403 403 200"),
     ("GET", "/admin/users/new", None,                               "302 403 403 403 403 403 403 200"),
     ("POST", "/admin/users/new", {"username": "new_user", "password": "new-pass-2026", "role": "leader"},
@@ -281,6 +286,7 @@ WEB = [
     ("POST", "/reports/{draft}", {"narrative": "改写", "version": "{draft_version}", "save": "1"},
                                                                     "302 302 403 403 403 403 403 403"),
     ("POST", "/reports/{draft}/attachments", {"file": "PDF"},       "302 302 403 403 403 403 403 403"),
+    ("POST", "/reports/attachments/{attachment}/remove", {},        "302 302 403 403 403 403 403 403"),
     ("GET", "/reports/attachments/{attachment}", None,              "302 200 200 403 403 200 200 200"),
     ("GET", "/reports/contributions/{b_draft}", None,               "302 403 403 200 200 200 200 200"),
     ("GET", "/reports/contributions/{a_draft}", None,               "302 200 200 403 403 200 200 200"),
@@ -375,7 +381,7 @@ def _request(client, world: dict, role: str, method: str, path: str, body):
         client.delete_cookie("session")
         if role != "anon":
             with client.session_transaction() as session:
-                session["_user_id"] = str(world["users"][role])
+                session["_user_id"] = world["session_ids"][role]  # "id:epoch", as login_user stores it
                 session["_fresh"] = True
     if body is not None and "file" in body:
         kwargs.update(data={"file": (io.BytesIO(PDF), "新附件.pdf")}, content_type="multipart/form-data")
@@ -430,7 +436,7 @@ LISTS = ["/api/v1/reports?per_page=200", "/api/v1/reports?status=draft&per_page=
 def _text(response) -> str:
     if response.is_json:
         return json.dumps(response.get_json(), ensure_ascii=False)
-    return response.get_data(as_text=True)
+    return response.get_data().decode("utf-8", "replace")  # downloads (a PDF) are bytes, not UTF-8
 
 
 @pytest.mark.parametrize(("role", "theirs", "mine"), [

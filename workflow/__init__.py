@@ -13,7 +13,8 @@ from sqlalchemy.engine import Engine
 from models.base import render_migration_type
 from workflow.config import BASE_DIR, Config
 from workflow.escalations import effects as escalation_effects  # noqa: F401  (registers its transition effects with the package)
-from workflow.extensions import babel, bootstrap, csrf, db, login_manager, migrate
+from workflow.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
+from workflow.security import init_headers, init_secret_key
 
 
 @event.listens_for(Engine, "connect")
@@ -42,6 +43,8 @@ def create_app(config: type | dict | None = None) -> Flask:
     elif config is not None:
         app.config.from_object(config)
     os.makedirs(app.instance_path, exist_ok=True)
+    init_secret_key(app)
+    init_headers(app)
 
     import models  # noqa: F401  (registers every table with the metadata)
     from workflow.converters import IdConverter
@@ -51,6 +54,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True,
                     render_item=render_migration_type)
     csrf.init_app(app)
+    limiter.init_app(app)
     bootstrap.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(BASE_DIR / "translations"))
     _init_login(app)
@@ -75,7 +79,14 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        return db.session.get(User, int(user_id))
+        """The session's "id:epoch" (User.get_id): a stale epoch, a bare id or an inactive user loads nobody."""
+        uid, _sep, epoch = user_id.partition(":")
+        if not (uid.isdigit() and epoch.isdigit()):
+            return None
+        user = db.session.get(User, int(uid))
+        if user is None or not user.active or user.session_epoch != int(epoch):
+            return None
+        return user
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
 
@@ -40,7 +41,9 @@ DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-change-me")
+    # Without SECRET_KEY a random key is generated once into SECRET_KEY_FILE (workflow/security.py).
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
+    SECRET_KEY_FILE = os.environ.get("SECRET_KEY_FILE", str(BASE_DIR / "instance" / "secret_key"))
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _sqlite_default()
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     TIMEZONE = os.environ.get("TZ_DISPLAY", "Asia/Shanghai")
@@ -53,6 +56,20 @@ class Config:
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    REMEMBER_COOKIE_DURATION = timedelta(days=_number("REMEMBER_COOKIE_DAYS", 30))
+    # Strict-Transport-Security max-age; set (e.g. 31536000) only when every request arrives over TLS.
+    HSTS_SECONDS = _number("HSTS_SECONDS", 0)
+    # Rate limits (Flask-Limiter notation), each per client address and per user; RATELIMIT_STORAGE_URI is
+    # where the counts live: redis://host:6379 in production (memory:// counts per process, docs/security.md).
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "20 per 10 minutes")
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
+    PDF_RATE_LIMIT = os.environ.get("PDF_RATE_LIMIT", "10 per minute")
+    # Consecutive wrong passwords that lock an account, and for how long (an admin can unlock sooner).
+    LOGIN_MAX_FAILURES = _number("LOGIN_MAX_FAILURES", 10)
+    LOGIN_LOCKOUT_MINUTES = _number("LOGIN_LOCKOUT_MINUTES", 15)
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 20 * 1024 * 1024))
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
     DEMO_PLAN_PATH = str(BASE_DIR / "data" / "plans" / "fushun-carbon-peak-plan.txt")
@@ -79,6 +96,10 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     MAIL_SERVER = None  # tests that send mail start their own SMTP server and set it
+    # Tests log in and call the API far more often than people; tests of the limits set the production values.
+    LOGIN_RATE_LIMIT = "10000 per minute"
+    API_RATE_LIMIT = "100000 per minute"
+    PDF_RATE_LIMIT = "10000 per minute"
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashing keeps account-heavy tests quick; never in production
 
 

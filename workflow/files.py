@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 from flask import current_app
 from flask_babel import gettext as _
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
 
 ALLOWED = {
     "pdf": "application/pdf",
@@ -30,6 +32,12 @@ MAX_NAME_CHARS = 120
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _OOXML_PART = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml"}
+# What a document or workbook holds: XML parts, their relations, pictures and embedded fonts, under the OOXML
+# folders. Anything else (an .exe, a script, vbaProject.bin macros, OLE objects) refuses the file.
+_OOXML_FOLDERS = {"_rels", "docProps", "customXml", "word", "xl"}
+_OOXML_SUFFIXES = {"xml", "rels", "vml", "png", "jpeg", "jpg", "gif", "bmp", "tif", "tiff", "emf", "wmf", "svg",
+                   "wdp", "odttf", "fntdata"}
+_PRINTER_SETTINGS = re.compile(r"(word|xl)/printerSettings/printerSettings\d+\.bin")
 # A trailing suffix that looks like a file extension (".exe", ".PDF"), as opposed to "v1.5" or "报告.2024".
 _EXTENSION = re.compile(r"\.(?=[0-9A-Za-z]*[A-Za-z])[0-9A-Za-z]{1,5}$")
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
@@ -68,19 +76,35 @@ def _ooxml_kind(data: bytes) -> str | None:
             names = set(archive.namelist())
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, NotImplementedError, EOFError):
         return None
-    if "[Content_Types].xml" not in names:
+    if "[Content_Types].xml" not in names or not all(_is_ooxml_part(name) for name in names):
         return None
-    if any(name.rsplit("/", 1)[-1].lower() == "vbaproject.bin" for name in names):
-        return None  # macro-enabled (docm/xlsm) renamed: not an allowed type
     kinds = [kind for kind, part in _OOXML_PART.items() if part in names]
     return kinds[0] if len(kinds) == 1 else None
+
+
+def _is_ooxml_part(name: str) -> bool:
+    if name == "[Content_Types].xml" or name.endswith("/"):
+        return True
+    folder, _sep, rest = name.partition("/")
+    suffix = rest.rsplit(".", 1)[-1].lower() if "." in rest else ""
+    return folder in _OOXML_FOLDERS and (suffix in _OOXML_SUFFIXES or bool(_PRINTER_SETTINGS.fullmatch(name)))
+
+
+def _parses_as_pdf(data: bytes) -> bool:
+    """A whole PDF, not just its first bytes: pypdf reads the cross-reference table and the page tree."""
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        len(reader.pages)
+    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError):
+        return False
+    return True
 
 
 def detect_type(data: bytes) -> str:
     """The kind of file (a key of ALLOWED) from its bytes; names and client-sent types are never trusted."""
     if not data:
         raise AttachmentError(_("文件为空：请上传 %(types)s 文件。", types=_allowed_list()))
-    if data.startswith(b"%PDF-"):
+    if data.startswith(b"%PDF-") and _parses_as_pdf(data):
         return "pdf"
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"

@@ -9,6 +9,8 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import select, update
 
 from models import Notification, User
+from models.audit import record
+from workflow.auth.passwords import password_problem
 from workflow.domain import NotFound, ValidationFailed
 from workflow.extensions import db
 from workflow.pagination import paginate
@@ -56,3 +58,26 @@ def set_locale(user: User, locale: str) -> User:
     user.locale = locale
     db.session.commit()
     return user
+
+
+def change_password(user: User, *, current: str, new: str, confirm: str, now: datetime) -> None:
+    """The user's own change: the current password proves it is them; every other session ends."""
+    errors: dict[str, str] = {}
+    if not user.check_password(current or ""):
+        errors["current_password"] = "当前密码不正确。"
+    if problem := password_problem(new or "", user.role, (user.username, user.display_name)):
+        errors["new_password"] = problem
+    elif new != confirm:
+        errors["confirm_password"] = "两次输入的新密码不一致。"
+    if errors:
+        raise ValidationFailed(errors)
+    user.set_password(new)
+    record("user.change_password", user, actor=user, now=now)
+    db.session.commit()
+
+
+def end_sessions(user: User, *, now: datetime) -> None:
+    """退出所有设备: voids every session and remember cookie of the user, this one included."""
+    user.end_sessions()
+    record("user.end_sessions", user, actor=user, now=now)
+    db.session.commit()

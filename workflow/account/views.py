@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, login_user, logout_user
 
-from forms.account import LocaleForm, TokenForm
+from forms import apply_errors
+from forms.account import LocaleForm, PasswordChangeForm, TokenForm
 from workflow.account import services
 from workflow.auth import tokens
 from workflow.clock import utcnow
@@ -18,10 +19,12 @@ from workflow.extensions import db
 bp = Blueprint("account", __name__, url_prefix="/account")
 
 
-def render_profile(*, token_form: TokenForm | None = None, new_token: str | None = None, status: int = 200):
+def render_profile(*, token_form: TokenForm | None = None, new_token: str | None = None,
+                   password_form: PasswordChangeForm | None = None, status: int = 200):
     locale_form = LocaleForm(formdata=None, data={"locale": session.get("locale") or current_user.locale
                                                   or "zh_Hans_CN"})
     return render_template("account/profile.html", token_form=token_form or TokenForm(formdata=None),
+                           password_form=password_form or PasswordChangeForm(formdata=None),
                            locale_form=locale_form, tokens=tokens.tokens_of(current_user), new_token=new_token), status
 
 
@@ -49,6 +52,34 @@ def revoke_token(token_id: int):
     row = tokens.revoke_token(token_id, actor=current_user, now=utcnow())
     flash(_("已撤销令牌 %(prefix)s…", prefix=row.prefix), "success")
     return redirect(url_for("account.profile"))
+
+
+@bp.route("/password", methods=["POST"])
+@login_required
+def change_password():
+    form = PasswordChangeForm()
+    try:
+        services.change_password(current_user, current=form.current_password.data or "",
+                                 new=form.new_password.data or "", confirm=form.confirm_password.data or "",
+                                 now=utcnow())
+    except ValidationFailed as exc:
+        db.session.rollback()
+        apply_errors(form, exc.errors)
+        return render_profile(password_form=form, status=422)
+    # Every other session ended with the old epoch; this one continues under the new one.
+    login_user(current_user._get_current_object(),
+               remember=bool(request.cookies.get(current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token"))))
+    flash(_("密码已修改，其他设备上的登录已失效。"), "success")
+    return redirect(url_for("account.profile"))
+
+
+@bp.route("/sessions/end", methods=["POST"])
+@login_required
+def end_sessions():
+    services.end_sessions(current_user, now=utcnow())
+    logout_user()
+    flash(_("已在所有设备上退出登录。"), "info")
+    return redirect(url_for("auth.login"))
 
 
 @bp.route("/language", methods=["POST"])

@@ -14,12 +14,12 @@ from sqlalchemy import Select, func, or_, select
 
 from models import Department, DepartmentAlias, DepartmentKind, Role, User
 from models.audit import record
+from workflow.auth.passwords import password_problem
 from workflow.domain import PermissionDenied, ValidationFailed, require
 from workflow.extensions import db
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.\-]{3,80}")
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-MIN_PASSWORD = 8
 PASSWORD_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789"  # no 0/O, 1/l/I
 TEMP_PASSWORD_LENGTH = 12
 
@@ -85,8 +85,8 @@ def create_account(*, actor: User, now: datetime, username: str, role: str, depa
         errors["username"] = _("用户名“%(username)s”已被使用。", username=username)
     department = _check_profile(errors, role=role, department_id=department_id, display_name=display_name,
                                 email=email)
-    if password and len(password) < MIN_PASSWORD:
-        errors["password"] = _("初始密码至少 %(n)s 位；留空则由系统生成。", n=MIN_PASSWORD)
+    if password and (problem := password_problem(password, role, (username, display_name))):
+        errors["password"] = _("初始%(problem)s留空则由系统生成。", problem=problem)
     if errors:
         raise ValidationFailed(errors)
     password = password or generate_password()
@@ -135,6 +135,7 @@ def deactivate_user(user: User, *, actor: User, now: datetime, comment: str = ""
     if not user.active:
         return user
     user.active = False
+    user.end_sessions()
     record("user.deactivate", user, actor=actor, now=now, comment=comment, from_state="active", to_state="inactive")
     db.session.commit()
     return user
@@ -146,6 +147,15 @@ def reactivate_user(user: User, *, actor: User, now: datetime) -> User:
         return user
     user.active = True
     record("user.reactivate", user, actor=actor, now=now, from_state="inactive", to_state="active")
+    db.session.commit()
+    return user
+
+
+def unlock_user(user: User, *, actor: User, now: datetime) -> User:
+    """Lift a lockout caused by wrong passwords before it runs out."""
+    _require_admin(actor)
+    user.failed_logins, user.locked_until = 0, None
+    record("user.unlock", user, actor=actor, now=now)
     db.session.commit()
     return user
 

@@ -109,7 +109,8 @@ def user_edit(user_id: int):
             else:
                 flash(_("已保存用户 %(u)s 的信息。", u=user.username), "success")
                 return redirect(url_for("admin.users"))
-    return render_template("admin/user_form.html", form=form, user=user), status
+    return render_template("admin/user_form.html", form=form, user=user,
+                           locked=user.is_locked(utcnow())), status
 
 
 def _user_action(user_id: int, action, success: str):
@@ -137,6 +138,12 @@ def user_deactivate(user_id: int):
 def user_reactivate(user_id: int):
     return _user_action(user_id, lambda u: services.reactivate_user(u, actor=current_user, now=utcnow()),
                         _("已启用 %(u)s。"))
+
+
+@bp.post("/users/<id:user_id>/unlock")
+def user_unlock(user_id: int):
+    return _user_action(user_id, lambda u: services.unlock_user(u, actor=current_user, now=utcnow()),
+                        _("已解除 %(u)s 的登录锁定。"))
 
 
 @bp.post("/users/<id:user_id>/reset-password")

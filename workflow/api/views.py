@@ -34,9 +34,11 @@ from workflow.reports import queries as report_queries
 from workflow.reports import services as report_services
 from workflow.reports.services import ReportInput
 from workflow.review import services as review_services
+from workflow.security import limit
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer tokens, never session cookies: nothing for a forged cross-site form to ride on
+limit("API_RATE_LIMIT")(bp)
 bp.before_request(authenticate)
 
 # The usual failures of a call that changes a record, beyond the 400/404/422 every body and id implies.

@@ -6,6 +6,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from forms.auth import LoginForm
 from workflow.auth.services import authenticate
+from workflow.clock import utcnow
+from workflow.security import limit
 
 bp = Blueprint("auth", __name__)
 
@@ -18,12 +20,13 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limit("LOGIN_RATE_LIMIT", methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(form.username.data, form.password.data)
+        user = authenticate(form.username.data, form.password.data, now=utcnow())
         if user is None:
             form.password.errors.append(_("用户名或密码不正确，或账号已停用。"))
         else:

@@ -25,6 +25,7 @@ from workflow.escalations import services
 from workflow.extensions import db
 from workflow.files import content_disposition
 from workflow.labels import chinese
+from workflow.security import limit
 
 bp = Blueprint("escalations", __name__, url_prefix="/escalations")
 
@@ -132,6 +133,7 @@ def notice(escalation_id: int):
 
 @bp.get("/<id:escalation_id>/notice.pdf")
 @login_required
+@limit("PDF_RATE_LIMIT")
 def notice_pdf(escalation_id: int):
     escalation = _escalation_or_404(escalation_id)
     notice = services.escalation_notice(escalation, now=utcnow())

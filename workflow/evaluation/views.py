@@ -46,6 +46,7 @@ from workflow.evaluation import archive, documents, scoring, services
 from workflow.extensions import db
 from workflow.files import content_disposition
 from workflow.labels import names
+from workflow.security import limit
 
 bp = Blueprint("evaluation", __name__, url_prefix="/evaluation")
 
@@ -376,6 +377,7 @@ def reopen(plan_id: int, year: int):
 
 @bp.post("/<id:plan_id>/<int:year>/files")
 @login_required
+@limit("PDF_RATE_LIMIT")
 def generate(plan_id: int, year: int):
     """Generate (or, for a frozen evaluation, fetch the archived) PDF or workbook, then download it."""
     evaluation = _evaluation_or_404(plan_id, year)

@@ -95,14 +95,29 @@ def clean_report_input(report: Report, data: ReportInput, *, complete: bool) -> 
             number = Decimal(str(raw).strip().replace(",", ""))
             if not number.is_finite() or abs(number) >= Decimal("1e14"):
                 raise InvalidOperation
-            clean["values"][target.id] = number
         except (InvalidOperation, ValueError):
             errors[name] = _("“%(metric)s”的当前值应为数字（单位：%(unit)s）。", metric=target.metric or _("指标"),
                              unit=target.unit or _("无"))
+            continue
+        if problem := _out_of_bounds(target, number):
+            errors[name] = problem
+        clean["values"][target.id] = number
     unknown = {str(k) for k in data.values} - {str(t.id) for t in report.task.targets}
     if unknown:
         errors["values"] = _("任务没有这些指标：%(metrics)s", metrics=", ".join(sorted(unknown)))
     return clean, errors
+
+
+def _out_of_bounds(target, number: Decimal) -> str | None:
+    """Implausible values (attainment caps at 100, so they would earn full marks): no negative amounts, and a
+    percentage within 0–100, or up to the target itself when the target is above 100 %."""
+    metric = target.metric or "指标"
+    if number < 0:
+        return f"“{metric}”的当前值不能为负数。"
+    top = max(Decimal(100), Decimal(target.value or 0))
+    if target.unit == "%" and number > top:
+        return f"“{metric}”是百分比，当前值应在 0 到 {format(top.normalize(), 'f')} 之间。"
+    return None
 
 
 def snapshot(report: Report) -> dict:
@@ -230,6 +245,9 @@ def add_attachment(report: Report, stream, filename: str, *, actor: User, now: d
         if exc.http_status == 413:
             raise TooLarge(str(exc)) from exc
         raise ValidationFailed({"file": str(exc)}, str(exc)) from exc
+    same = next((a for a in report.attachments if not a.removed and a.sha256 == stored.sha256), None)
+    if same is not None:  # the same file again: listed once
+        return same
     attachment = Attachment(report=report, filename=stored.filename, content_type=stored.content_type,
                             size=stored.size, sha256=stored.sha256, uploaded_at=now, uploaded_by_id=actor.id)
     db.session.add(attachment)
@@ -237,6 +255,17 @@ def add_attachment(report: Report, stream, filename: str, *, actor: User, now: d
     record("attachment.add", report, actor=actor, now=now, comment=stored.filename,
            data={"attachment_id": attachment.id, "sha256": stored.sha256})
     db.session.commit()
+    return attachment
+
+
+def remove_attachment(attachment: Attachment, *, actor: User, now: datetime) -> Attachment:
+    """Take an attachment off a report that can still be edited; the stored file and the audit row stay."""
+    require(attachment.report.can_edit(actor), "该报告当前不能由您删除附件。")
+    if not attachment.removed:
+        attachment.removed = True
+        record("attachment.remove", attachment.report, actor=actor, now=now, comment=attachment.filename,
+               data={"attachment_id": attachment.id, "sha256": attachment.sha256})
+        db.session.commit()
     return attachment
 
 

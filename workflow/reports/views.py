@@ -214,9 +214,23 @@ def upload(report_id: int):
             abort(403)
         flash(_("该报告已提交或已审核，不能再添加附件。"), "error")
         return render_report(report, status=409)
+    # The upload button belongs to the report form: what was typed is saved as the draft first, so neither an
+    # accepted nor a refused file loses it.
+    form = ReportForm.for_report(report) if "version" in request.form else None
+    if form is not None:
+        try:
+            services.save_report(report, form.to_input(), actor=current_user, now=utcnow(),
+                                 version=form.version_number, submit=False)
+        except ValidationFailed as exc:
+            form.add_errors(refused(exc))
+            flash(_("附件未上传：请先改正报告中的错误。"), "error")
+            return render_report(report, form=form, status=422)
+        except Conflict as exc:
+            return _report_conflict(report, form, exc.message)
+        form.version.data = str(report.version)
     upload_form = AttachmentForm()
     if not upload_form.validate():
-        return render_report(report, upload_form=upload_form, status=422)
+        return render_report(report, form=form, upload_form=upload_form, status=422)
     file = upload_form.file.data
     try:
         attachment = services.add_attachment(report, file.stream, file.filename or "", actor=current_user, now=utcnow())
@@ -224,9 +238,20 @@ def upload(report_id: int):
         db.session.rollback()
         messages = exc.errors.values() if isinstance(exc, ValidationFailed) else [exc.message]
         upload_form.file.errors = [*upload_form.file.errors, *messages]
-        return render_report(report, upload_form=upload_form, status=exc.status)
+        return render_report(report, form=form, upload_form=upload_form, status=exc.status)
     flash(_("已上传附件：%(name)s", name=attachment.filename), "success")
     return redirect(url_for("reports.show", report_id=report.id, _anchor="attachments"))
+
+
+@bp.route("/attachments/<id:attachment_id>/remove", methods=["POST"])
+@login_required
+def remove_attachment(attachment_id: int):
+    item = db.session.get(Attachment, attachment_id) or abort(404)
+    if not item.report.can_view(current_user):
+        abort(403)
+    services.remove_attachment(item, actor=current_user, now=utcnow())
+    flash(_("已删除附件：%(name)s", name=item.filename), "success")
+    return redirect(url_for("reports.show", report_id=item.report_id, _anchor="attachments"))
 
 
 @bp.route("/attachments/<id:attachment_id>")
