@@ -64,11 +64,11 @@ def change_password(user: User, *, current: str, new: str, confirm: str, now: da
     """The user's own change: the current password proves it is them; every other session ends."""
     errors: dict[str, str] = {}
     if not user.check_password(current or ""):
-        errors["current_password"] = "当前密码不正确。"
+        errors["current_password"] = _("当前密码不正确。")
     if problem := password_problem(new or "", user.role, (user.username, user.display_name)):
         errors["new_password"] = problem
     elif new != confirm:
-        errors["confirm_password"] = "两次输入的新密码不一致。"
+        errors["confirm_password"] = _("两次输入的新密码不一致。")
     if errors:
         raise ValidationFailed(errors)
     user.set_password(new)

@@ -5,6 +5,7 @@ l33t); the office and admins, whose accounts approve reports and manage users, n
 one that is not on zxcvbn's list of the most common (breached) passwords."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from zxcvbn import zxcvbn
 
 from models import Role
@@ -19,12 +20,12 @@ SCORED_LENGTH = 100  # zxcvbn's cost grows with length; beyond this a password i
 def password_problem(password: str, role: str, user_inputs: tuple[str, ...] = ()) -> str | None:
     """The reason the password is refused, or None; user_inputs (username, name) count as guessable."""
     if len(password) < MIN_PASSWORD:
-        return f"密码至少 {MIN_PASSWORD} 位。"
+        return _("密码至少 %(n)d 位。", n=MIN_PASSWORD)
     privileged = role in PRIVILEGED_ROLES
     result = zxcvbn(password[:SCORED_LENGTH], user_inputs=[u for u in user_inputs if u])
     if privileged and any(m.get("dictionary_name") == "passwords" and len(m["token"]) == len(password)
                           for m in result["sequence"]):
-        return "密码是常见密码（在泄露密码表中），请换一个。"
+        return _("密码是常见密码（在泄露密码表中），请换一个。")
     if result["score"] < (MIN_SCORE_PRIVILEGED if privileged else MIN_SCORE):
-        return "密码太容易被猜中：请用更长、不常见的词语组合，不要用连续或重复的字符、日期或用户名。"
+        return _("密码太容易被猜中：请用更长、不常见的词语组合，不要用连续或重复的字符、日期或用户名。")
     return None

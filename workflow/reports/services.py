@@ -111,12 +111,12 @@ def clean_report_input(report: Report, data: ReportInput, *, complete: bool) -> 
 def _out_of_bounds(target, number: Decimal) -> str | None:
     """Implausible values (attainment caps at 100, so they would earn full marks): no negative amounts, and a
     percentage within 0–100, or up to the target itself when the target is above 100 %."""
-    metric = target.metric or "指标"
+    metric = target.metric or _("指标")
     if number < 0:
-        return f"“{metric}”的当前值不能为负数。"
+        return _("“%(metric)s”的当前值不能为负数。", metric=metric)
     top = max(Decimal(100), Decimal(target.value or 0))
     if target.unit == "%" and number > top:
-        return f"“{metric}”是百分比，当前值应在 0 到 {format(top.normalize(), 'f')} 之间。"
+        return _("“%(metric)s”是百分比，当前值应在 0 到 %(top)s 之间。", metric=metric, top=format(top.normalize(), "f"))
     return None
 
 
@@ -260,7 +260,7 @@ def add_attachment(report: Report, stream, filename: str, *, actor: User, now: d
 
 def remove_attachment(attachment: Attachment, *, actor: User, now: datetime) -> Attachment:
     """Take an attachment off a report that can still be edited; the stored file and the audit row stay."""
-    require(attachment.report.can_edit(actor), "该报告当前不能由您删除附件。")
+    require(attachment.report.can_edit(actor), _("该报告当前不能由您删除附件。"))
     if not attachment.removed:
         attachment.removed = True
         record("attachment.remove", attachment.report, actor=actor, now=now, comment=attachment.filename,
