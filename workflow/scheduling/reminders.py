@@ -12,10 +12,11 @@ its current level, never the levels it missed. Escalations close when their repo
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import selectinload
 
 from models import (
@@ -42,6 +43,7 @@ from workflow.clock import local
 from workflow.escalations.effects import settle
 from workflow.extensions import db
 from workflow.labels import chinese_label
+from workflow.scheduling.lock import ADVISORY_NAMESPACE, _int4
 
 DEFAULT_RULES = {
     "due_soon_workdays": 3,     # remind this many working days before the deadline
@@ -215,9 +217,22 @@ def _review_pending(p: Pass, report: Report, rules: dict) -> None:
            body="请及时审核通过或退回。", data=_describe(subject, report.period.deadline, 0))
 
 
+def _one_pass_at_a_time() -> None:
+    """Two passes at once (the scheduler's and an operator's `reminders run-once`) would queue the same rows and
+    one would fail on their unique keys. On PostgreSQL the second waits for the first to commit (an advisory lock
+    held until the end of this transaction, keyed per schema like the leader lock), then finds the work done;
+    SQLite lets one writer in at a time anyway."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    schema = db.session.execute(text("SELECT current_schema()")).scalar() or "public"
+    db.session.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"),
+                       {"a": _int4(ADVISORY_NAMESPACE), "b": _int4(zlib.crc32(f"reminder-pass:{schema}".encode()))})
+
+
 def run_reminders(*, now: datetime, dry_run: bool = False, calendar: WorkdayCalendar | None = None) -> dict:
     """One pass of every rule; commits (or, with dry_run, rolls back) and returns what it did."""
     try:
+        _one_pass_at_a_time()
         plans = db.session.scalars(select(Plan).where(Plan.status == PlanStatus.PUBLISHED)).all()
         for plan in plans:
             open_due_periods(plan, now=now)
