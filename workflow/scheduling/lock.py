@@ -56,6 +56,13 @@ def _int4(value: int) -> int:
     return value - (1 << 32) if value >= (1 << 31) else value
 
 
+def advisory_key(conn, name: str) -> tuple[int, int]:
+    """The two-int4 advisory lock key for `name` in the connection's schema (tests run several schemas on one
+    database; each must lock on its own)."""
+    schema = conn.execute(text("SELECT current_schema()")).scalar() or "public"
+    return _int4(ADVISORY_NAMESPACE), _int4(zlib.crc32(f"{name}:{schema}".encode()))
+
+
 class LeaderLock:
     """try_acquire(now) → bool, renew(now) → bool, release(), is_leader(now), holder.
 
@@ -193,8 +200,7 @@ class LeaderLock:
         try:
             conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             if self._key is None:
-                schema = conn.execute(text("SELECT current_schema()")).scalar() or "public"
-                self._key = (_int4(ADVISORY_NAMESPACE), _int4(zlib.crc32(f"{self.name}:{schema}".encode())))
+                self._key = advisory_key(conn, self.name)
             got = conn.execute(text("SELECT pg_try_advisory_lock(:a, :b)"),
                                {"a": self._key[0], "b": self._key[1]}).scalar()
             if not got:

@@ -12,7 +12,6 @@ its current level, never the levels it missed. Escalations close when their repo
 """
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -43,7 +42,7 @@ from workflow.clock import local
 from workflow.escalations.effects import settle
 from workflow.extensions import db
 from workflow.labels import chinese_label
-from workflow.scheduling.lock import ADVISORY_NAMESPACE, _int4
+from workflow.scheduling.lock import advisory_key
 
 DEFAULT_RULES = {
     "due_soon_workdays": 3,     # remind this many working days before the deadline
@@ -224,9 +223,8 @@ def _one_pass_at_a_time() -> None:
     SQLite lets one writer in at a time anyway."""
     if db.session.get_bind().dialect.name != "postgresql":
         return
-    schema = db.session.execute(text("SELECT current_schema()")).scalar() or "public"
-    db.session.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"),
-                       {"a": _int4(ADVISORY_NAMESPACE), "b": _int4(zlib.crc32(f"reminder-pass:{schema}".encode()))})
+    a, b = advisory_key(db.session, "reminder-pass")
+    db.session.execute(text("SELECT pg_advisory_xact_lock(:a, :b)"), {"a": a, "b": b})
 
 
 def run_reminders(*, now: datetime, dry_run: bool = False, calendar: WorkdayCalendar | None = None) -> dict:
