@@ -61,8 +61,9 @@ class Config:
     # Strict-Transport-Security max-age; set (e.g. 31536000) only when every request arrives over TLS.
     HSTS_SECONDS = _number("HSTS_SECONDS", 0)
     # Rate limits (Flask-Limiter notation), each per client address and per user; RATELIMIT_STORAGE_URI is
-    # where the counts live: redis://host:6379 in production (memory:// counts per process, docs/security.md).
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # where the counts live: the application's database by default (workflow/ratelimits.py), shared by every
+    # worker and host; redis://host:6379 takes that load off it (memory:// counts per process, docs/security.md).
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "database://")
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "20 per 10 minutes")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
@@ -100,6 +101,7 @@ class TestConfig(Config):
     LOGIN_RATE_LIMIT = "10000 per minute"
     API_RATE_LIMIT = "100000 per minute"
     PDF_RATE_LIMIT = "10000 per minute"
+    RATELIMIT_STORAGE_URI = "memory://"  # tests of the database storage set database:// (tests/test_security.py)
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashing keeps account-heavy tests quick; never in production
 
 

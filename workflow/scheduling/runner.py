@@ -58,8 +58,10 @@ WORK_JOBS = (REMINDERS_JOB, OUTBOX_JOB)
 
 
 def reminders_body(*, now: datetime):
+    from workflow.ratelimits import purge_expired
     from workflow.scheduling.reminders import run_reminders
 
+    purge_expired()  # housekeeping: rate-limit windows that ran out
     return run_reminders(now=now)
 
 
