@@ -273,6 +273,7 @@ WEB = [
     ("GET", "/plans/{plan}", None,                                  "302 403 403 403 403 200 200 200"),
     ("GET", "/plans/departments", None,                             "302 403 403 403 403 200 200 200"),
     ("GET", "/plans/departments/{a_dept}", None,                    "302 200 200 403 403 200 200 200"),
+    ("POST", "/plans/departments/{a_dept}", {"members": ""},        "302 403 403 403 403 403 403 403"),
     ("GET", "/plans/review/{staged}", None,                         "302 403 403 403 403 200 403 200"),
     ("POST", "/plans/review/{staged}", {"confirm": "1"},            "302 403 403 403 403 302 403 302"),
     ("GET", "/plans/upload", None,                                  "302 403 403 403 403 200 403 200"),
