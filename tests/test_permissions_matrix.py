@@ -219,6 +219,8 @@ WEB = [
                                                                     "302 403 403 403 403 403 403 302"),
     ("POST", "/admin/departments/{a_dept}/aliases", {"alias": "市甲局旧称"},
                                                                     "302 403 403 403 403 403 403 302"),
+    ("POST", "/admin/departments/{a_dept}/merge", {"target": "市不存在局"},
+                                                                    "302 403 403 403 403 403 403 422"),
     ("GET", "/admin/mailbox", None,                                 "302 403 403 403 403 403 403 200"),
     ("GET", "/admin/mailbox/{email}", None,                         "302 403 403 403 403 403 403 200"),
     ("POST", "/admin/mailbox/{email}/retry", {},                    "302 403 403 403 403 403 403 303"),

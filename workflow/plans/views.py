@@ -12,6 +12,7 @@ from workflow.extensions import db
 from workflow.plans import services
 from workflow.plans.importer import PlanImportError, find_plan_by_sha
 from workflow.plans.parsing import PlanParseError, read_plan_bytes
+from workflow.plans.registry import suggested_matches
 from workflow.plans.review import corrections_from_form, review_rows
 
 bp = Blueprint("plans", __name__, url_prefix="/plans")
@@ -67,7 +68,8 @@ def review(key: str):
                 return redirect(url_for("plans.show", plan_id=plan.id))
     return render_template(
         "plans/review.html", form=form, draft=draft, filename=filename, key=key,
-        source=read_plan_bytes(data, filename), rows=review_rows(draft, values), errors=errors,
+        source=read_plan_bytes(data, filename), errors=errors,
+        rows=review_rows(draft, values, suggested_matches([d.name for d in draft.departments])),
         duplicate=duplicate,
     )
 
