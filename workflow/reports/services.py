@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -299,6 +299,12 @@ def remove_attachment(attachment: Attachment, *, actor: User, now: datetime) -> 
                data={"attachment_id": attachment.id, "sha256": attachment.sha256})
         db.session.commit()
     return attachment
+
+
+def sweep_attachments(*, now: datetime) -> int:
+    """The scheduler's housekeeping: attachment files without a row, an hour old (see files.sweep)."""
+    referenced = db.session.scalars(select(Attachment.sha256).distinct())
+    return len(files.sweep(upload_root(), referenced, older_than=now - timedelta(hours=1)))
 
 
 def attachment_path(attachment: Attachment) -> Path:
