@@ -305,6 +305,8 @@ WEB = [
                                                                     "302 403 403 403 403 302 403 403"),
     ("POST", "/review/reports/{submitted}/return", {"version": "{submitted_version}", "reason": "请补充数据"},
                                                                     "302 403 403 403 403 302 403 403"),
+    ("GET", "/search?q=正文", None,                                 "302 200 200 200 200 200 200 200"),
+    ("GET", "/search?q=甲局&kind=report", None,                     "302 200 200 200 200 200 200 200"),
     ("GET", "/settings/", None,                                     "302 200 200 200 200 200 200 200"),
     ("GET", "/settings/holidays", None,                             "302 403 403 403 403 200 403 200"),
     ("POST", "/settings/holidays", {"name": "春节", "start": "2027-02-06", "end": "2027-02-12"},
