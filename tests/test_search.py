@@ -16,6 +16,7 @@ from tests.conftest import count_queries, make_user
 from tests.factories import published_plan
 from workflow.extensions import db
 from workflow.reports.services import ReportInput, save_report
+from workflow.search import services as search_services
 from workflow.search.services import excerpt, highlight, parse_query, search
 
 A, B = "市甲局", "市乙局"
@@ -164,6 +165,14 @@ def test_results_page_through_in_a_stable_order(plan, client, login_as):
     page = client.get("/search?q=光伏&kind=task").get_data(as_text=True)
     assert 'href="/search?q=%E5%85%89%E4%BC%8F&amp;kind=report"' in page and "组件已安装" not in page
     assert f'href="/plans/{plan.id}#t' in page   # a task links to the plan at the task
+
+
+def test_without_pg_trgm_search_still_answers(plan, monkeypatch):
+    """A PostgreSQL role that may not create pg_trgm (the migration then skips it and its indexes): ILIKE alone,
+    ranked by the tiers without similarity()."""
+    monkeypatch.setattr(search_services, "_trigram", lambda: False)
+    assert found(search(user(Role.OFFICE), "碳达峰")) == ["task 1.1.4", "report 1.1.4"]
+    assert found(search(user(Role.OFFICE), "市甲局")) == [f"department {A}"]
 
 
 def test_the_index_follows_every_write(plan):

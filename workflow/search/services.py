@@ -132,7 +132,7 @@ def _has_trigram(url: str) -> bool:
 
 
 def _trigram() -> bool:
-    return _dialect() == "postgresql" and _has_trigram(db.session.get_bind().url.render_as_string())
+    return _dialect() == "postgresql" and _has_trigram(str(db.session.get_bind().engine.url))
 
 
 @dataclass(frozen=True)
