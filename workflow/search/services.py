@@ -46,6 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import selectinload
 
 from models import Assignment, Department, DepartmentAlias, Report, Task, User
+from models.base import contains
 from workflow.extensions import db
 from workflow.pagination import paginate
 
@@ -116,11 +117,6 @@ def excerpt(value: str | None, terms: tuple[str, ...], width: int = EXCERPT) -> 
 
 # -- the query ---------------------------------------------------------------------------------------------
 
-def _like(col, term: str) -> ColumnElement[bool]:
-    pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return col.ilike(pattern, escape="\\")
-
-
 def _dialect() -> str:
     return db.session.get_bind().dialect.name
 
@@ -150,7 +146,7 @@ def _matching(kind: str, fields: list, query: Query) -> _Match:
     MATCH, each a quoted string with its quotes doubled), LIKE for the others and on PostgreSQL."""
     fts = _FTS.get(kind) if _dialect() == "sqlite" else None
     long_terms = [t for t in query.terms if len(t) >= TRIGRAM] if fts is not None else []
-    where = [or_(*(_like(f, t) for f in fields)) for t in query.terms if t not in long_terms]
+    where = [or_(*(contains(f, t) for f in fields)) for t in query.terms if t not in long_terms]
     if long_terms:
         expression = " AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms)
         ranked = (select(fts.c.rowid.label("id"), func.bm25(literal_column(fts.name), *_FTS_WEIGHTS[kind])
@@ -172,7 +168,7 @@ def _rows(kind: str, model, match: _Match, tier: ColumnElement, visible: ColumnE
 
 def _task_rows(user: User, query: Query) -> Select:
     tier = case((func.lower(Task.code) == query.text.lower(), 0),
-                (and_(*(_like(Task.title, t) for t in query.terms)), 1), else_=2)
+                (and_(*(contains(Task.title, t) for t in query.terms)), 1), else_=2)
     return _rows("task", Task, _matching("task", [Task.code, Task.title, Task.text], query), tier,
                  Task.visible_filter(user))
 
@@ -184,12 +180,12 @@ def _report_rows(user: User, query: Query) -> Select:
 
 def _department_rows(user: User, query: Query) -> Select:
     def alias_has(term: str) -> ColumnElement[bool]:
-        return exists().where(DepartmentAlias.department_id == Department.id, _like(DepartmentAlias.name, term))
+        return exists().where(DepartmentAlias.department_id == Department.id, contains(DepartmentAlias.name, term))
 
     tier = case((func.lower(Department.name) == query.text.lower(), 0),
-                (and_(*(_like(Department.name, t) for t in query.terms)), 1), else_=2)
+                (and_(*(contains(Department.name, t) for t in query.terms)), 1), else_=2)
     score = -func.similarity(Department.name, query.text) if _trigram() else literal(0.0)
-    match = _Match([or_(_like(Department.name, t), alias_has(t)) for t in query.terms], score)
+    match = _Match([or_(contains(Department.name, t), alias_has(t)) for t in query.terms], score)
     return _rows("department", Department, match, tier, Department.visible_filter(user))
 
 
