@@ -11,7 +11,7 @@ migration that recreates task or report on SQLite (batch_alter_table) drops thes
 must create them again (tests/test_search.py fails if it does not).
 
 Revision ID: 22458ef7f5a7
-Revises: a3c5e7f9b1d2
+Revises: 9cf652326234
 Create Date: 2026-12-02 10:00:00
 
 """
@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 
 # revision identifiers, used by Alembic.
 revision = '22458ef7f5a7'
-down_revision = 'a3c5e7f9b1d2'
+down_revision = '9cf652326234'
 branch_labels = None
 depends_on = None
 
