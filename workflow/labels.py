@@ -100,6 +100,9 @@ LABELS = {
     "holiday_kind": {"holiday": _l("放假"), "workday": _l("调休上班")},
     "weekday": dict(enumerate((_l("周一"), _l("周二"), _l("周三"), _l("周四"), _l("周五"), _l("周六"), _l("周日")))),
     "submission": {"submitted": _l("已报送"), "missing": _l("未报送")},
+    # How a report stands against its deadline in the ledger and the bulletin (workflow/ledger/services.py).
+    "ledger_state": {"on_time": _l("按时报送"), "late": _l("逾期报送"), "missing": _l("逾期未报送"),
+                     "pending": _l("待报送")},
     "item_kind": {"report": _l("报告"), "contribution": _l("配合情况")},
     # A transition's verb, as in “cannot <action>” (reports and contributions).
     "action": {"submit": _l("提交"), "approve": _l("审核通过"), "return": _l("退回修改")},
