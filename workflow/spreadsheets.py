@@ -4,7 +4,7 @@ What every sheet gets: a bold, frozen header row, a filter over the data, widths
 characters count double), numbers as numbers, dates as dates, and text that is never a formula — whatever a
 department or the office typed (`=HYPERLINK(…)`, `+1`, `@SUM`) stays text, in the workbook and in the CSV.
 
-The bytes are deterministic when asked (`normalised_zip`), so an archived file's sha256 identifies its content.
+The bytes are deterministic (`workbook_bytes`, through files.normalised_zip), so an archived file's sha256 identifies its content.
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import csv
 import io
 import re
 import unicodedata
-import zipfile
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -25,6 +24,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from openpyxl.xml.constants import ARC_CORE
 from openpyxl.xml.functions import tostring
 
+from workflow import files
 from workflow.clock import local
 
 DATE_FORMAT = "yyyy-mm-dd"
@@ -126,22 +126,7 @@ def workbook_bytes(wb: Workbook, *, moment: datetime, creator: str, title: str) 
     wb.save(buffer)
     # wb.save stamps `modified` with the wall clock: write the properties again as they were set.
     props.modified = moment
-    return normalised_zip(buffer.getvalue(), {ARC_CORE: tostring(props.to_tree())}, local(aware(moment)))
-
-
-def normalised_zip(data: bytes, replace: dict[str, bytes], stamp: datetime) -> bytes:
-    """The archive again, entry for entry in the same order, every entry dated `stamp` and with fixed
-    attributes, and the entries in `replace` given the content there (openpyxl stamps entries with the wall
-    clock, so two saves of the same workbook differ without this)."""
-    date_time = (max(stamp.year, 1980), stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for item in src.infolist():
-            info = zipfile.ZipInfo(item.filename, date_time=date_time)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system, info.external_attr = 3, 0o600 << 16   # as on Unix, whatever builds it
-            dst.writestr(info, replace.get(item.filename, src.read(item.filename)))
-    return out.getvalue()
+    return files.normalised_zip(buffer.getvalue(), {ARC_CORE: tostring(props.to_tree())}, local(aware(moment)))
 
 
 # -- CSV -----------------------------------------------------------------------------------------------------

@@ -51,11 +51,12 @@ STATES = ("on_time", "late", "missing", "pending")
 
 @dataclass(frozen=True)
 class LedgerFilters:
-    """Which reports: a plan, and optionally one period (key), one area (outline code: the part and everything
-    under it) and one lead department."""
+    """Which reports: a plan, and optionally some of its periods (keys: one for the ledger page, the quarters of
+    a half-year for a bulletin), one area (outline code: the part and everything under it) and one lead
+    department."""
 
     plan_id: int
-    period_key: str | None = None
+    periods: tuple[str, ...] = ()
     area: str | None = None
     department_id: int | None = None
 
@@ -201,8 +202,8 @@ def ledger_query(filters: LedgerFilters, viewer: User | None) -> Select:
          .where(Task.plan_id == filters.plan_id))
     if viewer is not None:
         q = q.where(Report.visible_filter(viewer))
-    if filters.period_key:
-        q = q.where(Period.key == filters.period_key)
+    if filters.periods:
+        q = q.where(Period.key.in_(filters.periods))
     if filters.area:
         q = q.where(_in_area(filters.area))
     if filters.department_id:
@@ -290,7 +291,8 @@ def resolve_filters(*, plan_id: int, period_key: str | None = None, area: str | 
             department_id = dept.id
     if errors:
         raise ValidationFailed(errors, next(iter(errors.values())))
-    return LedgerFilters(plan_id=plan_id, period_key=period_key, area=area, department_id=department_id)
+    return LedgerFilters(plan_id=plan_id, periods=(period_key,) if period_key else (), area=area,
+                         department_id=department_id)
 
 
 def filter_choices(viewer: User, plan: Plan | None) -> dict:

@@ -50,7 +50,7 @@ def _read_filters() -> tuple[LedgerFilterForm, dict, services.LedgerFilters | No
     department_id = parse_id(form.department.data)
     filters = services.LedgerFilters(
         plan_id=plan.id,
-        period_key=form.period.data if form.period.data in {k for k, _label in choices["periods"]} else None,
+        periods=(form.period.data,) if form.period.data in {k for k, _label in choices["periods"]} else (),
         area=form.area.data if form.area.data in {c for c, _title in choices["areas"]} else None,
         department_id=department_id if department_id in departments else None)
     return form, choices, filters, plan
@@ -59,7 +59,7 @@ def _read_filters() -> tuple[LedgerFilterForm, dict, services.LedgerFilters | No
 def _args(filters: services.LedgerFilters | None) -> dict:
     if filters is None:
         return {}
-    given = {"plan": filters.plan_id, "period": filters.period_key, "area": filters.area,
+    given = {"plan": filters.plan_id, "period": ",".join(filters.periods), "area": filters.area,
              "department": filters.department_id}
     return {k: v for k, v in given.items() if v not in (None, "")}
 
@@ -104,8 +104,7 @@ def export(fmt: str):
 
 def _filename(plan: Plan, filters: services.LedgerFilters, now, fmt: str) -> str:
     parts = [plan.title, "台账"]
-    if filters.period_key:
-        parts.append(filters.period_key)
+    parts.extend(filters.periods)
     if filters.area:
         parts.append(filters.area)
     if filters.department_id:
