@@ -22,6 +22,8 @@ from flask_babel import lazy_gettext as _l
 
 from models import (
     AdjustmentStatus,
+    BulletinKind,
+    BulletinStatus,
     AssignmentRole,
     AssignmentStatus,
     ContributionStatus,
@@ -86,6 +88,9 @@ LABELS = {
     "escalation_level": {1: _l("逾期提醒"), 2: _l("逾期催办"), 3: _l("督办")},
     "escalation_cause": {"overdue": _l("逾期未报送"), "returned": _l("退回后逾期未重新报送")},
     "escalation_close_reason": {"submitted": _l("自动：已报送"), "office": _l("办公室")},
+    "bulletin_status": {BulletinStatus.DRAFT: _l("草稿"), BulletinStatus.PUBLISHED: _l("已发布")},
+    "bulletin_kind": {BulletinKind.MONTHLY: _l("月度"), BulletinKind.QUARTERLY: _l("季度"),
+                      BulletinKind.HALF_YEARLY: _l("半年度")},
     "evaluation_status": {EvaluationStatus.DRAFT: _l("草稿"), EvaluationStatus.FROZEN: _l("已签认")},
     "email_status": {EmailStatus.PENDING: _l("待发送"), EmailStatus.SENT: _l("已发送"),
                      EmailStatus.PARKED: _l("已搁置")},
