@@ -96,6 +96,7 @@ def _register_blueprints(app: Flask) -> None:
     from workflow.api.views import bp as api_bp
     from workflow.assignments.views import bp as assignments_bp
     from workflow.auth.views import bp as auth_bp
+    from workflow.bulletins.views import bp as bulletins_bp
     from workflow.dashboard.views import bp as dashboard_bp
     from workflow.escalations.views import bp as escalations_bp
     from workflow.evaluation.views import bp as evaluation_bp
@@ -106,7 +107,8 @@ def _register_blueprints(app: Flask) -> None:
     from workflow.settings.views import bp as settings_bp
 
     for bp in (auth_bp, dashboard_bp, plans_bp, assignments_bp, reports_bp, review_bp, admin_bp, mailbox_bp,
-               account_bp, api_bp, escalations_bp, settings_bp, evaluation_bp, ledger_bp):
+               account_bp, api_bp, escalations_bp, settings_bp, evaluation_bp, ledger_bp,
+               bulletins_bp):
         app.register_blueprint(bp)
 
 

@@ -22,10 +22,10 @@ from flask_babel import lazy_gettext as _l
 
 from models import (
     AdjustmentStatus,
-    BulletinKind,
-    BulletinStatus,
     AssignmentRole,
     AssignmentStatus,
+    BulletinKind,
+    BulletinStatus,
     ContributionStatus,
     DepartmentKind,
     EmailStatus,

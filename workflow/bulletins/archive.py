@@ -9,7 +9,8 @@ from models import Bulletin, BulletinFile
 from workflow import files
 from workflow.extensions import db
 
-EXTENSIONS = {"pdf": "pdf", "docx": "docx"}
+MIMETYPES = {"pdf": "application/pdf",
+             "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 
 
 def _root() -> Path:
@@ -19,7 +20,7 @@ def _root() -> Path:
 def filename(data: dict, kind: str) -> str:
     """情况通报-2026年第3期-抚顺市碳达峰实施方案-2026年第三季度.pdf; a draft says so."""
     number = data.get("number") or "草稿"
-    return f"情况通报-{number}-{data['plan']['title']}-{data['period']['label']}.{EXTENSIONS[kind]}"
+    return f"情况通报-{number}-{data['plan']['title']}-{data['period']['label']}.{kind}"
 
 
 def store(bulletin: Bulletin, *, kind: str, data: bytes, pages: int | None, name: str,

@@ -295,13 +295,13 @@ def _circulate(bulletin: Bulletin, data: dict, *, now: datetime) -> None:
                                       "period_label": data["period"]["label"]})
 
 
-def document(bulletin: Bulletin, kind: str, *, now: datetime) -> tuple[bytes, int | None, str]:
+def document(bulletin: Bulletin, kind: str, *, now: datetime, data: dict | None = None) -> tuple[bytes, int | None, str]:
     """(bytes, pages, filename) of the bulletin as PDF or .docx: the archived file once published, a draft
-    (watermarked 草稿) rendered from the current records otherwise."""
+    (watermarked 草稿) rendered from the current records otherwise (or from `data`, computed already)."""
     if bulletin.published:
         row = bulletin.file(kind)
         return archive.read(row), row.pages, row.filename
-    data = compute(bulletin, now=now)
+    data = data or compute(bulletin, now=now)
     payload, pages = documents.pdf(data) if kind == "pdf" else documents.docx(data, moment=now)
     return payload, pages, archive.filename(data, kind)
 
