@@ -27,6 +27,7 @@ from models.plan import (
                          Target,
                          Task,
 )
+from models.ratelimit import RateLimitCounter
 from models.report import (
                          Attachment,
                          Contribution,
@@ -46,6 +47,6 @@ __all__ = [
     "PlanStatus", "Progress", "Report", "ReportRevision", "ReportStatus", "ReportValue", "Role", "Target",
     "Task", "User", "HolidayEntry", "SchedulerLease", "EmailStatus", "Escalation", "EscalationStatus",
     "OutboxEmail", "Substitute", "DepartmentScore", "Evaluation", "EvaluationFile", "EvaluationStatus",
-    "ScoreAdjustment", "TargetMilestone", "TaskRating", "Bulletin", "BulletinFile", "BulletinKind",
-    "BulletinStatus",
+    "ScoreAdjustment", "TargetMilestone", "TaskRating", "RateLimitCounter", "Bulletin", "BulletinFile",
+    "BulletinKind", "BulletinStatus",
 ]

@@ -1,7 +1,7 @@
 """bulletins (情况通报) and their archived files
 
 Revision ID: 74e4910db432
-Revises: a3c5e7f9b1d2
+Revises: 9cf652326234
 Create Date: 2026-12-01 23:56:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '74e4910db432'
-down_revision = 'a3c5e7f9b1d2'
+down_revision = '9cf652326234'
 branch_labels = None
 depends_on = None
 
