@@ -270,6 +270,18 @@ def test_the_command_line_generates_and_publishes_once(world, runner, tmp_path):
     assert wrong.exit_code == 1 and ".pdf" in wrong.stderr
 
 
+def test_the_editor_runs_a_constant_number_of_queries(world, client, login_as):
+    """A quarter's draft and a half-year's (twice the periods, more reports and escalations) cost the same."""
+    plan, office, _readers = world
+    when = datetime(2026, 7, 20, 2, tzinfo=UTC)
+    with time_machine.travel(when, tick=False):
+        login_as(Role.OFFICE)
+        urls = [f"/bulletins/{services.open_bulletin(plan, key, actor=office, now=when).id}"
+                for key in ("2026Q1", "2026H1")]
+        counts = [count_queries(lambda url=url: client.get(url)) for url in urls]
+    assert counts[0] == counts[1], counts
+
+
 def test_the_list_runs_a_constant_number_of_queries(world, client, login_as):
     plan, office, _readers = world
     login_as(Role.LIAISON, department=HOUSING)

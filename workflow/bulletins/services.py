@@ -274,8 +274,8 @@ def publish(bulletin: Bulletin, *, actor: User | None, now: datetime, version: i
                              changes={"number": number, "data": data, "published_at": now,
                                       "published_by_id": actor.id if actor else None},
                              notify=lambda: _circulate(bulletin, data, now=now))
-    except IntegrityError as exc:   # another bulletin of the plan took this number a moment ago
-        raise Conflict(_("另一期情况通报刚刚发布，编号已变化，请重新发布。")) from exc
+    except IntegrityError as exc:   # published by someone else, or another bulletin took the number, meanwhile
+        raise Conflict(_("情况通报刚被他人发布，编号或内容已变化，请刷新后查看。")) from exc
     return bulletin
 
 
