@@ -35,6 +35,7 @@ from workflow.bulletins import archive, documents
 from workflow.calendar.lateness import days_late
 from workflow.calendar.office import office_calendar
 from workflow.calendar.periods import Cadence, PeriodError, parse_period_key, period_label
+from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
 from workflow.domain import Conflict, ValidationFailed, require
 from workflow.extensions import db
@@ -157,7 +158,9 @@ def compute(bulletin: Bulletin, *, now: datetime) -> dict:
     plan = bulletin.plan
     span = bulletin_span(bulletin.period_key)
     periods = covered_periods(plan, span)
-    rows = ledger_rows(LedgerFilters(plan_id=plan.id, periods=tuple(p.key for p in periods)), viewer=None, now=now)
+    calendar = office_calendar()
+    rows = ledger_rows(LedgerFilters(plan_id=plan.id, periods=tuple(p.key for p in periods)), viewer=None, now=now,
+                       calendar=calendar)
     with chinese():
         return {
             "plan": {"id": plan.id, "title": plan.title, "issuing_body": plan.issuing_body},
@@ -173,7 +176,7 @@ def compute(bulletin: Bulletin, *, now: datetime) -> dict:
                             for name, t in tally_by(sorted(rows, key=lambda r: r.lead), lambda r: r.lead).items()],
             "late_departments": _late_departments(rows),
             "behind": _behind(rows),
-            "escalations": _open_escalations(plan, periods, now=now),
+            "escalations": _open_escalations(plan, periods, now=now, calendar=calendar),
             "lead": bulletin.lead, "next_steps": bulletin.next_steps,
             "number": bulletin.number_label, "published": bulletin.published,
         }
@@ -216,7 +219,7 @@ def _behind(rows: list[LedgerRow]) -> list[dict]:
     return behind
 
 
-def _open_escalations(plan: Plan, periods: list[Period], *, now: datetime) -> list[dict]:
+def _open_escalations(plan: Plan, periods: list[Period], *, now: datetime, calendar: WorkdayCalendar) -> list[dict]:
     """The 督办 items still open on the span's reports and contributions, named, each as late as days_late
     says today (the stored figure is the last reminder pass's)."""
     found = db.session.scalars(
@@ -226,7 +229,7 @@ def _open_escalations(plan: Plan, periods: list[Period], *, now: datetime) -> li
                  selectinload(Escalation.period), selectinload(Escalation.report),
                  selectinload(Escalation.contribution))
         .order_by(Escalation.department_id, Escalation.opened_at, Escalation.id)).all()
-    today, calendar = local(now).date(), office_calendar()
+    today = local(now).date()
     return [{"department": e.department.name, "task": e.task.code, "task_title": e.task.title,
              "period": e.period.key, "period_label": e.period.label,
              "what": label("item_kind", "report" if e.report_id else "contribution"),

@@ -258,8 +258,9 @@ def _row(r: Report, today: date, calendar: WorkdayCalendar, areas: dict, reasons
         escalation_open=escalations.get(r.id, False))
 
 
-def ledger_rows(filters: LedgerFilters, *, viewer: User | None, now: datetime) -> list[LedgerRow]:
-    return build_rows(ledger_query(filters, viewer), now=now)
+def ledger_rows(filters: LedgerFilters, *, viewer: User | None, now: datetime,
+                calendar: WorkdayCalendar | None = None) -> list[LedgerRow]:
+    return build_rows(ledger_query(filters, viewer), now=now, calendar=calendar)
 
 
 # -- filters from the outside ---------------------------------------------------------------------------------

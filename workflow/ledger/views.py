@@ -74,7 +74,7 @@ def index():
                                page=None, args={})
     now = utcnow()
     calendar = office_calendar()
-    rows = services.ledger_rows(filters, viewer=current_user, now=now)
+    rows = services.ledger_rows(filters, viewer=current_user, now=now, calendar=calendar)
     query = services.ledger_query(filters, current_user)
     page = paginate(query, page=page_arg(), per_page=PER_PAGE)
     shown = services.build_rows(query.where(Report.id.in_([r.id for r in page.items])), now=now, calendar=calendar)
