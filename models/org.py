@@ -236,6 +236,14 @@ class User(UserMixin, db.Model):
     def can_sign_off_evaluations(self) -> bool:
         return self.role == Role.LEADER
 
+    def can_manage_bulletins(self) -> bool:
+        """Open, edit and publish the 情况通报: the leading-group office."""
+        return self.role == Role.OFFICE
+
+    def can_read_bulletin_drafts(self) -> bool:
+        """Drafts are read by the office and leaders before they go out; published ones by everyone."""
+        return self.is_overseer
+
     @property
     def display(self) -> str:
         return self.display_name or self.username
