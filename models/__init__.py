@@ -10,7 +10,17 @@ from models.evaluation import (
                          TargetMilestone,
                          TaskRating,
 )
-from models.notify import EmailStatus, Escalation, EscalationStatus, Notification, OutboxEmail
+from models.instruction import Instruction, InstructionStatus
+from models.notify import (
+                         EmailStatus,
+                         Escalation,
+                         EscalationStatus,
+                         Notice,
+                         NoticeStatus,
+                         Notification,
+                         NumberSeries,
+                         OutboxEmail,
+)
 from models.org import ApiToken, Department, DepartmentAlias, DepartmentKind, Role, Substitute, User
 from models.plan import (
                          ACTIVE_ASSIGNMENT,
@@ -45,5 +55,6 @@ __all__ = [
     "PlanStatus", "Progress", "Report", "ReportRevision", "ReportStatus", "ReportValue", "Role", "Target",
     "Task", "User", "HolidayEntry", "SchedulerLease", "EmailStatus", "Escalation", "EscalationStatus",
     "OutboxEmail", "Substitute", "DepartmentScore", "Evaluation", "EvaluationFile", "EvaluationStatus",
-    "ScoreAdjustment", "TargetMilestone", "TaskRating",
+    "ScoreAdjustment", "TargetMilestone", "TaskRating", "Instruction", "InstructionStatus", "Notice", "NoticeStatus",
+    "NumberSeries",
 ]
