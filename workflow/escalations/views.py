@@ -25,8 +25,8 @@ from workflow.domain import DomainError, ValidationFailed
 from workflow.errors import forbid_unless, refused
 from workflow.escalations import services
 from workflow.extensions import db
-from workflow.instructions.services import instructions_on
 from workflow.files import content_disposition
+from workflow.instructions.services import instructions_on
 from workflow.labels import chinese
 from workflow.security import limit
 
