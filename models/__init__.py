@@ -36,6 +36,7 @@ from models.plan import (
                          Target,
                          Task,
 )
+from models.ratelimit import RateLimitCounter
 from models.report import (
                          Attachment,
                          Contribution,
@@ -55,6 +56,6 @@ __all__ = [
     "PlanStatus", "Progress", "Report", "ReportRevision", "ReportStatus", "ReportValue", "Role", "Target",
     "Task", "User", "HolidayEntry", "SchedulerLease", "EmailStatus", "Escalation", "EscalationStatus",
     "OutboxEmail", "Substitute", "DepartmentScore", "Evaluation", "EvaluationFile", "EvaluationStatus",
-    "ScoreAdjustment", "TargetMilestone", "TaskRating", "Instruction", "InstructionStatus", "Notice", "NoticeStatus",
-    "NumberSeries",
+    "ScoreAdjustment", "TargetMilestone", "TaskRating", "RateLimitCounter", "Instruction", "InstructionStatus",
+    "Notice", "NoticeStatus", "NumberSeries",
 ]

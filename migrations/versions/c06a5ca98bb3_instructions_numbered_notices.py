@@ -5,7 +5,7 @@ number series. Escalations opened before this revision get their notice at the n
 come from the application's rules, which a migration must not import), numbered in the order they opened.
 
 Revision ID: c06a5ca98bb3
-Revises: a3c5e7f9b1d2
+Revises: 9cf652326234
 Create Date: 2026-12-02 09:00:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'c06a5ca98bb3'
-down_revision = 'a3c5e7f9b1d2'
+down_revision = '9cf652326234'
 branch_labels = None
 depends_on = None
 

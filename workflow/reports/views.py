@@ -24,7 +24,6 @@ from models import (
     Period,
     Report,
     ReportStatus,
-    ReportValue,
     Task,
 )
 from models.audit import trail
@@ -109,21 +108,6 @@ def _own_department_liaison(item: Report | Contribution) -> bool:
     return current_user.is_liaison_of(item.department_id)
 
 
-def previous_values(report: Report) -> dict[int, tuple[str, str]]:
-    """Per target: the value the department gave in its latest earlier period, with that period's label."""
-    rows = db.session.execute(
-        select(ReportValue.target_id, ReportValue.value, Period.label)
-        .join(Report, ReportValue.report_id == Report.id).join(Period, Report.period_id == Period.id)
-        .where(Report.task_id == report.task_id, Report.department_id == report.department_id,
-               Period.start < report.period.start, ReportValue.value.is_not(None))
-        .order_by(Period.start.desc())
-    )
-    found: dict[int, tuple[str, str]] = {}
-    for target_id, value, label in rows:
-        found.setdefault(target_id, (plain_number(value), label))
-    return found
-
-
 def audit_trail(object_type: str, object_id: int) -> list[AuditEvent]:
     return list(db.session.scalars(trail((object_type, object_id))))
 
@@ -154,6 +138,7 @@ def render_report(report: Report, *, form: ReportForm | None = None, upload_form
     today = local(utcnow()).date()
     # the latest 催报 of each contribution, from the trail already loaded (no query per contribution)
     chased = {e.data["contribution_id"]: e for e in events if e.action == "report.chase" and e.data}
+    previous = services.previous_values(report)
     return render_template(
         "reports/show.html", report=report, task=report.task, period=report.period, form=form,
         editable=editable, conflict=conflict, upload_form=upload_form,
@@ -161,7 +146,8 @@ def render_report(report: Report, *, form: ReportForm | None = None, upload_form
         can_chase=report.can_chase(current_user),
         instructions=instructions_on(user=current_user, report=report),
         saved_values={t.id: plain_number(report.value_for(t.id)) for t in report.task.targets},
-        previous=previous_values(report),
+        previous={tid: (plain_number(value), label) for tid, (value, label) in previous.items()},
+        jumps=services.value_jumps(report, previous) if current_user.can_review(report) else {},
         contributions=contributions,
         attachments=[a for a in report.attachments if not a.removed],
         trail=events,
