@@ -11,7 +11,17 @@ from models.evaluation import (
                          TargetMilestone,
                          TaskRating,
 )
-from models.notify import EmailStatus, Escalation, EscalationStatus, Notification, OutboxEmail
+from models.instruction import Instruction, InstructionStatus
+from models.notify import (
+                         EmailStatus,
+                         Escalation,
+                         EscalationStatus,
+                         Notice,
+                         NoticeStatus,
+                         Notification,
+                         NumberSeries,
+                         OutboxEmail,
+)
 from models.org import ApiToken, Department, DepartmentAlias, DepartmentKind, Role, Substitute, User
 from models.plan import (
                          ACTIVE_ASSIGNMENT,
@@ -48,5 +58,5 @@ __all__ = [
     "Task", "User", "HolidayEntry", "SchedulerLease", "EmailStatus", "Escalation", "EscalationStatus",
     "OutboxEmail", "Substitute", "DepartmentScore", "Evaluation", "EvaluationFile", "EvaluationStatus",
     "ScoreAdjustment", "TargetMilestone", "TaskRating", "RateLimitCounter", "Bulletin", "BulletinFile",
-    "BulletinKind", "BulletinStatus",
+    "BulletinKind", "BulletinStatus", "Instruction", "InstructionStatus", "Notice", "NoticeStatus", "NumberSeries",
 ]

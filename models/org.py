@@ -229,6 +229,14 @@ class User(UserMixin, db.Model):
         """Only the leading-group office closes an escalation by hand."""
         return self.is_reviewer
 
+    def can_write_instructions(self) -> bool:
+        """领导批示: a leader writes one; the office records a leader's written instruction on their behalf."""
+        return self.role in (Role.LEADER, Role.OFFICE)
+
+    def can_list_instructions(self) -> bool:
+        """Leaders and the office see every instruction; a department's people the ones addressed to it."""
+        return self.is_overseer or (self.role in DEPARTMENT_ROLES and self.department_id is not None)
+
     def can_manage_evaluations(self) -> bool:
         """Open, compute, adjust, rate and reopen the annual evaluation: the office."""
         return self.role == Role.OFFICE

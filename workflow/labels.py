@@ -31,6 +31,8 @@ from models import (
     EmailStatus,
     EscalationStatus,
     EvaluationStatus,
+    InstructionStatus,
+    NoticeStatus,
     PlanStatus,
     Progress,
     ReportStatus,
@@ -108,14 +110,23 @@ LABELS = {
     # How a report stands against its deadline in the ledger and the bulletin (workflow/ledger/services.py).
     "ledger_state": {"on_time": _l("按时报送"), "late": _l("逾期报送"), "missing": _l("逾期未报送"),
                      "pending": _l("待报送")},
-    "item_kind": {"report": _l("报告"), "contribution": _l("配合情况")},
     "search_kind": {"task": _l("任务"), "report": _l("报告"), "department": _l("单位")},
+    "item_kind": {"report": _l("报告"), "contribution": _l("配合情况"), "instruction": _l("领导批示")},
+    "instruction_status": {InstructionStatus.OPEN: _l("待办理"), InstructionStatus.ANSWERED: _l("已反馈"),
+                           InstructionStatus.CLOSED: _l("已办结")},
+    "instruction_action": {"answer": _l("报送办理情况"), "close": _l("办结")},
+    # What an instruction was written on.
+    "instruction_subject": {"task": _l("任务"), "report": _l("报告"), "escalation": _l("督办事项")},
+    "notice_status": {NoticeStatus.ISSUED: _l("待整改反馈"), NoticeStatus.ANSWERED: _l("已整改反馈")},
     # A transition's verb, as in “cannot <action>” (reports and contributions).
     "action": {"submit": _l("提交"), "approve": _l("审核通过"), "return": _l("退回修改")},
     # The audit trail's entries (AuditEvent.action).
     "audit_action": {"report.submit": _l("提交报告"), "report.approve": _l("审核通过"), "report.return": _l("退回修改"),
                      "attachment.add": _l("上传附件"), "attachment.remove": _l("删除附件"),
-                     "contribution.submit": _l("提交配合情况")},
+                     "contribution.submit": _l("提交配合情况"), "report.chase": _l("催报配合单位"),
+                     "instruction.create": _l("作出批示"), "instruction.answer": _l("报送办理情况"),
+                     "instruction.close": _l("批示办结"), "notice.answer": _l("报送整改反馈"),
+                     "escalation.close": _l("办公室关闭督办"), "escalation.settle": _l("报送后自动关闭")},
 }
 
 
