@@ -11,7 +11,7 @@ from models.evaluation import (
                          TaskRating,
 )
 from models.notify import EmailStatus, Escalation, EscalationStatus, Notification, OutboxEmail
-from models.org import ApiToken, Department, DepartmentAlias, DepartmentKind, Role, Substitute, User
+from models.org import ApiToken, Channel, Department, DepartmentAlias, DepartmentKind, Role, Substitute, User
 from models.plan import (
                          ACTIVE_ASSIGNMENT,
                          AdjustmentRequest,
@@ -46,5 +46,5 @@ __all__ = [
     "PlanStatus", "Progress", "Report", "ReportRevision", "ReportStatus", "ReportValue", "Role", "Target",
     "Task", "User", "HolidayEntry", "SchedulerLease", "EmailStatus", "Escalation", "EscalationStatus",
     "OutboxEmail", "Substitute", "DepartmentScore", "Evaluation", "EvaluationFile", "EvaluationStatus",
-    "ScoreAdjustment", "TargetMilestone", "TaskRating", "RateLimitCounter",
+    "ScoreAdjustment", "TargetMilestone", "TaskRating", "RateLimitCounter", "Channel",
 ]

@@ -24,6 +24,7 @@ from models import (
     AdjustmentStatus,
     AssignmentRole,
     AssignmentStatus,
+    Channel,
     ContributionStatus,
     DepartmentKind,
     EmailStatus,
@@ -87,6 +88,8 @@ LABELS = {
     "escalation_cause": {"overdue": _l("逾期未报送"), "returned": _l("退回后逾期未重新报送")},
     "escalation_close_reason": {"submitted": _l("自动：已报送"), "office": _l("办公室")},
     "evaluation_status": {EvaluationStatus.DRAFT: _l("草稿"), EvaluationStatus.FROZEN: _l("已签认")},
+    "channel": {Channel.EMAIL: _l("邮件"), Channel.SMS: _l("短信"), Channel.DINGTALK: _l("钉钉群机器人"),
+                Channel.WECOM: _l("企业微信群机器人")},
     "email_status": {EmailStatus.PENDING: _l("待发送"), EmailStatus.SENT: _l("已发送"),
                      EmailStatus.PARKED: _l("已搁置")},
     # Grades are stored by their Chinese name (DepartmentScore.grade), best first.
