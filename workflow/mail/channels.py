@@ -92,26 +92,28 @@ def base_key(note: Notification) -> str:
 SHORT_TEXTS = {
     "due_soon": _l("%(task)s %(period)s%(what)s将于 %(deadline)s 截止，请及时填报。"),
     "due_today": _l("%(task)s %(period)s%(what)s今天截止，请今天内提交。"),
-    "overdue": _l("%(department)s %(task)s %(period)s%(what)s已逾期 %(days)s 个工作日，请尽快报送。"),
-    "returned_overdue": _l("%(department)s %(task)s %(period)s%(what)s退回后已逾期 %(days)s 个工作日未重新报送。"),
-    "review_pending": _l("%(department)s %(task)s %(period)s报告待审核，请及时审核。"),
-    "escalation": _l("%(department)s %(task)s %(period)s%(what)s已逾期 %(days)s 个工作日，列入督办。"),
+    "overdue": _l("%(task)s %(period)s%(what)s已逾期 %(days)s 个工作日，请尽快报送。"),
+    "returned_overdue": _l("%(task)s %(period)s%(what)s退回后已逾期 %(days)s 个工作日未重新报送。"),
+    "review_pending": _l("%(task)s %(period)s报告待审核，请及时审核。"),
+    "escalation": _l("%(task)s %(period)s%(what)s已逾期 %(days)s 个工作日，列入督办。"),
 }
 
 
-def short_text(note: Notification) -> str:
-    """One line for an SMS or a robot: the kind's short text from the notification's data, else its subject."""
+def short_text(note: Notification, *, reader_department: str = "") -> str:
+    """One line for an SMS or a robot: the kind's short text from the notification's data, else its subject.
+    The item's department leads the line unless it is the reader's own (a department's group, its people)."""
     template = SHORT_TEXTS.get(note.kind)
     data = note.data or {}
     if template is None or not data.get("task"):
         return " ".join(note.subject.split())
     deadline = str(data.get("deadline") or "")
-    return str(template) % {
-        "department": data.get("department") or "", "task": data.get("task") or "",
-        "period": data.get("period_label") or data.get("period") or "",
+    text = str(template) % {
+        "task": data.get("task") or "", "period": data.get("period_label") or data.get("period") or "",
         "what": label("item_kind", data.get("what") or "report"),
         "deadline": deadline[5:] if len(deadline) == 10 else deadline, "days": data.get("days_late") or 0,
     }
+    department = str(data.get("department") or "")
+    return f"{department} {text}" if department and department != reader_department else text
 
 
 def fit(template: str, text: str, limit: int) -> str:
@@ -130,13 +132,14 @@ def _most_pressing(notes: list[Notification]) -> list[Notification]:
     return sorted(notes, key=lambda n: (-(n.level or 0), n.id))
 
 
-def sms_text(notes: list[Notification], settings: ChannelSettings) -> str:
+def sms_text(notes: list[Notification], settings: ChannelSettings, *, reader_department: str = "") -> str:
     """One SMS for a recipient's notifications of a pass: the most pressing one, and how many there are."""
     ordered = _most_pressing(notes)
+    first = short_text(ordered[0], reader_department=reader_department)
     if len(ordered) == 1:
-        return fit(settings.sms_template, short_text(ordered[0]), SMS_MAX_CHARS)
-    inner = _("您有 %(n)d 条待办提醒：%(first)s等，详见系统消息。", n=len(ordered), first="{text}")
-    return fit(settings.sms_template.replace("{text}", inner, 1), short_text(ordered[0]), SMS_MAX_CHARS)
+        return fit(settings.sms_template, first, SMS_MAX_CHARS)
+    inner = _("您有 %(n)d 条待办提醒，详见系统消息。其中：%(first)s", n=len(ordered), first="{text}")
+    return fit(settings.sms_template.replace("{text}", inner, 1), first, SMS_MAX_CHARS)
 
 
 def sms_subject(notes: list[Notification]) -> str:
@@ -153,7 +156,7 @@ def robot_text(department: Department, notes: list[Notification], *, mobiles: li
     lines = [head]
     budget = ROBOT_MAX_BYTES - sum(len(t.encode()) + 1 for t in [head, *tail]) - 40
     for number, note in enumerate(_most_pressing(notes), 1):
-        line = f"{number}. {short_text(note)}"
+        line = f"{number}. {short_text(note, reader_department=department.name)}"
         if len(line.encode()) + 1 > budget:
             lines.append(_("另有 %(n)d 条，见系统消息。", n=len(notes) - number + 1))
             break

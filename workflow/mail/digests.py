@@ -190,8 +190,8 @@ def _person_batch(user: User, route: Route, notes: list[Notification], channels:
         subject, text, html = render_digest(user, digest_items(notes), now=now)
         return Batch(key, route.channel, route.address, subject, text, ids, html=html, user_id=user.id)
     with force_locale(user.locale or current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_Hans_CN")):
-        return Batch(key, route.channel, route.address, sms_subject(notes), sms_text(notes, channels), ids,
-                     user_id=user.id)
+        text = sms_text(notes, channels, reader_department=user.department.name if user.department else "")
+        return Batch(key, route.channel, route.address, sms_subject(notes), text, ids, user_id=user.id)
 
 
 def _delivered_before(channel: str, department_id: int, bases: set[str]) -> dict[str, int]:
