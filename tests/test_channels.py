@@ -12,15 +12,16 @@ import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import func, select
 
-from models import Channel, Department, Notification, OutboxEmail, Role
+from models import AuditEvent, Channel, Department, Notification, OutboxEmail, Role
 from models.notify import EmailStatus
-from tests.conftest import make_user
+from tests.conftest import count_queries, make_user
 from tests.factories import published_fushun
 from workflow import notify
 from workflow.config import SMS_MAX_CHARS, channel_settings
@@ -361,3 +362,133 @@ def test_every_sms_fits_one_segment(app, gateway):
     assert several.endswith("…")          # the most pressing one (督办) comes first, shortened to fit
     assert fit("【督办系统】{text}", "短" * 10, 70) == "【督办系统】" + "短" * 10
     assert fit("【督办系统】{text}", "长" * 100, 70) == "【督办系统】" + "长" * 63 + "…"
+
+
+# -- the settings pages -------------------------------------------------------------------------------------------
+
+def page(client, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, url
+    return unescape(response.get_data(as_text=True))
+
+
+def test_a_liaison_chooses_sms_with_a_mobile_number(client, login_as, gateway):
+    published_fushun()
+    user = login_as(Role.LIAISON, HOUSING)
+    html = page(client, "/settings/notifications")
+    assert "按单位默认（邮件）" in html and 'value="sms"' in html and 'value="dingtalk"' not in html
+    assert "仅站内消息" in html                           # no address yet
+
+    bad = client.post("/settings/notifications", data={"channel": "sms", "phone": "1380000", "digest_frequency": "pass",
+                                                       "email": "li@x.gov.cn"})
+    text = unescape(bad.get_data(as_text=True))
+    assert bad.status_code == 422 and "手机号码应为 11 位数字" in text and 'value="1380000"' in text
+    assert 'value="li@x.gov.cn"' in text
+    missing = client.post("/settings/notifications", data={"channel": "sms", "phone": "", "digest_frequency": "pass"})
+    assert missing.status_code == 422 and "选择短信提醒须填写手机号码" in unescape(missing.get_data(as_text=True))
+    db.session.expire_all()
+    assert (user.channel, user.phone, user.email) == ("", None, None)
+
+    ok = client.post("/settings/notifications", data={"channel": "sms", "phone": "+86 138-0000-0001",
+                                                      "digest_frequency": "pass", "email": ""})
+    assert ok.status_code == 302
+    db.session.expire_all()
+    assert (user.channel, user.phone) == (Channel.SMS, "13800000001")
+    html = page(client, "/settings/notifications")
+    assert "目前：短信（13800000001）" in re.sub(r"<[^>]+>|\s+", "", html)
+    assert re.search(r'<input checked[^>]*value="sms"', html)
+
+    # a group robot the department does not have is not offered, and refused when posted anyway
+    refused = client.post("/settings/notifications", data={"channel": "wecom", "digest_frequency": "pass",
+                                                           "phone": "13800000001"})
+    assert refused.status_code == 422 and "本单位尚未设置企业微信群机器人" in unescape(refused.get_data(as_text=True))
+    # without an SMS gateway nobody can choose SMS
+    client.application.config["SMS_GATEWAY_URL"] = None
+    assert 'value="sms"' not in page(client, "/settings/notifications")
+    no_gateway = client.post("/settings/notifications", data={"channel": "sms", "digest_frequency": "pass",
+                                                              "phone": "13800000001"})
+    assert no_gateway.status_code == 422 and "尚未配置短信网关" in unescape(no_gateway.get_data(as_text=True))
+
+
+def test_the_office_sets_a_departments_robot_and_a_bad_url_is_a_field_error(client, login_as, gateway):
+    published_fushun()
+    housing = Department.lookup(HOUSING)
+    login_as(Role.OFFICE)
+    listing = page(client, "/settings/departments")
+    assert HOUSING in listing and f"/settings/departments/{housing.id}" in listing
+    url = f"/settings/departments/{housing.id}"
+
+    for webhook in ("ftp://oapi.dingtalk.com/robot/send?access_token=1", "oapi.dingtalk.com/robot/send",
+                    "javascript:alert(1)", "https://"):
+        bad = client.post(url, data={"default_channel": "dingtalk", "dingtalk_webhook": webhook,
+                                     "dingtalk_secret": "SECabc", "wecom_webhook": ""})
+        text = unescape(bad.get_data(as_text=True))
+        assert bad.status_code == 422, webhook
+        assert "机器人地址应以 http:// 或 https:// 开头" in text and f'value="{webhook}"' in text, webhook
+        db.session.expire_all()
+        assert (housing.default_channel, housing.dingtalk_webhook, housing.dingtalk_secret) == ("email", "", "")
+
+    no_webhook = client.post(url, data={"default_channel": "wecom", "dingtalk_webhook": "", "wecom_webhook": ""})
+    assert no_webhook.status_code == 422 and "须填写它的地址" in unescape(no_webhook.get_data(as_text=True))
+
+    webhook = f"{gateway.base}/robot/send?access_token=abc"
+    assert client.post(url, data={"default_channel": "dingtalk", "dingtalk_webhook": webhook,
+                                  "dingtalk_secret": "SECabc", "wecom_webhook": ""}).status_code == 302
+    db.session.expire_all()
+    assert (housing.default_channel, housing.dingtalk_webhook, housing.dingtalk_secret) == ("dingtalk", webhook,
+                                                                                          "SECabc")
+    form = page(client, url)
+    assert "SECabc" not in form and "已保存加签密钥" in form            # the secret is never shown again
+    # saving again with a blank secret keeps it; ticking 清除 removes it
+    client.post(url, data={"default_channel": "dingtalk", "dingtalk_webhook": webhook, "dingtalk_secret": ""})
+    db.session.expire_all()
+    assert housing.dingtalk_secret == "SECabc"
+    client.post(url, data={"default_channel": "dingtalk", "dingtalk_webhook": webhook, "clear_secret": "y"})
+    db.session.expire_all()
+    assert housing.dingtalk_secret == ""
+    audit = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "department.channels")).all()
+    assert len(audit) == 3 and all("SECabc" not in json.dumps(a.data, ensure_ascii=False) for a in audit)
+
+    # the department's people now see the robot as their default and may choose it
+    login_as(Role.LIAISON, HOUSING)
+    html = page(client, "/settings/notifications")
+    assert "按单位默认（钉钉群机器人）" in html and 'value="dingtalk"' in html
+
+
+def test_only_the_office_and_the_admin_set_department_channels(client, login_as, gateway):
+    published_fushun()
+    housing = Department.lookup(HOUSING)
+    for role, status in ((Role.LIAISON, 403), (Role.DEPT_HEAD, 403), (Role.LEADER, 403), (Role.ADMIN, 200)):
+        login_as(role, HOUSING if role in (Role.LIAISON, Role.DEPT_HEAD) else None)
+        assert client.get(f"/settings/departments/{housing.id}").status_code == status, role
+    assert "提醒渠道" in page(client, "/admin/departments")        # linked from the admin's department page
+
+
+def test_the_department_list_runs_a_bounded_number_of_queries(client, login_as, gateway):
+    login_as(Role.OFFICE)
+    for n in range(3):
+        db.session.add(Department(name=f"市甲{n}局"))
+    db.session.commit()
+    few = count_queries(lambda: client.get("/settings/departments"))
+    for n in range(30):
+        db.session.add(Department(name=f"市乙{n}局", dingtalk_webhook="https://oapi.dingtalk.com/robot/send"))
+    db.session.commit()
+    assert count_queries(lambda: client.get("/settings/departments")) == few
+
+
+def test_the_admin_mailbox_shows_and_filters_the_channel(world, gateway, client, login_as):
+    run_reminders(now=T0)
+    gateway.script = ["500"]
+    deliver_pass(now=T0)
+    login_as(Role.ADMIN)
+    html = page(client, "/admin/mailbox")
+    table = html.split("mailbox-table", 1)[1]
+    assert "钉钉群机器人" in table and "短信" in table and "13900000003" in table and HOUSING in table
+    assert "短信网关：127.0.0.1" in html
+    only_sms = page(client, "/admin/mailbox?channel=sms").split("mailbox-table", 1)[1]
+    assert "13900000003" in only_sms and "钉钉群机器人" not in only_sms
+    robot = rows(Channel.DINGTALK)[0]
+    detail = page(client, f"/admin/mailbox/{robot.id}")
+    assert "市住房城乡建设局工作群" in detail and "13800000001" in detail and "HTML 正文" not in detail
+    assert robot.text_body.splitlines()[0] in detail
+    assert "access_token" not in detail

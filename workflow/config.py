@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import current_app
 
@@ -208,6 +209,11 @@ class ChannelSettings:
     @property
     def sms_configured(self) -> bool:
         return bool(self.sms_url)
+
+    @property
+    def sms_host(self) -> str:
+        """For the admin page: where SMS go, never the key or the URL's query."""
+        return urlsplit(self.sms_url or "").netloc
 
 
 def channel_settings() -> ChannelSettings:
