@@ -260,7 +260,7 @@ WEB = [
     ("POST", "/evaluation/{plan}/{year}/reopen", {"reason": "重新核对"},
                                                                     "302 403 403 403 403 409 403 403"),
     ("POST", "/evaluation/{plan}/{year}/settings", {},              "302 403 403 403 403 302 403 403"),
-    ("POST", "/evaluation/{plan}/{year}/sign-off", {"comment": "同意"},
+    ("POST", "/evaluation/{plan}/{year}/sign-off", {"comment": "同意", "confirm": "y"},
                                                                     "302 403 403 403 403 403 302 403"),
     ("GET", "/evaluation/files/{workbook}", None,                   "302 403 403 403 403 200 200 200"),
     ("POST", "/evaluation/open", {"plan": "{plan}", "year": "2027"},

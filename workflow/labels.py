@@ -94,6 +94,10 @@ LABELS = {
                      EmailStatus.PARKED: _l("已搁置")},
     # Grades are stored by their Chinese name (DepartmentScore.grade), best first.
     "grade": {"优秀": _l("优秀"), "良好": _l("良好"), "一般": _l("一般"), "较差": _l("较差")},
+    # The evaluation's ranking groups when they are not the office's own (scoring.group_names).
+    "ranking_group": {"lead": _l("牵头单位"), "co": _l("仅配合单位"), "all": _l("全部单位")},
+    "ranking_group_by": {"role": _l("牵头单位与仅配合单位分开排名"), "kind": _l("按单位类别分组"),
+                         "custom": _l("按办公室自定义的分组"), "none": _l("全部单位一起排名")},
     "score_part": {"timeliness": _l("报送及时性"), "quality": _l("报送质量"), "attainment": _l("目标完成"),
                    "rating": _l("办公室评价")},
     "score_part_short": {"timeliness": _l("及时"), "quality": _l("质量"), "attainment": _l("目标"),

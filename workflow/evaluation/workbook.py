@@ -74,15 +74,19 @@ def _build(evaluation: Evaluation) -> bytes:
 # -- the sheets ----------------------------------------------------------------------------------------------
 
 def _ordered(scores: list[DepartmentScore]) -> list[DepartmentScore]:
-    """By rank, then name: equal ranks would otherwise come in whatever order the database returns them."""
-    return sorted(scores, key=lambda s: (s.rank, s.department.name, s.department_id))
+    """As ranked (by group, then rank), then name: a tie would otherwise come in whatever order the database
+    returns it."""
+    return sorted(scores, key=lambda s: (s.position, s.department.name, s.department_id))
 
 
 def _summary(wb: Workbook, scores: list[DepartmentScore]) -> None:
-    headers = ["排名", "单位", "得分", "等次", *[label("score_part", p) for p in scoring.PARTS],
-               "基础分", "督办扣分", "调整", *COUNT_NAMES]
-    rows = [[s.rank, s.department.name, _num(s.score), s.grade, *[_num(s.parts.get(p)) for p in scoring.PARTS],
-             _num(s.base_score), _num(s.deduction), _num(s.adjustment), *[_num(s.parts.get(k)) for k in COUNTS]]
+    """One row per department; 排名 is within its 分组, empty for a department not ranked."""
+    headers = ["分组", "排名", "单位", "得分", "等次", *[label("score_part", p) for p in scoring.PARTS],
+               "基础分", "督办扣分", "调整", *COUNT_NAMES, "工作量", "工作量得分", "排名得分"]
+    rows = [[s.group_name, s.rank, s.department.name, _num(s.score), s.grade,
+             *[_num(s.parts.get(p)) for p in scoring.PARTS], _num(s.base_score), _num(s.deduction),
+             _num(s.adjustment), *[_num(s.parts.get(k)) for k in COUNTS], _num(s.parts.get("load")),
+             _num(s.parts.get("workload")), _num(s.ranking_score)]
             for s in scores]
     _sheet(wb, "汇总", headers, rows)
 
@@ -149,6 +153,12 @@ def _settings(wb: Workbook, evaluation: Evaluation, settings: dict, office: str)
         ["逾期报送最低得分", settings["late_floor"]],
         ["每次督办扣分", settings["escalation_points"]],
         ["督办扣分上限", settings["escalation_cap"]],
+        ["排名分组", label("ranking_group_by", settings["group_by"])],
+        *[[f"分组：{g['name']}", "、".join(g["departments"])] for g in settings["groups"]
+          if settings["group_by"] == "custom"],
+        ["参与排名的最少事项数", settings["min_items"]],
+        ["工作量权重（%）", settings["workload_weight"]],
+        ["每项指标折合任务数", settings["target_load"]],
     ]
     _sheet(wb, "评估设置", ["项目", "值"], [[name, _num(value)] for name, value in rows], autofilter=False)
 
