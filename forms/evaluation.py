@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 
 from forms import BaseForm
-from forms.review import max_length
+from forms.review import max_length, select_choices
 from workflow.evaluation.services import groups_text
 from workflow.labels import choices
 
@@ -36,7 +36,8 @@ class SettingsForm(BaseForm):
     escalation_points = StringField(_l("每次督办扣分"))
     escalation_cap = StringField(_l("督办扣分上限"))
     base_year = StringField(_l("基期年份"))
-    group_by = SelectField(_l("排名分组"), choices=choices("ranking_group_by"), validate_choice=False)
+    group_by = SelectField(_l("排名分组"), choices=select_choices(choices("ranking_group_by")),
+                           validate_choice=False)
     groups = TextAreaField(_l("自定义分组（每行一组）"), validators=[max_length(10000)], render_kw={
         "rows": 4, "placeholder": _l("组名：单位、单位，例如\n市直部门：市发展改革委、市工业和信息化局\n县区：新抚区、望花区")})
     min_items = StringField(_l("参与排名的最少事项数"))
