@@ -101,8 +101,8 @@ def test_by_default_twenty_lead_tasks_are_not_ranked_below_two_co_tasks(year):
     # workload: 20 lead tasks (load 20); 2 co tasks at weight 0.5 (load 1), the largest of its group
     assert (big.parts["load"], small.parts["load"], one.parts["load"]) == (20, 1, 0.5)
     assert (big.parts["workload"], small.parts["workload"], one.parts["workload"]) == (100, 100, 50)
-    assert big.ranking_score == tenth(Decimal("94.0") * Decimal("0.8") + 100 * Decimal("0.2"))    # 95.2
-    assert one.ranking_score == tenth(100 * Decimal("0.8") + 50 * Decimal("0.2"))                 # 90.0
+    assert big.ranking_score == tenth(Decimal("94.0") * Decimal("0.9") + 100 * Decimal("0.1"))    # 94.6
+    assert one.ranking_score == tenth(100 * Decimal("0.9") + 50 * Decimal("0.1"))                 # 95.0
 
 
 def test_in_one_group_the_workload_factor_keeps_twenty_lead_tasks_first(year):
@@ -111,7 +111,7 @@ def test_in_one_group_the_workload_factor_keeps_twenty_lead_tasks_first(year):
     assert {big.group_name, small.group_name, one.group_name} == {"全部单位"}
     # loads 20, 1, 0.5 against the largest, 20: workload scores 100, 5, 2.5
     assert (big.parts["workload"], small.parts["workload"], one.parts["workload"]) == (100, 5, 2.5)
-    assert (big.ranking_score, small.ranking_score) == (Decimal("95.2"), Decimal("81.0"))
+    assert (big.ranking_score, small.ranking_score) == (Decimal("94.6"), Decimal("90.5"))
     assert (big.rank, small.rank, one.rank) == (1, 2, None)
     # without the workload factor the two perfect contributions would come first: the factor is what does it
     s = settle(year, workload_weight="0")
@@ -186,7 +186,7 @@ def test_compute_json_carries_each_departments_group(year, runner):
     rows = {d["department"]: d for d in json.loads(result.stdout)["departments"]}
     assert {k: (v["group"], v["rank"], v["ranked"]) for k, v in rows.items()} == {
         BIG: ("牵头单位", 1, True), SMALL: ("仅配合单位", 1, True), ONE: ("仅配合单位", None, False)}
-    assert rows[BIG]["ranking_score"] == 95.2 and rows[BIG]["score"] == 94.0
+    assert rows[BIG]["ranking_score"] == 94.6 and rows[BIG]["score"] == 94.0
     assert rows[SMALL]["parts"]["workload"] == 100 and rows[BIG]["parts"]["load"] == 20
     table = runner.invoke(args=["evaluation", "compute", "--plan", str(plan.id), "--year", "2026", "--now",
                                 "2026-07-20T09:00+08:00"])
@@ -213,7 +213,7 @@ def test_the_page_shows_the_ranking_by_group_and_the_rule(year, client, login_as
     assert re.search(r'<tr class="unranked"><td>不排名</td>\s*<td><a [^>]*>' + ONE, html)
     plain = re.sub(r"\s+", "", html)
     assert "应报事项不少于4项的单位参与排名" in plain
-    assert "排名得分=得分×80%+工作量得分×20%" in plain and "等次按得分评定" in plain
+    assert "排名得分=得分×90%+工作量得分×10%" in plain and "等次按得分评定" in plain
 
     # bad groups through the form: a field error, the typed text kept, nothing saved
     with time_machine.travel(EVALUATED, tick=False):
@@ -233,7 +233,7 @@ def test_the_pdf_prints_the_rule_and_the_groups(year, tmp_path):
     text = "".join(pdf_text(archive.read_file(archived), tmp_path).split())
     assert "承担牵头任务的单位与仅承担配合任务的单位分开排名" in text
     assert "应报事项（报告和配合情况）不少于4项的单位参与排名" in text
-    assert "排名得分=得分×80%+工作量得分×20%" in text and "工作量得分=本单位工作量÷组内最大工作量×100" in text
+    assert "排名得分=得分×90%+工作量得分×10%" in text and "工作量得分=本单位工作量÷组内最大工作量×100" in text
     assert "牵头单位1个单位，1个参与排名" in text and "仅配合单位2个单位，1个参与排名" in text
     assert "仅配合单位，不参与排名" in text
 

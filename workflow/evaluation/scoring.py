@@ -84,7 +84,7 @@ DEFAULT_SETTINGS: dict = {
     "group_by": "role",  # the ranking groups: role (lead / co only), kind, custom (`groups`), none
     "groups": [],        # custom groups, in order: [{"name": "…", "departments": ["canonical name", …]}]
     "min_items": 4,      # scored items a department needs to be ranked (a year of one quarterly task)
-    "workload_weight": 20,   # % of the ranking score that is the workload score
+    "workload_weight": 10,   # % of the ranking score that is the workload score: it weighs, performance leads
     "target_load": 0.5,  # a target carried counts as this many lead tasks in the workload
 }
 GROUP_BY = ("role", "kind", "custom", "none")
