@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, DateField, PasswordField, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import Optional
+from wtforms.widgets import PasswordInput
 
 from forms import BaseForm
 from forms.review import max_length, select_choices
@@ -126,7 +127,9 @@ class DepartmentChannelsForm(BaseForm):
                                  validate_choice=False)
     dingtalk_webhook = StringField(_l("钉钉群机器人 Webhook 地址"), validators=[max_length(500)], render_kw={
         "placeholder": "https://oapi.dingtalk.com/robot/send?access_token=…", "inputmode": "url"})
+    # typed back into the form when the page comes back with errors (never on a GET: the stored one is not shown)
     dingtalk_secret = PasswordField(_l("钉钉加签密钥（可选）"), validators=[max_length(200)],
+                                    widget=PasswordInput(hide_value=False),
                                     render_kw={"autocomplete": "off", "placeholder": "SEC…"})
     clear_secret = BooleanField(_l("清除已保存的加签密钥"))
     wecom_webhook = StringField(_l("企业微信群机器人 Webhook 地址"), validators=[max_length(500)], render_kw={

@@ -425,6 +425,7 @@ def test_the_office_sets_a_departments_robot_and_a_bad_url_is_a_field_error(clie
         text = unescape(bad.get_data(as_text=True))
         assert bad.status_code == 422, webhook
         assert "机器人地址应以 http:// 或 https:// 开头" in text and f'value="{webhook}"' in text, webhook
+        assert 'value="SECabc"' in text          # what was typed comes back, the secret too
         db.session.expire_all()
         assert (housing.default_channel, housing.dingtalk_webhook, housing.dingtalk_secret) == ("email", "", "")
 

@@ -210,7 +210,8 @@ def test_the_page_shows_the_ranking_by_group_and_the_rule(year, client, login_as
     assert sections == ["牵头单位", "仅配合单位"]
     co_section = html.split('id="group-2"', 1)[1]
     assert SMALL in co_section and ONE in co_section and BIG not in co_section.split("</section>", 1)[0]
-    assert re.search(r'<tr class="unranked"><td>不排名</td>\s*<td><a [^>]*>' + ONE, html)
+    assert re.search(r'<tr class="unranked"><td>不排名</td>\s*<td><a [^>]*>' + ONE + r"</a></td>\s*<td[^>]*>95.0</td>",
+                     html)
     plain = re.sub(r"\s+", "", html)
     assert "应报事项不少于4项的单位参与排名" in plain
     assert "排名得分=得分×90%+工作量得分×10%" in plain and "等次按得分评定" in plain

@@ -42,10 +42,10 @@ def plain(html: str) -> str:
 
 
 def ranking_row(html: str, name: str) -> list[str]:
-    """The cells of a department's row in the ranking table after its name, tags stripped (the rank cell holds a
-    number, or 不排名 since issue 16)."""
-    match = re.search(r"<tr[^>]*><td>(?:\d+|不排名)</td>\s*<td><a [^>]*>" + re.escape(name) + r"</a></td>(.*?)</tr>",
-                      html, re.S)
+    """The cells of a department's row in the ranking table after its name and ranking score, tags stripped (since
+    issue 16 the rank cell holds a number or 不排名, and the ranking score follows the name)."""
+    match = re.search(r"<tr[^>]*><td>(?:\d+|不排名)</td>\s*<td><a [^>]*>" + re.escape(name)
+                      + r'</a></td>\s*<td class="[^"]*ranking-score">[^<]*</td>(.*?)</tr>', html, re.S)
     assert match, name
     return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", match.group(1), re.S)]
 
@@ -94,7 +94,7 @@ def test_the_ranking_shows_each_part_the_base_deduction_and_the_grade_distributi
     html = text(client.get(page(ev.plan_id)))
     housing = services.score_of(ev, Department.lookup(HOUSING))
     # score, grade, timeliness, quality, attainment, rating, base, deduction, adjustment (then, since issue 16,
-    # the workload and the ranking score)
+    # the workload score)
     assert ranking_row(html, HOUSING)[:9] == [f"{housing.score:.1f}", housing.grade, "3.6", "100.0", "33.3", "—",
                                           "5.80", "0", "0"]
     assert ranking_row(html, TRANSPORT)[:5] == ["12.7", "较差", "7.5", "100.0", "45.5"]
