@@ -18,6 +18,7 @@ The senders POST JSON over HTTP(S) with a timeout (CHANNEL_TIMEOUT), follow no r
 answer that is not 2xx or whose JSON carries a non-zero `errcode` (the robots' convention) or `code`. A host
 that does not answer (refused, timed out) is not tried again in the same pass, so a dead gateway costs one
 timeout, not one per message. Error texts name the host and path, never the query (the robots' tokens).
+(A `code` of 0, 200, "OK" or "success" counts as success: gateways differ in which they send.)
 - SMS: POST SMS_GATEWAY_URL {"mobile", "content"}, `Authorization: Bearer SMS_GATEWAY_KEY` when a key is
   set, and `Idempotency-Key` (the row's key) so a gateway can drop a retry of a message it did get.
 - DingTalk (钉钉自定义机器人): {"msgtype": "text", "text": {"content"}, "at": {"atMobiles", "isAtAll"}}; with a
@@ -251,7 +252,7 @@ def _check_answer(url: str, body: bytes) -> None:
     if not isinstance(answer, dict):
         return
     for field in ("errcode", "code"):
-        if field in answer and str(answer[field]).strip().lower() not in ("0", "ok", "success"):
+        if field in answer and str(answer[field]).strip().lower() not in ("0", "200", "ok", "success"):
             message = answer.get("errmsg") or answer.get("msg") or answer.get("message") or ""
             raise DeliveryFailed(one_line(_("%(where)s 拒绝：%(field)s %(code)s %(message)s", where=_where(url),
                                             field=field, code=answer[field], message=message)))
