@@ -6,7 +6,19 @@ from datetime import date, datetime
 
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, select
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ColumnElement,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    select,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -44,6 +56,15 @@ class Channel(enum.StrEnum):
 ROBOT_CHANNELS = (Channel.DINGTALK, Channel.WECOM)
 
 
+#: A collective assignee (各区、县级市) and the units it stands for; publishing gives each member its own
+#: assignment in the collective's place.
+department_member = Table(
+    "department_member", db.metadata,
+    Column("collective_id", ForeignKey("department.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", ForeignKey("department.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
 class Department(db.Model):
     __tablename__ = "department"
     __table_args__ = (CheckConstraint(f"kind IN ({in_clause(*DepartmentKind)})", name="kind"),
@@ -63,9 +84,17 @@ class Department(db.Model):
     aliases: Mapped[list[DepartmentAlias]] = relationship(
         back_populates="department", cascade="all, delete-orphan", order_by="DepartmentAlias.id"
     )
+    members: Mapped[list[Department]] = relationship(
+        secondary=department_member, primaryjoin=lambda: Department.id == department_member.c.collective_id,
+        secondaryjoin=lambda: Department.id == department_member.c.member_id, order_by=lambda: Department.name,
+    )
 
     def __repr__(self) -> str:
         return f"<Department {self.name}>"
+
+    @property
+    def is_collective(self) -> bool:
+        return self.kind == DepartmentKind.COLLECTIVE
 
     @property
     def alias_names(self) -> list[str]:
@@ -78,6 +107,11 @@ class Department(db.Model):
     def visible_to(self, user: User) -> bool:
         """Its tasks, reports and evaluation: everyone who sees everything, and its own people."""
         return user.sees_everything or user.department_id == self.id
+
+    @classmethod
+    def visible_filter(cls, user: User) -> ColumnElement[bool]:
+        """visible_to as a where-clause (search): a department's people find their own department only."""
+        return true() if user.sees_everything else cls.id == (user.department_id or -1)
 
     @classmethod
     def lookup(cls, name: str) -> Department | None:
@@ -232,6 +266,14 @@ class User(UserMixin, db.Model):
 
     def can_sign_off_evaluations(self) -> bool:
         return self.role == Role.LEADER
+
+    def can_manage_bulletins(self) -> bool:
+        """Open, edit and publish the 情况通报: the leading-group office."""
+        return self.role == Role.OFFICE
+
+    def can_read_bulletin_drafts(self) -> bool:
+        """Drafts are read by the office and leaders before they go out; published ones by everyone."""
+        return self.is_overseer
 
     @property
     def display(self) -> str:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ColumnElement,
+    Date,
     ForeignKey,
     Integer,
     Numeric,
@@ -146,6 +147,10 @@ class Task(db.Model):
     text: Mapped[str] = mapped_column(Text, default="")
     clause: Mapped[str] = mapped_column(Text, default="")
     position: Mapped[int] = mapped_column(Integer)
+    # 完成时限 as the plan states it: a date (its final deadline) or 持续推进/长期 (ongoing); neither when silent.
+    due: Mapped[date | None] = mapped_column(Date)
+    ongoing: Mapped[bool] = mapped_column(Boolean, default=False)
+    lead_rule: Mapped[str] = mapped_column(String(30), default="")  # how the parser chose the leads
 
     plan: Mapped[Plan] = relationship(back_populates="tasks")
     outline_node: Mapped[OutlineNode | None] = relationship(back_populates="task")
@@ -179,8 +184,21 @@ class Task(db.Model):
         return self.departments_with(AssignmentRole.CO, implied=True)
 
     @property
+    def due_label(self) -> str | None:
+        """'YYYY-MM-DD', 'ongoing' or None: the PlanDraft's `due`."""
+        return "ongoing" if self.ongoing else self.due.isoformat() if self.due else None
+
+    @property
     def is_assigned(self) -> bool:
         return bool(self.active_assignments)
+
+    @property
+    def area_code(self) -> str | None:
+        """The part of the plan (领域) the task belongs to, by its positional code: the second-level heading
+        above it (3.4.3 → 3.4, 3.3.1.1 → 3.3), or the top-level one for a task right under it (4.1 → 4); a
+        task at the top level belongs to none. The ledger and the bulletin group and filter by it."""
+        parts = self.code.split(".")
+        return ".".join(parts[:min(2, len(parts) - 1)]) or None
 
     def visible_to(self, user: User) -> bool:
         """Everyone who sees everything, and the departments that have (or had) a part in it."""

@@ -74,6 +74,9 @@ class Config:
     # Consecutive wrong passwords that lock an account, and for how long (an admin can unlock sooner).
     LOGIN_MAX_FAILURES = _number("LOGIN_MAX_FAILURES", 10)
     LOGIN_LOCKOUT_MINUTES = _number("LOGIN_LOCKOUT_MINUTES", 15)
+    # A reported target value that rises or falls by more than this factor against the department's previous
+    # period is flagged to the office on the report page (0 turns the warning off).
+    VALUE_JUMP_FACTOR = _number("VALUE_JUMP_FACTOR", 3)
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 20 * 1024 * 1024))
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
     DEMO_PLAN_PATH = str(BASE_DIR / "data" / "plans" / "fushun-carbon-peak-plan.txt")

@@ -11,7 +11,9 @@ import re
 import tempfile
 import unicodedata
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -207,6 +209,21 @@ def write_blob(root: Path, data: bytes) -> tuple[str, Path]:
     return digest, path
 
 
+def sweep(root: Path, referenced: Iterable[str], *, older_than: datetime) -> list[Path]:
+    """Remove what a process killed between writing a file and committing its row left behind: blobs no row
+    names and half-written temp files, last touched before `older_than` (a request still in flight may be about
+    to commit the row of a newer one). A row never lacks its file: the file is written before the row."""
+    keep = set(referenced)
+    cutoff = older_than.timestamp()
+    removed = []
+    for path in Path(root).glob("*/*/*"):
+        stray = path.name.startswith(".tmp-") or (_SHA256.fullmatch(path.name) and path.name not in keep)
+        if stray and path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 def open_stored(root: Path, sha256: str) -> Path:
     """The blob's path; a malformed key is treated as absent (FileNotFoundError) so it can never address a path."""
     if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
@@ -227,3 +244,19 @@ def content_disposition(filename: str) -> str:
     if not ascii_name or ascii_name.startswith("."):
         ascii_name = "attachment" + ascii_name
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(clean, safe='')}"
+
+
+def normalised_zip(data: bytes, replace: dict[str, bytes], stamp: datetime) -> bytes:
+    """The archive again, entry for entry in the same order, every entry dated `stamp` and with fixed
+    attributes, and the entries in `replace` given the content there. Office files (.xlsx, .docx) are zips
+    whose writers stamp every entry with the wall clock; archived under their sha256, the same content must
+    give the same bytes."""
+    date_time = (max(stamp.year, 1980), stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            info = zipfile.ZipInfo(item.filename, date_time=date_time)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system, info.external_attr = 3, 0o600 << 16   # as on Unix, whatever builds it
+            dst.writestr(info, replace.get(item.filename, src.read(item.filename)))
+    return out.getvalue()

@@ -1,7 +1,7 @@
 """reminder channels (SMS, DingTalk and WeCom group robots) and the evaluation's ranking within groups
 
 Revision ID: d4e5f6a7b8c9
-Revises: 3b1398c2b532
+Revises: 74e4910db432
 Create Date: 2026-12-02 10:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd4e5f6a7b8c9'
-down_revision = '3b1398c2b532'
+down_revision = '74e4910db432'
 branch_labels = None
 depends_on = None
 
