@@ -3,12 +3,15 @@ web, the CLI and the tests get the same messages; these forms carry CSRF, choice
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 
 from forms import BaseForm
-from forms.review import max_length
+from forms.review import max_length, select_choices
+from workflow.evaluation.services import groups_text
+from workflow.labels import choices
 
 REASON_LIMIT = 2000
+
 
 
 class OpenForm(BaseForm):
@@ -33,6 +36,13 @@ class SettingsForm(BaseForm):
     escalation_points = StringField(_l("每次督办扣分"))
     escalation_cap = StringField(_l("督办扣分上限"))
     base_year = StringField(_l("基期年份"))
+    group_by = SelectField(_l("排名分组"), choices=select_choices(choices("ranking_group_by")),
+                           validate_choice=False)
+    groups = TextAreaField(_l("自定义分组（每行一组）"), validators=[max_length(10000)], render_kw={
+        "rows": 4, "placeholder": _l("组名：单位、单位，例如\n市直部门：市发展改革委、市工业和信息化局\n县区：新抚区、望花区")})
+    min_items = StringField(_l("参与排名的最少事项数"))
+    workload_weight = StringField(_l("工作量权重（%）"))
+    target_load = StringField(_l("每项指标折合任务数"))
 
     SERVICE_KEYS = {"threshold_excellent": "threshold_优秀", "threshold_good": "threshold_良好",
                     "threshold_fair": "threshold_一般"}
@@ -44,8 +54,10 @@ class SettingsForm(BaseForm):
             getattr(self, f"part_{part}").data = settings["part_weights"][part]
         for name, key in self.SERVICE_KEYS.items():
             getattr(self, name).data = settings["thresholds"][key.split("_", 1)[1]]
-        for name in ("late_points_per_day", "late_floor", "escalation_points", "escalation_cap", "base_year"):
+        for name in ("late_points_per_day", "late_floor", "escalation_points", "escalation_cap", "base_year",
+                     "group_by", "min_items", "workload_weight", "target_load"):
             getattr(self, name).data = settings[name]
+        self.groups.data = groups_text(settings["groups"])
 
     def service_values(self) -> dict:
         return {self.SERVICE_KEYS.get(name, name): field.data for name, field in self._fields.items()
@@ -76,6 +88,7 @@ class MilestoneForm(BaseForm):
 
 class SignOffForm(BaseForm):
     note = TextAreaField(_l("签认意见（可选）"), validators=[max_length(REASON_LIMIT)], render_kw={"rows": 2})
+    confirm = BooleanField(_l("我已核对各单位的得分、等次和分组排名，确认签认并冻结"))
     version = HiddenField()
 
 

@@ -1,4 +1,5 @@
-"""The settings pages' forms: 放假调休安排, substitutes, a plan's reminder rules, mail frequency.
+"""The settings pages' forms: 放假调休安排, substitutes, a plan's reminder rules, how reminders reach a user, a
+department's reminder channels.
 
 Dates use DayField (an <input type="date"> with a Chinese error; a bad value is shown back as typed). The rule
 numbers are plain text inputs checked by the service, so the same checks answer the web, the API and the CLI.
@@ -6,8 +7,9 @@ numbers are plain text inputs checked by the service, so the same checks answer 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, RadioField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, DateField, PasswordField, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import Optional
+from wtforms.widgets import PasswordInput
 
 from forms import BaseForm
 from forms.review import max_length, select_choices
@@ -92,9 +94,44 @@ DIGEST_CHOICES = [
 ]
 
 
+def _kept_none(value):
+    """A radio's value as posted; None when the form did not carry it (the service then keeps the setting)."""
+    return None if value is None else str(value)
+
+
 class NotificationForm(BaseForm):
+    """The page offers the channels `channel_choices` allows the user; the service checks them again."""
+
+    channel = RadioField(_l("提醒接收方式"), choices=[], coerce=_kept_none, default=None, validate_choice=False)
     digest_frequency = RadioField(_l("邮件接收频率"), choices=select_choices(DIGEST_CHOICES), default="pass",
                                   validate_choice=False)
     email = StringField(_l("电子邮箱"), validators=[max_length(200)],
                         render_kw={"type": "email", "placeholder": _l("例如：zhangsan@example.gov.cn")})
+    phone = StringField(_l("手机号码"), validators=[max_length(20)],
+                        render_kw={"inputmode": "tel", "placeholder": _l("例如：13800000000")})
+    submit = SubmitField(_l("保存"))
+
+
+CHANNEL_CHOICES = [
+    ("email", _l("邮件")),
+    ("sms", _l("短信")),
+    ("dingtalk", _l("钉钉群机器人")),
+    ("wecom", _l("企业微信群机器人")),
+]
+
+
+class DepartmentChannelsForm(BaseForm):
+    """A department's default reminder channel and its group robots' webhooks (checked by the service)."""
+
+    default_channel = RadioField(_l("本单位默认提醒渠道"), choices=select_choices(CHANNEL_CHOICES), default="email",
+                                 validate_choice=False)
+    dingtalk_webhook = StringField(_l("钉钉群机器人 Webhook 地址"), validators=[max_length(500)], render_kw={
+        "placeholder": "https://oapi.dingtalk.com/robot/send?access_token=…", "inputmode": "url"})
+    # typed back into the form when the page comes back with errors (never on a GET: the stored one is not shown)
+    dingtalk_secret = PasswordField(_l("钉钉加签密钥（可选）"), validators=[max_length(200)],
+                                    widget=PasswordInput(hide_value=False),
+                                    render_kw={"autocomplete": "off", "placeholder": "SEC…"})
+    clear_secret = BooleanField(_l("清除已保存的加签密钥"))
+    wecom_webhook = StringField(_l("企业微信群机器人 Webhook 地址"), validators=[max_length(500)], render_kw={
+        "placeholder": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…", "inputmode": "url"})
     submit = SubmitField(_l("保存"))

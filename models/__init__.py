@@ -22,7 +22,7 @@ from models.notify import (
                          NumberSeries,
                          OutboxEmail,
 )
-from models.org import ApiToken, Department, DepartmentAlias, DepartmentKind, Role, Substitute, User
+from models.org import ApiToken, Channel, Department, DepartmentAlias, DepartmentKind, Role, Substitute, User
 from models.plan import (
                          ACTIVE_ASSIGNMENT,
                          AdjustmentRequest,
@@ -59,4 +59,5 @@ __all__ = [
     "OutboxEmail", "Substitute", "DepartmentScore", "Evaluation", "EvaluationFile", "EvaluationStatus",
     "ScoreAdjustment", "TargetMilestone", "TaskRating", "RateLimitCounter", "Bulletin", "BulletinFile",
     "BulletinKind", "BulletinStatus", "Instruction", "InstructionStatus", "Notice", "NoticeStatus", "NumberSeries",
+    "Channel",
 ]

@@ -63,7 +63,7 @@ class Evaluation(db.Model):
     computed_by: Mapped[User | None] = relationship(foreign_keys=[computed_by_id])
     signed_off_by: Mapped[User | None] = relationship(foreign_keys=[signed_off_by_id])
     scores: Mapped[list[DepartmentScore]] = relationship(
-        back_populates="evaluation", cascade="all, delete-orphan", order_by="DepartmentScore.rank"
+        back_populates="evaluation", cascade="all, delete-orphan", order_by="DepartmentScore.position"
     )
     ratings: Mapped[list[TaskRating]] = relationship(
         back_populates="evaluation", cascade="all, delete-orphan", order_by="TaskRating.id"
@@ -80,7 +80,12 @@ class Evaluation(db.Model):
 
 
 class DepartmentScore(db.Model):
-    """A department's computed result; `detail` lists every report and event behind each part."""
+    """A department's computed result; `detail` lists every report and event behind each part.
+
+    The ranking (workflow/evaluation/scoring.rank_results) is within `group_name`, by `ranking_score` (the
+    score with the workload factor); `rank` is None for a department with too few scored items to be ranked.
+    `position` is the order of the whole list: groups in their order, each ranked first.
+    """
 
     __tablename__ = "department_score"
     __table_args__ = (UniqueConstraint("evaluation_id", "department_id"),)
@@ -88,7 +93,10 @@ class DepartmentScore(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id", ondelete="CASCADE"), index=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
-    rank: Mapped[int] = mapped_column(Integer, default=0)
+    rank: Mapped[int | None] = mapped_column(Integer)
+    group_name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    ranking_score: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
     base_score: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
     deduction: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=0)
     adjustment: Mapped[Decimal] = mapped_column(Numeric(6, 2), default=0)

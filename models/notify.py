@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, in_clause
-from models.org import Department, Role, User
+from models.org import Channel, Department, Role, User
 
 
 class Notification(db.Model):
@@ -59,13 +59,23 @@ class EmailStatus(enum.StrEnum):
 
 
 class OutboxEmail(db.Model):
-    """One digest mail to one recipient; the sender delivers it with retries and backoff."""
+    """One message on one channel to one recipient: a digest mail, an SMS, or a post to a department's group
+    robot. The sender delivers it with retries and backoff, whatever the channel.
+
+    `key` (channel, recipient, first notification) is unique, so the same notifications can never become two
+    messages on one channel; `to_address` is the mail address or mobile number, for a robot the department's
+    name (its webhook is read from the department when sending, so a corrected URL serves the retries).
+    """
 
     __tablename__ = "outbox_email"
-    __table_args__ = (CheckConstraint(f"status IN ({in_clause(*EmailStatus)})", name="status"),)
+    __table_args__ = (CheckConstraint(f"status IN ({in_clause(*EmailStatus)})", name="status"),
+                      CheckConstraint(f"channel IN ({in_clause(*Channel)})", name="channel"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(20), default=Channel.EMAIL, server_default="email", index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id", ondelete="SET NULL"), index=True)
     to_address: Mapped[str] = mapped_column(String(200))
     subject: Mapped[str] = mapped_column(String(300))
     text_body: Mapped[str] = mapped_column(Text)
@@ -77,8 +87,11 @@ class OutboxEmail(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message_id: Mapped[str] = mapped_column(String(200), default="")
+    # A robot post: the mobile numbers it @-mentions.
+    data: Mapped[dict | None] = mapped_column(JSON)
 
     user: Mapped[User | None] = relationship()
+    department: Mapped[Department | None] = relationship()
     notifications: Mapped[list[Notification]] = relationship(back_populates="email", order_by="Notification.id")
 
 

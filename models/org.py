@@ -44,6 +44,18 @@ class Role(enum.StrEnum):
 DEPARTMENT_ROLES = (Role.LIAISON, Role.DEPT_HEAD)
 
 
+class Channel(enum.StrEnum):
+    """How reminders reach people (workflow/mail/channels.py): every one goes through the same outbox rows."""
+
+    EMAIL = "email"
+    SMS = "sms"            # an HTTP SMS gateway, to the user's mobile number
+    DINGTALK = "dingtalk"  # the department's DingTalk group robot
+    WECOM = "wecom"        # the department's WeCom (企业微信) group robot
+
+
+ROBOT_CHANNELS = (Channel.DINGTALK, Channel.WECOM)
+
+
 #: A collective assignee (各区、县级市) and the units it stands for; publishing gives each member its own
 #: assignment in the collective's place.
 department_member = Table(
@@ -55,12 +67,19 @@ department_member = Table(
 
 class Department(db.Model):
     __tablename__ = "department"
-    __table_args__ = (CheckConstraint(f"kind IN ({in_clause(*DepartmentKind)})", name="kind"),)
+    __table_args__ = (CheckConstraint(f"kind IN ({in_clause(*DepartmentKind)})", name="kind"),
+                      CheckConstraint(f"default_channel IN ({in_clause(*Channel)})", name="default_channel"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(20), default=DepartmentKind.OTHER)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Reminders: the channel its people get them by unless they chose one, and its group robots' webhooks
+    # (a DingTalk robot may also have a signing secret, 加签).
+    default_channel: Mapped[str] = mapped_column(String(20), default=Channel.EMAIL, server_default="email")
+    dingtalk_webhook: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    dingtalk_secret: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    wecom_webhook: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
     aliases: Mapped[list[DepartmentAlias]] = relationship(
         back_populates="department", cascade="all, delete-orphan", order_by="DepartmentAlias.id"
@@ -80,6 +99,10 @@ class Department(db.Model):
     @property
     def alias_names(self) -> list[str]:
         return [a.name for a in self.aliases]
+
+    def webhook(self, channel: str) -> str:
+        """The group robot's webhook URL for a robot channel ('' when none is set)."""
+        return {Channel.DINGTALK: self.dingtalk_webhook, Channel.WECOM: self.wecom_webhook}.get(channel) or ""
 
     def visible_to(self, user: User) -> bool:
         """Its tasks, reports and evaluation: everyone who sees everything, and its own people."""
@@ -121,6 +144,7 @@ class User(UserMixin, db.Model):
             f"role NOT IN ({in_clause(*DEPARTMENT_ROLES)}) OR department_id IS NOT NULL",
             name="department_role_has_department",
         ),
+        CheckConstraint(f"channel IN ('', {in_clause(*Channel)})", name="channel"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -136,6 +160,9 @@ class User(UserMixin, db.Model):
     # 'pass': one digest per scheduler pass; 'daily': at most one digest a day.
     digest_frequency: Mapped[str] = mapped_column(String(10), default="pass")
     last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where reminders go: '' takes the department's default channel (email without a department).
+    channel: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    phone: Mapped[str | None] = mapped_column(String(20))   # for SMS, and to @-mention in a group robot
     # Part of every session and remember cookie (get_id): bumping it signs the user out everywhere.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Consecutive wrong passwords, and the lockout they caused (workflow/auth/services.py).
@@ -216,6 +243,10 @@ class User(UserMixin, db.Model):
 
     def can_manage_substitutes_of(self, principal: User) -> bool:
         return self.is_admin or (self.id == principal.id and self.role in DEPARTMENT_ROLES)
+
+    def can_manage_department_channels(self) -> bool:
+        """A department's default reminder channel and its group robots' webhooks: the office and the admin."""
+        return self.role in (Role.OFFICE, Role.ADMIN)
 
     def can_edit_settings_of(self, user: User) -> bool:
         """Notification preferences and the like: one's own, or anyone's for the admin."""

@@ -69,8 +69,15 @@ def test_compute_gives_every_department_with_tasks_a_score_and_grade(runner, rep
         assert isinstance(row["score"], float) and 0 <= row["score"] <= 100, row
         assert row["grade"] in GRADES and row["grade"] == grade_for(Decimal(str(row["score"])), thresholds), row
         assert set(PARTS) <= set(row["parts"]), row
-    scores = [row["score"] for row in data["departments"]]
-    assert scores == sorted(scores, reverse=True)
+        assert row["group"] in ("牵头单位", "仅配合单位"), row      # issue 16: ranked within groups
+        assert row["ranked"] == (row["rank"] is not None) == (row["parts"]["due"] >= 4), row
+    # Issue 16 changed the order from one list by score: by group, each group's ranked departments by their
+    # ranking score, then its unranked ones (fewer than four scored items).
+    for group in ("牵头单位", "仅配合单位"):
+        rows = [row for row in data["departments"] if row["group"] == group]
+        ranked = [row["ranking_score"] for row in rows if row["ranked"]]
+        assert ranked == sorted(ranked, reverse=True)
+        assert [row["ranked"] for row in rows] == sorted((row["ranked"] for row in rows), reverse=True)
 
     # 市住房城乡建设局 on 2026-04-20: only 2026Q1 is due. Its 3.4.3 report was on time, approved first time and
     # met all three targets: (30·100 + 20·100 + 30·100) / 80 = 100. Its three other lead reports and twenty
@@ -82,6 +89,8 @@ def test_compute_gives_every_department_with_tasks_a_score_and_grade(runner, rep
     organisation = next(row for row in data["departments"] if row["department"] == "市委组织部")
     assert organisation["score"] == 100.0 and organisation["grade"] == "优秀"
     assert organisation["parts"]["quality"] is None
+    # ... and with one scored item it is not ranked at all, where it used to come first (issue 16)
+    assert organisation["rank"] is None and housing["rank"] is not None
 
     table = compute(runner, "--plan", str(plan.id), "--year", "2026", "--now", NOW)
     assert table.exit_code == 0 and HOUSING in table.stdout and "草稿" in table.stdout

@@ -401,13 +401,18 @@ def test_a_year_of_the_bundled_plan_scores_as_computed_by_hand(year):
     first = tasks["3.9.2"]["items"][0]
     assert (first["period"], first["days_late"], first["points"]) == ("2026Q1", 1, 95.0)
 
-    # Ranking: scores descending; the result JSON carries them as the contract says.
+    # Ranking (issue 16 changed it from one list by score): within groups, the departments that lead tasks
+    # first, then those that only co-operate, each by its ranking score; the result JSON carries the group.
     result = services.result_json(ev)
     by_name = {d["department"]: d for d in result["departments"]}
     assert by_name[HOUSING]["score"] == 90.1 and by_name[HOUSING]["grade"] == "优秀"
     assert by_name[TRANSPORT]["score"] == 77.9 and by_name[TRANSPORT]["grade"] == "一般"
-    scores = [d["score"] for d in result["departments"]]
-    assert scores == sorted(scores, reverse=True)
+    groups = [d["group"] for d in result["departments"]]
+    assert by_name[HOUSING]["group"] == by_name[TRANSPORT]["group"] == "牵头单位"
+    assert groups == sorted(groups, key=["牵头单位", "仅配合单位"].index)
+    for group in set(groups):
+        ranked = [d["ranking_score"] for d in result["departments"] if d["group"] == group and d["ranked"]]
+        assert ranked == sorted(ranked, reverse=True), group
 
 
 def test_adjustment_sign_off_freeze_and_reopen(year):

@@ -42,8 +42,10 @@ def plain(html: str) -> str:
 
 
 def ranking_row(html: str, name: str) -> list[str]:
-    """The cells of a department's row in the ranking table, tags stripped."""
-    match = re.search(r"<tr><td>\d+</td>\s*<td><a [^>]*>" + re.escape(name) + r"</a></td>(.*?)</tr>", html, re.S)
+    """The cells of a department's row in the ranking table after its name and ranking score, tags stripped (since
+    issue 16 the rank cell holds a number or 不排名, and the ranking score follows the name)."""
+    match = re.search(r"<tr[^>]*><td>(?:\d+|不排名)</td>\s*<td><a [^>]*>" + re.escape(name)
+                      + r'</a></td>\s*<td class="[^"]*ranking-score">[^<]*</td>(.*?)</tr>', html, re.S)
     assert match, name
     return [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", match.group(1), re.S)]
 
@@ -91,8 +93,9 @@ def test_the_ranking_shows_each_part_the_base_deduction_and_the_grade_distributi
     login_as(Role.OFFICE)
     html = text(client.get(page(ev.plan_id)))
     housing = services.score_of(ev, Department.lookup(HOUSING))
-    # score, grade, timeliness, quality, attainment, rating, base, deduction, adjustment
-    assert ranking_row(html, HOUSING) == [f"{housing.score:.1f}", housing.grade, "3.6", "100.0", "33.3", "—",
+    # score, grade, timeliness, quality, attainment, rating, base, deduction, adjustment (then, since issue 16,
+    # the workload score)
+    assert ranking_row(html, HOUSING)[:9] == [f"{housing.score:.1f}", housing.grade, "3.6", "100.0", "33.3", "—",
                                           "5.80", "0", "0"]
     assert ranking_row(html, TRANSPORT)[:5] == ["12.7", "较差", "7.5", "100.0", "45.5"]
     counts = {g: sum(1 for s in ev.scores if s.grade == g) for g in ("优秀", "良好", "一般", "较差")}
@@ -157,7 +160,7 @@ def test_an_adjustment_needs_a_reason_and_moves_the_score(client, login_as, eval
                                                                "reason": "清洁取暖数据统计口径有误"})
     assert done.status_code == 302
     html = text(client.get(page(ev.plan_id)))
-    assert ranking_row(html, HOUSING)[0] == "8.8" and ranking_row(html, HOUSING)[-1] == "+3.0"   # 5.80 + 3
+    assert ranking_row(html, HOUSING)[0] == "8.8" and ranking_row(html, HOUSING)[8] == "+3.0"   # 5.80 + 3
     assert "清洁取暖数据统计口径有误" in html
     detail = text(client.get(page(ev.plan_id, tail=f"departments/{housing.id}")))
     assert "+3.0 分：清洁取暖数据统计口径有误" in plain(detail) and f"（{office.display}，2026-11-24）" in detail
@@ -198,13 +201,19 @@ def test_a_leader_signs_off_then_the_office_cannot_edit_until_it_reopens(client,
     leader = login_as(Role.LEADER)
     shown = text(client.get(page(ev.plan_id)))
     assert "签认并冻结" in shown and "调整单位分数" not in shown and "修改评估参数" not in shown
-    stale = client.post(page(ev.plan_id, tail="sign-off"), data={"version": ev.version + 5, "note": "同意上报"})
+    # Since issue 16 the leader ticks a confirmation: without it nothing is signed and the note is kept
+    unconfirmed = client.post(page(ev.plan_id, tail="sign-off"), data={"version": ev.version, "note": "同意上报"})
+    assert unconfirmed.status_code == 422 and "请先勾选确认" in text(unconfirmed) and "同意上报" in text(unconfirmed)
+    db.session.refresh(ev)
+    assert not ev.frozen
+    stale = client.post(page(ev.plan_id, tail="sign-off"), data={"version": ev.version + 5, "note": "同意上报",
+                                                                  "confirm": "y"})
     assert stale.status_code == 409 and "请刷新后核对再签认" in text(stale) and "同意上报" in text(stale)
     assert f'name="version" type="hidden" value="{ev.version}"' in text(stale) and not ev.frozen
-    garbage = client.post(page(ev.plan_id, tail="sign-off"), data={"version": "²"})
+    garbage = client.post(page(ev.plan_id, tail="sign-off"), data={"version": "²", "confirm": "y"})
     assert garbage.status_code == 409 and not ev.frozen
     assert client.post(page(ev.plan_id, tail="sign-off"),
-                       data={"version": ev.version, "note": "同意"}).status_code == 302
+                       data={"version": ev.version, "note": "同意", "confirm": "y"}).status_code == 302
     db.session.refresh(ev)
     assert ev.frozen and ev.signed_off_by_id == leader.id
     frozen_page = text(client.get(page(ev.plan_id)))
@@ -249,7 +258,8 @@ def test_a_department_sees_its_own_result_and_files_only(client, login_as, evalu
     index = text(client.get("/evaluation/"))
     own = services.score_of(ev, housing)
     assert TRANSPORT not in index and "本单位得分" in index and f"{own.score:.1f}" in index
-    assert f"{own.rank} / {len(ev.scores)}" in index and "开始计算" not in index
+    group_size = sum(1 for s in ev.scores if s.group_name == own.group_name)    # ranked within its group
+    assert f"{own.rank} / {group_size}" in index and "开始计算" not in index
     assert client.get(page(ev.plan_id)).headers["Location"].endswith(f"departments/{housing.id}")
     response = client.get(page(ev.plan_id, tail=f"departments/{housing.id}"))
     html = text(response)

@@ -21,8 +21,9 @@ from workflow.extensions import db
 
 PARTS = ["报送及时性", "报送质量", "目标完成", "办公室评价"]  # the columns of scoring.PARTS, in order
 HEADERS = {
-    "汇总": ["排名", "单位", "得分", "等次", *PARTS, "基础分", "督办扣分", "调整", "牵头任务数", "配合任务数", "应报",
-           "按时", "逾期", "未报", "退回", "督办次数"],
+    # 分组 and the workload columns since issue 16 (the ranking within groups)
+    "汇总": ["分组", "排名", "单位", "得分", "等次", *PARTS, "基础分", "督办扣分", "调整", "牵头任务数", "配合任务数",
+           "应报", "按时", "逾期", "未报", "退回", "督办次数", "工作量", "工作量得分", "排名得分"],
     "任务得分": ["单位", "任务编号", "任务", "角色", "权重", "得分", *PARTS, "办公室评语"],
     "报送记录": ["单位", "任务编号", "类型", "周期", "周期名称", "截止日期", "报送日期", "逾期天数", "得分", "状态",
              "退回次数", "最近退回理由", "计入评分"],
@@ -31,7 +32,7 @@ HEADERS = {
     "督办与调整": ["单位", "类型", "任务编号", "周期", "日期", "逾期天数", "调整分值", "事由", "状态", "调整人"],
     "评估设置": ["项目", "值"],
 }
-NUMERIC = {"排名", "得分", *PARTS, "基础分", "督办扣分", "调整", "牵头任务数", "配合任务数", "应报", "按时", "逾期",
+NUMERIC = {"排名", "得分", "工作量", "工作量得分", "排名得分", *PARTS, "基础分", "督办扣分", "调整", "牵头任务数", "配合任务数", "应报", "按时", "逾期",
            "未报", "退回", "督办次数", "权重", "逾期天数", "退回次数", "目标年份", "本年应达值", "最新批准值", "调整分值"}
 DATES = {"截止日期", "报送日期", "日期"}
 HOUSING, TRANSPORT = "市住房城乡建设局", "市交通运输局"
@@ -93,7 +94,8 @@ def test_the_sheets_hold_every_department_with_numbers_and_dates(worked, app):
                                                         float(s.adjustment))
         assert (row["应报"], row["按时"], row["逾期"], row["未报"], row["督办次数"]) == tuple(
             s.parts[k] for k in ("due", "on_time", "late", "missing", "escalations"))
-    assert [r["排名"] for r in records(wb["汇总"])] == sorted(s.rank for s in ev.scores)
+    # Issue 16: ranked within groups (分组), in the stored order; a department not ranked has no 排名
+    assert [(r["分组"], r["排名"]) for r in records(wb["汇总"])] == [(s.group_name, s.rank) for s in ev.scores]
     assert summary[HOUSING]["调整"] == 2 and summary[TRANSPORT]["督办次数"] == 1 and summary[TRANSPORT]["督办扣分"] == 1
 
     tasks = [r for r in records(wb["任务得分"]) if r["单位"] == HOUSING and r["任务编号"] == "3.4.3"]

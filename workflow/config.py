@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import current_app
 
@@ -38,6 +39,8 @@ def _number(name: str, default: int) -> int:
 
 DEFAULT_SENDER = "督办系统 <noreply@localhost>"
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
+DEFAULT_SMS_TEMPLATE = "【督办系统】{text}"
+SMS_MAX_CHARS = 70   # one SMS segment of Chinese text; longer ones are split and billed as several
 
 
 class Config:
@@ -90,6 +93,13 @@ class Config:
     MAIL_TIMEOUT = _number("MAIL_TIMEOUT", 10)
     MAIL_DIGEST_MAX_ITEMS = _number("MAIL_DIGEST_MAX_ITEMS", 100)
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", DEFAULT_BASE_URL)
+    # Reminders by SMS through an HTTP gateway (workflow/mail/channels.py); without SMS_GATEWAY_URL nobody can
+    # choose SMS. SMS_TEMPLATE wraps each text ({text}; the signature 【…】 the gateway requires).
+    SMS_GATEWAY_URL = os.environ.get("SMS_GATEWAY_URL") or None
+    SMS_GATEWAY_KEY = os.environ.get("SMS_GATEWAY_KEY") or None
+    SMS_TEMPLATE = os.environ.get("SMS_TEMPLATE", DEFAULT_SMS_TEMPLATE)
+    # Seconds an SMS gateway or a group robot may take to answer before the attempt counts as failed.
+    CHANNEL_TIMEOUT = _number("CHANNEL_TIMEOUT", 10)
     OFFICE_NAME = os.environ.get("OFFICE_NAME", "领导小组办公室")
 
 
@@ -100,6 +110,7 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     MAIL_SERVER = None  # tests that send mail start their own SMTP server and set it
+    SMS_GATEWAY_URL = None  # tests of the channels start their own gateway and set it
     # Tests log in and call the API far more often than people; tests of the limits set the production values.
     LOGIN_RATE_LIMIT = "10000 per minute"
     API_RATE_LIMIT = "100000 per minute"
@@ -176,3 +187,38 @@ class MailSettings:
 def mail_settings() -> MailSettings:
     """The running app's mail settings, as app.config holds them now (tests point them at their server)."""
     return MailSettings.from_config(current_app.config)
+
+
+# -- the other channels: the SMS gateway and the group robots ------------------------------------------------
+
+@dataclass(frozen=True)
+class ChannelSettings:
+    sms_url: str | None
+    sms_key: str | None
+    sms_template: str     # "{text}" is replaced by the message
+    timeout: float        # per HTTP request to the gateway or a robot
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> ChannelSettings:
+        url = _given(config, "SMS_GATEWAY_URL")
+        template = str(_given(config, "SMS_TEMPLATE", DEFAULT_SMS_TEMPLATE))
+        return cls(
+            sms_url=(str(url).strip() or None) if url else None,
+            sms_key=_given(config, "SMS_GATEWAY_KEY"),
+            sms_template=template if "{text}" in template else template + "{text}",
+            timeout=max(0.1, _as_number(config, "CHANNEL_TIMEOUT", 10.0, float)),
+        )
+
+    @property
+    def sms_configured(self) -> bool:
+        return bool(self.sms_url)
+
+    @property
+    def sms_host(self) -> str:
+        """For the admin page: where SMS go, never the key or the URL's query."""
+        return urlsplit(self.sms_url or "").netloc
+
+
+def channel_settings() -> ChannelSettings:
+    """The running app's channel settings, as app.config holds them now (tests point them at their server)."""
+    return ChannelSettings.from_config(current_app.config)

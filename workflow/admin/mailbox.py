@@ -1,4 +1,5 @@
-"""The admin mailbox: every outbox email (pending, sent, parked), one message's bodies, and retrying a parked one.
+"""The admin mailbox: every outbox message on every channel (mail, SMS, group robots; pending, sent, parked),
+one message's bodies, and retrying a parked one.
 
 Its own blueprint under /admin (admins only). Without MAIL_SERVER this page is where the mail "goes"."""
 from __future__ import annotations
@@ -10,11 +11,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from forms.admin import ActionForm
-from models import Notification, OutboxEmail, User
+from models import Channel, Notification, OutboxEmail, User
 from models.notify import EmailStatus
 from workflow.admin.views import require_admin
 from workflow.clock import utcnow
-from workflow.config import mail_settings
+from workflow.config import channel_settings, mail_settings
 from workflow.converters import page_arg
 from workflow.extensions import db
 from workflow.mail.smtp import retry_parked
@@ -41,10 +42,14 @@ def mailbox():
     status = request.args.get("status", "")
     status = status if status in set(EmailStatus) else ""
     q = (request.args.get("q") or "").strip()[:100]
+    channel = request.args.get("channel", "")
+    channel = channel if channel in set(Channel) else ""
 
     query = select(OutboxEmail)
     if status:
         query = query.where(OutboxEmail.status == status)
+    if channel:
+        query = query.where(OutboxEmail.channel == channel)
     if q:
         like = f"%{q}%"
         query = query.outerjoin(OutboxEmail.user).where(or_(
@@ -55,9 +60,10 @@ def mailbox():
     counts = dict(db.session.execute(
         select(OutboxEmail.status, func.count(OutboxEmail.id)).group_by(OutboxEmail.status)).all())
     failure_count, failures = _failures()
-    return render_template("admin/mailbox.html", rows=page.items, status=status, q=q, page=page,
-                           total=page.total, counts=counts, settings=mail_settings(),
-                           failure_count=failure_count, failures=failures, action_form=ActionForm())
+    return render_template("admin/mailbox.html", rows=page.items, status=status, q=q, page=page, channel=channel,
+                           channels=list(Channel), total=page.total, counts=counts, settings=mail_settings(),
+                           channel_settings=channel_settings(), failure_count=failure_count, failures=failures,
+                           action_form=ActionForm())
 
 
 @bp.get("/mailbox/<id:email_id>")
@@ -66,8 +72,8 @@ def mailbox_message(email_id: int):
         selectinload(OutboxEmail.user), selectinload(OutboxEmail.notifications).selectinload(Notification.user)))
     if row is None:
         abort(404)
-    return render_template("admin/mailbox_message.html", row=row,
-                           settings=mail_settings(), action_form=ActionForm())
+    return render_template("admin/mailbox_message.html", row=row, settings=mail_settings(),
+                           channel_settings=channel_settings(), action_form=ActionForm())
 
 
 @bp.post("/mailbox/<id:email_id>/retry")

@@ -39,19 +39,26 @@ def _evaluation(plan_id: int, year: int, now):
 @now_option
 @clean_errors()
 def evaluation_compute(plan_id: int, year: int, fmt: str, now: str | None) -> None:
-    """Compute the year's scores (a frozen evaluation's stored scores are shown unchanged).
+    """Compute the year's scores (a frozen evaluation's stored scores are shown unchanged), ranked by group.
 
-    Reports whose deadline is after --now (default: today) and were not submitted yet are not counted."""
+    Reports whose deadline is after --now (default: today) and were not submitted yet are not counted. Each
+    department carries its "group", its "rank" within it (null when not ranked) and its "ranking_score"."""
     evaluation = _evaluation(plan_id, year, parse_now(now))
     result = services.result_json(evaluation)
     if fmt == "json":
         print_json(result)
         return
     state = "已签认（冻结）" if result["frozen"] else "草稿"
-    click.echo(f"方案 #{plan_id} {year} 年度评估（{state}），{len(result['departments'])} 个单位：")
+    click.echo(f"方案 #{plan_id} {year} 年度评估（{state}），{len(result['departments'])} 个单位，按分组排名：")
+    group = None
     for row in result["departments"]:
+        if row["group"] != group:
+            group = row["group"]
+            click.echo(f"【{group}】")
         score = "—" if row["score"] is None else f"{row['score']:.1f}"
-        click.echo(f"  {row['rank']:>3}  {score:>5}  {row['grade'] or '—':<3} {row['department']}")
+        rank = "不排名" if row["rank"] is None else str(row["rank"])
+        ranking = "—" if row["ranking_score"] is None else f"{row['ranking_score']:.1f}"
+        click.echo(f"  {rank:>4}  {ranking:>5}  {score:>5}  {row['grade'] or '—':<3} {row['department']}")
 
 
 @evaluation_cli.command("pdf")

@@ -11,7 +11,7 @@ from workflow.cli.common import clean_errors, format_option, now_option, parse_n
 from workflow.extensions import db
 
 reminders_cli = AppGroup("reminders", help="Reminder and escalation rules.")
-outbox_cli = AppGroup("outbox", help="The email outbox.")
+outbox_cli = AppGroup("outbox", help="The outbox: email, SMS and group robot messages.")
 scheduler_cli = AppGroup("scheduler", help="The scheduler process: reminders and email delivery.")
 
 
@@ -40,7 +40,8 @@ def reminders_run_once(now: str | None, dry_run: bool, fmt: str) -> None:
 @format_option()
 @clean_errors()
 def outbox_send(now: str | None, fmt: str) -> None:
-    """Build digests and deliver due mail over SMTP; without MAIL_SERVER, only report what would be sent."""
+    """Build digests and deliver due messages on every channel (email over SMTP, SMS through the gateway, posts to
+    group robots); without MAIL_SERVER mail is only reported, without SMS_GATEWAY_URL nobody is on SMS."""
     from workflow.mail.smtp import deliver_pass
 
     result = deliver_pass(now=parse_now(now))

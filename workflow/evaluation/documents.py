@@ -110,6 +110,7 @@ def report_context(evaluation: Evaluation, *, department: Department | None = No
         "office_name": current_app.config.get("OFFICE_NAME", "领导小组办公室"),
         "generated_at": local(generated_at), "frozen": evaluation.frozen, "department": department,
         "scores": scores, "all_scores": all_scores, "grade_counts": grade_counts, "appendix": appendix,
+        "groups": ranking_groups(all_scores),
         "fmt": fmt, "signed": signed, "parts": scoring.PARTS,
         "signed_off_at": local(evaluation.signed_off_at) if evaluation.signed_off_at else None,
         "charts": {
@@ -129,6 +130,14 @@ def report_context(evaluation: Evaluation, *, department: Department | None = No
             "escalations": sum(s.parts.get("escalations", 0) for s in all_scores),
         },
     }
+
+
+def ranking_groups(scores: list) -> list[tuple[str, list]]:
+    """The scores (in their stored order) under their groups, in the groups' order: the page and the PDF."""
+    groups: dict[str, list] = {}
+    for s in scores:
+        groups.setdefault(s.group_name, []).append(s)
+    return list(groups.items())
 
 
 def _code_key(code: str) -> tuple:

@@ -22,6 +22,19 @@ The rules, each configurable in the evaluation's settings (DEFAULT_SETTINGS) and
 - Deductions: `escalation_points` per level-3 escalation (督办) of the year, at most `escalation_cap`.
 - The office's adjustments (points with a reason) are added; the result is clamped to 0–100, rounded to one
   decimal, and graded by `thresholds` (优秀 / 良好 / 一般, otherwise 较差).
+
+The ranking (`rank_results`) compares like with like, so a department with two co-operating tasks done on time
+is not put above one carrying twenty lead tasks:
+- Groups (`group_by`): 'role' (default) ranks the departments that lead at least one task apart from those that
+  only co-operate; 'kind' by department kind; 'custom' by the office's `groups` (every department in exactly
+  one; one left out is refused when the settings are saved, and blocks the sign-off if the plan changed since);
+  'none' ranks everyone together.
+- A department needs `min_items` scored items (reports and contributions counted) to be ranked at all; the
+  others are listed, unranked, under their group.
+- Workload: load = Σ role weight of its tasks + `target_load` × the targets of its lead tasks; its workload
+  score is 100 × load / the largest load in its group. The ranking score is the score × (100 −
+  `workload_weight`)% + the workload score × `workload_weight`%; ranks follow it (equal ones share a rank),
+  within each group. Grades stay with the score itself: how well a department did what it was given.
 """
 from __future__ import annotations
 
@@ -39,6 +52,7 @@ from models import (
     AssignmentStatus,
     Contribution,
     Department,
+    DepartmentKind,
     Escalation,
     Period,
     Plan,
@@ -53,6 +67,7 @@ from workflow.calendar.office import office_calendar
 from workflow.calendar.workdays import WorkdayCalendar, default_calendar
 from workflow.clock import local
 from workflow.extensions import db
+from workflow.labels import chinese_label
 
 GRADES = ("优秀", "良好", "一般", "较差")
 PARTS = ("timeliness", "quality", "attainment", "rating")
@@ -66,7 +81,14 @@ DEFAULT_SETTINGS: dict = {
     "escalation_points": 1,
     "escalation_cap": 10,
     "base_year": None,   # None: the year before the plan's validity, else the year its targets compare with
+    "group_by": "role",  # the ranking groups: role (lead / co only), kind, custom (`groups`), none
+    "groups": [],        # custom groups, in order: [{"name": "…", "departments": ["canonical name", …]}]
+    "min_items": 4,      # scored items a department needs to be ranked (a year of one quarterly task)
+    "workload_weight": 10,   # % of the ranking score that is the workload score: it weighs, performance leads
+    "target_load": 0.5,  # a target carried counts as this many lead tasks in the workload
 }
+GROUP_BY = ("role", "kind", "custom", "none")
+UNGROUPED = "未分组"
 
 SUMMARY_CHARS = 160  # of a report's narrative, kept with the scores for the report's appendix
 _COMPARED_YEAR = re.compile(r"比\s*(\d{4})\s*年")
@@ -74,7 +96,8 @@ _COMPARED_YEAR = re.compile(r"比\s*(\d{4})\s*年")
 
 def effective_settings(evaluation: Evaluation) -> dict:
     """The defaults overlaid with what the office set; `base_year` resolved for the plan."""
-    settings = {key: (dict(value) if isinstance(value, dict) else value) for key, value in DEFAULT_SETTINGS.items()}
+    settings = {key: (dict(value) if isinstance(value, dict) else list(value) if isinstance(value, list) else value)
+                for key, value in DEFAULT_SETTINGS.items()}
     for key, value in (evaluation.settings or {}).items():
         if isinstance(settings.get(key), dict) and isinstance(value, dict):
             settings[key].update(value)
@@ -306,6 +329,9 @@ def compute(evaluation: Evaluation, as_of: date) -> list[dict]:
             total = rounded(base, "0.01") - rounded(deduction, "0.01") + adjustment
             score = rounded(min(Decimal(100), max(Decimal(0), total)))
         counted = [i for t in task_rows for i in t["items"] if i["counted"]]
+        targets_carried = sum(len(data.tasks[t["task_id"]].targets) for t in task_rows
+                              if t["role"] == AssignmentRole.LEAD)
+        load = sum(t["weight"] for t in task_rows) + float(settings["target_load"]) * targets_carried
         results.append({
             "department_id": dept_id, "department": dept.name,
             "base_score": rounded(base, "0.01"), "deduction": rounded(deduction, "0.01"),
@@ -320,7 +346,8 @@ def compute(evaluation: Evaluation, as_of: date) -> list[dict]:
                       "late": sum(1 for i in counted if i["submitted"] and i["days_late"] > 0),
                       "missing": sum(1 for i in counted if not i["submitted"]),
                       "returns": sum(i.get("returns", 0) for i in counted),
-                      "escalations": len(escalations)},
+                      "escalations": len(escalations),
+                      "targets": targets_carried, "load": round(load, 2)},
             "detail": {
                 "tasks": task_rows,
                 "escalations": [_escalation_row(e) for e in escalations],
@@ -329,18 +356,70 @@ def compute(evaluation: Evaluation, as_of: date) -> list[dict]:
                                  "at": local(a.created_at).isoformat()} for a in adjustments[dept_id]],
             },
         })
-    rank_results(results)
+    rank_results(results, settings, {d.id: d.kind for d in data.departments.values()})
     return results
 
 
-def rank_results(results: list[dict]) -> None:
-    """Order by score (unscored last), ties by name; equal scores share a rank."""
-    results.sort(key=lambda r: (r["score"] is None, -(r["score"] or 0), r["department"]))
-    previous, rank = None, 0
-    for index, row in enumerate(results, start=1):
-        if row["score"] != previous:
-            rank, previous = index, row["score"]
-        row["rank"] = rank
+def group_names(settings: dict) -> list[str]:
+    """The groups in the order they are shown (before any department is placed)."""
+    by = settings["group_by"]
+    if by == "role":
+        return [chinese_label("ranking_group", "lead"), chinese_label("ranking_group", "co")]
+    if by == "kind":
+        return [chinese_label("department_kind", k) for k in DepartmentKind]
+    if by == "custom":
+        return [g["name"] for g in settings["groups"]]
+    return [chinese_label("ranking_group", "all")]
+
+
+def group_of(row: dict, settings: dict, kind: str | None) -> str:
+    by = settings["group_by"]
+    if by == "role":
+        return chinese_label("ranking_group", "lead" if row["parts"]["lead_tasks"] else "co")
+    if by == "kind":
+        return chinese_label("department_kind", kind or DepartmentKind.OTHER)
+    if by == "custom":
+        return next((g["name"] for g in settings["groups"] if row["department"] in g["departments"]), UNGROUPED)
+    return chinese_label("ranking_group", "all")
+
+
+def rank_results(results: list[dict], settings: dict, kinds: dict[int, str] | None = None) -> None:
+    """Place each department in its group, give it its workload and ranking score, and rank each group.
+
+    Sets "group", "ranking_score", "rank" (None when unranked: no score, or fewer than `min_items` scored
+    items), parts["workload"], and "position"; orders `results` by group, then the ranked by ranking score
+    (ties: the higher score, then the name; equal ranking scores share a rank), then the unranked.
+    """
+    kinds = kinds or {}
+    share = Decimal(str(settings["workload_weight"])) / 100
+    for row in results:
+        row["group"] = group_of(row, settings, kinds.get(row["department_id"]))
+    order = group_names(settings)
+    order += [g for g in dict.fromkeys(r["group"] for r in results) if g not in order]
+    placed: list[dict] = []
+    for group in order:
+        members = [r for r in results if r["group"] == group]
+        top = max((r["parts"]["load"] for r in members), default=0)
+        for row in members:
+            workload = 100 * row["parts"]["load"] / top if top else 0.0
+            row["parts"]["workload"] = _num(workload)
+            row["ranking_score"] = (None if row["score"] is None else
+                                    rounded(row["score"] * (1 - share) + rounded(workload, "0.01") * share))
+        ranked = sorted((r for r in members if r["score"] is not None and r["parts"]["due"] >= settings["min_items"]),
+                        key=lambda r: (-r["ranking_score"], -r["score"], r["department"]))
+        previous, rank = None, 0
+        for index, row in enumerate(ranked, start=1):
+            if row["ranking_score"] != previous:
+                rank, previous = index, row["ranking_score"]
+            row["rank"] = rank
+        unranked = sorted((r for r in members if r not in ranked),
+                          key=lambda r: (r["score"] is None, -(r["score"] or 0), r["department"]))
+        for row in unranked:
+            row["rank"] = None
+        placed += ranked + unranked
+    for position, row in enumerate(placed, start=1):
+        row["position"] = position
+    results[:] = placed
 
 
 def _report_item(r: Report, as_of: date, settings: dict, calendar: WorkdayCalendar) -> dict:

@@ -4,13 +4,14 @@ them but reopening, and computing it only shows the stored result.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
-from models import Department, Plan, PlanStatus, Target, Task, User
+from models import Department, Period, Plan, PlanStatus, Target, Task, User
 from models.audit import record
 from models.evaluation import (
     DepartmentScore,
@@ -86,6 +87,7 @@ def _store(evaluation: Evaluation, results: list[dict], *, actor: User | None, n
     for row in results:
         db.session.add(DepartmentScore(
             evaluation_id=evaluation.id, department_id=row["department_id"], rank=row["rank"],
+            group_name=row["group"], position=row["position"], ranking_score=row["ranking_score"],
             base_score=row["base_score"], deduction=row["deduction"], adjustment=row["adjustment"],
             score=row["score"], grade=row["grade"], parts=row["parts"], detail=row["detail"]))
     evaluation.computed_at, evaluation.computed_by = now, actor
@@ -95,7 +97,8 @@ def _store(evaluation: Evaluation, results: list[dict], *, actor: User | None, n
 
 def result_json(evaluation: Evaluation) -> dict:
     """The contract's shape: {"plan_id", "year", "frozen", "departments": [{"department", "score", "grade",
-    "parts"}]}, plus the settings and sign-off."""
+    "parts"}]}, plus the settings, the sign-off, and the ranking: each department's "group", "rank" within it
+    (null when not ranked), "ranked" and "ranking_score", in the order of the groups."""
     return {
         "plan_id": evaluation.plan_id, "year": evaluation.year, "frozen": evaluation.frozen,
         "computed_at": local(evaluation.computed_at).isoformat() if evaluation.computed_at else None,
@@ -103,7 +106,8 @@ def result_json(evaluation: Evaluation) -> dict:
         "signed_off_by": evaluation.signed_off_by.display if evaluation.signed_off_by else None,
         "settings": scoring.effective_settings(evaluation),
         "departments": [
-            {"department": s.department.name, "rank": s.rank,
+            {"department": s.department.name, "group": s.group_name, "rank": s.rank, "ranked": s.rank is not None,
+             "ranking_score": float(s.ranking_score) if s.ranking_score is not None else None,
              "score": float(s.score) if s.score is not None else None, "grade": s.grade,
              "base_score": float(s.base_score) if s.base_score is not None else None,
              "deduction": float(s.deduction), "adjustment": float(s.adjustment), "parts": s.parts}
@@ -165,6 +169,7 @@ def update_settings(evaluation: Evaluation, values: dict, *, actor: User, now: d
                                                 label=_("基期年份")))
         except ValidationFailed as exc:
             errors.update(exc.errors)
+    _ranking_settings(values, settings, errors)
     merged = scoring.effective_settings(evaluation)
     for key, value in settings.items():
         if isinstance(value, dict):
@@ -178,14 +183,97 @@ def update_settings(evaluation: Evaluation, values: dict, *, actor: User, now: d
         errors["base_year"] = _("基期年份应早于评估年度 %(year)s。", year=evaluation.year)
     if not errors and not any(merged["part_weights"].get(p) for p in scoring.PARTS):
         errors["part_timeliness"] = _("各部分权重不能全为 0。")
+    if not errors and merged["group_by"] == "custom" and not merged["groups"]:
+        errors["groups"] = _("按自定义分组排名，须填写分组。")
     if errors:
         raise ValidationFailed(errors)
     before = evaluation.settings or {}
-    evaluation.settings = {**before, **{k: ({**before.get(k, {}), **v} if isinstance(v, dict) else v)
-                                        for k, v in settings.items()}}
-    record("evaluation.settings", evaluation, actor=actor, now=now, data={"before": before,
-                                                                       "after": evaluation.settings})
-    return compute_evaluation(evaluation, actor=actor, now=now)
+    with committed(evaluation):
+        evaluation.settings = {**before, **{k: ({**before.get(k, {}), **v} if isinstance(v, dict) else v)
+                                            for k, v in settings.items()}}
+        record("evaluation.settings", evaluation, actor=actor, now=now, data={"before": before,
+                                                                           "after": evaluation.settings})
+        results = scoring.compute(evaluation, local(now).date())
+        left_out = [r["department"] for r in results if r["group"] == scoring.UNGROUPED]
+        if left_out:   # rolled back with the settings: nothing half-written
+            raise ValidationFailed({"groups": _("以下单位不在任何分组中：%(names)s。每个参评单位都要归入一个分组。",
+                                                names="、".join(left_out))})
+        _store(evaluation, results, actor=actor, now=now)
+    return evaluation
+
+
+def _ranking_settings(values: dict, settings: dict, errors: dict[str, str]) -> None:
+    """The ranking's settings from the form: groups, the minimum of scored items, the workload factor."""
+    group_by = values.get("group_by")
+    if group_by not in (None, ""):
+        if group_by in scoring.GROUP_BY:
+            settings["group_by"] = group_by
+        else:
+            errors["group_by"] = _("请选择排名分组方式。")
+    if values.get("groups") is not None and (group_by == "custom" or str(values["groups"]).strip()):
+        try:
+            settings["groups"] = parse_groups(str(values["groups"]))
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
+    for key, title, high in (("min_items", _("参与排名的最少事项数"), 1000), ("workload_weight", _("工作量权重"), 100),
+                             ("target_load", _("每项指标折合任务数"), 10)):
+        if values.get(key) in (None, ""):
+            continue
+        try:
+            number = _number(values[key], key, low=0, high=high, label=title)
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
+            continue
+        if key == "min_items" and number != number.to_integral_value():
+            errors[key] = _("%(label)s应为整数。", label=title)
+            continue
+        settings[key] = int(number) if number == number.to_integral_value() else float(number)
+
+
+GROUP_LINE = re.compile(r"^(?P<name>[^:：]+)[:：](?P<members>.*)$")
+MEMBER_SEPARATORS = re.compile(r"[、，,；;\s]+")
+
+
+def parse_groups(text: str) -> list[dict]:
+    """The office's groups, one per line: "组名：单位、单位、…" (any name or alias of a department). Every name
+    must be a department, in one group only; blank lines are skipped."""
+    groups: list[dict] = []
+    seen: dict[str, str] = {}
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = GROUP_LINE.match(line.strip())
+        if match is None or not match["name"].strip():
+            raise ValidationFailed({"groups": _("第 %(n)s 行应为“组名：单位、单位”。", n=number)})
+        name = match["name"].strip()[:100]
+        if name in {g["name"] for g in groups} or name == scoring.UNGROUPED:
+            raise ValidationFailed({"groups": _("第 %(n)s 行：分组名称“%(name)s”已用过。", n=number, name=name)})
+        members = []
+        for given in (m for m in MEMBER_SEPARATORS.split(match["members"]) if m):
+            department = Department.lookup(given)
+            if department is None:
+                raise ValidationFailed({"groups": _("第 %(n)s 行：没有名为“%(name)s”的单位。", n=number, name=given)})
+            if department.name in seen:
+                raise ValidationFailed({"groups": _("“%(d)s”同时在“%(a)s”和“%(b)s”两个分组中。", d=department.name,
+                                                    a=seen[department.name], b=name)})
+            seen[department.name] = name
+            members.append(department.name)
+        if not members:
+            raise ValidationFailed({"groups": _("第 %(n)s 行：分组“%(name)s”没有单位。", n=number, name=name)})
+        groups.append({"name": name, "departments": members})
+    return groups
+
+
+def groups_text(groups: list[dict]) -> str:
+    """The office's groups as the form shows them (parse_groups reads it back)."""
+    return "\n".join(f"{g['name']}：{'、'.join(g['departments'])}" for g in groups)
+
+
+def open_periods(evaluation: Evaluation, today) -> list[Period]:
+    """The year's periods whose deadline has not passed: what they bring is not in the scores yet."""
+    periods = db.session.scalars(select(Period).where(Period.plan_id == evaluation.plan_id,
+                                                      Period.deadline >= today).order_by(Period.start))
+    return [p for p in periods if p.end.year == evaluation.year]
 
 
 def rate_task(evaluation: Evaluation, task: Task, *, score, comment: str, actor: User, now: datetime) -> TaskRating:
@@ -276,6 +364,9 @@ def sign_off(evaluation: Evaluation, *, actor: User, now: datetime, note: str = 
         _store(evaluation, scoring.compute(evaluation, local(now).date()), actor=actor, now=now)
         if not evaluation.scores:
             raise Conflict(_("没有可签认的评估结果。"))
+        left_out = [s.department.name for s in evaluation.scores if s.group_name == scoring.UNGROUPED]
+        if left_out:
+            raise Conflict(_("%(names)s不在任何排名分组中，请办公室先修改排名分组再签认。", names="、".join(left_out)))
         apply_transition(evaluation, "sign_off", actor=actor, now=now, comment=note, commit=False,
                          changes={"signed_off_at": now, "signed_off_by": actor, "sign_off_note": note,
                                   "freeze_round": evaluation.freeze_round + 1})

@@ -222,7 +222,9 @@ def _render_show(evaluation: Evaluation, status: int = 200, **given):
     grades = {g: sum(1 for s in evaluation.scores if s.grade == g) for g in scoring.GRADES}
     return render_template(
         "evaluation/show.html", evaluation=evaluation, settings=scoring.effective_settings(evaluation),
-        grades=grades, parts=scoring.PARTS,
+        grades=grades, parts=scoring.PARTS, groups=documents.ranking_groups(evaluation.scores),
+        ungrouped=[s.department.name for s in evaluation.scores if s.group_name == scoring.UNGROUPED],
+        open_periods=services.open_periods(evaluation, local(utcnow()).date()),
         files=_with_authors(archive.visible_files(evaluation, current_user)), ratings=evaluation.ratings,
         milestones=_milestones(evaluation),
         can_manage=current_user.can_manage_evaluations(), can_sign_off=current_user.can_sign_off_evaluations(),
@@ -246,8 +248,9 @@ def department(plan_id: int, year: int, department_id: int):
     evaluation = _evaluation_or_404(plan_id, year)
     dept = _department_or_404(evaluation, department_id)
     forbid_unless(dept.visible_to(current_user))
-    return render_template("evaluation/department.html", evaluation=evaluation,
-                           score=services.score_of(evaluation, dept),
+    score = services.score_of(evaluation, dept)
+    return render_template("evaluation/department.html", evaluation=evaluation, score=score,
+                           group_size=sum(1 for s in evaluation.scores if s.group_name == score.group_name),
                            settings=scoring.effective_settings(evaluation), parts=scoring.PARTS,
                            files=_with_authors([f for f in archive.visible_files(evaluation, current_user)
                                                 if f.department_id == dept.id]),
@@ -358,9 +361,13 @@ def sign_off(plan_id: int, year: int):
     forbid_unless(current_user.can_sign_off_evaluations())
     form = SignOffForm()
     version = parse_version(form.version.data)
-    return _act(evaluation, form, "sign_off_form", lambda: services.sign_off(
-        evaluation, actor=current_user, now=utcnow(), note=form.note.data, version=version),
-        _("已签认，评估结果已冻结。"))
+
+    def confirmed_sign_off():
+        if not form.confirm.data:   # the leader ticks the confirmation: no sign-off by a stray click
+            raise ValidationFailed({"confirm": _("请先勾选确认：签认后评估结果冻结，不能再修改。")})
+        services.sign_off(evaluation, actor=current_user, now=utcnow(), note=form.note.data, version=version)
+
+    return _act(evaluation, form, "sign_off_form", confirmed_sign_off, _("已签认，评估结果已冻结。"))
 
 
 @bp.post("/<id:plan_id>/<int:year>/reopen")

@@ -51,15 +51,20 @@ def _build(evaluation: Evaluation) -> bytes:
 # -- the sheets ----------------------------------------------------------------------------------------------
 
 def _ordered(scores: list[DepartmentScore]) -> list[DepartmentScore]:
-    """By rank, then name: equal ranks would otherwise come in whatever order the database returns them."""
-    return sorted(scores, key=lambda s: (s.rank, s.department.name, s.department_id))
+    """As ranked (by group, then rank), then name: a tie would otherwise come in whatever order the database
+    returns it."""
+    return sorted(scores, key=lambda s: (s.position, s.department.name, s.department_id))
 
 
 def _summary(wb: Workbook, scores: list[DepartmentScore]) -> None:
-    headers = ["排名", "单位", "得分", "等次", *[label("score_part", p) for p in scoring.PARTS],
-               "基础分", "督办扣分", "调整", *COUNT_NAMES]
-    rows = [[s.rank, s.department.name, sheets.num(s.score), s.grade, *[sheets.num(s.parts.get(p)) for p in scoring.PARTS],
-             sheets.num(s.base_score), sheets.num(s.deduction), sheets.num(s.adjustment), *[sheets.num(s.parts.get(k)) for k in COUNTS]]
+    """One row per department; 排名 is within its 分组, empty for a department not ranked."""
+    headers = ["分组", "排名", "单位", "得分", "等次", *[label("score_part", p) for p in scoring.PARTS],
+               "基础分", "督办扣分", "调整", *COUNT_NAMES, "工作量", "工作量得分", "排名得分"]
+    num = sheets.num
+    rows = [[s.group_name, s.rank, s.department.name, num(s.score), s.grade,
+             *[num(s.parts.get(p)) for p in scoring.PARTS], num(s.base_score), num(s.deduction),
+             num(s.adjustment), *[num(s.parts.get(k)) for k in COUNTS], num(s.parts.get("load")),
+             num(s.parts.get("workload")), num(s.ranking_score)]
             for s in scores]
     sheets.sheet(wb, "汇总", headers, rows)
 
@@ -126,6 +131,12 @@ def _settings(wb: Workbook, evaluation: Evaluation, settings: dict, office: str)
         ["逾期报送最低得分", settings["late_floor"]],
         ["每次督办扣分", settings["escalation_points"]],
         ["督办扣分上限", settings["escalation_cap"]],
+        ["排名分组", label("ranking_group_by", settings["group_by"])],
+        *[[f"分组：{g['name']}", "、".join(g["departments"])] for g in settings["groups"]
+          if settings["group_by"] == "custom"],
+        ["参与排名的最少事项数", settings["min_items"]],
+        ["工作量权重（%）", settings["workload_weight"]],
+        ["每项指标折合任务数", settings["target_load"]],
     ]
     sheets.sheet(wb, "评估设置", ["项目", "值"], [[name, sheets.num(value)] for name, value in rows], autofilter=False)
 

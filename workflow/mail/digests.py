@@ -1,9 +1,10 @@
-"""Digests: each recipient's unsent notifications gathered into one OutboxEmail per pass.
+"""Digests: each recipient's unsent notifications gathered into one outbox row per channel and pass.
 
 The reminder pass writes Notification rows (the in-app inbox). `build_digests` gathers each recipient's
-unsent ones into one OutboxEmail (Chinese subject, text and HTML parts from templates/email/digest.*) and
-commits, one recipient at a time; a 'daily' recipient gets at most one digest a day. workflow.mail.smtp
-delivers them.
+unsent ones into one OutboxEmail row on the recipient's channel (workflow.mail.channels.route_for): a mail
+(Chinese subject, text and HTML parts from templates/email/digest.*), an SMS, or a post to the department's
+group robot; it commits one row at a time; a 'daily' recipient gets at most one digest a day.
+workflow.mail.smtp delivers them, whatever the channel.
 """
 from __future__ import annotations
 
@@ -14,14 +15,25 @@ from datetime import datetime, timedelta
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from models import Notification, OutboxEmail, User
+from models import Channel, Department, Notification, OutboxEmail, User
 from models.notify import EmailStatus
 from workflow.clock import local
-from workflow.config import MailSettings, mail_settings
+from workflow.config import ChannelSettings, MailSettings, channel_settings, mail_settings
 from workflow.extensions import db
+from workflow.labels import chinese
+from workflow.mail.channels import (
+    Route,
+    base_key,
+    robot_subject,
+    robot_text,
+    route_for,
+    sms_subject,
+    sms_text,
+)
 
 DAILY_GAP = timedelta(hours=20)          # a 'daily' recipient gets at most one digest in this time
 
@@ -144,49 +156,163 @@ def new_message_id(email_id: int, settings: MailSettings) -> str:
     return f"<duban.{email_id}.{secrets.token_hex(6)}@{_message_domain(settings)}>"
 
 
-def build_digests(*, now: datetime) -> int:
-    """Gather every active recipient's unsent notifications into one OutboxEmail each; returns how many.
+@dataclass
+class Batch:
+    """One outbox row to write, as plain values (taken before the first commit expires the loaded rows)."""
 
-    Commits each recipient's digest on its own, so a crash between building and sending loses nothing, and a
-    second builder running at the same time (its UPDATE finds the notifications taken) adds no duplicate.
+    key: str
+    channel: str
+    to_address: str
+    subject: str
+    text: str
+    ids: list[int]                  # the notifications it delivers
+    html: str = ""
+    user_id: int | None = None      # a person's mail or SMS; its sending counts as the day's digest
+    department_id: int | None = None
+    data: dict | None = None
+
+
+def _recipients_reachable(channels: ChannelSettings):
+    """A superset, in SQL, of the users some channel reaches (route_for decides): the others' notifications stay
+    in the inbox without being loaded on every pass."""
+    conditions = [func.trim(func.coalesce(User.email, "")) != "", Department.dingtalk_webhook != "",
+                  Department.wecom_webhook != ""]
+    if channels.sms_configured:
+        conditions.append(func.trim(func.coalesce(User.phone, "")) != "")
+    return or_(*conditions)
+
+
+def _person_batch(user: User, route: Route, notes: list[Notification], channels: ChannelSettings, *,
+                  now: datetime) -> Batch:
+    ids = [n.id for n in notes]
+    key = f"{route.channel}:u{user.id}:n{ids[0]}"
+    if route.channel == Channel.EMAIL:
+        subject, text, html = render_digest(user, digest_items(notes), now=now)
+        return Batch(key, route.channel, route.address, subject, text, ids, html=html, user_id=user.id)
+    with force_locale(user.locale or current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_Hans_CN")):
+        text = sms_text(notes, channels, reader_department=user.department.name if user.department else "")
+        return Batch(key, route.channel, route.address, sms_subject(notes), text, ids, user_id=user.id)
+
+
+def _delivered_before(channel: str, department_id: int, bases: set[str]) -> dict[str, int]:
+    """The items (base keys) a department's group robot has already been sent, with the row that sent them."""
+    user_ids = db.session.scalars(select(User.id).where(User.department_id == department_id)).all()
+    candidates = [f"{b}:u{u}" for b in bases for u in user_ids]
+    if not candidates:
+        return {}
+    found = db.session.execute(
+        select(Notification.key, Notification.email_id).join(OutboxEmail, Notification.email_id == OutboxEmail.id)
+        .where(OutboxEmail.channel == channel, OutboxEmail.department_id == department_id,
+               Notification.key.in_(candidates))).all()
+    return {key.rsplit(":u", 1)[0]: email_id for key, email_id in found}
+
+
+def _robot_batches(channel: str, department: Department, notes: list[Notification],
+                   inbox_url: str) -> tuple[Batch | None, dict[int, list[int]]]:
+    """One post for the group: each item once, however many of its people were reminded of it, and never an
+    item the group was already sent. Returns the post (None when nothing is new) and, for the notifications
+    whose item went out before, the row that carried it."""
+    earlier = _delivered_before(channel, department.id, {base_key(n) for n in notes})
+    linked: dict[int, list[int]] = {}
+    fresh: dict[str, Notification] = {}
+    ids = []
+    for note in notes:
+        base = base_key(note)
+        if base in earlier:
+            linked.setdefault(earlier[base], []).append(note.id)
+        else:
+            fresh.setdefault(base, note)
+            ids.append(note.id)
+    if not fresh:
+        return None, linked
+    items = list(fresh.values())
+    mobiles = list(dict.fromkeys(n.user.phone.strip() for n in notes if base_key(n) in fresh and (n.user.phone or "").strip()))
+    with chinese():
+        text = robot_text(department, items, mobiles=mobiles, inbox_url=inbox_url)
+        subject = robot_subject(channel, department, len(items))
+    return Batch(f"{channel}:d{department.id}:n{ids[0]}", channel, department.name, subject, text, ids,
+                 department_id=department.id, data={"mobiles": mobiles}), linked
+
+
+def build_digests(*, now: datetime) -> int:
+    """Gather every active recipient's unsent notifications into one outbox row per channel and recipient;
+    returns how many rows were written.
+
+    A person's notifications go where workflow.mail.channels.route_for sends them: one digest mail or one SMS
+    per person (a 'daily' person gets at most one a day), one post per department group robot. Each row is
+    committed on its own, so a crash between building and sending loses nothing, and a second builder running
+    at the same time adds no duplicate: the row's unique key and the UPDATE that takes the notifications (it
+    finds them taken) stop it.
     """
-    settings = mail_settings()
+    settings, channels = mail_settings(), channel_settings()
     rows = db.session.scalars(
-        select(Notification).join(Notification.user)
+        select(Notification).join(Notification.user).outerjoin(User.department)
         .options(selectinload(Notification.user).selectinload(User.department))
         .where(Notification.wants_email.is_(True), Notification.email_id.is_(None), User.active.is_(True),
-               User.email.is_not(None), func.trim(User.email) != "")
+               _recipients_reachable(channels))
         .order_by(Notification.user_id, Notification.id)
     ).all()
     by_user: dict[int, list[Notification]] = {}
     for note in rows:
         by_user.setdefault(note.user_id, []).append(note)
-    # plain values, taken before the first commit expires the loaded rows
-    work = [(user_id, [n.id for n in notes], digest_items(notes)) for user_id, notes in by_user.items()]
-    built = 0
-    for user_id, ids, items in work:
-        user = db.session.get(User, user_id)
-        if user is None or not _due_for_digest(user, now):
+    batches: list[Batch] = []
+    robots: dict[tuple[str, int], list[Notification]] = {}
+    for notes in by_user.values():
+        user = notes[0].user
+        route = route_for(user, channels)
+        if route is None:
             continue
-        try:
-            subject, text, html = render_digest(user, items, now=now)
-            email = OutboxEmail(user_id=user.id, to_address=(user.email or "").strip(), subject=subject[:300],
-                                text_body=text, html_body=html, created_at=now, status=EmailStatus.PENDING,
-                                attempts=0, last_error="", message_id="")
-            db.session.add(email)
-            db.session.flush()
-            email.message_id = new_message_id(email.id, settings)
-            taken = db.session.execute(
-                update(Notification).where(Notification.id.in_(ids), Notification.email_id.is_(None))
-                .values(email_id=email.id).execution_options(synchronize_session=False)
-            ).rowcount
-            if taken != len(ids):  # another builder got some of them first: leave them to it
-                db.session.rollback()
-                continue
-            user.last_digest_at = now
-            db.session.commit()
-        except Exception:
+        if route.department is not None:
+            robots.setdefault((route.channel, route.department.id), []).extend(notes)
+        elif _due_for_digest(user, now):
+            batches.append(_person_batch(user, route, notes, channels, now=now))
+    links: dict[int, list[int]] = {}
+    inbox_url = settings.base_url + _path("account.inbox", "/account/inbox")
+    for (channel, _department_id), notes in robots.items():
+        batch, linked = _robot_batches(channel, notes[0].user.department, notes, inbox_url)
+        if batch is not None:
+            batches.append(batch)
+        for email_id, ids in linked.items():
+            links.setdefault(email_id, []).extend(ids)
+    _link(links)
+    return sum(1 for batch in batches if _write(batch, settings, now=now))
+
+
+def _link(links: dict[int, list[int]]) -> None:
+    """Notifications whose item their group was sent before: delivered by that row."""
+    if not links:
+        return
+    for email_id, ids in links.items():
+        db.session.execute(update(Notification).where(Notification.id.in_(ids), Notification.email_id.is_(None))
+                           .values(email_id=email_id).execution_options(synchronize_session=False))
+    db.session.commit()
+
+
+def _write(batch: Batch, settings: MailSettings, *, now: datetime) -> bool:
+    """Write one row and take its notifications, in one commit; False when another builder was first."""
+    try:
+        row = OutboxEmail(key=batch.key, channel=batch.channel, user_id=batch.user_id,
+                          department_id=batch.department_id, to_address=batch.to_address[:200],
+                          subject=batch.subject[:300], text_body=batch.text, html_body=batch.html, data=batch.data,
+                          created_at=now, status=EmailStatus.PENDING, attempts=0, last_error="", message_id="")
+        db.session.add(row)
+        db.session.flush()
+        if batch.channel == Channel.EMAIL:
+            row.message_id = new_message_id(row.id, settings)
+        taken = db.session.execute(
+            update(Notification).where(Notification.id.in_(batch.ids), Notification.email_id.is_(None))
+            .values(email_id=row.id).execution_options(synchronize_session=False)
+        ).rowcount
+        if taken != len(batch.ids):  # another builder got some of them first: leave them to it
             db.session.rollback()
-            raise
-        built += 1
-    return built
+            return False
+        if batch.user_id is not None:
+            db.session.get(User, batch.user_id).last_digest_at = now
+        db.session.commit()
+    except IntegrityError:           # the same row, written by another builder a moment ago
+        db.session.rollback()
+        return False
+    except Exception:
+        db.session.rollback()
+        raise
+    return True

@@ -1,14 +1,17 @@
-"""Email delivery: one digest per recipient and pass, sent over SMTP with retries, backoff and parking.
+"""Outbox delivery: one message per recipient, channel and pass, sent with retries, backoff and parking; and
+the SMTP sender of the email channel (the others are in workflow.mail.channels).
 
 The reminder pass writes Notification rows (the in-app inbox). `build_digests` gathers each recipient's
-unsent ones (workflow.mail.digests) into one OutboxEmail (Chinese subject, text and HTML parts from templates/email/digest.*) and
-commits; `send_due` delivers the due rows over one SMTP connection, committing after each message so a crash
-mid-batch never sends one twice; `deliver_pass` does both, for the scheduler and `flask outbox send`.
+unsent ones (workflow.mail.digests) into one OutboxEmail row on the recipient's channel (a mail with Chinese
+subject, text and HTML parts from templates/email/digest.*, an SMS, a group robot post) and commits;
+`send_due` delivers the due rows through their channel's Sender (email over one SMTP connection), committing
+after each message so a crash mid-batch never sends one twice; `deliver_pass` does both, for the scheduler and
+`flask outbox send`.
 
 Without MAIL_SERVER nothing leaves the machine: digests are built and stay pending, for the admin's mailbox
 page. SMTP trouble (an unreachable host, a wrong port, a refused recipient) is recorded on the rows, never
-raised: a failed message is retried after 1, 5, 15, 60 … minutes and parked after MAIL_MAX_ATTEMPTS failures,
-where the admin can put it back (`retry_parked`).
+raised: a failed message (on any channel) is retried after 1, 5, 15, 60 … minutes and parked after
+MAIL_MAX_ATTEMPTS failures, where the admin can put it back (`retry_parked`).
 
 Settings (read once, as workflow.config.MailSettings): MAIL_SERVER, MAIL_PORT (25), MAIL_USE_TLS (STARTTLS),
 MAIL_USE_SSL, MAIL_USERNAME, MAIL_PASSWORD, MAIL_DEFAULT_SENDER ("督办系统 <noreply@localhost>"),
@@ -26,18 +29,18 @@ from email.utils import format_datetime, formataddr
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select, update
 
-from models import OutboxEmail, User
+from models import Channel, OutboxEmail, User
 from models.notify import EmailStatus
 from workflow.clock import local
-from workflow.config import MailSettings, mail_settings
+from workflow.config import ChannelSettings, MailSettings, channel_settings, mail_settings
 from workflow.domain import NotFound
 from workflow.extensions import db
+from workflow.mail.channels import DeliveryFailed, Sender, http_senders, one_line
 from workflow.mail.digests import build_digests, new_message_id
 from workflow.transitions import apply_transition
 
 BACKOFF_MINUTES = (1, 5, 15, 60, 240, 720)  # after the 1st, 2nd … failure; the last one repeats
 CLAIM = timedelta(minutes=15)            # a message being sent is not due for others meanwhile
-ERROR_LENGTH = 500
 
 
 def backoff(failures: int) -> timedelta:
@@ -49,10 +52,6 @@ def backoff(failures: int) -> timedelta:
 
 class ConnectionFailed(Exception):
     """The SMTP connection could not be opened, or broke: the rest of the batch waits for the next pass."""
-
-
-def one_line(text: str) -> str:
-    return " ".join(str(text).split())[:ERROR_LENGTH]
 
 
 def _describe_error(exc: BaseException) -> str:
@@ -118,9 +117,48 @@ MESSAGE_ERRORS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.
 CONNECTION_ERRORS = (smtplib.SMTPException, OSError)
 
 
-def _due_ids(now: datetime) -> list[int]:
+class SmtpSender(Sender):
+    """Email over one SMTP connection for the whole pass. A broken connection (refused, lost, wrong login) is
+    recorded on this message and on every remaining one of the pass without trying them."""
+
+    channel = Channel.EMAIL
+
+    def __init__(self, settings: MailSettings):
+        self.settings = settings
+        self.conn: smtplib.SMTP | None = None
+        self.broken: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.settings.configured
+
+    def send(self, row: OutboxEmail, *, now: datetime) -> None:
+        if self.broken is not None:
+            raise DeliveryFailed(self.broken)
+        try:
+            if self.conn is None:
+                self.conn = _connect(self.settings)
+            message = build_message(row, self.settings, now=now)
+            self.conn.send_message(message, from_addr=self.settings.envelope_sender, to_addrs=[row.to_address])
+        except ConnectionFailed as exc:
+            self.broken = str(exc)
+            raise DeliveryFailed(self.broken) from exc
+        except MESSAGE_ERRORS as exc:
+            raise DeliveryFailed(_describe_error(exc)) from exc
+        except CONNECTION_ERRORS as exc:
+            self.broken = _describe_error(exc)
+            _close(self.conn)
+            self.conn = None
+            raise DeliveryFailed(self.broken) from exc
+
+    def close(self) -> None:
+        _close(self.conn)
+        self.conn = None
+
+
+def _due_ids(now: datetime, channels: list[str]) -> list[int]:
     return list(db.session.scalars(
-        select(OutboxEmail.id).where(OutboxEmail.status == EmailStatus.PENDING,
+        select(OutboxEmail.id).where(OutboxEmail.status == EmailStatus.PENDING, OutboxEmail.channel.in_(channels),
                                      or_(OutboxEmail.next_attempt_at.is_(None), OutboxEmail.next_attempt_at <= now))
         .order_by(OutboxEmail.id)))
 
@@ -140,11 +178,11 @@ def _claim(email_id: int, now: datetime) -> OutboxEmail | None:
     return row
 
 
-def _record_failure(row: OutboxEmail, error: str, settings: MailSettings, now: datetime) -> bool:
+def _record_failure(row: OutboxEmail, error: str, max_attempts: int, now: datetime) -> bool:
     """Count one failed attempt (committed); True when the message is now parked."""
     row.attempts = (row.attempts or 0) + 1
     row.last_error = one_line(error)
-    if row.attempts >= settings.max_attempts:
+    if row.attempts >= max_attempts:
         apply_transition(row, "park", actor=None, now=now, comment=row.last_error, changes={"next_attempt_at": None},
                          data={"attempts": row.attempts})
         return True
@@ -158,49 +196,34 @@ def _pending_count() -> int:
         select(func.count(OutboxEmail.id)).where(OutboxEmail.status == EmailStatus.PENDING)) or 0
 
 
-def send_due(*, now: datetime, mailer: MailSettings | None = None) -> dict:
-    """Deliver every due pending message over one SMTP connection; never raises on SMTP trouble.
+def send_due(*, now: datetime, mailer: MailSettings | None = None, channels: ChannelSettings | None = None) -> dict:
+    """Deliver every due pending message through its channel; never raises on a channel's trouble.
 
     Returns {"sent", "failed", "parked", "pending"}: messages delivered, failed attempts that will be retried,
-    and messages parked by this call, then how many are still pending afterwards (due later, or — without
-    MAIL_SERVER — waiting for a server). `mailer` overrides the settings read from the configuration.
+    and messages parked by this call, then how many are still pending afterwards (due later, or waiting for a
+    channel to be configured: email without MAIL_SERVER).
+    `mailer` and `channels` override the settings read from the configuration.
     """
     settings = mailer or mail_settings()
+    senders: dict[str, Sender] = {s.channel: s for s in (SmtpSender(settings),
+                                                         *http_senders(channels or channel_settings()))}
     result = {"sent": 0, "failed": 0, "parked": 0, "pending": 0}
-    if not settings.configured:
-        result["pending"] = _pending_count()
-        return result
-    conn: smtplib.SMTP | None = None
-    broken: str | None = None   # the connection error that stopped the batch
     try:
-        for email_id in _due_ids(now):
+        for email_id in _due_ids(now, [c for c, sender in senders.items() if sender.ready]):
             row = _claim(email_id, now)
             if row is None:
                 continue
-            error = broken
-            if error is None:
-                try:
-                    if conn is None:
-                        conn = _connect(settings)
-                    message = build_message(row, settings, now=now)
-                    conn.send_message(message, from_addr=settings.envelope_sender, to_addrs=[row.to_address])
-                except ConnectionFailed as exc:
-                    error = broken = str(exc)
-                except MESSAGE_ERRORS as exc:
-                    error = _describe_error(exc)
-                except CONNECTION_ERRORS as exc:
-                    error = broken = _describe_error(exc)
-                    _close(conn)
-                    conn = None
-            if error is None:
-                apply_transition(row, "send", actor=None, now=now, changes={"sent_at": now, "next_attempt_at": None})
-                result["sent"] += 1
-            elif _record_failure(row, error, settings, now):
-                result["parked"] += 1
+            try:
+                senders[row.channel].send(row, now=now)
+            except DeliveryFailed as exc:
+                outcome = "parked" if _record_failure(row, str(exc), settings.max_attempts, now) else "failed"
             else:
-                result["failed"] += 1
+                apply_transition(row, "send", actor=None, now=now, changes={"sent_at": now, "next_attempt_at": None})
+                outcome = "sent"
+            result[outcome] += 1
     finally:
-        _close(conn)
+        for sender in senders.values():
+            sender.close()
     result["pending"] = _pending_count()
     return result
 
@@ -219,7 +242,7 @@ def retry_parked(email_id: int, *, actor: User, now: datetime) -> OutboxEmail:
     """The admin puts a parked message back in the queue: attempts start again, the next pass sends it."""
     row = db.session.get(OutboxEmail, email_id)
     if row is None:
-        raise NotFound(_("邮件不存在。"))
+        raise NotFound(_("消息不存在。"))
     apply_transition(row, "retry", actor=actor, now=now, comment=row.last_error, data={"attempts": row.attempts},
                      changes={"attempts": 0, "next_attempt_at": None})
     return row

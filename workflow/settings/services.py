@@ -1,5 +1,6 @@
 """The settings operations: 放假调休安排 (holiday ranges and make-up workdays for years the calendar package does
-not know), substitutes, a plan's reminder rules and a user's mail frequency.
+not know), substitutes, a plan's reminder rules, a user's mail frequency and reminder channel, and a
+department's default channel and group robots.
 
 Every change takes the actor and the time, checks permission, answers bad input with ValidationFailed (field
 name → message), writes audit rows and commits once. Entered days take effect at once: deadlines and reminders
@@ -15,15 +16,18 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from models import HolidayEntry, Period, Plan, PlanStatus, Role, Substitute, User
+from models import Channel, Department, HolidayEntry, Period, Plan, PlanStatus, Role, Substitute, User
 from models.audit import record
+from models.org import ROBOT_CHANNELS
 from workflow.admin.services import EMAIL_RE
 from workflow.calendar.office import office_calendar
 from workflow.calendar.workdays import package_has_year
 from workflow.clock import local
+from workflow.config import channel_settings
 from workflow.domain import ValidationFailed, require
 from workflow.extensions import db
 from workflow.labels import label
+from workflow.mail.channels import chosen_channel, normal_phone, phone_problem, webhook_problem
 from workflow.scheduling.reminders import DEFAULT_RULES, rules_for
 
 MAX_HOLIDAY_DAYS = 15        # the longest official holiday (春节 or 国庆) is 8–9 days; 15 catches typos
@@ -388,8 +392,10 @@ def set_reminder_rules(plan: Plan, values: dict | None, actor: User, now: dateti
 
 # -- mail frequency --------------------------------------------------------------------------------------------
 
-def set_notification_prefs(user: User, *, digest_frequency: str, email: str, actor: User, now: datetime) -> User:
-    """How often the user gets digest mail ('pass' or 'daily') and where; a blank address means in-app only."""
+def set_notification_prefs(user: User, *, digest_frequency: str, email: str, actor: User, now: datetime,
+                           channel: str | None = None, phone: str | None = None) -> User:
+    """How often the user gets digests ('pass' or 'daily'), where (a blank address means in-app only), by which
+    channel ('' for the department's default; None leaves it) and the mobile number (None leaves it)."""
     require(actor is not None and actor.can_edit_settings_of(user), _("只能修改本人的设置。"))
     email = (email or "").strip()
     errors: dict[str, str] = {}
@@ -397,11 +403,97 @@ def set_notification_prefs(user: User, *, digest_frequency: str, email: str, act
         errors["digest_frequency"] = _("请选择邮件接收频率。")
     if email and (len(email) > 200 or not EMAIL_RE.fullmatch(email)):
         errors["email"] = _("电子邮箱格式不对，例如 zhangsan@example.gov.cn。")
+    new_phone = user.phone if phone is None else (normal_phone(phone) or None)
+    if phone is not None and new_phone and (problem := phone_problem(new_phone)):
+        errors["phone"] = problem
+    new_channel = user.channel if channel is None else channel
+    errors.update(_channel_problems(user, new_channel, new_phone))
     if errors:
         raise ValidationFailed(errors)
-    before = {"digest_frequency": user.digest_frequency, "email": user.email}
-    user.digest_frequency, user.email = digest_frequency, email or None
+    before = {"digest_frequency": user.digest_frequency, "email": user.email, "channel": user.channel,
+              "phone": user.phone}
+    user.digest_frequency, user.email, user.channel, user.phone = digest_frequency, email or None, new_channel, new_phone
     record("user.notification_prefs", user, actor=actor, now=now, data={
-        "before": before, "after": {"digest_frequency": user.digest_frequency, "email": user.email}})
+        "before": before, "after": {"digest_frequency": user.digest_frequency, "email": user.email,
+                                    "channel": user.channel, "phone": user.phone}})
     db.session.commit()
     return user
+
+
+def channel_choices(user: User) -> list[str]:
+    """The channels the user may choose now: the department's default (''), email, SMS when a gateway is set,
+    the department's group robots that have a webhook."""
+    choices = ["", Channel.EMAIL]
+    if channel_settings().sms_configured:
+        choices.append(Channel.SMS)
+    if user.department is not None:
+        choices += [c for c in ROBOT_CHANNELS if user.department.webhook(c)]
+    return choices
+
+
+def _channel_problems(user: User, channel: str, phone: str | None) -> dict[str, str]:
+    if channel not in ("", *Channel):
+        return {"channel": _("请选择提醒接收方式。")}
+    if channel == Channel.SMS:
+        if not channel_settings().sms_configured:
+            return {"channel": _("系统尚未配置短信网关，暂不能选择短信。")}
+        if not phone:
+            return {"phone": _("选择短信提醒须填写手机号码。")}
+    if channel in ROBOT_CHANNELS and channel not in channel_choices(user):
+        return {"channel": _("本单位尚未设置%(c)s，请联系领导小组办公室或系统管理员。", c=label("channel", channel))
+                if user.department is not None else _("单位群机器人只能由单位的联络员和负责人选择。")}
+    return {}
+
+
+# -- a department's reminder channels ------------------------------------------------------------------------
+
+def department_channels() -> list[Department]:
+    return list(db.session.scalars(select(Department).order_by(Department.kind, Department.id)))
+
+
+def department_people(department: Department) -> list[tuple[User, str]]:
+    """The department's active people with the channel their reminders take (their own or the default)."""
+    people = db.session.scalars(select(User).where(User.department_id == department.id, User.active.is_(True))
+                                .order_by(User.role, User.username)).all()
+    return [(u, chosen_channel(u)) for u in people]
+
+
+def set_department_channels(department: Department, *, default_channel: str, dingtalk_webhook: str,
+                            dingtalk_secret: str, clear_secret: bool, wecom_webhook: str, actor: User,
+                            now: datetime) -> Department:
+    """The department's default channel and its group robots. A blank secret keeps the stored one (it is never
+    shown again), unless `clear_secret`; a default robot needs its webhook, SMS a configured gateway."""
+    require(actor is not None and actor.can_manage_department_channels(),
+            _("只有领导小组办公室和系统管理员可以设置单位的提醒渠道。"))
+    dingtalk_webhook, wecom_webhook = (dingtalk_webhook or "").strip(), (wecom_webhook or "").strip()
+    secret = (dingtalk_secret or "").strip()
+    errors: dict[str, str] = {}
+    for name, url in (("dingtalk_webhook", dingtalk_webhook), ("wecom_webhook", wecom_webhook)):
+        if url and (problem := webhook_problem(url)):
+            errors[name] = problem
+    if len(secret) > 200 or any(c.isspace() for c in secret):
+        errors["dingtalk_secret"] = _("加签密钥应为不含空格的一串字符（不超过 200 个），例如 SEC 开头的密钥。")
+    if default_channel not in set(Channel):
+        errors["default_channel"] = _("请选择默认提醒渠道。")
+    elif default_channel == Channel.SMS and not channel_settings().sms_configured:
+        errors["default_channel"] = _("系统尚未配置短信网关，暂不能选择短信。")
+    elif default_channel in ROBOT_CHANNELS and not {Channel.DINGTALK: dingtalk_webhook,
+                                                    Channel.WECOM: wecom_webhook}[default_channel]:
+        errors["default_channel"] = _("默认使用%(c)s，须填写它的地址。", c=label("channel", default_channel))
+    if errors:
+        raise ValidationFailed(errors)
+
+    def shown() -> dict:   # what the audit keeps: never the secret itself
+        return {"default_channel": department.default_channel, "dingtalk_webhook": department.dingtalk_webhook,
+                "dingtalk_secret": bool(department.dingtalk_secret), "wecom_webhook": department.wecom_webhook}
+
+    before = shown()
+    department.default_channel, department.dingtalk_webhook = default_channel, dingtalk_webhook
+    department.wecom_webhook = wecom_webhook
+    if clear_secret or not dingtalk_webhook:
+        department.dingtalk_secret = ""
+    elif secret:
+        department.dingtalk_secret = secret
+    record("department.channels", department, actor=actor, now=now, data={"before": before, "after": shown()})
+    db.session.commit()
+    return department

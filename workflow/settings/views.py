@@ -1,5 +1,6 @@
 """设置 pages: 放假调休安排 (office, admin), 代理人 (liaisons and heads for themselves, the admin for anyone),
-a plan's 提醒规则 (office), 邮件接收频率 (everyone); and the calendar banner's context processor."""
+a plan's 提醒规则 (office), 提醒接收方式 (everyone), 单位提醒渠道 (office, admin); and the calendar banner's
+context processor."""
 from __future__ import annotations
 
 from flask import (
@@ -19,15 +20,25 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from forms import apply_errors
-from forms.settings import RULE_LABELS, HolidayForm, NotificationForm, ReminderRulesForm, SubstituteForm
-from models import HolidayEntry, Plan, Substitute, User
+from forms.review import select_choices
+from forms.settings import (
+    RULE_LABELS,
+    DepartmentChannelsForm,
+    HolidayForm,
+    NotificationForm,
+    ReminderRulesForm,
+    SubstituteForm,
+)
+from models import Channel, Department, HolidayEntry, Plan, Substitute, User
 from workflow.calendar.office import missing_years_warning
 from workflow.calendar.workdays import package_has_year
 from workflow.clock import local, utcnow
+from workflow.config import channel_settings
 from workflow.domain import ValidationFailed
 from workflow.errors import forbid_unless, refused
 from workflow.extensions import db, login_manager
 from workflow.labels import label
+from workflow.mail.channels import route_for
 from workflow.scheduling.reminders import DEFAULT_RULES, rules_for
 from workflow.settings import services
 
@@ -48,6 +59,7 @@ def settings_permissions():
         "calendar": user.can_manage_calendar(),
         "substitutes": user.can_name_substitutes(),
         "rules": user.can_edit_reminder_rules(),
+        "channels": user.can_manage_department_channels(),
     }}
 
 
@@ -245,24 +257,78 @@ def reminder_rules(plan_id: int):
                            help={k: str(v) % {"n": rules[k]} for k, v in RULE_HELP.items()}), status
 
 
-# -- 邮件接收频率 ------------------------------------------------------------------------------------------------
+# -- 提醒接收方式 ------------------------------------------------------------------------------------------------
+
+def _channel_options(user: User) -> list[tuple[str, str]]:
+    """The radio's options: the department's default (named), then each channel the user may choose."""
+    default = user.department.default_channel if user.department is not None else Channel.EMAIL
+    names = {"": _("按单位默认（%(c)s）", c=label("channel", default)) if user.department is not None
+             else _("默认（邮件）"),
+             Channel.DINGTALK: _("钉钉群机器人（本单位工作群）"), Channel.WECOM: _("企业微信群机器人（本单位工作群）")}
+    return [(c, names.get(c) or label("channel", c)) for c in services.channel_choices(user)]
+
 
 @bp.route("/notifications", methods=["GET", "POST"])
 def notifications():
     status = 200
+    user = current_user._get_current_object()
     if request.method == "POST":
         form = NotificationForm()
         status = 422
         if form.validate():
             try:
-                services.set_notification_prefs(current_user, digest_frequency=form.digest_frequency.data or "",
-                                                email=form.email.data or "", actor=current_user, now=utcnow())
+                services.set_notification_prefs(user, digest_frequency=form.digest_frequency.data or "",
+                                                email=form.email.data or "", channel=form.channel.data,
+                                                phone=form.phone.data, actor=user, now=utcnow())
             except ValidationFailed as exc:
                 refused(exc, form)
             else:
-                flash(_("邮件设置已保存。"), "success")
+                flash(_("提醒接收设置已保存。"), "success")
                 return redirect(url_for("settings.notifications"))
     else:
-        form = NotificationForm(formdata=None, data={"digest_frequency": current_user.digest_frequency or "pass",
-                                                     "email": current_user.email or ""})
-    return render_template("settings/notifications.html", form=form), status
+        form = NotificationForm(formdata=None, data={"digest_frequency": user.digest_frequency or "pass",
+                                                     "email": user.email or "", "channel": user.channel or "",
+                                                     "phone": user.phone or ""})
+    form.channel.choices = select_choices(_channel_options(user))
+    if form.channel.data is None:
+        form.channel.data = user.channel or ""
+    return render_template("settings/notifications.html", form=form,
+                           route=route_for(user, channel_settings())), status
+
+
+# -- 单位提醒渠道 ------------------------------------------------------------------------------------------------
+
+@bp.get("/departments")
+def departments():
+    forbid_unless(current_user.can_manage_department_channels())
+    return render_template("settings/departments.html", departments=services.department_channels(),
+                           sms_configured=channel_settings().sms_configured)
+
+
+@bp.route("/departments/<id:department_id>", methods=["GET", "POST"])
+def department_channels(department_id: int):
+    forbid_unless(current_user.can_manage_department_channels())
+    department = db.get_or_404(Department, department_id)
+    status = 200
+    if request.method == "POST":
+        form = DepartmentChannelsForm()
+        status = 422
+        if form.validate():
+            try:
+                services.set_department_channels(
+                    department, default_channel=form.default_channel.data or "",
+                    dingtalk_webhook=form.dingtalk_webhook.data or "", dingtalk_secret=form.dingtalk_secret.data or "",
+                    clear_secret=bool(form.clear_secret.data), wecom_webhook=form.wecom_webhook.data or "",
+                    actor=current_user, now=utcnow())
+            except ValidationFailed as exc:
+                refused(exc, form)
+            else:
+                flash(_("已保存%(d)s的提醒渠道。", d=department.name), "success")
+                return redirect(url_for("settings.departments"))
+    else:
+        form = DepartmentChannelsForm(formdata=None, data={
+            "default_channel": department.default_channel, "dingtalk_webhook": department.dingtalk_webhook,
+            "wecom_webhook": department.wecom_webhook})
+    return render_template("settings/department_channels.html", form=form, department=department,
+                           sms_configured=channel_settings().sms_configured,
+                           people=services.department_people(department)), status
