@@ -14,6 +14,7 @@ from models.notify import EmailStatus, Escalation, EscalationStatus, Notificatio
 from models.org import ApiToken, Department, DepartmentAlias, DepartmentKind, Role, Substitute, User
 from models.plan import (
                          ACTIVE_ASSIGNMENT,
+                         AREA_LEVEL,
                          AdjustmentRequest,
                          AdjustmentStatus,
                          Assignment,
@@ -39,7 +40,7 @@ from models.report import (
 )
 
 __all__ = [
-    "ACTIVE_ASSIGNMENT", "AdjustmentRequest", "AdjustmentStatus", "ApiToken", "Assignment", "AssignmentRole",
+    "ACTIVE_ASSIGNMENT", "AREA_LEVEL", "AdjustmentRequest", "AdjustmentStatus", "ApiToken", "Assignment", "AssignmentRole",
     "AssignmentStatus", "Attachment", "AuditEvent", "Comparator", "Contribution", "ContributionStatus",
     "Department", "DepartmentAlias", "DepartmentKind", "Notification", "OutlineNode", "Period", "Plan",
     "PlanStatus", "Progress", "Report", "ReportRevision", "ReportStatus", "ReportValue", "Role", "Target",

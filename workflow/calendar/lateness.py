@@ -18,8 +18,8 @@ from models import Contribution, ContributionStatus, Report, ReportStatus
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
 
-__all__ = ["ON_TIME", "OUTSTANDING_REPORT", "Lateness", "days_late", "first_handed_in", "is_outstanding",
-           "lateness", "overdue_before", "resubmission_due"]
+__all__ = ["ON_TIME", "OUTSTANDING_REPORT", "Lateness", "days_late", "due_soon_before", "first_handed_in",
+           "is_outstanding", "lateness", "overdue_before", "resubmission_due", "workdays_left"]
 
 OUTSTANDING_REPORT = (ReportStatus.DRAFT, ReportStatus.RETURNED)
 
@@ -75,3 +75,15 @@ def overdue_before(today: date, calendar: WorkdayCalendar) -> date:
     """Outstanding items whose deadline is before this day are at least one working day late (the SQL side
     of days_late, for filters and counts): the deadline must precede the last working day up to today."""
     return calendar.last_workday(today)
+
+
+def workdays_left(deadline: date, today: date, calendar: WorkdayCalendar) -> int:
+    """Working days from today until the deadline: 0 on the day (and once it has passed), 1 the working day
+    before, and so on, holidays not counted (a deadline after the National Day week is near on 30 September)."""
+    return calendar.workdays_between(today, deadline)
+
+
+def due_soon_before(today: date, n: int, calendar: WorkdayCalendar) -> date:
+    """Deadlines before this day are at most ``n`` working days away (the SQL side of workdays_left, for
+    filters and counts: workdays_left(d) <= n exactly when d < due_soon_before(today, n))."""
+    return calendar.add_workdays(today, n + 1)
