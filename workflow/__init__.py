@@ -99,13 +99,14 @@ def _register_blueprints(app: Flask) -> None:
     from workflow.dashboard.views import bp as dashboard_bp
     from workflow.escalations.views import bp as escalations_bp
     from workflow.evaluation.views import bp as evaluation_bp
+    from workflow.overview.views import bp as overview_bp
     from workflow.plans.views import bp as plans_bp
     from workflow.reports.views import bp as reports_bp
     from workflow.review.views import bp as review_bp
     from workflow.settings.views import bp as settings_bp
 
     for bp in (auth_bp, dashboard_bp, plans_bp, assignments_bp, reports_bp, review_bp, admin_bp, mailbox_bp,
-               account_bp, api_bp, escalations_bp, settings_bp, evaluation_bp):
+               account_bp, api_bp, escalations_bp, settings_bp, evaluation_bp, overview_bp):
         app.register_blueprint(bp)
 
 
