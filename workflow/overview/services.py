@@ -256,7 +256,9 @@ def _ladder_level(late: int, ladder: dict) -> int:
     return next((n for n in (2, 1) if late >= ladder[f"level{n}_late"]), 0)
 
 
-def _report_item(r: Report, today: date, cal: WorkdayCalendar, rules: Rules, ladder: dict) -> Item:
+def report_item(r: Report, today: date, cal: WorkdayCalendar, rules: Rules, ladder: dict) -> Item:
+    """How a report counts today: its state, its ladder level and the facts the light rule reads (working days
+    left and late on the office calendar; a returned report late from its resubmission deadline)."""
     deadline = r.period.deadline
     late = days_late(r, today, cal).working
     if r.status == ReportStatus.RETURNED and r.reviewed_at is not None:
@@ -277,7 +279,7 @@ def _report_item(r: Report, today: date, cal: WorkdayCalendar, rules: Rules, lad
                 0 if handed_in else _ladder_level(late, ladder), facts, r.id)
 
 
-def _contribution_item(c: Contribution, today: date, cal: WorkdayCalendar, ladder: dict) -> Item:
+def contribution_item(c: Contribution, today: date, cal: WorkdayCalendar, ladder: dict) -> Item:
     if c.status == ContributionStatus.SUBMITTED:
         return Item(c.period_id, c.task_id, c.department_id, "submitted", 0)
     late = days_late(c, today, cal).working
@@ -319,8 +321,8 @@ def compute(plan: Plan, *, now: datetime, calendar: WorkdayCalendar | None = Non
     for task_id, department_id, role in data.assignments:
         if role == AssignmentRole.LEAD:
             leads[task_id].append(data.departments[department_id])
-    reports = [_report_item(r, today, cal, rules, ladder) for r in data.reports]
-    contributions = [_contribution_item(c, today, cal, ladder) for c in data.contributions]
+    reports = [report_item(r, today, cal, rules, ladder) for r in data.reports]
+    contributions = [contribution_item(c, today, cal, ladder) for c in data.contributions]
     target_state = _target_states(data, today.year, _base_year(plan, today.year))
     task_targets: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(TARGET_STATES, 0))
     for t in data.targets:
