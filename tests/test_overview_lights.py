@@ -36,7 +36,7 @@ DEFAULTS = Rules()
 
 
 def light(reports: list[Report], today: date, *, escalated: bool = False, rules: Rules = DEFAULTS):
-    facts = [report_item(r, today, CAL, rules, LADDER).facts for r in reports]
+    facts = [report_item(r, r.period, today, CAL, rules, LADDER).facts for r in reports]
     return task_light(facts, escalated=escalated, rules=rules)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from models import Progress, ReportStatus
 
@@ -54,9 +55,9 @@ class Rules:
         return cls(**{**DEFAULT_RULES, **{k: v for k, v in (stored or {}).items() if k in DEFAULT_RULES}})
 
 
-@dataclass(frozen=True)
-class ReportFacts:
-    """One report of the task (a lead department, one opened period), counted on the office calendar."""
+class ReportFacts(NamedTuple):
+    """One report of the task (a lead department, one opened period), counted on the office calendar. (A tuple:
+    one is made per report on every read of the overview.)"""
 
     status: str                  # ReportStatus
     period: int = 0              # the period's order (its start); later periods have larger numbers
@@ -66,8 +67,7 @@ class ReportFacts:
     progress: str | None = None  # Progress, as handed in
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     light: Light
     reason: str          # why (labels 'light_reason'): completed, escalated, overdue, behind, returned, late,
                          # due_soon, at_risk, handed_in, not_started

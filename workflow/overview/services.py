@@ -21,14 +21,14 @@ Definitions (printed on the page):
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import NamedTuple
 
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.orm import contains_eager, load_only
+from sqlalchemy import case, select, type_coerce
 
 from models import (
     ACTIVE_ASSIGNMENT,
@@ -52,8 +52,14 @@ from models import (
     User,
 )
 from models.audit import record
+from models.base import UTCDateTime
 from models.evaluation import Evaluation, TargetMilestone
-from workflow.calendar.lateness import days_late, lateness, resubmission_due, workdays_left
+from workflow.calendar.lateness import (
+    days_late_of,
+    lateness,
+    resubmission_due,
+    workdays_left,
+)
 from workflow.calendar.office import office_calendar
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
@@ -73,6 +79,7 @@ from workflow.scheduling.reminders import rules_for
 
 REPORT_STATES = ("not_due", "due_soon", "overdue", "submitted", "returned", "approved")
 TARGET_STATES = ("on_track", "off_track", "no_value")
+NO_TARGETS = dict.fromkeys(TARGET_STATES, 0)   # shared, never written to
 LEVELS = (1, 2, 3)
 SCOPES = ("period", "year", "all")
 
@@ -108,14 +115,15 @@ class Figures:
                 "targets": dict(self.targets)}
 
 
-@dataclass
-class Item:
-    """A report or a contribution as counted: its scope keys, its state, the ladder level it has reached."""
+class Item(NamedTuple):
+    """A report or a contribution as counted: its scope keys, its state, the ladder level it has reached. (A
+    tuple: there are as many as reports and contributions, and they are made on every read.)"""
 
     period_id: int
     task_id: int
     department_id: int
-    state: str          # a REPORT_STATES key; contributions: 'missing', 'submitted' or 'pending'
+    area: str | None
+    state: str          # a REPORT_STATES key; contributions: 'missing' or 'pending'
     level: int          # 1 or 2 when not handed in and that late on the reminder ladder, else 0
     facts: ReportFacts | None = None
     id: int = 0         # the report's (the task list links the latest one)
@@ -125,9 +133,9 @@ class Item:
 class TaskLine:
     """One task as the overview's task list shows it, in one scope."""
 
-    task: Task
+    task: object                         # a row: id, code, title, position
     area: str | None
-    leads: list[Department]
+    leads: list                          # rows: id, name
     verdict: Verdict
     missing: dict[int, int]              # department id → contributions missing
     levels: dict[int, dict[int, int]]    # ladder level (1, 2) → department id → items at that level
@@ -171,51 +179,57 @@ class Overview:
 
 @dataclass
 class _Data:
+    """What the figures are counted from, read as columns (rows, not ORM objects: a plan 20 times larger must
+    not take 20 times longer to load)."""
+
     periods: list[Period]
-    tasks: list[Task]
+    tasks: list                 # rows: id, code, title, position
     areas: list[tuple[str, str]]
-    assignments: list[tuple[int, int, str]]      # task id, department id, role (active ones)
-    departments: dict[int, Department]
-    reports: list[Report]
-    contributions: list[Contribution]
-    escalations: list[tuple[int, int, int]]      # task id, period id, department id (open ones)
-    targets: list[Target]
+    leads: list                 # rows: task_id, department_id (active lead assignments)
+    departments: dict           # id → row: id, name (every department with an active assignment)
+    reports: list               # rows: REPORT_COLUMNS
+    contributions: list         # rows: drafts past their deadline (the only ones counted), CONTRIBUTION_COLUMNS
+    escalations: list           # rows: task_id, period_id, department_id (open ones)
+    targets: list               # rows with a Target's attributes (what due_this_year reads)
     approved: list[tuple[int, int, float]]        # target id, department id, value: approved, oldest period first
     milestones: dict[int, dict[int, float]]
 
 
-def _load(plan: Plan) -> _Data:
+# What report_item reads (a handed-in report's lateness is history, so its submission times are not read; its
+# period's deadline and start come from the periods already loaded, not once per row).
+REPORT_COLUMNS = (Report.id, Report.task_id, Report.period_id, Report.department_id, Report.status, Report.progress,
+                  type_coerce(case((Report.status == ReportStatus.RETURNED, Report.reviewed_at)), UTCDateTime)
+                  .label("reviewed_at"))   # only a returned report's (its resubmission deadline counts from it)
+CONTRIBUTION_COLUMNS = (Contribution.task_id, Contribution.period_id, Contribution.department_id)
+
+
+def _load(plan: Plan, today: date) -> _Data:
     periods = list(db.session.scalars(select(Period).where(Period.plan_id == plan.id).order_by(Period.start)))
-    tasks = list(db.session.scalars(
-        select(Task).where(Task.plan_id == plan.id).order_by(Task.position)
-        .options(load_only(Task.id, Task.code, Task.title, Task.position, Task.plan_id))))
+    tasks = db.session.execute(select(Task.id, Task.code, Task.title, Task.position)
+                               .where(Task.plan_id == plan.id).order_by(Task.position)).all()
     areas = [(code, title) for code, title in db.session.execute(
         select(OutlineNode.code, OutlineNode.title).where(OutlineNode.plan_id == plan.id,
                                                           OutlineNode.level == AREA_LEVEL)
         .order_by(OutlineNode.position))]
-    rows = db.session.execute(
-        select(Assignment.task_id, Assignment.department_id, Assignment.role, Department)
-        .join(Task).join(Department).where(Task.plan_id == plan.id, Assignment.status.in_(ACTIVE_ASSIGNMENT))
-        .order_by(Assignment.id)).all()
-    departments = {d.id: d for *_, d in rows}
+    active = (Task.plan_id == plan.id, Assignment.status.in_(ACTIVE_ASSIGNMENT))
+    leads = db.session.execute(select(Assignment.task_id, Assignment.department_id).join(Task)
+                               .where(*active, Assignment.role == AssignmentRole.LEAD).order_by(Assignment.id)).all()
+    departments = {d.id: d for d in db.session.execute(
+        select(Department.id, Department.name).where(Department.id.in_(
+            select(Assignment.department_id).join(Task).where(*active))))}
     opened = (Period.plan_id == plan.id, Period.opened.is_(True))
-    reports = list(db.session.scalars(
-        select(Report).join(Report.period).where(*opened)
-        .options(contains_eager(Report.period),
-                 load_only(Report.id, Report.task_id, Report.period_id, Report.department_id, Report.status,
-                           Report.progress, Report.submitted_at, Report.first_submitted_at, Report.reviewed_at))
-        .order_by(Report.id)))
-    contributions = list(db.session.scalars(
-        select(Contribution).join(Contribution.period).where(*opened)
-        .options(contains_eager(Contribution.period),
-                 load_only(Contribution.id, Contribution.task_id, Contribution.period_id,
-                           Contribution.department_id, Contribution.status, Contribution.submitted_at))
-        .order_by(Contribution.id)))
-    escalations = [tuple(r) for r in db.session.execute(
+    reports = db.session.execute(select(*REPORT_COLUMNS).join(Report.period).where(*opened)
+                                 .order_by(Report.id)).all()
+    contributions = db.session.execute(
+        select(*CONTRIBUTION_COLUMNS).join(Contribution.period)
+        .where(*opened, Contribution.status == ContributionStatus.DRAFT, Period.deadline < today)).all()
+    escalations = db.session.execute(
         select(Escalation.task_id, Escalation.period_id, Escalation.department_id)
-        .where(Escalation.plan_id == plan.id, Escalation.status == EscalationStatus.OPEN))]
-    targets = list(db.session.scalars(select(Target).where(Target.plan_id == plan.id, Target.task_id.is_not(None))
-                                      .order_by(Target.task_id, Target.position, Target.id)))
+        .where(Escalation.plan_id == plan.id, Escalation.status == EscalationStatus.OPEN)).all()
+    targets = db.session.execute(
+        select(Target.id, Target.task_id, Target.value, Target.year, Target.metric, Target.sentence,
+               Target.comparator).where(Target.plan_id == plan.id, Target.task_id.is_not(None))
+        .order_by(Target.task_id, Target.position, Target.id)).all()
     approved = [(t, d, float(v)) for t, d, v in db.session.execute(
         select(ReportValue.target_id, Report.department_id, ReportValue.value).join(Report).join(Report.period)
         .where(Period.plan_id == plan.id, Report.status == ReportStatus.APPROVED, ReportValue.value.is_not(None))
@@ -225,8 +239,8 @@ def _load(plan: Plan) -> _Data:
             select(TargetMilestone.target_id, TargetMilestone.year, TargetMilestone.value).join(Target)
             .where(Target.plan_id == plan.id)):
         milestones[target_id][year] = float(value)
-    return _Data(periods, tasks, areas, [(t, d, role) for t, d, role, _ in rows], departments, reports,
-                 contributions, escalations, targets, approved, milestones)
+    return _Data(periods, tasks, areas, leads, departments, reports, contributions, escalations, targets,
+                 approved, milestones)
 
 
 def _base_year(plan: Plan, year: int) -> int:
@@ -249,42 +263,53 @@ def area_of(code: str, areas: Iterable[str]) -> str | None:
     return next((a for a in areas if code == a or code.startswith(f"{a}.")), None)
 
 
-def _ladder_level(late: int, ladder: dict) -> int:
-    """1 or 2 once that late (working days) on the reminder ladder; level 3 is the 督办 row, counted as such."""
-    if late >= ladder["level3_late"]:
+def _ladder_level(late: int, deadline: date, today: date, ladder: dict) -> int:
+    """1 or 2 once past the deadline and that late (working days) on the reminder ladder; level 3 is the 督办
+    row, counted as such."""
+    if today <= deadline or late >= ladder["level3_late"]:
         return 0
     return next((n for n in (2, 1) if late >= ladder[f"level{n}_late"]), 0)
 
 
-def report_item(r: Report, today: date, cal: WorkdayCalendar, rules: Rules, ladder: dict) -> Item:
-    """How a report counts today: its state, its ladder level and the facts the light rule reads (working days
-    left and late on the office calendar; a returned report late from its resubmission deadline)."""
-    deadline = r.period.deadline
-    late = days_late(r, today, cal).working
-    if r.status == ReportStatus.RETURNED and r.reviewed_at is not None:
-        late = lateness(resubmission_due(r, ladder["returned_grace_workdays"], cal), today, cal).working
-    handed_in = r.status in (ReportStatus.SUBMITTED, ReportStatus.APPROVED)
-    if r.status != ReportStatus.DRAFT:
-        state = r.status
+DRAFT, RETURNED = str(ReportStatus.DRAFT), str(ReportStatus.RETURNED)
+HANDED_IN = (str(ReportStatus.SUBMITTED), str(ReportStatus.APPROVED))
+
+
+def report_item(r, period: Period, today: date, cal: WorkdayCalendar, rules: Rules, ladder: dict,
+                area: str | None = None) -> Item:
+    """How a report (a row of REPORT_COLUMNS, of `period`) counts today: its state, its ladder level and the
+    facts the light rule reads (working days left and late on the office calendar; a returned report late
+    from its resubmission deadline, as the reminders count it). Made once per report on every read: kept lean."""
+    status = r.status
+    if status in HANDED_IN:   # its lateness is history: it counts for the evaluation, not for today's figures
+        facts = ReportFacts(status, period.start.toordinal(), 0, 0, r.progress)
+        return Item(r.period_id, r.task_id, r.department_id, area, status, 0, facts, r.id)
+    deadline = period.deadline
+    if status == RETURNED and r.reviewed_at is not None:
+        deadline = resubmission_due(r, ladder["returned_grace_workdays"], cal)
+        late = lateness(deadline, today, cal).working
+    else:
+        late = days_late_of(deadline, outstanding=True, handed_in=None, today=today, calendar=cal).working
+    left = workdays_left(period.deadline, today, cal) if status == DRAFT else 0
+    if status != DRAFT:
+        state = status
     elif late:
         state = "overdue"
-    elif workdays_left(deadline, today, cal) <= rules.due_soon_workdays:
+    elif left <= rules.due_soon_workdays:
         state = "due_soon"
     else:
         state = "not_due"
-    facts = ReportFacts(status=r.status, period=r.period.start.toordinal(),
-                        workdays_left=workdays_left(deadline, today, cal),
-                        workdays_late=0 if handed_in else late, progress=r.progress if handed_in else None)
-    return Item(r.period_id, r.task_id, r.department_id, str(state),
-                0 if handed_in else _ladder_level(late, ladder), facts, r.id)
+    facts = ReportFacts(status, period.start.toordinal(), left, late, None)
+    return Item(r.period_id, r.task_id, r.department_id, area, state, _ladder_level(late, deadline, today, ladder),
+                facts, r.id)
 
 
-def contribution_item(c: Contribution, today: date, cal: WorkdayCalendar, ladder: dict) -> Item:
-    if c.status == ContributionStatus.SUBMITTED:
-        return Item(c.period_id, c.task_id, c.department_id, "submitted", 0)
-    late = days_late(c, today, cal).working
-    return Item(c.period_id, c.task_id, c.department_id, "missing" if late else "pending",
-                _ladder_level(late, ladder))
+def contribution_item(c, period: Period, today: date, cal: WorkdayCalendar, ladder: dict,
+                      area: str | None = None) -> Item:
+    """A draft contribution past its deadline (a row of CONTRIBUTION_COLUMNS): missing once a working day late."""
+    late = days_late_of(period.deadline, outstanding=True, handed_in=None, today=today, calendar=cal).working
+    return Item(c.period_id, c.task_id, c.department_id, area, "missing" if late else "pending",
+                _ladder_level(late, period.deadline, today, ladder))
 
 
 def _target_states(data: _Data, year: int, base_year: int) -> dict[int, str]:
@@ -305,121 +330,125 @@ def _target_states(data: _Data, year: int, base_year: int) -> dict[int, str]:
     return states
 
 
-def compute(plan: Plan, *, now: datetime, calendar: WorkdayCalendar | None = None) -> Overview:
-    """Every figure of the overview of `plan` at `now` (pure reading)."""
+def compute(plan: Plan, *, now: datetime, calendar: WorkdayCalendar | None = None,
+            scopes: Iterable[str] = SCOPES) -> Overview:
+    """Every figure of the overview of `plan` at `now` (pure reading), for the `scopes` asked for."""
     today = local(now).date()
     cal = calendar or office_calendar()
     rules, ladder = light_rules(plan), rules_for(plan)
-    data = _load(plan)
+    data = _load(plan, today)
     period = current_period(data.periods, today)
     opened = [p for p in data.periods if p.opened]
-    scopes = {"period": [period.id] if period else [], "year": [p.id for p in opened if p.end.year == today.year],
+    within = {"period": [period.id] if period else [], "year": [p.id for p in opened if p.end.year == today.year],
               "all": [p.id for p in opened]}
+    scopes = {scope: within[scope] for scope in SCOPES if scope in set(scopes)}
     area_codes = [code for code, _title in data.areas]
     task_area = {t.id: area_of(t.code, area_codes) for t in data.tasks}
-    leads: dict[int, list[Department]] = defaultdict(list)
-    for task_id, department_id, role in data.assignments:
-        if role == AssignmentRole.LEAD:
-            leads[task_id].append(data.departments[department_id])
-    reports = [report_item(r, today, cal, rules, ladder) for r in data.reports]
-    contributions = [contribution_item(c, today, cal, ladder) for c in data.contributions]
+    leads: dict[int, list] = defaultdict(list)
+    for task_id, department_id in data.leads:
+        leads[task_id].append(data.departments[department_id])
+    by_id = {p.id: p for p in data.periods}
+    reports = [report_item(r, by_id[r.period_id], today, cal, rules, ladder, task_area[r.task_id])
+               for r in data.reports]
+    contributions = [contribution_item(c, by_id[c.period_id], today, cal, ladder, task_area[c.task_id])
+                     for c in data.contributions]
     target_state = _target_states(data, today.year, _base_year(plan, today.year))
-    task_targets: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(TARGET_STATES, 0))
+    task_targets: dict[int, dict[str, int]] = {}
     for t in data.targets:
-        task_targets[t.task_id][target_state[t.id]] += 1
+        per = task_targets.setdefault(t.task_id, dict.fromkeys(TARGET_STATES, 0))
+        per[target_state[t.id]] += 1
 
     overview = Overview(plan=plan, now=now, today=today, rules=rules, ladder=ladder, period=period,
                         year=today.year, scopes=scopes, figures={}, tasks={}, areas={}, departments={},
                         area_titles=dict(data.areas), department_names={d.id: d.name for d in data.departments.values()})
+    done: dict[tuple[int, ...], str] = {}
     for scope, period_ids in scopes.items():
-        in_scope = set(period_ids)
-        lines = _task_lines(data, in_scope, reports, contributions, task_area, leads, task_targets, rules)
-        overview.tasks[scope] = lines
-        overview.figures[scope], overview.areas[scope], overview.departments[scope] = _scope_figures(
-            data, lines, [i for i in reports if i.period_id in in_scope],
-            [i for i in contributions if i.period_id in in_scope],
-            [e for e in data.escalations if e[1] in in_scope], task_area, overview.area_titles)
+        same = done.setdefault(tuple(period_ids), scope)
+        if same != scope:   # the year is often every period so far (a plan's first year): counted once
+            for part in (overview.tasks, overview.figures, overview.areas, overview.departments):
+                part[scope] = part[same]
+            continue
+        overview.tasks[scope], overview.figures[scope], areas, departments = _scope(
+            data, set(period_ids), reports, contributions, task_area, leads, task_targets, rules)
+        overview.areas[scope] = [Row(code, title, areas[code]) for code, title in data.areas if code in areas]
+        if None in areas:
+            overview.areas[scope].append(Row("", _("其他"), areas[None]))
+        overview.departments[scope] = [Row(d.id, d.name, departments.get(d.id) or Figures())
+                                       for d in sorted(data.departments.values(), key=lambda d: d.name)]
     return overview
 
 
-def _task_lines(data: _Data, in_scope: set[int], reports: list[Item], contributions: list[Item],
-                task_area: dict, leads: dict, task_targets: dict, rules: Rules) -> list[TaskLine]:
+NONE: dict = {}   # shared by the task lines that have nothing of a kind (never written to)
+
+
+def _scope(data: _Data, in_scope: set[int], reports: list[Item], contributions: list[Item], task_area: dict,
+           leads: dict, task_targets: dict, rules: Rules) -> tuple[list[TaskLine], Figures, dict, dict]:
+    """One scope: the task lines, the totals, and the figures per area and per department (a task's light and
+    targets count for its area and each of its lead departments; a report, contribution or 督办 for its task's
+    area and its own department). Items are tallied by (area, department, state, level) first, so the figures
+    cost a pass of Counter over the items and then only as many steps as there are distinct keys."""
+    reports = [i for i in reports if i.period_id in in_scope]
+    contributions = [i for i in contributions if i.period_id in in_scope]
+    escalations = [e for e in data.escalations if e.period_id in in_scope]
+    total, by_area, by_department = Figures(), defaultdict(Figures), defaultdict(Figures)
+
+    def each(area, department_id):
+        return total, by_area[area], by_department[department_id]
+
+    for (area, department_id, state, level), n in Counter(
+            (i.area, i.department_id, i.state, i.level) for i in reports).items():
+        for figures in each(area, department_id):
+            figures.reports[state] += n
+            if level:
+                figures.escalations[level] += n
+    for (area, department_id, missing_one, level), n in Counter(
+            (i.area, i.department_id, i.state == "missing", i.level) for i in contributions).items():
+        for figures in each(area, department_id):
+            figures.contributions_missing += n if missing_one else 0
+            if level:
+                figures.escalations[level] += n
+    for (area, department_id), n in Counter((task_area[e.task_id], e.department_id) for e in escalations).items():
+        for figures in each(area, department_id):
+            figures.escalations[3] += n
+
     facts: dict[int, list[ReportFacts]] = defaultdict(list)
     latest: dict[int, Item] = {}
-    levels: dict[int, dict[int, dict[int, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
-    missing: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for item in reports:
-        if item.period_id in in_scope:
-            facts[item.task_id].append(item.facts)
-            if item.task_id not in latest or item.facts.period > latest[item.task_id].facts.period:
-                latest[item.task_id] = item
-            if item.level:
-                levels[item.task_id][item.level][item.department_id] += 1
-    for item in contributions:
-        if item.period_id in in_scope:
-            if item.state == "missing":
-                missing[item.task_id][item.department_id] += 1
-            if item.level:
-                levels[item.task_id][item.level][item.department_id] += 1
-    escalated: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for task_id, period_id, department_id in data.escalations:
-        if period_id in in_scope:
-            escalated[task_id][department_id] += 1
-    return [TaskLine(task=t, area=task_area[t.id], leads=leads.get(t.id, []),
-                     verdict=task_light(facts.get(t.id, ()), escalated=bool(escalated.get(t.id)), rules=rules),
-                     missing=dict(missing.get(t.id, {})),
-                     levels={n: dict(by) for n, by in levels.get(t.id, {}).items()},
-                     escalated=dict(escalated.get(t.id, {})),
-                     targets=dict(task_targets.get(t.id, dict.fromkeys(TARGET_STATES, 0))),
-                     report_id=latest[t.id].id if t.id in latest else None)
-            for t in data.tasks]
+        facts[item.task_id].append(item.facts)
+        last = latest.get(item.task_id)
+        if last is None or item.facts.period > last.facts.period:
+            latest[item.task_id] = item
+    levels: dict[int, dict[int, dict[int, int]]] = {}
+    missing: dict[int, dict[int, int]] = {}
+    escalated: dict[int, dict[int, int]] = {}
+    for item in reports + contributions:
+        if item.level:
+            per = levels.setdefault(item.task_id, {}).setdefault(item.level, {})
+            per[item.department_id] = per.get(item.department_id, 0) + 1
+        if item.state == "missing":
+            per = missing.setdefault(item.task_id, {})
+            per[item.department_id] = per.get(item.department_id, 0) + 1
+    for e in escalations:
+        per = escalated.setdefault(e.task_id, {})
+        per[e.department_id] = per.get(e.department_id, 0) + 1
 
-
-def _tally(lines: Iterable[TaskLine], reports: Iterable[Item], contributions: Iterable[Item],
-           escalations: Iterable[tuple[int, int, int]], *, line_keys, item_key, escalation_key) -> dict:
-    """Figures per key in one pass over each list: `line_keys(line)` are the keys a task counts under (its
-    area, or each of its lead departments), `item_key(item)` and `escalation_key(row)` the key of a report or
-    contribution and of an open 督办. The lists are already held to the scope."""
-    out: dict = defaultdict(Figures)
+    lines = [TaskLine(task=t, area=task_area[t.id], leads=leads.get(t.id, []),
+                      verdict=task_light(facts.get(t.id, ()), escalated=t.id in escalated, rules=rules),
+                      missing=missing.get(t.id, NONE), levels=levels.get(t.id, NONE),
+                      escalated=escalated.get(t.id, NONE), targets=task_targets.get(t.id, NO_TARGETS),
+                      report_id=latest[t.id].id if t.id in latest else None)
+             for t in data.tasks]
     for line in lines:
-        for key in line_keys(line):
-            figures = out[key]
-            figures.tasks[line.verdict.light] += 1
-            for state, n in line.targets.items():
-                figures.targets[state] += n
-    for item in reports:
-        figures = out[item_key(item)]
-        figures.reports[item.state] += 1
-        if item.level:
-            figures.escalations[item.level] += 1
-    for item in contributions:
-        figures = out[item_key(item)]
-        figures.contributions_missing += item.state == "missing"
-        if item.level:
-            figures.escalations[item.level] += 1
-    for row in escalations:
-        out[escalation_key(row)].escalations[3] += 1
-    return out
-
-
-def _scope_figures(data: _Data, lines: list[TaskLine], reports: list[Item], contributions: list[Item],
-                   escalations: list[tuple[int, int, int]], task_area: dict[int, str | None],
-                   area_titles: dict[str, str]) -> tuple[Figures, list[Row], list[Row]]:
-    """The scope's totals, its per-area rows (the plan's areas in outline order, then tasks under none) and
-    its per-department rows (every department with a part in the plan, in name order)."""
-    total = _tally(lines, reports, contributions, escalations, line_keys=lambda line: (None,),
-                   item_key=lambda item: None, escalation_key=lambda row: None)[None]
-    by_area = _tally(lines, reports, contributions, escalations, line_keys=lambda line: (line.area,),
-                     item_key=lambda item: task_area[item.task_id], escalation_key=lambda row: task_area[row[0]])
-    areas = [Row(code, area_titles[code], by_area[code]) for code in area_titles if code in by_area]
-    if None in by_area:
-        areas.append(Row("", _("其他"), by_area[None]))
-    by_department = _tally(lines, reports, contributions, escalations,
-                           line_keys=lambda line: line.lead_ids, item_key=lambda item: item.department_id,
-                           escalation_key=lambda row: row[2])
-    departments = [Row(d.id, d.name, by_department.get(d.id, Figures()))
-                   for d in sorted(data.departments.values(), key=lambda d: d.name)]
-    return total, areas, departments
+        light = line.verdict.light
+        total.tasks[light] += 1
+        by_area[line.area].tasks[light] += 1
+        for d in line.leads:
+            by_department[d.id].tasks[light] += 1
+        if line.targets is not NO_TARGETS:
+            for figures in (total, by_area[line.area], *(by_department[d.id] for d in line.leads)):
+                for state, n in line.targets.items():
+                    figures.targets[state] += n
+    return lines, total, by_area, by_department
 
 
 # -- the task list behind a number ------------------------------------------------------------------------

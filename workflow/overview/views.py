@@ -92,7 +92,7 @@ class Links:
 def _render(plan: Plan, *, form: LightRulesForm | None = None, status: int = 200):
     now = utcnow()
     open_all_due_periods(now=now)
-    overview = services.compute(plan, now=now)
+    overview = services.compute(plan, now=now, scopes=TABLE_SCOPES)
     scope = request.args.get("scope") if request.args.get("scope") in TABLE_SCOPES else "year"
     areas, area_sort = _sort(overview.areas[scope], request.args.get("asort"))
     departments, dept_sort = _sort(overview.departments[scope], request.args.get("dsort", "-red"))
@@ -154,10 +154,12 @@ def tasks(plan_id: int):
     plan = _plan_or_404(plan_id)
     now = utcnow()
     open_all_due_periods(now=now)
-    overview = services.compute(plan, now=now)
     form = TaskFilterForm(formdata=request.args)
-    form.area.choices = [("", _("全部领域"))] + [(r.key, f"{r.key} {r.name}") for r in overview.areas["all"] if r.key]
-    form.department.choices = [("", _("全部单位"))] + [(str(r.key), r.name) for r in overview.departments["all"]]
+    scope = form.scope.data if form.scope.data in services.SCOPES else "year"
+    overview = services.compute(plan, now=now, scopes=(scope,))
+    form.area.choices = [("", _("全部领域"))] + [(code, f"{code} {title}") for code, title in overview.area_titles.items()]
+    form.department.choices = [("", _("全部单位"))] + sorted(
+        ((str(i), name) for i, name in overview.department_names.items()), key=lambda pair: pair[1])
     selection = services.TaskSelection.of(form.data, areas=overview.area_titles,
                                           departments=overview.department_names)
     form.process(data=selection.form_data())
