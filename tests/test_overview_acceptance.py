@@ -20,7 +20,7 @@ from workflow.assignments.services import publish_plan
 from workflow.auth.tokens import create_token
 from workflow.calendar.office import office_calendar
 from workflow.clock import LOCAL_TZ
-from workflow.evaluation.scoring import attainment, default_base_year, due_this_year
+from workflow.evaluation.scoring import attainment, default_base_year, target_due
 from workflow.extensions import db
 from workflow.simulation import simulate
 
@@ -116,6 +116,8 @@ def expected(plan_id: int, today: date) -> dict:
 
 
 def _targets(plan_id: int, year: int) -> dict:
+    """Each task target once per lead department: that department's latest approved value against what is due
+    this year (the evaluation's target_due and attainment)."""
     from models import Plan, Target
 
     plan = db.session.get(Plan, plan_id)
@@ -125,15 +127,22 @@ def _targets(plan_id: int, year: int) -> dict:
            AND v.value IS NOT NULL ORDER BY p.start, r.id"""), {"plan": plan_id}).all()
     latest, first = {}, {}
     for target_id, value, department_id in values:
-        latest[target_id] = (department_id, float(value))
+        latest[(department_id, target_id)] = float(value)
         first.setdefault((department_id, target_id), float(value))
+    leads = defaultdict(list)
+    for task_id, department_id in db.session.execute(text(
+            """SELECT a.task_id, a.department_id FROM assignment a JOIN task t ON t.id = a.task_id
+               WHERE t.plan_id = :plan AND a.role = 'lead' AND a.status IN ('pending', 'acknowledged', 'adjustment')"""),
+            {"plan": plan_id}):
+        leads[task_id].append(department_id)
     counts = Counter()
     base = default_base_year(plan, year)
     for t in db.session.scalars(select(Target).where(Target.plan_id == plan_id, Target.task_id.is_not(None))):
-        department, value = latest.get(t.id, (None, None))
-        due, _ = due_this_year(t, year, base_year=base, first_value=first.get((department, t.id)), milestones={})
-        counts["no_value" if value is None or due is None else
-               "on_track" if attainment(t.comparator, value, due) >= 100 else "off_track"] += 1
+        for department in leads[t.task_id] or [None]:
+            value = latest.get((department, t.id))
+            due, _ = target_due(t, year, base_year=base, first_value=first.get((department, t.id)), milestones={})
+            counts["no_value" if value is None or due is None else
+                   "on_track" if attainment(t.comparator, value, due) >= 100 else "off_track"] += 1
     return {k: counts[k] for k in ("on_track", "off_track", "no_value")}
 
 

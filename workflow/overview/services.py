@@ -16,8 +16,9 @@ Definitions (printed on the page):
 - a contribution is missing when it is still a draft at least one working day after its deadline;
 - escalation levels are the reminder ladder's (the plan's reminder rules): level 1 and 2 count the items not
   handed in that have reached them, level 3 the open 督办 (escalation rows);
-- a task's target is on track when its latest approved value meets what is due this year (the evaluation's
-  due_this_year and attainment), off track when it does not, without value while none was approved.
+- a task's target, once per lead department (as the indicator tracker lists it), is on track when that
+  department's latest approved value meets what is due this year (the evaluation's target_due, attainment 100),
+  off track when it does not, without value while none was approved (or there is nothing to measure against).
 """
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ from workflow.calendar.office import office_calendar
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
 from workflow.domain import ValidationFailed, require
-from workflow.evaluation.scoring import default_base_year, due_this_year, effective_settings, on_track
+from workflow.evaluation.scoring import attainment, default_base_year, effective_settings, target_due
 from workflow.extensions import db
 from workflow.overview.lights import (
     DEFAULT_RULES,
@@ -79,7 +80,6 @@ from workflow.scheduling.reminders import rules_for
 
 REPORT_STATES = ("not_due", "due_soon", "overdue", "submitted", "returned", "approved")
 TARGET_STATES = ("on_track", "off_track", "no_value")
-NO_TARGETS = dict.fromkeys(TARGET_STATES, 0)   # shared, never written to
 LEVELS = (1, 2, 3)
 SCOPES = ("period", "year", "all")
 
@@ -140,12 +140,17 @@ class TaskLine:
     missing: dict[int, int]              # department id → contributions missing
     levels: dict[int, dict[int, int]]    # ladder level (1, 2) → department id → items at that level
     escalated: dict[int, int]            # department id → open 督办 on the task
-    targets: dict[str, int]              # target state → number of the task's targets
+    targets: dict                        # lead department id (None: nobody leads) → target state → targets
     report_id: int | None = None         # a lead's report of the latest period in scope
 
     @property
     def lead_ids(self) -> set[int]:
         return {d.id for d in self.leads}
+
+    @property
+    def target_counts(self) -> dict[str, int]:
+        """Target state → the task's targets in it, counted once per lead department."""
+        return {state: sum(per[state] for per in self.targets.values()) for state in TARGET_STATES}
 
 
 @dataclass
@@ -190,7 +195,7 @@ class _Data:
     reports: list               # rows: REPORT_COLUMNS
     contributions: list         # rows: drafts past their deadline (the only ones counted), CONTRIBUTION_COLUMNS
     escalations: list           # rows: task_id, period_id, department_id (open ones)
-    targets: list               # rows with a Target's attributes (what due_this_year reads)
+    targets: list               # rows with a Target's attributes (what target_due reads)
     approved: list[tuple[int, int, float]]        # target id, department id, value: approved, oldest period first
     milestones: dict[int, dict[int, float]]
 
@@ -312,22 +317,25 @@ def contribution_item(c, period: Period, today: date, cal: WorkdayCalendar, ladd
                 _ladder_level(late, period.deadline, today, ladder))
 
 
-def _target_states(data: _Data, year: int, base_year: int) -> dict[int, str]:
-    """Target id → on_track / off_track / no_value: the latest approved value (of the department that reported
-    it) against what is due this year."""
-    latest: dict[int, tuple[int, float]] = {}
+def _target_states(data: _Data, leads: dict, year: int, base_year: int) -> dict[int, dict]:
+    """Task id → lead department id (None for a task nobody leads) → target state → number of the task's
+    targets in that state for that department: its latest approved value against what is due this year."""
+    latest: dict[tuple[int, int], float] = {}
     first: dict[tuple[int, int], float] = {}
     for target_id, department_id, value in data.approved:
-        latest[target_id] = (department_id, value)
+        latest[(department_id, target_id)] = value
         first.setdefault((department_id, target_id), value)
-    states = {}
+    out: dict[int, dict] = {}
     for t in data.targets:
-        department_id, value = latest.get(t.id, (None, None))
-        due, _basis = due_this_year(t, year, base_year=base_year, first_value=first.get((department_id, t.id)),
-                                    milestones=data.milestones.get(t.id, {}))
-        verdict = on_track(t.comparator, value, due)
-        states[t.id] = "no_value" if verdict is None else ("on_track" if verdict else "off_track")
-    return states
+        for department_id in [d.id for d in leads.get(t.task_id, [])] or [None]:
+            value = latest.get((department_id, t.id))
+            due, _basis = target_due(t, year, base_year=base_year, first_value=first.get((department_id, t.id)),
+                                     milestones=data.milestones.get(t.id, {}))
+            state = ("no_value" if value is None or due is None
+                     else "on_track" if attainment(t.comparator, value, due) >= 100 else "off_track")
+            per = out.setdefault(t.task_id, {}).setdefault(department_id, dict.fromkeys(TARGET_STATES, 0))
+            per[state] += 1
+    return out
 
 
 def compute(plan: Plan, *, now: datetime, calendar: WorkdayCalendar | None = None,
@@ -352,11 +360,7 @@ def compute(plan: Plan, *, now: datetime, calendar: WorkdayCalendar | None = Non
                for r in data.reports]
     contributions = [contribution_item(c, by_id[c.period_id], today, cal, ladder, task_area[c.task_id])
                      for c in data.contributions]
-    target_state = _target_states(data, today.year, _base_year(plan, today.year))
-    task_targets: dict[int, dict[str, int]] = {}
-    for t in data.targets:
-        per = task_targets.setdefault(t.task_id, dict.fromkeys(TARGET_STATES, 0))
-        per[target_state[t.id]] += 1
+    task_targets = _target_states(data, leads, today.year, _base_year(plan, today.year))
 
     overview = Overview(plan=plan, now=now, today=today, rules=rules, ladder=ladder, period=period,
                         year=today.year, scopes=scopes, figures={}, tasks={}, areas={}, departments={},
@@ -435,7 +439,7 @@ def _scope(data: _Data, in_scope: set[int], reports: list[Item], contributions: 
     lines = [TaskLine(task=t, area=task_area[t.id], leads=leads.get(t.id, []),
                       verdict=task_light(facts.get(t.id, ()), escalated=t.id in escalated, rules=rules),
                       missing=missing.get(t.id, NONE), levels=levels.get(t.id, NONE),
-                      escalated=escalated.get(t.id, NONE), targets=task_targets.get(t.id, NO_TARGETS),
+                      escalated=escalated.get(t.id, NONE), targets=task_targets.get(t.id, NONE),
                       report_id=latest[t.id].id if t.id in latest else None)
              for t in data.tasks]
     for line in lines:
@@ -444,9 +448,9 @@ def _scope(data: _Data, in_scope: set[int], reports: list[Item], contributions: 
         by_area[line.area].tasks[light] += 1
         for d in line.leads:
             by_department[d.id].tasks[light] += 1
-        if line.targets is not NO_TARGETS:
-            for figures in (total, by_area[line.area], *(by_department[d.id] for d in line.leads)):
-                for state, n in line.targets.items():
+        for department_id, per in line.targets.items():
+            for figures in (total, by_area[line.area]) + ((by_department[department_id],) if department_id else ()):
+                for state, n in per.items():
                     figures.targets[state] += n
     return lines, total, by_area, by_department
 
@@ -502,7 +506,8 @@ def _matched(line: TaskLine, s: TaskSelection) -> int:
     if s.light and line.verdict.light != s.light:
         return 0
     if s.target:
-        return line.targets.get(s.target, 0)
+        per = [line.targets.get(s.department_id, NONE)] if s.department_id else line.targets.values()
+        return sum(p.get(s.target, 0) for p in per)
     return 1
 
 
