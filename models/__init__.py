@@ -1,5 +1,6 @@
 """SQLAlchemy 2.0 typed models, one module per domain. Importing this package registers every table."""
 from models.audit import AuditEvent
+from models.bulletin import Bulletin, BulletinFile, BulletinKind, BulletinStatus
 from models.calendar import HolidayEntry, SchedulerLease
 from models.evaluation import (
                          DepartmentScore,
@@ -47,5 +48,6 @@ __all__ = [
     "PlanStatus", "Progress", "Report", "ReportRevision", "ReportStatus", "ReportValue", "Role", "Target",
     "Task", "User", "HolidayEntry", "SchedulerLease", "EmailStatus", "Escalation", "EscalationStatus",
     "OutboxEmail", "Substitute", "DepartmentScore", "Evaluation", "EvaluationFile", "EvaluationStatus",
-    "ScoreAdjustment", "TargetMilestone", "TaskRating", "RateLimitCounter",
+    "ScoreAdjustment", "TargetMilestone", "TaskRating", "RateLimitCounter", "Bulletin", "BulletinFile",
+    "BulletinKind", "BulletinStatus",
 ]

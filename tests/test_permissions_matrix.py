@@ -31,6 +31,7 @@ from tests.factories import PDF
 from workflow import create_app
 from workflow.assignments.services import publish_plan, request_adjustment
 from workflow.auth.tokens import create_token
+from workflow.bulletins import services as bulletin_services
 from workflow.evaluation import archive
 from workflow.evaluation import services as evaluation_services
 from workflow.extensions import db
@@ -72,7 +73,8 @@ def world(database_url, tmp_path_factory):
     """One world for the module: two departments with a liaison and a head each, the office, a leader and an
     admin; a published plan whose 2026Q1 reports are draft, submitted, returned and approved; co-departments'
     draft contributions both ways; an attachment, an adjustment request, an escalation, an evaluation with its
-    workbook, a holiday, a substitute, an inbox message, an outbox email, API tokens and a staged upload."""
+    workbook, a published 情况通报 and a draft one, a holiday, a substitute, an inbox message, an outbox email,
+    API tokens and a staged upload."""
     app = create_app(_config(database_url, UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads"))))
 
     @app.before_request
@@ -166,6 +168,9 @@ def _seed() -> dict:
                         html_body="<p>x</p>", created_at=NOW)
     db.session.add(email)
     db.session.commit()
+    bulletin = bulletin_services.open_bulletin(plan, "2026Q1", actor=office, now=NOW)
+    bulletin_services.publish(bulletin, actor=office, now=NOW)
+    draft_bulletin = bulletin_services.open_bulletin(plan, "2026H1", actor=office, now=NOW)
     token_row, _token = create_token(users["a_liaison"], name="spare", now=NOW, actor=users["a_liaison"])
     tokens = {role: create_token(u, name="matrix", now=NOW, actor=u)[1] for role, u in users.items()}
     ids = {"plan": plan.id, "a_dept": a.id, "b_dept": b.id, "task": tasks["1.1.1"].id, "b_task": tasks["1.1.2"].id,
@@ -176,7 +181,8 @@ def _seed() -> dict:
            "email": email.id, "token": token_row.id, "period": draft.period_id, "year": 2026,
            "a_user": users["a_liaison"].id, "submitted_version": submitted.version, "draft_version": draft.version,
            "a_task": tasks["1.1.3"].id, "target": tasks["1.1.1"].targets[0].id,
-           "staged": stage_upload(STAGED, "other.txt")}
+           "staged": stage_upload(STAGED, "other.txt"), "bulletin": bulletin.id, "draft_bulletin": draft_bulletin.id,
+           "draft_bulletin_version": draft_bulletin.version}
     return {"ids": ids, "users": {k: u.id for k, u in users.items()}, "tokens": tokens,
             "session_ids": {k: u.get_id() for k, u in users.items()}}
 
@@ -242,6 +248,16 @@ WEB = [
     ("GET", "/assignments/adjustments", None,                       "302 403 403 403 403 200 200 403"),
     ("POST", "/assignments/adjustments/{adjustment}/decide", {"decision": "reject", "reason": "职责明确"},
                                                                     "302 403 403 403 403 302 403 403"),
+    ("GET", "/bulletins/", None,                                    "302 200 200 200 200 200 200 200"),
+    ("POST", "/bulletins/", {"plan": "{plan}", "period": "2026H1"}, "302 403 403 403 403 302 403 403"),
+    ("GET", "/bulletins/{bulletin}", None,                          "302 200 200 200 200 200 200 200"),
+    ("GET", "/bulletins/{draft_bulletin}", None,                    "302 403 403 403 403 200 200 403"),
+    ("POST", "/bulletins/{draft_bulletin}", {"lead": "导语", "next_steps": "下一步", "version": "{draft_bulletin_version}"},
+                                                                    "302 403 403 403 403 302 403 403"),
+    ("POST", "/bulletins/{bulletin}/publish", {},                   "302 403 403 403 403 409 403 403"),
+    ("GET", "/bulletins/{bulletin}/file.pdf", None,                 "302 200 200 200 200 200 200 200"),
+    ("GET", "/bulletins/{bulletin}/file.docx", None,                "302 200 200 200 200 200 200 200"),
+    ("GET", "/bulletins/{draft_bulletin}/file.docx", None,          "302 403 403 403 403 200 200 403"),
     ("GET", "/escalations/", None,                                  "302 403 200 403 200 200 200 403"),
     ("POST", "/escalations/{escalation}/close", {"note": "已电话督促"},
                                                                     "302 403 403 403 403 302 403 403"),
@@ -268,9 +284,14 @@ WEB = [
     ("POST", "/evaluation/open", {"plan": "{plan}", "year": "2027"},
                                                                     "302 403 403 403 403 302 403 403"),
     ("POST", "/lang/en", {},                                        "302 302 302 302 302 302 302 302"),
+    ("GET", "/ledger/", None,                                       "302 200 200 200 200 200 200 200"),
+    ("GET", "/ledger/export.xlsx", None,                            "302 200 200 200 200 200 200 200"),
+    ("GET", "/ledger/export.csv?department={a_dept}", None,         "302 200 200 200 200 200 200 200"),
     ("GET", "/login", None,                                         "200 302 302 302 302 302 302 302"),
     ("POST", "/login", {"username": "nobody", "password": "wrong"}, "200 302 302 302 302 302 302 302"),
-    ("GET", "/my/tasks", None,                                      "302 200 200 200 200 404 404 404"),
+    ("GET", "/my/", None,                                           "302 200 200 200 200 404 404 404"),
+    ("GET", "/my/?page=2", None,                                    "302 200 200 200 200 404 404 404"),
+    ("GET", "/my/tasks", None,                                      "302 302 302 302 302 302 302 302"),
     ("GET", "/overview/", None,                                     "302 403 403 403 403 200 200 200"),
     ("GET", "/overview/plans/{plan}", None,                         "302 403 403 403 403 200 200 200"),
     ("GET", "/overview/plans/{plan}/tasks", None,                   "302 403 403 403 403 200 200 200"),
@@ -311,6 +332,8 @@ WEB = [
                                                                     "302 403 403 403 403 302 403 403"),
     ("POST", "/review/reports/{submitted}/return", {"version": "{submitted_version}", "reason": "请补充数据"},
                                                                     "302 403 403 403 403 302 403 403"),
+    ("GET", "/search?q=正文", None,                                 "302 200 200 200 200 200 200 200"),
+    ("GET", "/search?q=甲局&kind=report", None,                     "302 200 200 200 200 200 200 200"),
     ("GET", "/settings/", None,                                     "302 200 200 200 200 200 200 200"),
     ("GET", "/settings/holidays", None,                             "302 403 403 403 403 200 403 200"),
     ("POST", "/settings/holidays", {"name": "春节", "start": "2027-02-06", "end": "2027-02-12"},
@@ -361,6 +384,10 @@ API = [
     ("POST", "/api/v1/reports/{draft}/attachments", {"file": "PDF"},
                                                                     "401 201 403 403 403 403 403 403"),
     ("GET", "/api/v1/attachments/{attachment}", None,               "401 200 200 403 403 200 200 200"),
+    ("GET", "/api/v1/bulletins", None,                              "401 200 200 200 200 200 200 200"),
+    ("GET", "/api/v1/bulletins/{bulletin}", None,                   "401 200 200 200 200 200 200 200"),
+    ("GET", "/api/v1/bulletins/{draft_bulletin}", None,             "401 404 404 404 404 404 404 404"),
+    ("GET", "/api/v1/bulletins/{bulletin}/file?kind=docx", None,    "401 200 200 200 200 200 200 200"),
     ("GET", "/api/v1/contributions", None,                          "401 200 200 200 200 200 200 200"),
     ("GET", "/api/v1/contributions/{b_draft}", None,                "401 403 403 200 200 200 200 200"),
     ("GET", "/api/v1/contributions/{a_draft}", None,                "401 200 200 403 403 200 200 200"),

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from models import (
     AdjustmentRequest,
     AuditEvent,
+    Bulletin,
     Contribution,
     Escalation,
     EscalationStatus,
@@ -42,13 +43,14 @@ def world(app):
                             department_id=report.department_id, report_id=report.id, cause="overdue", opened_at=NOW)
     evaluation = Evaluation(plan=plan, year=2026, created_at=NOW)
     email = OutboxEmail(to_address="a@example.org", subject="s", text_body="t", html_body="h", created_at=NOW)
-    db.session.add_all([request, escalation, evaluation, email])
+    bulletin = Bulletin(plan=plan, period_key="2026Q1", kind="quarterly", year=2026, created_at=NOW)
+    db.session.add_all([request, escalation, evaluation, email, bulletin])
     db.session.commit()
     people = [None, office, make_user(Role.LEADER), make_user(Role.ADMIN)]
     people += [liaison_of(d.name) for d in {report.department, contribution.department, assignment.department}]
     objects = {"report": report, "contribution": contribution, "plan": plan, "assignment": assignment,
                "adjustment_request": request, "escalation": escalation, "evaluation": evaluation,
-               "outbox_email": email}
+               "outbox_email": email, "bulletin": bulletin}
     return objects, people
 
 

@@ -24,6 +24,8 @@ from models import (
     AdjustmentStatus,
     AssignmentRole,
     AssignmentStatus,
+    BulletinKind,
+    BulletinStatus,
     ContributionStatus,
     DepartmentKind,
     EmailStatus,
@@ -86,6 +88,9 @@ LABELS = {
     "escalation_level": {1: _l("逾期提醒"), 2: _l("逾期催办"), 3: _l("督办")},
     "escalation_cause": {"overdue": _l("逾期未报送"), "returned": _l("退回后逾期未重新报送")},
     "escalation_close_reason": {"submitted": _l("自动：已报送"), "office": _l("办公室")},
+    "bulletin_status": {BulletinStatus.DRAFT: _l("草稿"), BulletinStatus.PUBLISHED: _l("已发布")},
+    "bulletin_kind": {BulletinKind.MONTHLY: _l("月度"), BulletinKind.QUARTERLY: _l("季度"),
+                      BulletinKind.HALF_YEARLY: _l("半年度")},
     "evaluation_status": {EvaluationStatus.DRAFT: _l("草稿"), EvaluationStatus.FROZEN: _l("已签认")},
     "email_status": {EmailStatus.PENDING: _l("待发送"), EmailStatus.SENT: _l("已发送"),
                      EmailStatus.PARKED: _l("已搁置")},
@@ -110,7 +115,11 @@ LABELS = {
     "holiday_kind": {"holiday": _l("放假"), "workday": _l("调休上班")},
     "weekday": dict(enumerate((_l("周一"), _l("周二"), _l("周三"), _l("周四"), _l("周五"), _l("周六"), _l("周日")))),
     "submission": {"submitted": _l("已报送"), "missing": _l("未报送")},
+    # How a report stands against its deadline in the ledger and the bulletin (workflow/ledger/services.py).
+    "ledger_state": {"on_time": _l("按时报送"), "late": _l("逾期报送"), "missing": _l("逾期未报送"),
+                     "pending": _l("待报送")},
     "item_kind": {"report": _l("报告"), "contribution": _l("配合情况")},
+    "search_kind": {"task": _l("任务"), "report": _l("报告"), "department": _l("单位")},
     # A transition's verb, as in “cannot <action>” (reports and contributions).
     "action": {"submit": _l("提交"), "approve": _l("审核通过"), "return": _l("退回修改")},
     # The audit trail's entries (AuditEvent.action).

@@ -26,6 +26,8 @@ from models import (
     AdjustmentStatus,
     Assignment,
     AssignmentStatus,
+    Bulletin,
+    BulletinStatus,
     Contribution,
     ContributionStatus,
     EmailStatus,
@@ -160,6 +162,13 @@ TABLES: dict[str, Table] = {t.kind: t for t in (
                              _l("只有领导小组办公室可以重新开启年度评估。"),
                              refused=lambda ev: _("年度评估尚未签认，无需重新开启。")),
     }, stale=lambda ev, expected: _("评估结果已被修改，请刷新后核对再签认。")),
+    Table(Bulletin, BulletinStatus, {
+        "publish": Transition((BulletinStatus.DRAFT,), BulletinStatus.PUBLISHED,
+                              lambda _b, user: user is None or user.can_manage_bulletins(),
+                              _l("只有领导小组办公室可以发布情况通报。"),
+                              refused=lambda b: _("该情况通报已发布（%(number)s），不能重复发布。",
+                                                  number=b.number_label or b.period_key)),
+    }, stale=lambda b, expected: _("该情况通报刚被他人修改，请刷新后核对再操作。")),
     Table(OutboxEmail, EmailStatus, {
         "send": Transition((EmailStatus.PENDING,), EmailStatus.SENT),
         "park": Transition((EmailStatus.PENDING,), EmailStatus.PARKED),

@@ -1,7 +1,7 @@
 """plan light rules (the overview's thresholds)
 
 Revision ID: d4e6f8a0b2c4
-Revises: 9cf652326234
+Revises: 74e4910db432
 Create Date: 2026-12-02 09:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd4e6f8a0b2c4'
-down_revision = '9cf652326234'
+down_revision = '74e4910db432'
 branch_labels = None
 depends_on = None
 

@@ -10,7 +10,7 @@ days are kept beside the working days for the rules that count them (the evaluat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from flask_babel import gettext as _
 
@@ -43,6 +43,13 @@ ON_TIME = Lateness(0, 0)
 def lateness(deadline: date, day: date, calendar: WorkdayCalendar) -> Lateness:
     """How far ``day`` is past ``deadline`` (nothing when on or before it)."""
     return Lateness(calendar.workdays_between(deadline, day), max((day - deadline).days, 0))
+
+
+def workdays_left(deadline: date, today: date, calendar: WorkdayCalendar) -> int:
+    """Working days from today up to the deadline (the twin of lateness, before it): 0 when it is due today or
+    already past, 1 when it is due on the next working day. The reminders' "due soon" and the pages' "还剩 N 个
+    工作日" both count this."""
+    return calendar.workdays_between(today, deadline)
 
 
 def is_outstanding(item: Report | Contribution) -> bool:
@@ -78,20 +85,10 @@ def resubmission_due(report: Report, grace_workdays: int, calendar: WorkdayCalen
     return calendar.add_workdays(local(report.reviewed_at).date(), grace_workdays)
 
 
-def overdue_before(today: date, calendar: WorkdayCalendar, working_days: int = 1) -> date:
-    """Outstanding items whose deadline is before this day are at least `working_days` (≥ 1) working days late
-    (the SQL side of days_late, for filters and counts): the deadline must precede the last working day up to
-    today, or the one that many working days back."""
-    day = calendar.last_workday(today)
-    for _step in range(working_days - 1):
-        day = calendar.last_workday(day - timedelta(days=1))
-    return day
-
-
-def workdays_left(deadline: date, today: date, calendar: WorkdayCalendar) -> int:
-    """Working days from today until the deadline: 0 on the day (and once it has passed), 1 the working day
-    before, and so on, holidays not counted (a deadline after the National Day week is near on 30 September)."""
-    return calendar.workdays_between(today, deadline)
+def overdue_before(today: date, calendar: WorkdayCalendar) -> date:
+    """Outstanding items whose deadline is before this day are at least one working day late (the SQL side
+    of days_late, for filters and counts): the deadline must precede the last working day up to today."""
+    return calendar.last_workday(today)
 
 
 def due_soon_before(today: date, n: int, calendar: WorkdayCalendar) -> date:

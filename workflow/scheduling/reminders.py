@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import selectinload
 
 from models import (
@@ -35,7 +35,7 @@ from models import (
 )
 from workflow import notify
 from workflow.assignments.services import open_due_periods
-from workflow.calendar.lateness import days_late, lateness, resubmission_due
+from workflow.calendar.lateness import days_late, lateness, resubmission_due, workdays_left
 from workflow.calendar.office import office_calendar
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
@@ -53,6 +53,8 @@ DEFAULT_RULES = {
     "review_grace_workdays": 3,
 }
 REMINDER_KINDS = ("due_soon", "due_today", "overdue", "returned_overdue", "review_pending", "escalation")
+REPORT_LINK = "/reports/"
+LADDER_KINDS = ("overdue", "returned_overdue", "escalation")   # the kinds that carry a level (1–3)
 
 
 def rules_for(plan: Plan) -> dict:
@@ -76,7 +78,7 @@ class Subject:
 
     @property
     def link(self) -> str:
-        return f"/reports/{self.row.id}" if self.kind == "report" else f"/reports/contributions/{self.row.id}"
+        return f"{REPORT_LINK}{self.row.id}" if self.kind == "report" else f"/reports/contributions/{self.row.id}"
 
 
 class Pass:
@@ -122,6 +124,22 @@ class Pass:
                 })
 
 
+def reached_levels() -> dict[int, int]:
+    """Report id → the highest level of the overdue ladder its reminders reached (1 逾期提醒, 2 逾期催办,
+    3 督办), over every round; reports never reminded are absent. One grouped query: the notifications name
+    their report by the link Subject gives them."""
+    rows = db.session.execute(
+        select(Notification.link, func.max(Notification.level))
+        .where(Notification.kind.in_(LADDER_KINDS), Notification.link.like(f"{REPORT_LINK}%"))
+        .group_by(Notification.link))
+    levels = {}
+    for link, level in rows:
+        tail = link.removeprefix(REPORT_LINK)
+        if tail.isdigit():
+            levels[int(tail)] = level
+    return levels
+
+
 def _describe(subject: Subject, deadline: date, days_late: int) -> dict:
     row = subject.row
     return {"department": row.department.name, "task": row.task.code, "task_title": row.task.title,
@@ -139,7 +157,7 @@ def _ladder(p: Pass, subject: Subject, deadline: date, rules: dict, *, returned:
     if p.today < deadline:
         if returned:
             return
-        left = p.cal.workdays_between(p.today, deadline)
+        left = workdays_left(deadline, p.today, p.cal)
         if left <= rules["due_soon_workdays"]:
             p.send(liaisons, kind="due_soon", level=0, key=f"due_soon:{subject.key}", subject=subject,
                    title=f"【即将到期】{what}将于 {deadline:%Y-%m-%d} 截止",
