@@ -116,7 +116,7 @@ def test_office_leaders_and_admins_start_on_the_overview(played, client, role):
 def test_a_departments_people_never_see_the_overview(played, client, role):
     plan, _office = played
     login(client, make_user(role, Department.lookup("市甲局")))
-    assert client.get("/").headers["Location"] == "/my/tasks"
+    assert client.get("/").headers["Location"] == "/my/"
     for url in ("/overview/", f"/overview/plans/{plan.id}", f"/overview/plans/{plan.id}/tasks?department=1"):
         response = client.get(url)
         assert response.status_code == 403 and "市乙局" not in text_of(response), url

@@ -133,7 +133,7 @@ class Item(NamedTuple):
 class TaskLine:
     """One task as the overview's task list shows it, in one scope."""
 
-    task: object                         # a row: id, code, title, position
+    task: object                         # a row: id, plan_id, code, title, position
     area: str | None
     leads: list                          # rows: id, name
     verdict: Verdict
@@ -188,7 +188,7 @@ class _Data:
     not take 20 times longer to load)."""
 
     periods: list[Period]
-    tasks: list                 # rows: id, code, title, position
+    tasks: list                 # rows: id, plan_id, code, title, position
     areas: list[tuple[str, str]]
     leads: list                 # rows: task_id, department_id (active lead assignments)
     departments: dict           # id → row: id, name (every department with an active assignment)
@@ -210,7 +210,7 @@ CONTRIBUTION_COLUMNS = (Contribution.task_id, Contribution.period_id, Contributi
 
 def _load(plan: Plan, today: date) -> _Data:
     periods = list(db.session.scalars(select(Period).where(Period.plan_id == plan.id).order_by(Period.start)))
-    tasks = db.session.execute(select(Task.id, Task.code, Task.title, Task.position)
+    tasks = db.session.execute(select(Task.id, Task.plan_id, Task.code, Task.title, Task.position)
                                .where(Task.plan_id == plan.id).order_by(Task.position)).all()
     areas = [(code, title) for code, title in db.session.execute(
         select(OutlineNode.code, OutlineNode.title).where(OutlineNode.plan_id == plan.id,
