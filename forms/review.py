@@ -33,6 +33,10 @@ STATUS_CHOICES = [(status.value, names("report_status")[status]) for status in (
     ReportStatus.SUBMITTED, ReportStatus.DRAFT, ReportStatus.RETURNED, ReportStatus.APPROVED)]
 STATUS_CHOICES.append(("all", _l("全部状态")))
 
+# Not yet late, by how near the deadline is (the overview's report states; the plan's due-soon working days).
+DUE_CHOICES = [("", _l("全部期限")), ("due_soon", names("report_state")["due_soon"]),
+               ("not_due", names("report_state")["not_due"])]
+
 COMMENT_LIMIT = 2000
 
 
@@ -56,6 +60,9 @@ class QueueFilterForm(BaseForm):
     department = SelectField(_l("责任单位"), choices=[], validate_choice=False)
     status = SelectField(_l("状态"), choices=select_choices(STATUS_CHOICES), default="submitted", validate_choice=False)
     period = SelectField(_l("报送周期"), choices=[], validate_choice=False)
+    plan = SelectField(_l("实施方案"), choices=[], validate_choice=False)
+    year = SelectField(_l("年度"), choices=[], validate_choice=False)
+    due = SelectField(_l("期限"), choices=select_choices(DUE_CHOICES), validate_choice=False)
     overdue = BooleanField(_l("仅看逾期"))
 
 

@@ -25,6 +25,7 @@ from models.notify import (
 from models.org import ApiToken, Channel, Department, DepartmentAlias, DepartmentKind, Role, Substitute, User
 from models.plan import (
                          ACTIVE_ASSIGNMENT,
+                         AREA_LEVEL,
                          AdjustmentRequest,
                          AdjustmentStatus,
                          Assignment,
@@ -51,7 +52,7 @@ from models.report import (
 )
 
 __all__ = [
-    "ACTIVE_ASSIGNMENT", "AdjustmentRequest", "AdjustmentStatus", "ApiToken", "Assignment", "AssignmentRole",
+    "ACTIVE_ASSIGNMENT", "AREA_LEVEL", "AdjustmentRequest", "AdjustmentStatus", "ApiToken", "Assignment", "AssignmentRole",
     "AssignmentStatus", "Attachment", "AuditEvent", "Comparator", "Contribution", "ContributionStatus",
     "Department", "DepartmentAlias", "DepartmentKind", "Notification", "OutlineNode", "Period", "Plan",
     "PlanStatus", "Progress", "Report", "ReportRevision", "ReportStatus", "ReportValue", "Role", "Target",

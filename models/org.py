@@ -237,6 +237,10 @@ class User(UserMixin, db.Model):
     def can_edit_reminder_rules(self) -> bool:
         return self.role == Role.OFFICE
 
+    def can_edit_light_rules(self) -> bool:
+        """The overview's light thresholds of a plan: the office, which answers for the picture it reports."""
+        return self.role == Role.OFFICE
+
     def can_name_substitutes(self) -> bool:
         """The people reminders reach (liaisons, heads) name their own; the admin names anyone's."""
         return self.role in (Role.LIAISON, Role.DEPT_HEAD, Role.ADMIN)

@@ -83,6 +83,8 @@ class Plan(db.Model):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The office's reminder rules for this plan; missing keys take workflow.scheduling.reminders.DEFAULT_RULES.
     reminder_rules: Mapped[dict | None] = mapped_column(JSON)
+    # The office's thresholds for the overview's lights; missing keys take workflow.overview.lights.DEFAULT_RULES.
+    light_rules: Mapped[dict | None] = mapped_column(JSON)
 
     outline: Mapped[list[OutlineNode]] = relationship(
         back_populates="plan", cascade="all, delete-orphan", order_by="OutlineNode.position"
@@ -109,6 +111,12 @@ class Plan(db.Model):
         their tasks of it (Task.visible_to)."""
         return user.sees_everything
 
+
+
+# The outline level whose headings are the plan's areas (领域, e.g. 3.4 推动城乡建设碳达峰): the review queue's
+# area filter and the overview's per-area table group tasks by them (a task belongs to the area its code
+# starts with).
+AREA_LEVEL = 2
 
 
 class OutlineNode(db.Model):

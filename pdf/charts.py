@@ -76,9 +76,11 @@ def grade_chart(counts: dict[str, int], *, width: int = 300, height: int = 180) 
     return _svg(width, height, body)
 
 
-def stacked_status_chart(rows: list[tuple[str, dict[str, int]]], legend: dict[str, tuple[str, str]], *,
+def stacked_status_chart(rows: list[tuple[str, dict[str, int]]], legend: dict[str, tuple[str, ...]], *,
                          width: int = 640, bar_height: int = 16, label_width: int = 210) -> str:
-    """One stacked bar per area: counts by status. legend: status → (label, colour), in drawing order."""
+    """One stacked bar per row (an area, a department): counts by status. legend: status → (label, colour) or
+    (label, colour, colour of the count printed on it: white by default), in drawing order. Also embedded inline
+    in pages (the overview), where CSS scales it to the screen's width."""
     top, gap, legend_h = 8, 5, 24
     height = top + len(rows) * (bar_height + gap) + legend_h + 6
     plot = width - label_width - 40
@@ -88,19 +90,20 @@ def stacked_status_chart(rows: list[tuple[str, dict[str, int]]], legend: dict[st
         y = top + i * (bar_height + gap)
         body.append(_text(label_width - 6, y + bar_height - 4, label, anchor="end"))
         x = float(label_width)
-        for status, (_, colour) in legend.items():
+        for status, (_, colour, *ink) in legend.items():
             n = counts.get(status, 0)
             if not n:
                 continue
             w = plot * n / peak
             body.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_height}" fill="{colour}"/>')
             if w >= 14:
-                body.append(_text(x + w / 2, y + bar_height - 4, str(n), anchor="middle", fill="#fff", size=10))
+                body.append(_text(x + w / 2, y + bar_height - 4, str(n), anchor="middle", fill=(ink or ["#fff"])[0],
+                                  size=10))
             x += w
         body.append(_text(x + 4, y + bar_height - 4, str(sum(counts.values())), fill="#555", size=10))
     y = height - legend_h + 4
     x = float(label_width)
-    for _, (label, colour) in legend.items():
+    for _, (label, colour, *_ink) in legend.items():
         body.append(f'<rect x="{x:.1f}" y="{y}" width="12" height="12" fill="{colour}"/>')
         body.append(_text(x + 16, y + 11, label))
         x += 24 + 12 * len(label) + 10

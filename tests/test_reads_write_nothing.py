@@ -61,9 +61,12 @@ def test_get_pages_write_nothing_once_the_scheduler_opened_the_period(client, lo
         client.post("/login", data={"username": office.username, "password": PASSWORD})
         draft = bulletins.open_bulletin(plan, "2026Q3", actor=office, now=Q3_BEGUN)
         for url in ("/review/", "/review/?status=all&overdue=y", "/reports/", "/search?q=碳达峰", "/ledger/",
-                    "/ledger/export.xlsx", "/bulletins/", f"/bulletins/{draft.id}", f"/bulletins/{draft.id}/file.docx"):
+                    "/ledger/export.xlsx", "/bulletins/", f"/bulletins/{draft.id}", f"/bulletins/{draft.id}/file.docx",
+                    "/overview/", f"/overview/plans/{plan.id}?scope=period", f"/overview/plans/{plan.id}/tasks?light=yellow",
+                    "/review/?status=draft&due=due_soon&year=2026", "/escalations/?year=2026"):
             assert writes_during(lambda url=url: client.get(url)) == [], url
-        for url in ("/api/v1/reports?per_page=200", "/api/v1/reports?overdue=true", "/api/v1/contributions"):
+        for url in ("/api/v1/reports?per_page=200", "/api/v1/reports?overdue=true", "/api/v1/contributions",
+                    f"/api/v1/plans/{plan.id}/overview"):
             assert writes_during(lambda url=url: client.get(url, headers=api)) == [], url
 
 

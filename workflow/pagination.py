@@ -1,5 +1,8 @@
-"""One page of a list: Flask-SQLAlchemy's db.paginate, held to the pages that exist."""
+"""One page of a list: Flask-SQLAlchemy's db.paginate, held to the pages that exist; and the same for a list
+already in memory (rows computed in Python from a fixed number of queries, such as the overview's tasks)."""
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from flask_sqlalchemy.pagination import Pagination, SelectPagination
 from sqlalchemy import Select
@@ -28,3 +31,21 @@ def paginate(query: Select, *, page: int, per_page: int, rows: bool = False) -> 
     if pagination.page > 1 and pagination.page > pagination.pages:
         pagination = one(max(pagination.pages, 1))
     return pagination
+
+
+class ListPagination(Pagination):
+    """A Pagination over a sequence, so templates/macros/pager.html serves it like a query's."""
+
+    def _query_items(self) -> list:
+        rows = self._query_args["rows"]
+        return list(rows[self._query_offset:self._query_offset + self.per_page])
+
+    def _query_count(self) -> int:
+        return len(self._query_args["rows"])
+
+
+def paginate_list(rows: Sequence, *, page: int, per_page: int) -> Pagination:
+    """As paginate(), over rows in memory."""
+    last = max((len(rows) + per_page - 1) // per_page, 1)
+    return ListPagination(page=min(max(page, 1), last), per_page=per_page, max_per_page=None, error_out=False,
+                          rows=rows)

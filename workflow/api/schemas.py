@@ -726,6 +726,123 @@ class BulletinPage(Page[Bulletin]):
     pass
 
 
+# -- the overview ----------------------------------------------------------------------------------------
+
+class ReportStates(Out):
+    """Reports by state: drafts by how near their deadline is (not_due, due_soon, overdue: at least one working
+    day late), the others by status."""
+
+    not_due: int
+    due_soon: int
+    overdue: int
+    submitted: int
+    returned: int
+    approved: int
+
+
+class TaskLights(Out):
+    """Tasks by light (the rule: workflow/overview/lights.py, printed on the overview page)."""
+
+    red: int
+    yellow: int
+    green: int
+    grey: int
+    done: int
+
+
+class EscalationLevels(Out):
+    level1: int = Field(description="items not handed in at the reminder ladder's level 1 (逾期提醒)")
+    level2: int = Field(description="… at level 2 (逾期催办)")
+    level3: int = Field(description="open escalations (督办)")
+
+
+class TargetStates(Out):
+    on_track: int = Field(description="latest approved value meets what is due this year (as the evaluation)")
+    off_track: int
+    no_value: int = Field(description="no approved value yet")
+
+
+class OverviewFigures(Out):
+    reports: ReportStates
+    tasks: TaskLights
+    contributions_missing: int = Field(description="drafts at least one working day past their deadline")
+    escalations: EscalationLevels
+    targets: TargetStates
+
+    @classmethod
+    def fields_of(cls, f) -> dict:
+        """`f`: a workflow.overview.services.Figures."""
+        return {"reports": ReportStates(**f.reports), "tasks": TaskLights(**{str(k): v for k, v in f.tasks.items()}),
+                "contributions_missing": f.contributions_missing,
+                "escalations": EscalationLevels(**{f"level{k}": v for k, v in f.escalations.items()}),
+                "targets": TargetStates(**f.targets)}
+
+
+class OverviewRow(OverviewFigures):
+    escalations_open: int
+
+    @classmethod
+    def fields_of(cls, f) -> dict:
+        return {**OverviewFigures.fields_of(f), "escalations_open": f.escalations[3]}
+
+
+class OverviewDepartment(OverviewRow):
+    department: str = Field(description="canonical name; its tasks are the ones it leads")
+
+
+class OverviewArea(OverviewRow):
+    code: str = Field(description="the outline heading's code (e.g. 3.4); empty for tasks under none")
+    title: str
+
+
+class OverviewPeriod(OverviewFigures):
+    key: str
+    label: str
+    deadline: date
+
+
+class OverviewYear(OverviewFigures):
+    year: int
+
+
+class LightRules(Out):
+    due_soon_workdays: int = Field(description="yellow: due within this many working days and not handed in")
+    red_workdays_late: int = Field(description="red: this many working days late and not handed in")
+
+
+class Overview(Out):
+    """The overview of a plan: figures over every period opened so far (top level, per department and per
+    area), and the same for the current period and the year."""
+
+    plan_id: int
+    as_of: date = Field(description="the day the figures are counted on (Asia/Shanghai)")
+    reports: ReportStates
+    tasks: TaskLights
+    escalations_open: int
+    departments: list[OverviewDepartment]
+    contributions_missing: int
+    escalations: EscalationLevels
+    targets: TargetStates
+    areas: list[OverviewArea]
+    period: OverviewPeriod | None = Field(description="the current period: the latest that has ended, else the "
+                                                      "running one; null before any has begun")
+    year: OverviewYear = Field(description="the periods ending in the current year")
+    rules: LightRules
+
+    @classmethod
+    def of(cls, o) -> Self:
+        """`o`: a workflow.overview.services.Overview."""
+        period = (OverviewPeriod(key=o.period.key, label=o.period.label, deadline=o.period.deadline,
+                                 **OverviewFigures.fields_of(o.figures["period"])) if o.period else None)
+        return cls(plan_id=o.plan.id, as_of=o.today, **OverviewRow.fields_of(o.figures["all"]),
+                   departments=[OverviewDepartment(department=r.name, **OverviewRow.fields_of(r.figures))
+                                for r in o.departments["all"]],
+                   areas=[OverviewArea(code=r.key, title=r.name, **OverviewRow.fields_of(r.figures))
+                          for r in o.areas["all"]],
+                   period=period, year=OverviewYear(year=o.year, **OverviewFigures.fields_of(o.figures["year"])),
+                   rules=LightRules(**o.rules.__dict__))
+
+
 # -- request bodies --------------------------------------------------------------------------------------
 
 class Body(BaseModel):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from models import Assignment, Attachment, Bulletin, Contribution, Department, Report
+from models import Assignment, Attachment, Bulletin, Contribution, Department, Plan, Report
 from workflow import files
 from workflow.api import queries
 from workflow.api import schemas as s
@@ -31,6 +31,7 @@ from workflow.clock import local, utcnow
 from workflow.domain import DomainError, NotFound, require
 from workflow.errors import problem
 from workflow.extensions import csrf, db
+from workflow.overview import services as overview_services
 from workflow.plans import services as plan_services
 from workflow.reports import queries as report_queries
 from workflow.reports import services as report_services
@@ -151,6 +152,20 @@ def get_plan(plan_id: int):
     require(plan.visible_to(api_user()), "只有领导小组办公室、领导和管理员可以查看方案总览。")
     periods = db.session.scalars(queries.plan_periods(plan)).all()
     return s.PlanDetail.of(plan, outline=plan_services.outline_tree(plan), periods=periods)
+
+
+@api_route(bp, "get", "/plans/<id:plan_id>/overview", operation_id="planOverview",
+           summary="the overview: reports by state, tasks by light, contributions missing, escalations, targets; "
+                   "per department and area; for the current period and the year",
+           tag="plans", response=s.Overview, errors=(403,), description=PLANS_ARE_THE_OVERVIEW)
+def plan_overview(plan_id: int):
+    plan = db.session.get(Plan, plan_id)
+    if plan is None:
+        raise NotFound(f"方案 #{plan_id} 不存在。")
+    require(plan.visible_to(api_user()), "只有领导小组办公室、领导和管理员可以查看方案总览。")
+    now = utcnow()
+    assignment_services.open_all_due_periods(now=now)
+    return s.Overview.of(overview_services.compute(plan, now=now))
 
 
 @api_route(bp, "get", "/tasks", operation_id="listTasks", summary="tasks the caller may see", tag="plans",

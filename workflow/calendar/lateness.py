@@ -18,8 +18,8 @@ from models import Contribution, ContributionStatus, Report, ReportStatus
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
 
-__all__ = ["ON_TIME", "OUTSTANDING_REPORT", "Lateness", "days_late", "first_handed_in", "is_outstanding",
-           "lateness", "overdue_before", "resubmission_due", "workdays_left"]
+__all__ = ["ON_TIME", "OUTSTANDING_REPORT", "Lateness", "days_late", "days_late_of", "due_soon_before",
+           "first_handed_in", "is_outstanding", "lateness", "overdue_before", "resubmission_due", "workdays_left"]
 
 OUTSTANDING_REPORT = (ReportStatus.DRAFT, ReportStatus.RETURNED)
 
@@ -68,8 +68,15 @@ def first_handed_in(item: Report | Contribution) -> date | None:
 def days_late(item: Report | Contribution, today: date, calendar: WorkdayCalendar) -> Lateness:
     """Lateness of an item against its period's deadline: to today while outstanding, else to its first
     hand-in. ``calendar`` is loaded once by the caller (office_calendar()), so a list costs no query per row."""
-    day = today if is_outstanding(item) else first_handed_in(item)
-    return lateness(item.period.deadline, day, calendar) if day is not None else ON_TIME
+    return days_late_of(item.period.deadline, outstanding=is_outstanding(item), handed_in=first_handed_in(item),
+                        today=today, calendar=calendar)
+
+
+def days_late_of(deadline: date, *, outstanding: bool, handed_in: date | None, today: date,
+                 calendar: WorkdayCalendar) -> Lateness:
+    """days_late on plain values, for counts over many rows read as columns rather than objects (the overview)."""
+    day = today if outstanding else handed_in
+    return lateness(deadline, day, calendar) if day is not None else ON_TIME
 
 
 def resubmission_due(report: Report, grace_workdays: int, calendar: WorkdayCalendar) -> date:
@@ -82,3 +89,9 @@ def overdue_before(today: date, calendar: WorkdayCalendar) -> date:
     """Outstanding items whose deadline is before this day are at least one working day late (the SQL side
     of days_late, for filters and counts): the deadline must precede the last working day up to today."""
     return calendar.last_workday(today)
+
+
+def due_soon_before(today: date, n: int, calendar: WorkdayCalendar) -> date:
+    """Deadlines before this day are at most ``n`` working days away (the SQL side of workdays_left, for
+    filters and counts: workdays_left(d) <= n exactly when d < due_soon_before(today, n))."""
+    return calendar.add_workdays(today, n + 1)

@@ -19,8 +19,8 @@ bp = Blueprint("dashboard", __name__)
 def home():
     if current_user.role in (Role.LIAISON, Role.DEPT_HEAD) and current_user.department_id is not None:
         return redirect(url_for("dashboard.department_home"))
-    if current_user.is_reviewer:
-        return redirect(url_for("review.queue"))
+    if current_user.sees_everything:   # office, leaders, admins: how the plan as a whole is going
+        return redirect(url_for("overview.index"))
     return redirect(url_for("plans.index"))
 
 

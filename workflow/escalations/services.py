@@ -13,9 +13,9 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import selectinload
 
-from models import Department, Escalation, EscalationStatus, Notice, Plan, Role, User
+from models import Department, Escalation, EscalationStatus, Notice, Period, Plan, Role, User
 from workflow import notify
-from workflow.calendar.lateness import lateness
+from workflow.calendar.lateness import lateness, resubmission_due
 from workflow.calendar.office import office_calendar
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
@@ -42,7 +42,9 @@ def scope_department(user: User, department_id: int | None) -> int | None:
 
 # -- listing -------------------------------------------------------------------------------------------------
 
-def _filtered(*, status: str | None, department_id: int | None, plan_id: int | None) -> Select:
+def _filtered(*, status: str | None, department_id: int | None, plan_id: int | None, period_id: int | None = None,
+              year: int | None = None) -> Select:
+    """`period_id`: that period's escalations; `year`: those of the periods ending in it (the overview's year)."""
     q = select(Escalation)
     if status:
         q = q.where(Escalation.status == status)
@@ -50,16 +52,21 @@ def _filtered(*, status: str | None, department_id: int | None, plan_id: int | N
         q = q.where(Escalation.department_id == department_id)
     if plan_id:
         q = q.where(Escalation.plan_id == plan_id)
+    if period_id:
+        q = q.where(Escalation.period_id == period_id)
+    if year:
+        q = q.where(Escalation.period_id.in_(select(Period.id).where(
+            Period.end >= date(year, 1, 1), Period.end <= date(year, 12, 31))))
     return q
 
 
-def _listed(*, status: str | None, department_id: int | None, plan_id: int | None) -> Select:
+def _listed(*, status: str | None, department_id: int | None, plan_id: int | None, **more) -> Select:
     """Escalations matching the filters with task, period, department (and report/contribution, closer) loaded.
 
     Open ones come first, oldest first (the longest-waiting item is at the top); closed ones, when listed on
     their own, most recently closed first.
     """
-    q = _filtered(status=status, department_id=department_id, plan_id=plan_id).options(
+    q = _filtered(status=status, department_id=department_id, plan_id=plan_id, **more).options(
         selectinload(Escalation.task), selectinload(Escalation.period), selectinload(Escalation.department),
         selectinload(Escalation.report), selectinload(Escalation.contribution), selectinload(Escalation.closed_by),
         selectinload(Escalation.notice),
@@ -77,15 +84,17 @@ def list_escalations(*, status: str | None = EscalationStatus.OPEN, department_i
 
 
 def escalation_page(*, status: str | None = EscalationStatus.OPEN, department_id: int | None = None,
-                    plan_id: int | None = None, page: int = 1, per_page: int = 50) -> Pagination:
+                    plan_id: int | None = None, period_id: int | None = None, year: int | None = None,
+                    page: int = 1, per_page: int = 50) -> Pagination:
     """One page of the list, for the escalation page."""
-    return paginate(_listed(status=status, department_id=department_id, plan_id=plan_id), page=page,
-                    per_page=per_page)
+    return paginate(_listed(status=status, department_id=department_id, plan_id=plan_id, period_id=period_id,
+                            year=year), page=page, per_page=per_page)
 
 
-def escalation_counts(*, department_id: int | None = None, plan_id: int | None = None) -> dict[str, int]:
-    """{'open': n, 'closed': n} under the same department and plan filters."""
-    q = (_filtered(status=None, department_id=department_id, plan_id=plan_id)
+def escalation_counts(*, department_id: int | None = None, plan_id: int | None = None, period_id: int | None = None,
+                      year: int | None = None) -> dict[str, int]:
+    """{'open': n, 'closed': n} under the same filters."""
+    q = (_filtered(status=None, department_id=department_id, plan_id=plan_id, period_id=period_id, year=year)
          .with_only_columns(Escalation.status, func.count()).group_by(Escalation.status))
     counts = {EscalationStatus.OPEN.value: 0, EscalationStatus.CLOSED.value: 0}
     for status, n in db.session.execute(q):

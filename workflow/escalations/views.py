@@ -15,10 +15,11 @@ from flask_login import current_user, login_required
 from wtforms import TextAreaField
 
 from forms import BaseForm
-from models import Escalation, EscalationStatus, Role
+from models import Escalation, EscalationStatus, Period, Role
 from models.audit import trail
 from pdf.render import FONT_MESSAGE, PdfError, PdfUnavailable, render_pdf
 from workflow.calendar.office import office_calendar
+from workflow.calendar.periods import MAX_YEAR, MIN_YEAR
 from workflow.clock import local, utcnow
 from workflow.converters import id_arg, page_arg
 from workflow.domain import DomainError, ValidationFailed
@@ -57,7 +58,9 @@ def _escalation_or_404(escalation_id: int) -> Escalation:
 def _list_args() -> dict:
     """The list's GET state (tab, department, plan, page) with unknown values dropped."""
     tab = request.args.get("tab", "open")
+    year = id_arg("year")
     return {"tab": tab if tab in TABS else "open", "department": id_arg("department"), "plan": id_arg("plan"),
+            "period": id_arg("period"), "year": year if year and MIN_YEAR <= year <= MAX_YEAR else None,
             "page": page_arg()}
 
 
@@ -82,8 +85,9 @@ def _render_index(*, errors: dict | None = None, typed: dict | None = None, stat
         department_id = args["department"] = None
     plan_id = args["plan"] if args["plan"] in {p.id for p in choices["plans"]} else None
     args["plan"] = plan_id
-    counts = services.escalation_counts(department_id=department_id, plan_id=plan_id)
-    page = services.escalation_page(status=args["tab"], department_id=department_id, plan_id=plan_id,
+    within = {"period_id": args["period"], "year": args["year"]}
+    counts = services.escalation_counts(department_id=department_id, plan_id=plan_id, **within)
+    page = services.escalation_page(status=args["tab"], department_id=department_id, plan_id=plan_id, **within,
                                     page=args["page"], per_page=PER_PAGE)
     args["page"], rows = page.page, page.items
     today = local(utcnow()).date()
@@ -94,9 +98,18 @@ def _render_index(*, errors: dict | None = None, typed: dict | None = None, stat
         choices=choices, index_url=index_url, close_label=services.close_label,
         can_close=current_user.can_close_escalations(), errors=errors or {}, typed=typed or {},
         head_department=current_user.department if is_head else None,
+        within_label=_within_label(args),
         list_query=list_query(args),
         note_limit=services.NOTE_LIMIT,
     ), status
+
+
+def _within_label(args: dict) -> str:
+    """The period or year the list is held to (a link from the overview), for the line above the tabs."""
+    period = db.session.get(Period, args["period"]) if args["period"] else None
+    if period is not None:
+        return period.label
+    return _("%(year)s 年各周期", year=args["year"]) if args["year"] else ""
 
 
 @bp.get("/")

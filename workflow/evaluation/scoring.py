@@ -167,6 +167,18 @@ def due_value(target: Target, year: int, *, base_year: int, base_value: float | 
     return goal, "target"
 
 
+def target_due(target: Target, year: int, *, base_year: int, first_value: float | None,
+               milestones: dict[int, float]) -> tuple[float | None, str]:
+    """What one department's target asks for by the end of `year` (due_value), from the base the rules give it:
+    a target stated against a year (比2020年下降 9.5%) is a change since that year, so its path starts there at
+    0; any other starts in `base_year` at the department's first approved value. The evaluation's attainment and
+    the overview's targets on / off track both ask here, so they never disagree."""
+    relative_to = compared_year(target)
+    if relative_to is not None:
+        base_year, first_value = relative_to, 0.0
+    return due_value(target, year, base_year=base_year, base_value=first_value, milestones=milestones)
+
+
 def attainment(comparator: str, value: float | None, due: float | None) -> float:
     if value is None or due is None:
         return 0.0
@@ -449,13 +461,9 @@ def _contribution_item(c: Contribution, as_of: date, settings: dict, calendar: W
 
 def _target_row(target: Target, dept_id: int, year: int, data: YearData, latest: dict, settings: dict) -> dict:
     value, report = latest.get((dept_id, target.id), (None, None))
-    relative_to = compared_year(target)
-    if relative_to is not None:   # 比2020年下降 9.5%: the value is a change since that year, so it starts at 0
-        base_year, base_value = relative_to, 0.0
-    else:
-        base_year, base_value = settings["base_year"], data.first_values.get((dept_id, target.id))
-    due, basis = due_value(target, year, base_year=base_year, base_value=base_value,
-                           milestones=data.milestones.get(target.id, {}))
+    due, basis = target_due(target, year, base_year=settings["base_year"],
+                            first_value=data.first_values.get((dept_id, target.id)),
+                            milestones=data.milestones.get(target.id, {}))
     return {"target_id": target.id, "metric": target.metric, "label": target.label, "year": target.year,
             "unit": target.unit, "comparator": target.comparator, "due": _num(due), "basis": basis,
             "value": value, "report_id": report.id if report else None,

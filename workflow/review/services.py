@@ -9,14 +9,15 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
-from models import Department, OutlineNode, Period, Report, ReportStatus, Task, User
+from models import AREA_LEVEL, Department, OutlineNode, Period, Plan, Report, ReportStatus, Task, User
 from workflow import notify
-from workflow.calendar.lateness import OUTSTANDING_REPORT, overdue_before
+from workflow.calendar.lateness import OUTSTANDING_REPORT, due_soon_before, overdue_before
 from workflow.calendar.office import office_calendar
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
 from workflow.domain import Conflict, PermissionDenied, ValidationFailed, require
 from workflow.extensions import db
+from workflow.overview.lights import Rules
 from workflow.pagination import paginate
 from workflow.transitions import apply_transition, check
 
@@ -78,11 +79,25 @@ class QueueFilters:
     area: str | None = None          # the code of a top-level outline part, e.g. '3.4'
     overdue: bool = False
     plan_id: int | None = None
+    year: int | None = None          # periods ending in that year (the evaluation's and the overview's year)
+    due: str | None = None           # 'not_due' or 'due_soon': not late, and the deadline beyond / within the
+                                     # plan's due-soon working days (the overview's report states)
     page: int = 1
     per_page: int = 50
 
 
-def _filtered(f: QueueFilters, *, cutoff: date) -> Select:
+DUE_CHOICES = ("not_due", "due_soon")
+
+
+@dataclass(frozen=True)
+class Cutoffs:
+    """The day bounds of `overdue` and `due` on the office calendar (lateness.overdue_before, due_soon_before)."""
+
+    overdue: date
+    due_soon: date
+
+
+def _filtered(f: QueueFilters, *, cutoff: Cutoffs) -> Select:
     q = select(Report).join(Report.period).join(Report.task)
     if f.plan_id:
         q = q.where(Task.plan_id == f.plan_id)
@@ -92,11 +107,24 @@ def _filtered(f: QueueFilters, *, cutoff: date) -> Select:
         q = q.where(Report.department_id == f.department_id)
     if f.period_key:
         q = q.where(Period.key == f.period_key)
+    if f.year:
+        q = q.where(Period.end >= date(f.year, 1, 1), Period.end <= date(f.year, 12, 31))
     if f.area:
         q = q.where(or_(Task.code == f.area, Task.code.like(f"{f.area}.%")))
     if f.overdue:
-        q = q.where(Period.deadline < cutoff, Report.status.in_(OUTSTANDING_REPORT))
+        q = q.where(Period.deadline < cutoff.overdue, Report.status.in_(OUTSTANDING_REPORT))
+    if f.due == "due_soon":
+        q = q.where(Period.deadline >= cutoff.overdue, Period.deadline < cutoff.due_soon)
+    elif f.due == "not_due":
+        q = q.where(Period.deadline >= cutoff.due_soon)
     return q
+
+
+def _cutoffs(f: QueueFilters, today: date, calendar: WorkdayCalendar) -> Cutoffs:
+    """`due_soon` counts the plan's light rule (the overview's yellow), the default without a plan filter."""
+    plan = db.session.get(Plan, f.plan_id) if f.plan_id and f.due else None
+    n = Rules.of(plan.light_rules if plan else None).due_soon_workdays
+    return Cutoffs(overdue_before(today, calendar), due_soon_before(today, n, calendar))
 
 
 def review_queue(f: QueueFilters, *, now: datetime,
@@ -105,18 +133,17 @@ def review_queue(f: QueueFilters, *, now: datetime,
     state (and overdue) under the same filters but any status.
 
     Overdue means at least one working day late (lateness.days_late), on the office calendar."""
-    cutoff = overdue_before(local(now).date(), calendar or office_calendar())
+    cutoff = _cutoffs(f, local(now).date(), calendar or office_calendar())
     page = paginate(
         _filtered(f, cutoff=cutoff)
         .options(selectinload(Report.task), selectinload(Report.department), selectinload(Report.period))
         .order_by(func.coalesce(Report.submitted_at, Report.updated_at), Period.deadline, Task.position, Report.id),
         page=f.page, per_page=f.per_page)
-    counts_q = _filtered(QueueFilters(status=None, department_id=f.department_id, period_key=f.period_key,
-                                      area=f.area, plan_id=f.plan_id), cutoff=cutoff)
-    counts = _state_counts(counts_q)
+    same = {"department_id": f.department_id, "period_key": f.period_key, "area": f.area, "plan_id": f.plan_id,
+            "year": f.year}
+    counts = _state_counts(_filtered(QueueFilters(status=None, **same), cutoff=cutoff))
     overdue = db.session.scalar(select(func.count()).select_from(
-        _filtered(QueueFilters(status=None, department_id=f.department_id, period_key=f.period_key, area=f.area,
-                               plan_id=f.plan_id, overdue=True), cutoff=cutoff).subquery()))
+        _filtered(QueueFilters(status=None, overdue=True, **same), cutoff=cutoff).subquery()))
     counts["overdue"] = overdue or 0
     return page, counts
 
@@ -134,7 +161,10 @@ def queue_choices() -> dict:
     departments = db.session.scalars(
         select(Department).where(Department.id.in_(select(Report.department_id))).order_by(Department.id)).all()
     periods = db.session.scalars(select(Period.key).distinct().order_by(Period.key)).all()
-    areas = db.session.execute(select(OutlineNode.code, OutlineNode.title).where(OutlineNode.level == 2)
+    areas = db.session.execute(select(OutlineNode.code, OutlineNode.title).where(OutlineNode.level == AREA_LEVEL)
                                .order_by(OutlineNode.position)).all()
-    return {"departments": departments, "periods": periods, "areas": areas}
+    plans = db.session.execute(select(Plan.id, Plan.title).where(Plan.id.in_(select(Period.plan_id)))
+                               .order_by(Plan.id)).all()
+    return {"departments": departments, "periods": periods, "areas": areas, "plans": plans,
+            "years": sorted({int(key[:4]) for key in periods if key[:4].isdigit()})}
 

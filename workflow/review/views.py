@@ -91,6 +91,8 @@ def _filters(form: QueueFilterForm, choices: dict) -> services.QueueFilters:
     """Read the GET filters; unknown values are ignored rather than failing the page."""
     areas = {code for code, _title in choices["areas"]}
     departments = {str(d.id): d.id for d in choices["departments"]}
+    plans = {str(plan_id): plan_id for plan_id, _title in choices["plans"]}
+    years = {str(y): y for y in choices["years"]}
     status = form.status.data if form.status.data in {c.value for c in form.status.choices} else "submitted"
     form.status.data = status
     return services.QueueFilters(
@@ -99,6 +101,9 @@ def _filters(form: QueueFilterForm, choices: dict) -> services.QueueFilters:
         period_key=form.period.data if form.period.data in choices["periods"] else None,
         area=form.area.data if form.area.data in areas else None,
         overdue=bool(form.overdue.data),
+        plan_id=plans.get(form.plan.data or ""),
+        year=years.get(form.year.data or ""),
+        due=form.due.data if form.due.data in services.DUE_CHOICES else None,
         page=page_arg(),
         per_page=PER_PAGE,
     )
@@ -125,6 +130,8 @@ def queue():
     form.area.choices = select_choices([("", _("全部领域"))] + [(c, f"{c} {t}") for c, t in choices["areas"]])
     form.department.choices = select_choices([("", _("全部单位"))] + [(d.id, d.name) for d in choices["departments"]])
     form.period.choices = select_choices([("", _("全部周期"))] + [(key, key) for key in choices["periods"]])
+    form.plan.choices = select_choices([("", _("全部方案"))] + list(choices["plans"]))
+    form.year.choices = select_choices([("", _("全部年度"))] + [(y, y) for y in choices["years"]])
     filters = _filters(form, choices)
     page, counts = services.review_queue(filters, now=now, calendar=calendar)
     today = local(now).date()
