@@ -4,7 +4,18 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    false,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, in_clause
@@ -119,6 +130,14 @@ class Escalation(db.Model):
     def can_view(self, user: User) -> bool:
         """The office and leaders; the department's head (read-only). Liaisons get the reminders instead."""
         return user.is_overseer or (user.role == Role.DEPT_HEAD and user.department_id == self.department_id)
+
+    @classmethod
+    def visible_filter(cls, user: User) -> ColumnElement[bool]:
+        if user.is_overseer:
+            return true()
+        if user.role == Role.DEPT_HEAD and user.department_id is not None:
+            return cls.department_id == user.department_id
+        return false()
 
     def can_close(self, user: User) -> bool:
         return user.can_close_escalations() and self.is_open

@@ -106,7 +106,13 @@ LABELS = {
     # The audit trail's entries (AuditEvent.action).
     "audit_action": {"report.submit": _l("提交报告"), "report.approve": _l("审核通过"), "report.return": _l("退回修改"),
                      "attachment.add": _l("上传附件"), "attachment.remove": _l("删除附件"),
-                     "contribution.submit": _l("提交配合情况")},
+                     "contribution.submit": _l("提交配合情况"),
+                     "assignment.publish": _l("下达任务"), "assignment.acknowledge": _l("签收"),
+                     "assignment.request_adjustment": _l("申请调整"), "assignment.transfer": _l("转交其他单位"),
+                     "assignment.adjustment_rejected": _l("调整申请未获同意"),
+                     "escalation.close": _l("办公室关闭督办"), "escalation.settle": _l("报送后督办自动关闭")},
+    # The indicator tracker's verdict on a target (workflow/targets/services.py).
+    "target_status": {"on_track": _l("符合进度"), "off_track": _l("未达进度"), "no_value": _l("暂无数值")},
 }
 
 

@@ -14,3 +14,23 @@ def paginate(query: Select, *, page: int, per_page: int) -> Pagination:
     if pagination.page > 1 and pagination.page > pagination.pages:
         pagination = db.paginate(query, page=max(pagination.pages, 1), per_page=per_page, error_out=False)
     return pagination
+
+
+class ListPagination(Pagination):
+    """db.paginate's page over rows already in memory: lists whose order is computed, not queried (the indicator
+    tracker sorts by how far each target is off track), with the same attributes the pager and the API read."""
+
+    def _query_items(self) -> list:
+        rows = self._query_args["rows"]
+        return rows[self._query_offset:self._query_offset + self.per_page]
+
+    def _query_count(self) -> int:
+        return len(self._query_args["rows"])
+
+
+def paginate_list(rows: list, *, page: int, per_page: int, held: bool = True) -> Pagination:
+    """`paginate` for a list: the page asked for, or (`held`, for pages) the last one when it is past the end;
+    the API answers a page past the end with no items, as its other lists do."""
+    if held:
+        page = min(max(page, 1), max((len(rows) + per_page - 1) // per_page, 1))
+    return ListPagination(page=page, per_page=per_page, max_per_page=None, error_out=False, rows=rows)

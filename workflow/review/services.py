@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from models import Department, OutlineNode, Period, Report, ReportStatus, Task, User
@@ -93,7 +93,7 @@ def _filtered(f: QueueFilters, *, cutoff: date) -> Select:
     if f.period_key:
         q = q.where(Period.key == f.period_key)
     if f.area:
-        q = q.where(or_(Task.code == f.area, Task.code.like(f"{f.area}.%")))
+        q = q.where(Task.in_area(f.area))
     if f.overdue:
         q = q.where(Period.deadline < cutoff, Report.status.in_(OUTSTANDING_REPORT))
     return q
