@@ -16,6 +16,7 @@ first, the furthest off first) and paginated in memory: the order depends on com
 """
 from __future__ import annotations
 
+import enum
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -27,8 +28,15 @@ from models.evaluation import Evaluation
 from workflow.evaluation import scoring
 from workflow.extensions import db
 
-ON_TRACK, OFF_TRACK, NO_VALUE = "on_track", "off_track", "no_value"
-STATUSES = (OFF_TRACK, NO_VALUE, ON_TRACK)   # the order rows are listed in
+
+class TrackStatus(enum.StrEnum):
+    OFF_TRACK = "off_track"
+    NO_VALUE = "no_value"
+    ON_TRACK = "on_track"
+
+
+ON_TRACK, OFF_TRACK, NO_VALUE = TrackStatus.ON_TRACK, TrackStatus.OFF_TRACK, TrackStatus.NO_VALUE
+STATUSES = tuple(TrackStatus)   # the order rows are listed in: off track first
 
 
 @dataclass
@@ -44,7 +52,7 @@ class TrackedTarget:
     due: float | None
     basis: str                             # scoring.due_value's: target / linear / milestone / no_base
     attainment: float | None               # the evaluation's attainment of the latest value, 0–100
-    status: str
+    status: TrackStatus
 
     @property
     def latest(self) -> float | None:
@@ -131,17 +139,19 @@ def _load(plans: list[Plan], *, user: User, year: int,
     return rows, areas
 
 
-def tracker(plans: list[Plan], *, user: User, year: int, area: str | None = None,
-            department_id: int | None = None) -> Tracker:
+def tracker(plans: list[Plan], *, user: User, year: int, area: str | None = None, department_id: int | None = None,
+            strict: bool = False) -> Tracker:
     """The tracker's rows under the filters, off track first (the furthest off first), then those without a
     value, then those on track, each in plan order; the filters' choices are the areas and departments the
-    user's rows have, and an unknown choice is no filter."""
+    user's rows have. A choice that is none of them is no filter on a page (an old link), and (`strict`, the
+    API) a filter that matches nothing."""
     everything, areas = _load(plans, user=user, year=year)
     titles = {code: title for plan_areas in areas.values() for code, title in plan_areas}
     present_areas = {r.area for r in everything if r.area}
     departments = {r.department.id: r.department for r in everything if r.department is not None}
-    area = area if area in present_areas else None
-    department_id = department_id if department_id in departments else None
+    if not strict:
+        area = area if area in present_areas else None
+        department_id = department_id if department_id in departments else None
     rows = [r for r in everything if (area is None or r.area == area)
             and (department_id is None or (r.department is not None and r.department.id == department_id))]
     order = {status: i for i, status in enumerate(STATUSES)}
