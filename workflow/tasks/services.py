@@ -70,7 +70,7 @@ class TaskPage:
 def load_task(task_id: int) -> Task | None:
     return db.session.scalar(select(Task).where(Task.id == task_id).options(
         selectinload(Task.assignments).selectinload(Assignment.department), selectinload(Task.targets),
-        selectinload(Task.plan), selectinload(Task.outline_node)))
+        selectinload(Task.plan)))
 
 
 def task_page(task: Task, *, user: User, now: datetime, audit_page: int = 1) -> TaskPage:
