@@ -65,5 +65,10 @@ class AliasForm(BaseForm):
     submit = SubmitField(_l("添加别名"))
 
 
+class MergeForm(BaseForm):
+    target = StringField(_l("合并到"), validators=[max_length(200)])
+    submit = SubmitField(_l("合并"))
+
+
 class ActionForm(BaseForm):
     """The buttons on the users list (deactivate, reactivate, reset password): just the CSRF token."""

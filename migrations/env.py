@@ -91,6 +91,13 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # batch_alter_table rebuilds a SQLite table (copy, DROP, rename); with foreign keys on, the DROP
+            # cascades and empties every table that references it ON DELETE CASCADE (a task's assignments and
+            # reports). The pragma only takes effect outside a transaction, so it is set before one begins.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # end SQLAlchemy's autobegun transaction: the migrations open their own
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -99,6 +106,12 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
+            if broken:
+                raise RuntimeError(f"migration left rows without their parent: {broken[:5]}")
 
 
 if context.is_offline_mode():

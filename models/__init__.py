@@ -26,6 +26,7 @@ from models.plan import (
                          Target,
                          Task,
 )
+from models.ratelimit import RateLimitCounter
 from models.report import (
                          Attachment,
                          Contribution,
@@ -45,5 +46,5 @@ __all__ = [
     "PlanStatus", "Progress", "Report", "ReportRevision", "ReportStatus", "ReportValue", "Role", "Target",
     "Task", "User", "HolidayEntry", "SchedulerLease", "EmailStatus", "Escalation", "EscalationStatus",
     "OutboxEmail", "Substitute", "DepartmentScore", "Evaluation", "EvaluationFile", "EvaluationStatus",
-    "ScoreAdjustment", "TargetMilestone", "TaskRating",
+    "ScoreAdjustment", "TargetMilestone", "TaskRating", "RateLimitCounter",
 ]

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, select
+from sqlalchemy import Boolean, CheckConstraint, Column, Date, ForeignKey, Integer, String, Table, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -32,6 +32,15 @@ class Role(enum.StrEnum):
 DEPARTMENT_ROLES = (Role.LIAISON, Role.DEPT_HEAD)
 
 
+#: A collective assignee (各区、县级市) and the units it stands for; publishing gives each member its own
+#: assignment in the collective's place.
+department_member = Table(
+    "department_member", db.metadata,
+    Column("collective_id", ForeignKey("department.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", ForeignKey("department.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
 class Department(db.Model):
     __tablename__ = "department"
     __table_args__ = (CheckConstraint(f"kind IN ({in_clause(*DepartmentKind)})", name="kind"),)
@@ -44,9 +53,17 @@ class Department(db.Model):
     aliases: Mapped[list[DepartmentAlias]] = relationship(
         back_populates="department", cascade="all, delete-orphan", order_by="DepartmentAlias.id"
     )
+    members: Mapped[list[Department]] = relationship(
+        secondary=department_member, primaryjoin=lambda: Department.id == department_member.c.collective_id,
+        secondaryjoin=lambda: Department.id == department_member.c.member_id, order_by=lambda: Department.name,
+    )
 
     def __repr__(self) -> str:
         return f"<Department {self.name}>"
+
+    @property
+    def is_collective(self) -> bool:
+        return self.kind == DepartmentKind.COLLECTIVE
 
     @property
     def alias_names(self) -> list[str]:

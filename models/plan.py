@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ColumnElement,
+    Date,
     ForeignKey,
     Integer,
     Numeric,
@@ -147,6 +148,10 @@ class Task(db.Model):
     text: Mapped[str] = mapped_column(Text, default="")
     clause: Mapped[str] = mapped_column(Text, default="")
     position: Mapped[int] = mapped_column(Integer)
+    # 完成时限 as the plan states it: a date (its final deadline) or 持续推进/长期 (ongoing); neither when silent.
+    due: Mapped[date | None] = mapped_column(Date)
+    ongoing: Mapped[bool] = mapped_column(Boolean, default=False)
+    lead_rule: Mapped[str] = mapped_column(String(30), default="")  # how the parser chose the leads
 
     plan: Mapped[Plan] = relationship(back_populates="tasks")
     outline_node: Mapped[OutlineNode | None] = relationship(back_populates="task")
@@ -178,6 +183,11 @@ class Task(db.Model):
     @property
     def implied(self) -> list[Department]:
         return self.departments_with(AssignmentRole.CO, implied=True)
+
+    @property
+    def due_label(self) -> str | None:
+        """'YYYY-MM-DD', 'ongoing' or None: the PlanDraft's `due`."""
+        return "ongoing" if self.ongoing else self.due.isoformat() if self.due else None
 
     @property
     def is_assigned(self) -> bool:

@@ -47,6 +47,28 @@ def test_plan_import_then_export_round_trips(runner):
     assert [t["targets"] for t in exported["tasks"]] == [t["targets"] for t in parsed["tasks"]]
 
 
+def test_due_dates_and_lead_rules_are_stored_exported_and_in_the_api(runner, client, tmp_path):
+    from models import Role
+    from tests.conftest import make_user
+    from workflow.auth.tokens import create_token
+    from workflow.clock import utcnow
+
+    path = tmp_path / "water.txt"
+    path.write_text("测试市节水行动方案\n\n一、重点任务\n"
+                    "（一）推进节水改造。2026年6月底前完成改造方案。（市水务局牵头，市财政局配合）\n"
+                    "（二）加强节水宣传。（市水务局负责，持续推进）\n"
+                    "（三）建立节水档案。（市水务局负责）\n", encoding="utf-8")
+    parsed = run_json(runner, "plan", "parse", str(path))
+    assert [t["due"] for t in parsed["tasks"]] == ["2026-06-30", "ongoing", None]
+    plan_id = run_json(runner, "plan", "import", str(path))["plan_id"]
+    exported = run_json(runner, "plan", "export", str(plan_id))
+    assert [(t["due"], t["lead_rule"]) for t in exported["tasks"]] == [(t["due"], t["lead_rule"])
+                                                                      for t in parsed["tasks"]]
+    _row, token = create_token(make_user(Role.OFFICE), now=utcnow())
+    items = client.get(f"/api/v1/tasks?plan_id={plan_id}", headers={"Authorization": f"Bearer {token}"}).json["items"]
+    assert [t["due"] for t in items] == ["2026-06-30", "ongoing", None]
+
+
 def test_importing_the_same_file_twice_is_refused(runner):
     run_json(runner, "plan", "import", str(FUSHUN))
     result = runner.invoke(args=["plan", "import", str(FUSHUN)])

@@ -569,3 +569,34 @@ def test_a_period_lists_lead_reports_then_contributions_in_plan_order(client, lo
     for kind in ("牵头", "配合"):
         codes = [code for code, _cls, k in rows if k == kind]
         assert codes == sorted(codes, key=positions.get)
+
+
+@pytest.mark.parametrize(("before", "after", "warned"), [("10", "100", True), ("100", "10", True),
+                                                         ("10", "30", False), ("0", "50", False)])
+def test_the_office_is_warned_when_a_value_jumps_against_the_previous_period(client, login_as, plan, clock,
+                                                                           before, after, warned):
+    from workflow.assignments.services import open_all_due_periods
+    from workflow.review.services import approve_report
+
+    report = report_for(plan, "3.4.3")
+    count = report.task.targets[0]
+    liaison, office = liaison_of(HOUSING), make_user(Role.OFFICE, username="reviewer")
+    save_report(report, ReportInput(narrative="一季度", percent_complete="20", progress="on_track",
+                                    values={t.id: "1" for t in report.task.targets} | {count.id: before}),
+                actor=liaison, now=LATER, version=report.version, submit=True)
+    approve_report(report, actor=office, now=LATER)
+    q2_open = datetime(2026, 7, 2, 1, 0, tzinfo=UTC)
+    clock.move_to(q2_open)
+    open_all_due_periods(now=q2_open)
+    q2 = report_for(plan, "3.4.3", "2026Q2", HOUSING)
+    save_report(q2, ReportInput(narrative="二季度", percent_complete="40", progress="on_track",
+                                values={t.id: "1" for t in q2.task.targets} | {count.id: after}),
+                actor=liaison, now=q2_open, version=q2.version, submit=True)
+
+    login_as(Role.OFFICE)
+    html = html_of(client.get(f"/reports/{q2.id}"))
+    assert ("value-jump" in html) is warned
+    if warned:
+        assert re.search(rf"与上期（2026年第一季度：{before}%?）相比变化 10(\.0)? 倍", html)
+    login_as(Role.LIAISON, department=dept(HOUSING))
+    assert "value-jump" not in html_of(client.get(f"/reports/{q2.id}"))  # a check for the reviewer, not a scold

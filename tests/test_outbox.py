@@ -326,6 +326,29 @@ def test_no_server_listening_parks_then_each_message_arrives_once_when_it_comes_
         server.stop()
 
 
+def test_an_hour_without_the_mail_server_then_every_message_arrives_exactly_once(app):
+    """The scheduler's outbox pass every minute, the SMTP server gone for the first hour (the default attempts
+    and backoff), then back: every queued message is delivered once, none parked, none twice."""
+    server = SMTPServer()
+    use_server(app, server.port)
+    people = [person(Role.LIAISON, HOUSING, f"l{i}@zjj.example.gov.cn") for i in range(3)]
+    for i, p in enumerate(people, start=1):
+        overdue_note(p, i)
+    minute = timedelta(minutes=1)
+    assert deliver_pass(now=T0)["failed"] == 3
+    for m in range(1, 60):
+        assert send_due(now=T0 + m * minute)["sent"] == 0
+    assert all(r.status != "parked" for r in outbox_rows())
+    server.start()
+    try:
+        for m in range(60, 180):
+            send_due(now=T0 + m * minute)
+        assert sorted(r["to"][0] for r in server.received) == sorted(p.email for p in people)
+        assert all(r.status == "sent" for r in outbox_rows())
+    finally:
+        server.stop()
+
+
 def test_a_broken_connection_stops_the_batch_instead_of_hammering(app):
     """A server that accepts and hangs up at once: one connection attempt, one failed attempt per message."""
     listener = socket.socket()

@@ -285,6 +285,37 @@ def test_pdf_generation_is_rate_limited(app, client, login_as, evaluation):
     assert client.post(url, data={"kind": "pdf"}).status_code == 429
 
 
+def test_rate_limit_counts_live_in_the_database_shared_by_every_worker(app, database_url):
+    """The production default: a second worker (here a second app, whose limiter starts with empty memory)
+    continues the count the first one began, and a worker restart forgets nothing."""
+    from models import RateLimitCounter
+
+    make_user(Role.OFFICE, username="o1")
+    settings = dict(RATELIMIT_STORAGE_URI="database://", LOGIN_RATE_LIMIT="3 per minute", LOGIN_MAX_FAILURES=1000)
+    first = create_app(_config(database_url, **settings)).test_client()
+    for _ in range(2):
+        assert _login(first, "o1", "wrong").status_code == 200
+    second = create_app(_config(database_url, **settings)).test_client()
+    assert _login(second, "o1", "wrong").status_code == 200
+    assert _login(second, "o1", PASSWORD).status_code == 429
+    assert _login(first, "o1", PASSWORD).status_code == 429
+    counters = db.session.scalars(db.select(RateLimitCounter)).all()
+    assert counters and max(c.hits for c in counters) >= 4
+
+
+def test_expired_rate_limit_windows_are_purged_and_start_again(app):
+    from workflow.ratelimits import DatabaseStorage, purge_expired
+
+    storage = DatabaseStorage("database://")
+    assert [storage.incr("k", 60) for _ in range(3)] == [1, 2, 3]
+    assert storage.get("k") == 3 and storage.get_expiry("k") > NOW.timestamp()
+    assert purge_expired(now=storage.get_expiry("k") - 1) == 0
+    assert purge_expired(now=storage.get_expiry("k") + 1) == 1
+    assert storage.get("k") == 0 and storage.incr("k", 60) == 1
+    storage.clear("k")
+    assert storage.get("k") == 0 and storage.check()
+
+
 # -- item 6: passwords ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("weak", ["12345678", "aaaaaaaa"])

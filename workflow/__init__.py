@@ -55,6 +55,8 @@ def create_app(config: type | dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True,
                     render_item=render_migration_type)
     csrf.init_app(app)
+    import workflow.ratelimits  # noqa: F401  (registers the database:// storage scheme with `limits`)
+
     limiter.init_app(app)
     bootstrap.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(BASE_DIR / "translations"))

@@ -61,8 +61,9 @@ class Config:
     # Strict-Transport-Security max-age; set (e.g. 31536000) only when every request arrives over TLS.
     HSTS_SECONDS = _number("HSTS_SECONDS", 0)
     # Rate limits (Flask-Limiter notation), each per client address and per user; RATELIMIT_STORAGE_URI is
-    # where the counts live: redis://host:6379 in production (memory:// counts per process, docs/security.md).
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # where the counts live: the application's database by default (workflow/ratelimits.py), shared by every
+    # worker and host; redis://host:6379 takes that load off it (memory:// counts per process, docs/security.md).
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "database://")
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "20 per 10 minutes")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
@@ -70,6 +71,9 @@ class Config:
     # Consecutive wrong passwords that lock an account, and for how long (an admin can unlock sooner).
     LOGIN_MAX_FAILURES = _number("LOGIN_MAX_FAILURES", 10)
     LOGIN_LOCKOUT_MINUTES = _number("LOGIN_LOCKOUT_MINUTES", 15)
+    # A reported target value that rises or falls by more than this factor against the department's previous
+    # period is flagged to the office on the report page (0 turns the warning off).
+    VALUE_JUMP_FACTOR = _number("VALUE_JUMP_FACTOR", 3)
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 20 * 1024 * 1024))
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
     DEMO_PLAN_PATH = str(BASE_DIR / "data" / "plans" / "fushun-carbon-peak-plan.txt")
@@ -100,6 +104,7 @@ class TestConfig(Config):
     LOGIN_RATE_LIMIT = "10000 per minute"
     API_RATE_LIMIT = "100000 per minute"
     PDF_RATE_LIMIT = "10000 per minute"
+    RATELIMIT_STORAGE_URI = "memory://"  # tests of the database storage set database:// (tests/test_security.py)
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # fast hashing keeps account-heavy tests quick; never in production
 
 

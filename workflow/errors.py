@@ -5,17 +5,19 @@ refused POST goes back to the page its form was on with the message flashed. Vie
 that what was typed stays use `refused()`."""
 from __future__ import annotations
 
+from contextlib import suppress
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Flask, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
 
 from forms import apply_errors
 from workflow.domain import DomainError, PermissionDenied, ValidationFailed
 from workflow.domain import NotFound as Missing
-from workflow.extensions import db
+from workflow.extensions import db, login_manager
 
 TITLES = {
     400: _l("请求有误"),
@@ -26,7 +28,9 @@ TITLES = {
     413: _l("文件过大"),
     422: _l("内容有误"),
     500: _l("系统错误"),
+    503: _l("系统暂时不可用"),
 }
+RETRY_AFTER_SECONDS = 30
 
 
 def forbid_unless(allowed: bool) -> None:
@@ -111,6 +115,21 @@ def register_error_handlers(app: Flask) -> None:
             return response
         return render_template("errors/error.html", status=status, title=TITLES.get(status, error.name),
                                detail=error.description if status != 404 else ""), status, headers
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: OperationalError):
+        """The database is restarting or unreachable: a 503 that says to retry, never a traceback. The
+        transaction was never committed, so nothing acknowledged is lost; pool_pre_ping reconnects after."""
+        with suppress(SQLAlchemyError):
+            db.session.rollback()
+        app.logger.warning("database unavailable: %s", getattr(error, "orig", error))
+        g._login_user = login_manager.anonymous_user()  # the page must not look the user up
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        if _wants_json():
+            response = problem(503, str(_l("数据库暂时无法连接，请稍后重试。")))
+            response.headers.update(headers)
+            return response
+        return render_template("errors/unavailable.html"), 503, headers
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -11,7 +11,9 @@ import re
 import tempfile
 import unicodedata
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -205,6 +207,21 @@ def write_blob(root: Path, data: bytes) -> tuple[str, Path]:
             Path(tmp).unlink(missing_ok=True)
             raise
     return digest, path
+
+
+def sweep(root: Path, referenced: Iterable[str], *, older_than: datetime) -> list[Path]:
+    """Remove what a process killed between writing a file and committing its row left behind: blobs no row
+    names and half-written temp files, last touched before `older_than` (a request still in flight may be about
+    to commit the row of a newer one). A row never lacks its file: the file is written before the row."""
+    keep = set(referenced)
+    cutoff = older_than.timestamp()
+    removed = []
+    for path in Path(root).glob("*/*/*"):
+        stray = path.name.startswith(".tmp-") or (_SHA256.fullmatch(path.name) and path.name not in keep)
+        if stray and path.is_file() and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def open_stored(root: Path, sha256: str) -> Path:

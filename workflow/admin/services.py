@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select, update
 
-from models import Department, DepartmentAlias, DepartmentKind, Role, User
+from models import Assignment, Department, DepartmentAlias, DepartmentKind, DepartmentScore, Role, User
 from models.audit import record
+from models.org import department_member
 from workflow.auth.passwords import password_problem
 from workflow.domain import PermissionDenied, ValidationFailed, require
 from workflow.extensions import db
@@ -239,3 +240,45 @@ def add_alias(department: Department, alias: str, *, actor: User, now: datetime)
     record("department.add_alias", department, actor=actor, now=now, data={"alias": alias})
     db.session.commit()
     return row
+
+
+def merge_departments(source: Department, target_name: str, *, actor: User, now: datetime) -> Department:
+    """Merge a department into the one it duplicates (two plans spelled one bureau two ways): every row that
+    names the source — assignments, reports, contributions, accounts, escalations, scores, whatever a later
+    table adds — is moved to the target in one transaction, the source's names become the target's aliases, and
+    the source row goes. Refused while both hold a part in one task or a score in one evaluation (a report each
+    for one period cannot become one without someone choosing)."""
+    _require_admin(actor)
+    target = Department.lookup((target_name or "").strip())
+    if target is None:
+        raise ValidationFailed({"target": _("没有名为“%(name)s”的单位。", name=target_name)})
+    if target.id == source.id:
+        raise ValidationFailed({"target": _("不能把单位合并到它自己。")})
+    shared_tasks = db.session.scalars(
+        select(Assignment.task_id).where(Assignment.department_id == source.id)
+        .intersect(select(Assignment.task_id).where(Assignment.department_id == target.id))).all()
+    shared_scores = db.session.scalars(
+        select(DepartmentScore.evaluation_id).where(DepartmentScore.department_id == source.id)
+        .intersect(select(DepartmentScore.evaluation_id).where(DepartmentScore.department_id == target.id))).all()
+    if shared_tasks or shared_scores:
+        raise ValidationFailed({"target": _("两个单位在 %(n)d 项任务或评估中都有分工，不能自动合并：请先改派其中一方。",
+                                            n=len(shared_tasks) + len(shared_scores))})
+    names = [source.name, *source.alias_names]
+    members = department_member.c
+    for mine, other in ((members.member_id, members.collective_id), (members.collective_id, members.member_id)):
+        taken = select(other).where(mine == target.id).scalar_subquery()
+        db.session.execute(delete(department_member).where(mine == source.id, other.in_(taken)))
+    for table in db.metadata.sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column.table.name == Department.__tablename__ and table.name != DepartmentAlias.__tablename__:
+                db.session.execute(update(table).where(fk.parent == source.id).values({fk.parent.name: target.id}))
+    db.session.execute(delete(DepartmentAlias).where(DepartmentAlias.department_id == source.id))
+    db.session.execute(delete(department_member).where((members.member_id == target.id)
+                                                       & (members.collective_id == target.id)))
+    db.session.execute(delete(Department).where(Department.id == source.id))
+    for name in names:
+        db.session.add(DepartmentAlias(department_id=target.id, name=name))
+    record("department.merge", target, actor=actor, now=now, data={"merged": names})
+    db.session.commit()
+    db.session.expire_all()
+    return target

@@ -13,6 +13,7 @@ from forms.admin import (
     ActionForm,
     AliasForm,
     DepartmentForm,
+    MergeForm,
     UserCreateForm,
     UserEditForm,
     UserFilterForm,
@@ -163,14 +164,15 @@ def user_reset_password(user_id: int):
 
 # -- departments -----------------------------------------------------------------------------------------
 
-def _render_departments(form: DepartmentForm, *, alias_errors: dict | None = None, status: int = 200):
+def _render_departments(form: DepartmentForm, *, alias_errors: dict | None = None, merge_errors: dict | None = None,
+                        status: int = 200):
     departments = db.session.scalars(
         select(Department).options(selectinload(Department.aliases)).order_by(Department.kind, Department.id)).all()
     user_counts = dict(db.session.execute(
         select(User.department_id, func.count()).where(User.department_id.is_not(None))
         .group_by(User.department_id)).all())
     return render_template("admin/departments.html", form=form, departments=departments, user_counts=user_counts,
-                           alias_errors=alias_errors or {}), status
+                           alias_errors=alias_errors or {}, merge_errors=merge_errors or {}), status
 
 
 @bp.route("/departments", methods=["GET", "POST"])
@@ -207,3 +209,21 @@ def department_alias(department_id: int):
     flash(_("已为%(d)s添加别名“%(a)s”。", d=department.name, a=form.alias.data), "success")
     return redirect(url_for("admin.departments") + f"#department-{department.id}")
 
+
+
+@bp.post("/departments/<id:department_id>/merge")
+def department_merge(department_id: int):
+    department = db.get_or_404(Department, department_id)
+    form = MergeForm()
+    name = department.name
+    try:
+        if not form.validate():
+            raise ValidationFailed({"target": form.errors.get("target", [_("单位名称有误。")])[0]})
+        target = services.merge_departments(department, form.target.data or "", actor=current_user, now=utcnow())
+    except ValidationFailed as exc:
+        return _render_departments(DepartmentForm(formdata=None),
+                                   merge_errors={department.id: (exc.errors.get("target", exc.message),
+                                                                 form.target.data or "")},
+                                   status=exc.status)
+    flash(_("已把%(d)s合并到%(t)s：任务、报告、账号和历史都已转入，原名保留为别名。", d=name, t=target.name), "success")
+    return redirect(url_for("admin.departments") + f"#department-{target.id}")

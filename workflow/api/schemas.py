@@ -181,11 +181,12 @@ class Department(Out):
     kind: DepartmentKind
     kind_label: Label
     active: bool
+    members: list[str] = Field(description="a collective's member units, which take its place at publish")
 
     @classmethod
     def of(cls, d: models.Department) -> Self:
         return cls(id=d.id, name=d.name, aliases=d.alias_names, kind=d.kind,
-                   kind_label=label("department_kind", d.kind), active=d.active)
+                   kind_label=label("department_kind", d.kind), active=d.active, members=[m.name for m in d.members])
 
 
 # -- plans and tasks -------------------------------------------------------------------------------------
@@ -306,12 +307,13 @@ class Task(Out):
     co: list[str] = Field(description="co-responsible departments (配合)")
     implied: list[str] = Field(description="units named once for the whole plan")
     targets: list[Target]
+    due: str | None = Field(None, description="完成时限: a date (YYYY-MM-DD), 'ongoing' (持续推进/长期) or null")
 
     @classmethod
     def of(cls, t: models.Task) -> Self:
         return cls(id=t.id, plan_id=t.plan_id, code=t.code, title=t.title, text=t.text, clause=t.clause,
                    leads=[d.name for d in t.leads], co=[d.name for d in t.co], implied=[d.name for d in t.implied],
-                   targets=[Target.of(x) for x in t.targets])
+                   targets=[Target.of(x) for x in t.targets], due=t.due_label)
 
 
 # -- the indicator tracker -------------------------------------------------------------------------------

@@ -196,7 +196,8 @@ def list_targets(query: s.TargetQuery):
 @api_route(bp, "get", "/departments", operation_id="listDepartments", summary="departments with aliases and kind",
            tag="plans", response=s.DepartmentPage, query=s.PageQuery)
 def list_departments(query: s.PageQuery):
-    stmt = select(Department).options(selectinload(Department.aliases)).order_by(Department.id)
+    stmt = (select(Department).options(selectinload(Department.aliases), selectinload(Department.members))
+            .order_by(Department.id))
     return s.DepartmentPage.of(_paginate(stmt, query))
 
 

@@ -64,6 +64,7 @@ def publish_plan(plan: Plan, *, actor: User | None, now: datetime, cadence: str 
     db.session.add_all(periods)
     counts: dict[int, dict[str, int]] = {}
     with committed(plan):
+        _expand_collectives(plan, actor=actor, now=now)
         for task in plan.tasks:
             for a in task.assignments:
                 if a.status == AssignmentStatus.DRAFT:
@@ -76,6 +77,34 @@ def publish_plan(plan: Plan, *, actor: User | None, now: datetime, cadence: str 
                          notify=lambda: _tell_published(plan, counts, now=now))
         open_due_periods(plan, now=now)
     return periods
+
+
+def draft_collectives(plan: Plan) -> list[Department]:
+    """The collective assignees (各区、县级市) of a plan not yet published, for the publish page to show what
+    becomes of each: its members take its place, or, with none linked, it stays one assignee."""
+    found = {a.department.id: a.department for t in plan.tasks for a in t.assignments
+             if a.status == AssignmentStatus.DRAFT and a.department.is_collective}
+    return sorted(found.values(), key=lambda d: d.name)
+
+
+def _expand_collectives(plan: Plan, *, actor: User | None, now: datetime) -> None:
+    """A collective assignee (各区、县级市) whose member units the office linked is nobody to report: each
+    member takes its place with the same role, unless the task already names that unit; the substitution is
+    audited on the task. One without members stays a single assignee (its own liaison reports for all)."""
+    for task in plan.tasks:
+        assigned = {a.department_id for a in task.assignments}
+        for collective in [a for a in task.assignments if a.status == AssignmentStatus.DRAFT
+                           and a.department.is_collective and a.department.members]:
+            added = [m for m in collective.department.members if m.id not in assigned]
+            for member in added:
+                task.assignments.append(Assignment(department=member, role=collective.role,
+                                                   implied=collective.implied))
+                assigned.add(member.id)
+            task.assignments.remove(collective)
+            db.session.flush()
+            record("collective_expanded", task, actor=actor, now=now,
+                   data={"collective": collective.department.name, "role": collective.role,
+                         "members": [m.name for m in added]})
 
 
 def _tell_published(plan: Plan, counts: dict[int, dict[str, int]], *, now: datetime) -> None:

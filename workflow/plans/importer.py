@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from flask_babel import gettext as _
@@ -123,7 +123,8 @@ def _add_outline(plan: Plan, roots: list[OutlineNodeDraft]) -> dict[str, Outline
 def _add_task(plan: Plan, d: TaskDraft, position: int, node: OutlineNode | None,
               departments: dict[str, Department]) -> Task:
     task = Task(plan=plan, outline_node=node, code=d.code, title=d.title, text=d.text,
-                clause=d.clause, position=position)
+                clause=d.clause, position=position, lead_rule=d.lead_rule or "", ongoing=d.due == "ongoing",
+                due=date.fromisoformat(d.due) if d.due and d.due != "ongoing" else None)
     db.session.add(task)
     seen: set[int] = set()
     for names, role, implied in ((d.leads, AssignmentRole.LEAD, False), (d.co, AssignmentRole.CO, False),
@@ -180,7 +181,8 @@ def plan_to_draft(plan: Plan) -> PlanDraft:
     tasks, unassigned, seen_depts = [], [], {}
     for t in plan.tasks:
         draft = TaskDraft(code=t.code, title=t.title, text=t.text, leads=names(t.leads), co=names(t.co),
-                          implied=names(t.implied), targets=targets(t.targets), clause=t.clause)
+                          implied=names(t.implied), targets=targets(t.targets), clause=t.clause,
+                          lead_rule=t.lead_rule, due=t.due_label)
         (tasks if t.is_assigned else unassigned).append(draft)
         for a in t.assignments:
             seen_depts.setdefault(a.department.id, a.department)

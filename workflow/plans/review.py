@@ -25,8 +25,11 @@ def _all_tasks(draft: PlanDraft):
     return sorted([*draft.tasks, *draft.unassigned], key=lambda t: code_key(t.code))
 
 
-def review_rows(draft: PlanDraft, values: Mapping[str, str] | None) -> dict:
-    """Rows for the review table; `values` (the submitted form) wins over the draft so nothing typed is lost."""
+def review_rows(draft: PlanDraft, values: Mapping[str, str] | None, suggestions: Mapping | None = None) -> dict:
+    """Rows for the review table; `values` (the submitted form) wins over the draft so nothing typed is lost.
+    `suggestions` maps a department name to the existing department it probably abbreviates (a merge the office
+    ticks, never one made for it)."""
+    suggestions = suggestions or {}
     unassigned = {t.code for t in draft.unassigned}
     tasks = []
     for t in _all_tasks(draft):
@@ -38,7 +41,8 @@ def review_rows(draft: PlanDraft, values: Mapping[str, str] | None) -> dict:
             "lead_rule": LEAD_RULES.get(t.lead_rule, ""),
         })
     departments = [
-        {"dept": d, "index": i, "rename": values.get(f"rename-{i}", d.name) if values else d.name}
+        {"dept": d, "index": i, "rename": values.get(f"rename-{i}", d.name) if values else d.name,
+         "suggestion": suggestions.get(d.name), "merge": bool(values and values.get(f"merge-{i}"))}
         for i, d in enumerate(draft.departments)
     ]
     return {"tasks": tasks, "departments": departments}
@@ -59,7 +63,7 @@ def corrections_from_form(form: Mapping[str, str], draft: PlanDraft) -> tuple[di
         assignments[t.code] = (leads, co)
     renames: dict[str, str] = {}
     for i, d in enumerate(draft.departments):
-        new = form.get(f"rename-{i}", d.name).strip()
+        new = (form.get(f"merge-{i}") or form.get(f"rename-{i}", d.name)).strip()
         if not new:
             errors[f"rename-{i}"] = _("单位名称不能为空。")
         elif len(new) > 200:

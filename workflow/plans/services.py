@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from models import Assignment, AssignmentRole, Department, Plan, Task, User
+from models.audit import record
 from workflow import files
+from workflow.domain import PermissionDenied, ValidationFailed
 from workflow.extensions import db
 from workflow.plans.importer import import_plan, outline_tree  # noqa: F401  (re-exported for views)
 from workflow.plans.parsing import DepartmentDraft, PlanDraft, PlanParseError, parse_plan_bytes
@@ -181,3 +184,39 @@ def departments_overview() -> list[tuple[Department, int, int]]:
     for dept_id, role in db.session.execute(select(Assignment.department_id, Assignment.role)):
         counts[(dept_id, role)] = counts.get((dept_id, role), 0) + 1
     return [(d, counts.get((d.id, "lead"), 0), counts.get((d.id, "co"), 0)) for d in depts]
+
+
+def _unit_names(text: str) -> list[str]:
+    """Names typed one per line or after commas; a chunk that names a unit as a whole is kept whole even when it
+    holds a 、 (各区、县级市), otherwise 、 separates names too."""
+    chunks = [c.strip() for c in re.split(r"[，,；;\n]", text) if c.strip()]
+    return [n for c in chunks for n in ([c] if Department.lookup(c) else split_names(c))]
+
+
+def set_members(collective: Department, text: str, *, actor: User, now: datetime) -> list[Department]:
+    """Link the units a collective assignee stands for (the office names them once; every plan published after
+    that gives each member its own assignment). Unknown names, the collective itself or another collective
+    are a field error and nothing changes."""
+    if not actor.can_import_plans():
+        raise PermissionDenied(_("只有领导小组办公室可以关联成员单位。"))
+    if not collective.is_collective:
+        raise ValidationFailed({"members": _("只有集合单位才有成员单位。")})
+    members, unknown, refused = [], [], []
+    for name in dict.fromkeys(_unit_names(text)):
+        dept = Department.lookup(name)
+        if dept is None:
+            unknown.append(name)
+        elif dept.id == collective.id or dept.is_collective:
+            refused.append(name)
+        elif dept not in members:
+            members.append(dept)
+    if unknown:
+        raise ValidationFailed({"members": _("没有这些单位：%(names)s（请先导入或核对名称）", names="、".join(unknown))})
+    if refused:
+        raise ValidationFailed({"members": _("成员单位不能是集合单位：%(names)s", names="、".join(refused))})
+    before = [m.name for m in collective.members]
+    collective.members = members
+    record("members_set", collective, actor=actor, now=now,
+           data={"before": before, "after": [m.name for m in members]})
+    db.session.commit()
+    return members

@@ -2,14 +2,17 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from forms.plans import PlanConfirmForm, PlanUploadForm
+from forms import apply_errors
+from forms.plans import MembersForm, PlanConfirmForm, PlanUploadForm
 from models import Department
 from workflow.clock import utcnow
+from workflow.domain import ValidationFailed
 from workflow.errors import forbid_unless
 from workflow.extensions import db
 from workflow.plans import services
 from workflow.plans.importer import PlanImportError, find_plan_by_sha
 from workflow.plans.parsing import PlanParseError, read_plan_bytes
+from workflow.plans.registry import suggested_matches
 from workflow.plans.review import corrections_from_form, review_rows
 
 bp = Blueprint("plans", __name__, url_prefix="/plans")
@@ -65,7 +68,8 @@ def review(key: str):
                 return redirect(url_for("plans.show", plan_id=plan.id))
     return render_template(
         "plans/review.html", form=form, draft=draft, filename=filename, key=key,
-        source=read_plan_bytes(data, filename), rows=review_rows(draft, values), errors=errors,
+        source=read_plan_bytes(data, filename), errors=errors,
+        rows=review_rows(draft, values, suggested_matches([d.name for d in draft.departments])),
         duplicate=duplicate,
     )
 
@@ -85,9 +89,23 @@ def departments():
     return render_template("plans/departments.html", rows=services.departments_overview())
 
 
-@bp.route("/departments/<id:department_id>")
+@bp.route("/departments/<id:department_id>", methods=["GET", "POST"])
 @login_required
 def department(department_id: int):
     dept = db.session.get(Department, department_id) or abort(404)
     forbid_unless(dept.visible_to(current_user))
-    return render_template("plans/department.html", department=dept, items=services.department_tasks(dept))
+    form = MembersForm(data={"members": "、".join(m.name for m in dept.members)}) if dept.is_collective else None
+    status = 200
+    if request.method == "POST":
+        forbid_unless(form is not None and current_user.can_import_plans())
+        if form.validate_on_submit():
+            try:
+                services.set_members(dept, form.members.data or "", actor=current_user, now=utcnow())
+            except ValidationFailed as exc:
+                apply_errors(form, exc.errors)
+                status = 422
+            else:
+                flash(_("已保存成员单位。"), "success")
+                return redirect(url_for("plans.department", department_id=dept.id), 303)
+    return render_template("plans/department.html", department=dept, items=services.department_tasks(dept),
+                           members_form=form), status

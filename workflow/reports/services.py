@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from models import (
     AssignmentRole,
     Attachment,
     Contribution,
+    Period,
     Progress,
     Report,
     ReportRevision,
@@ -118,6 +119,37 @@ def _out_of_bounds(target, number: Decimal) -> str | None:
     if target.unit == "%" and number > top:
         return _("“%(metric)s”是百分比，当前值应在 0 到 %(top)s 之间。", metric=metric, top=format(top.normalize(), "f"))
     return None
+
+
+def previous_values(report: Report) -> dict[int, tuple[Decimal, str]]:
+    """Per target: the value the department gave in its latest earlier period, with that period's label."""
+    rows = db.session.execute(
+        select(ReportValue.target_id, ReportValue.value, Period.label)
+        .join(Report, ReportValue.report_id == Report.id).join(Period, Report.period_id == Period.id)
+        .where(Report.task_id == report.task_id, Report.department_id == report.department_id,
+               Period.start < report.period.start, ReportValue.value.is_not(None))
+        .order_by(Period.start.desc())
+    )
+    found: dict[int, tuple[Decimal, str]] = {}
+    for target_id, value, label in rows:
+        found.setdefault(target_id, (value, label))
+    return found
+
+
+def value_jumps(report: Report, previous: dict[int, tuple[Decimal, str]]) -> dict[int, Decimal]:
+    """Targets whose value rose or fell by more than VALUE_JUMP_FACTOR against the previous period, with the
+    factor: a typo (an extra zero, a percentage typed as a count) is plausible on its own but not beside last
+    quarter's figure, so the office is warned before it approves. Zero on either side has no factor."""
+    limit = Decimal(str(current_app.config.get("VALUE_JUMP_FACTOR") or 0))
+    jumps = {}
+    for target_id, (before, _label) in previous.items():
+        now_value = report.value_for(target_id)
+        if limit <= 0 or now_value is None or before is None or now_value <= 0 or before <= 0:
+            continue
+        factor = max(now_value, before) / min(now_value, before)
+        if factor > limit:
+            jumps[target_id] = factor.quantize(Decimal("0.1"))
+    return jumps
 
 
 def snapshot(report: Report) -> dict:
@@ -267,6 +299,12 @@ def remove_attachment(attachment: Attachment, *, actor: User, now: datetime) -> 
                data={"attachment_id": attachment.id, "sha256": attachment.sha256})
         db.session.commit()
     return attachment
+
+
+def sweep_attachments(*, now: datetime) -> int:
+    """The scheduler's housekeeping: attachment files without a row, an hour old (see files.sweep)."""
+    referenced = db.session.scalars(select(Attachment.sha256).distinct())
+    return len(files.sweep(upload_root(), referenced, older_than=now - timedelta(hours=1)))
 
 
 def attachment_path(attachment: Attachment) -> Path:

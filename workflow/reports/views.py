@@ -24,7 +24,6 @@ from models import (
     Period,
     Report,
     ReportStatus,
-    ReportValue,
     Task,
 )
 from workflow import files
@@ -107,21 +106,6 @@ def _own_department_liaison(item: Report | Contribution) -> bool:
     return current_user.is_liaison_of(item.department_id)
 
 
-def previous_values(report: Report) -> dict[int, tuple[str, str]]:
-    """Per target: the value the department gave in its latest earlier period, with that period's label."""
-    rows = db.session.execute(
-        select(ReportValue.target_id, ReportValue.value, Period.label)
-        .join(Report, ReportValue.report_id == Report.id).join(Period, Report.period_id == Period.id)
-        .where(Report.task_id == report.task_id, Report.department_id == report.department_id,
-               Period.start < report.period.start, ReportValue.value.is_not(None))
-        .order_by(Period.start.desc())
-    )
-    found: dict[int, tuple[str, str]] = {}
-    for target_id, value, label in rows:
-        found.setdefault(target_id, (plain_number(value), label))
-    return found
-
-
 def audit_trail(object_type: str, object_id: int) -> list[AuditEvent]:
     return list(db.session.scalars(
         select(AuditEvent).where(AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
@@ -151,11 +135,13 @@ def render_report(report: Report, *, form: ReportForm | None = None, upload_form
     if upload_form is None and editable:
         upload_form = AttachmentForm(formdata=None)
     contributions = services.contributions_for(report)
+    previous = services.previous_values(report)
     return render_template(
         "reports/show.html", report=report, task=report.task, period=report.period, form=form,
         editable=editable, conflict=conflict, upload_form=upload_form,
         saved_values={t.id: plain_number(report.value_for(t.id)) for t in report.task.targets},
-        previous=previous_values(report),
+        previous={tid: (plain_number(value), label) for tid, (value, label) in previous.items()},
+        jumps=services.value_jumps(report, previous) if current_user.can_review(report) else {},
         contributions=contributions,
         attachments=[a for a in report.attachments if not a.removed],
         trail=audit_trail("report", report.id),

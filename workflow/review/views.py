@@ -288,7 +288,8 @@ def publish(plan_id: int):
     no_data_years = missing_years(s.deadline for s in specs)
     return render_template("review/publish.html", plan=plan, form=form, specs=specs, today=today,
                            warning=calendar_warning(no_data_years), no_data_years=set(no_data_years),
-                           cadence_names=dict(CADENCE_CHOICES)), status
+                           cadence_names=dict(CADENCE_CHOICES),
+                           collectives=assignments.draft_collectives(plan)), status
 
 
 # -- periods and their deadlines ---------------------------------------------------------------------------

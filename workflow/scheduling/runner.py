@@ -58,8 +58,13 @@ WORK_JOBS = (REMINDERS_JOB, OUTBOX_JOB)
 
 
 def reminders_body(*, now: datetime):
+    from workflow.ratelimits import purge_expired
+    from workflow.reports.services import sweep_attachments
     from workflow.scheduling.reminders import run_reminders
 
+    # housekeeping beside the pass: rate-limit windows that ran out, files a killed request left without a row
+    purge_expired()
+    sweep_attachments(now=now)
     return run_reminders(now=now)
 
 
