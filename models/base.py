@@ -2,7 +2,7 @@
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import ColumnElement, DateTime, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION = {
@@ -45,6 +45,13 @@ class UTCDateTime(TypeDecorator):
 def in_clause(*values: str) -> str:
     """SQL list for CHECK constraints that mirror a Python enum of state names."""
     return ", ".join(f"'{v}'" for v in values)
+
+
+def contains(column, text: str) -> ColumnElement[bool]:
+    """`column ILIKE '%text%'` with LIKE's wildcards in `text` escaped, so what a user typed is looked for as
+    typed (`100%`, `A_1`): the text filters of lists, the API and search."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return column.ilike(pattern, escape="\\")
 
 
 def render_migration_type(type_: str, obj, autogen_context):

@@ -133,6 +133,7 @@ class Escalation(db.Model):
 
     @classmethod
     def visible_filter(cls, user: User) -> ColumnElement[bool]:
+        """can_view as a where-clause (the department's home lists its open escalations to its head)."""
         if user.is_overseer:
             return true()
         if user.role == Role.DEPT_HEAD and user.department_id is not None:

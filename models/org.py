@@ -6,7 +6,19 @@ from datetime import date, datetime
 
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, Column, Date, ForeignKey, Integer, String, Table, select
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    ColumnElement,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    select,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -72,6 +84,11 @@ class Department(db.Model):
     def visible_to(self, user: User) -> bool:
         """Its tasks, reports and evaluation: everyone who sees everything, and its own people."""
         return user.sees_everything or user.department_id == self.id
+
+    @classmethod
+    def visible_filter(cls, user: User) -> ColumnElement[bool]:
+        """visible_to as a where-clause (search): a department's people find their own department only."""
+        return true() if user.sees_everything else cls.id == (user.department_id or -1)
 
     @classmethod
     def lookup(cls, name: str) -> Department | None:

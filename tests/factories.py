@@ -30,8 +30,14 @@ LATER_DAYS = 3  # a few days after publishing, before the 2026Q1 deadline (2026-
 
 
 def published_fushun(now: datetime = PUBLISH_AT, first_period: str = "2026Q1"):
-    plan = import_text_plan(FUSHUN, FUSHUN.name)
-    office = make_user(Role.OFFICE, username="office1")
+    return published_plan(FUSHUN, FUSHUN.name, now=now, first_period=first_period)
+
+
+def published_plan(text, filename: str, *, now: datetime = PUBLISH_AT, first_period: str = "2026Q1"):
+    """A plan (its text or path) imported and published by the office: (plan, office user)."""
+    plan = import_text_plan(text, filename)
+    office = (db.session.scalar(select(User).where(User.username == "office1"))
+              or make_user(Role.OFFICE, username="office1"))
     publish_plan(plan, actor=office, now=now, first_period=first_period)
     return plan, office
 

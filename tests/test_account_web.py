@@ -91,7 +91,7 @@ def test_inbox_newest_first_unread_bold_and_mark_read(client, login_as):
     assert [int(i) for i in re.findall(r'id="n(\d+)"', html)] == [n.id for n in reversed(notes)]
     assert html.count('class="list-group-item d-flex gap-3 align-items-start unread"') == 3
     assert "未读 3 条" in html and f'id="n{theirs.id}"' not in html
-    assert '<span class="badge text-bg-warning">3</span>' in html_of(client.get("/my/tasks"))  # the nav badge
+    assert '<span class="badge text-bg-warning">3</span>' in html_of(client.get("/my/"))  # the nav badge
 
     response = client.post("/account/inbox/read", data={"ids": [notes[0].id, theirs.id]})
     assert response.status_code == 302

@@ -131,10 +131,10 @@ def test_a_deactivated_user_loses_a_session_it_already_has(client, login_as):
     from workflow.clock import utcnow
 
     liaison = login_as(Role.LIAISON, department="市住房城乡建设局")
-    assert client.get("/my/tasks").status_code == 200
+    assert client.get("/my/").status_code == 200
     deactivate_user(liaison, actor=make_user(Role.ADMIN, username="root"), now=utcnow())
     g.pop("_login_user", None)  # the tests share one app context; a real next request loads the user afresh
-    response = client.get("/my/tasks")
+    response = client.get("/my/")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 

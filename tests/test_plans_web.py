@@ -108,7 +108,7 @@ def test_same_file_cannot_be_imported_twice(client, login_as):
 def test_liaison_sees_own_tasks_lead_first(client, login_as, fushun_plan):
     dept = Department.lookup("市住房城乡建设局")
     login_as(Role.LIAISON, department=dept)
-    html = client.get("/my/tasks").get_data(as_text=True)
+    html = client.get("/my/").get_data(as_text=True)
     assert "3.4.3" in html
     codes = re.findall(r'<td class="text-nowrap"><a [^>]*task-link[^>]*>([\d.]+)</a></td>', html)
     lead_codes = {t.code for t in fushun_plan.tasks if dept in t.leads}

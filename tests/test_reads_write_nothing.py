@@ -51,13 +51,15 @@ def test_get_pages_write_nothing_once_the_scheduler_opened_the_period(client, lo
         api = {"Authorization": f"Bearer {token}"}
         client.get("/api/v1/me", headers=api)   # the token's last-used stamp is written once a minute at most
         login_as(Role.LIAISON, department=HOUSING)
-        liaison_pages = ("/reports/", f"/reports/{report.id}", "/targets/", f"/tasks/{report.task_id}")
+        liaison_pages = ("/reports/", f"/reports/{report.id}", "/my/", "/search?q=建筑", "/targets/",
+                         f"/tasks/{report.task_id}")
         for url in liaison_pages:
             assert client.get(url).status_code == 200
             assert writes_during(lambda url=url: client.get(url)) == [], url
         client.post("/logout")
         client.post("/login", data={"username": office.username, "password": PASSWORD})
-        for url in ("/review/", "/review/?status=all&overdue=y", "/reports/", "/targets/", f"/tasks/{report.task_id}"):
+        for url in ("/review/", "/review/?status=all&overdue=y", "/reports/", "/search?q=碳达峰", "/targets/",
+                    f"/tasks/{report.task_id}"):
             assert writes_during(lambda url=url: client.get(url)) == [], url
         for url in ("/api/v1/reports?per_page=200", "/api/v1/reports?overdue=true", "/api/v1/contributions",
                     "/api/v1/targets"):

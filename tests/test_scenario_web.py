@@ -47,7 +47,7 @@ def test_publish_report_contribute_return_resubmit_approve(app):
     with time_machine.travel(PUBLISH_AT.replace(day=1 + LATER_DAYS), tick=False):
         # the housing liaison acknowledges 3.4.3 from 我的任务
         housing_web = login(app, housing)
-        html = housing_web.get("/my/tasks").get_data(as_text=True)
+        html = housing_web.get("/my/").get_data(as_text=True)
         task = next(t for t in plan.tasks if t.code == "3.4.3")
         assignment = next(a for a in task.assignments if a.department.name == HOUSING)
         assert f"/assignments/{assignment.id}/acknowledge" in html
@@ -126,4 +126,4 @@ def test_publish_report_contribute_return_resubmit_approve(app):
         assert transport_web.get(f"/reports/{report.id}").status_code == 403
         listing = transport_web.get("/reports/").get_data(as_text=True)
         assert f"/reports/{report.id}\"" not in listing and "3.4.3" not in listing
-        assert Department.lookup(TRANSPORT).name in transport_web.get("/my/tasks").get_data(as_text=True)
+        assert Department.lookup(TRANSPORT).name in transport_web.get("/my/").get_data(as_text=True)

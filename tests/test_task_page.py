@@ -165,5 +165,5 @@ def test_every_page_naming_a_task_links_to_it(client, world):
             response = client.get(url)
             assert response.status_code == 200 and link in response.get_data(as_text=True), url
         _login(client, liaison_of(HOUSING))
-        for url in ("/my/tasks", "/reports/"):
+        for url in ("/my/", "/reports/", f"/search?q={task.code}"):
             assert link in client.get(url).get_data(as_text=True), url

@@ -15,6 +15,7 @@ from models.base import render_migration_type
 from workflow.config import BASE_DIR, Config
 from workflow.escalations import effects as escalation_effects  # noqa: F401  (registers its transition effects with the package)
 from workflow.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
+from workflow.search import schema as search_schema
 from workflow.security import init_headers, init_secret_key
 
 
@@ -53,7 +54,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     app.url_map.converters["id"] = IdConverter
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True,
-                    render_item=render_migration_type)
+                    render_item=render_migration_type, include_name=search_schema.include_name)
     csrf.init_app(app)
     import workflow.ratelimits  # noqa: F401  (registers the database:// storage scheme with `limits`)
 
@@ -105,12 +106,13 @@ def _register_blueprints(app: Flask) -> None:
     from workflow.plans.views import bp as plans_bp
     from workflow.reports.views import bp as reports_bp
     from workflow.review.views import bp as review_bp
+    from workflow.search.views import bp as search_bp
     from workflow.settings.views import bp as settings_bp
     from workflow.targets.views import bp as targets_bp
     from workflow.tasks.views import bp as tasks_bp
 
     for bp in (auth_bp, dashboard_bp, plans_bp, assignments_bp, reports_bp, review_bp, admin_bp, mailbox_bp,
-               account_bp, api_bp, escalations_bp, settings_bp, evaluation_bp, targets_bp, tasks_bp):
+               account_bp, api_bp, escalations_bp, settings_bp, evaluation_bp, search_bp, targets_bp, tasks_bp):
         app.register_blueprint(bp)
 
 

@@ -101,6 +101,7 @@ LABELS = {
     "weekday": dict(enumerate((_l("周一"), _l("周二"), _l("周三"), _l("周四"), _l("周五"), _l("周六"), _l("周日")))),
     "submission": {"submitted": _l("已报送"), "missing": _l("未报送")},
     "item_kind": {"report": _l("报告"), "contribution": _l("配合情况")},
+    "search_kind": {"task": _l("任务"), "report": _l("报告"), "department": _l("单位")},
     # A transition's verb, as in “cannot <action>” (reports and contributions).
     "action": {"submit": _l("提交"), "approve": _l("审核通过"), "return": _l("退回修改")},
     # The audit trail's entries (AuditEvent.action).

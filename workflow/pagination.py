@@ -1,18 +1,32 @@
 """One page of a list: Flask-SQLAlchemy's db.paginate, held to the pages that exist."""
 from __future__ import annotations
 
-from flask_sqlalchemy.pagination import Pagination
+from flask_sqlalchemy.pagination import Pagination, SelectPagination
 from sqlalchemy import Select
 
 from workflow.extensions import db
 
 
-def paginate(query: Select, *, page: int, per_page: int) -> Pagination:
+class RowPagination(SelectPagination):
+    """A page of rows of several columns (db.paginate gives the first column's values only)."""
+
+    def _query_items(self) -> list:
+        select = self._query_args["select"].limit(self.per_page).offset(self._query_offset)
+        return list(self._query_args["session"].execute(select).all())
+
+
+def paginate(query: Select, *, page: int, per_page: int, rows: bool = False) -> Pagination:
     """The page asked for, or the last one when it is past the end (an old link after rows went away, a typed
-    number): a list page never shows an empty page while there are rows. `page` comes from converters.page_arg."""
-    pagination = db.paginate(query, page=max(page, 1), per_page=per_page, error_out=False)
+    number): a list page never shows an empty page while there are rows. `page` comes from converters.page_arg.
+    With `rows`, a select of plain columns (a search's union of kinds and ids) gives Row tuples as items."""
+    kind = RowPagination if rows else SelectPagination
+
+    def one(number: int) -> Pagination:  # what db.paginate(query, error_out=False) builds
+        return kind(select=query, session=db.session(), page=number, per_page=per_page, error_out=False)
+
+    pagination = one(max(page, 1))
     if pagination.page > 1 and pagination.page > pagination.pages:
-        pagination = db.paginate(query, page=max(pagination.pages, 1), per_page=per_page, error_out=False)
+        pagination = one(max(pagination.pages, 1))
     return pagination
 
 

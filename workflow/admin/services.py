@@ -14,6 +14,7 @@ from sqlalchemy import Select, delete, func, or_, select, update
 
 from models import Assignment, Department, DepartmentAlias, DepartmentKind, DepartmentScore, Role, User
 from models.audit import record
+from models.base import contains
 from models.org import department_member
 from workflow.auth.passwords import password_problem
 from workflow.domain import PermissionDenied, ValidationFailed, require
@@ -191,9 +192,7 @@ def users_query(f: UserFilters) -> Select:
         q = q.where(User.active.is_(f.active))
     text = (f.q or "").strip()
     if text:
-        like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        q = q.where(or_(User.username.ilike(like, escape="\\"), User.display_name.ilike(like, escape="\\"),
-                        User.email.ilike(like, escape="\\")))
+        q = q.where(or_(contains(User.username, text), contains(User.display_name, text), contains(User.email, text)))
     return q
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from models import Assignment, AuditEvent, Department, Period, Plan, Report, Task, User
+from models.base import contains
 from workflow.extensions import db
 
 
@@ -19,9 +20,7 @@ def visible_tasks(user: User, *, plan_id: int | None = None, department: Departm
     if department is not None:
         stmt = stmt.where(Task.has_department(department.id))
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(or_(Task.code == q, Task.title.like(pattern, escape="\\"),
-                              Task.text.like(pattern, escape="\\")))
+        stmt = stmt.where(or_(Task.code == q, contains(Task.title, q), contains(Task.text, q)))
     return stmt.order_by(Task.plan_id, Task.position, Task.id)
 
 

@@ -1,4 +1,4 @@
-"""Assignments, the liaison's side: 签收 and 申请调整 from 我的任务.
+"""Assignments, the liaison's side: 签收 and 申请调整 from the task list of the department's home.
 
 The office's routes (the adjustment requests it decides) live in office_views.py on the same blueprint
 (imported by workflow.review.views, so they exist before the blueprint is registered).
@@ -12,8 +12,8 @@ from flask_login import current_user, login_required
 from models import Assignment
 from workflow.assignments import services
 from workflow.clock import utcnow
-from workflow.converters import parse_version
-from workflow.dashboard.views import render_my_tasks
+from workflow.converters import page_arg, parse_version
+from workflow.dashboard.views import render_department_home
 from workflow.domain import Conflict, ValidationFailed
 from workflow.errors import forbid_unless, refused
 from workflow.extensions import db
@@ -27,16 +27,22 @@ def _assignment_or_abort(assignment_id: int) -> Assignment:
     return assignment
 
 
+def _page() -> int:
+    """The page of the home's task list the form was on (its hidden `page` field)."""
+    return page_arg(request.form)
+
+
 def _back(assignment: Assignment):
-    return redirect(url_for("dashboard.my_tasks", _anchor=f"a{assignment.id}"))
+    page = _page()
+    return redirect(url_for("dashboard.department_home", page=page if page > 1 else None, _anchor=f"a{assignment.id}"))
 
 
 @bp.route("/")
 @login_required
 def index():
-    """Where notifications about assignments point: the department's 我的任务, or the office's requests."""
+    """Where notifications about assignments point: the department's home, or the office's requests."""
     if current_user.department_id is not None and not current_user.sees_everything:
-        return redirect(url_for("dashboard.my_tasks"))
+        return redirect(url_for("dashboard.department_home", _anchor="tasks"))
     if current_user.is_reviewer:
         return redirect(url_for("assignments.adjustments"))
     return redirect(url_for("dashboard.home"))
@@ -48,9 +54,9 @@ def acknowledge(assignment_id: int):
     assignment = _assignment_or_abort(assignment_id)
     try:
         services.acknowledge(assignment, actor=current_user, now=utcnow(), version=parse_version(request.form.get("version")))
-    except Conflict as exc:  # acknowledged meanwhile (or a stale page): 我的任务 as it is now, with the message
+    except Conflict as exc:  # acknowledged meanwhile (or a stale page): the home as it is now, with the message
         refused(exc)
-        return render_my_tasks(status=exc.status)
+        return render_department_home(page=_page(), status=exc.status)
     flash(_("已签收任务 %(code)s。", code=assignment.task.code), "success")
     return _back(assignment)
 
@@ -63,7 +69,8 @@ def adjust(assignment_id: int):
     try:
         services.request_adjustment(assignment, reason=typed["reason"], proposed_department=typed["proposed_department"],
                                     actor=current_user, now=utcnow(), version=parse_version(request.form.get("version")))
-    except (ValidationFailed, Conflict) as exc:  # back on 我的任务 with what was typed; 403/404 as such
-        return render_my_tasks(adjust={"id": assignment.id, "values": typed, "errors": refused(exc)}, status=exc.status)
+    except (ValidationFailed, Conflict) as exc:  # back on the home with what was typed; 403/404 as such
+        return render_department_home(page=_page(), adjust={"id": assignment.id, "values": typed,
+                                                            "errors": refused(exc)}, status=exc.status)
     flash(_("已提交任务 %(code)s 的调整申请，等待领导小组办公室处理。", code=assignment.task.code), "success")
     return _back(assignment)

@@ -19,7 +19,7 @@ from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
 
 __all__ = ["ON_TIME", "OUTSTANDING_REPORT", "Lateness", "days_late", "first_handed_in", "is_outstanding",
-           "lateness", "overdue_before", "resubmission_due"]
+           "lateness", "overdue_before", "resubmission_due", "workdays_left"]
 
 OUTSTANDING_REPORT = (ReportStatus.DRAFT, ReportStatus.RETURNED)
 
@@ -43,6 +43,13 @@ ON_TIME = Lateness(0, 0)
 def lateness(deadline: date, day: date, calendar: WorkdayCalendar) -> Lateness:
     """How far ``day`` is past ``deadline`` (nothing when on or before it)."""
     return Lateness(calendar.workdays_between(deadline, day), max((day - deadline).days, 0))
+
+
+def workdays_left(deadline: date, today: date, calendar: WorkdayCalendar) -> int:
+    """Working days from today up to the deadline (the twin of lateness, before it): 0 when it is due today or
+    already past, 1 when it is due on the next working day. The reminders' "due soon" and the pages' "还剩 N 个
+    工作日" both count this."""
+    return calendar.workdays_between(today, deadline)
 
 
 def is_outstanding(item: Report | Contribution) -> bool:

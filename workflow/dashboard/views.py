@@ -1,13 +1,15 @@
-"""The start page and 我的任务: a department's assignments with their status, 签收 and 申请调整."""
+"""The start page: the department's home (本单位首页) for liaisons and heads, where 签收 and 申请调整 are answered
+in its task list; everyone else goes on to their own first page."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from models import AdjustmentRequest, Assignment, AssignmentRole, Department, Role, Task
-from workflow.extensions import db
+from models import Role
+from workflow.assignments.services import open_all_due_periods
+from workflow.clock import utcnow
+from workflow.converters import page_arg
+from workflow.dashboard import services
 
 bp = Blueprint("dashboard", __name__)
 
@@ -16,38 +18,32 @@ bp = Blueprint("dashboard", __name__)
 @login_required
 def home():
     if current_user.role in (Role.LIAISON, Role.DEPT_HEAD) and current_user.department_id is not None:
-        return redirect(url_for("dashboard.my_tasks"))
+        return redirect(url_for("dashboard.department_home"))
     if current_user.is_reviewer:
         return redirect(url_for("review.queue"))
     return redirect(url_for("plans.index"))
 
 
-def department_assignments(department: Department) -> list[Assignment]:
-    """The department's assignments (transferred ones too, as history), lead first, each in plan order, with
-    everything the page shows loaded up front."""
-    task = selectinload(Assignment.task)
-    return list(db.session.scalars(
-        select(Assignment).join(Task).where(Assignment.department_id == department.id)
-        .options(task.selectinload(Task.assignments).selectinload(Assignment.department),
-                 task.selectinload(Task.targets), task.selectinload(Task.plan),
-                 selectinload(Assignment.adjustments).selectinload(AdjustmentRequest.proposed_department))
-        .order_by(Assignment.role != AssignmentRole.LEAD, Task.plan_id, Task.position, Assignment.id)
-    ))
-
-
-def render_my_tasks(*, adjust: dict | None = None, status: int = 200):
+def render_department_home(*, page: int, adjust: dict | None = None, status: int = 200):
     """The page; `adjust` re-opens one assignment's 申请调整 form with what was typed and the field errors."""
-    dept = current_user.department
-    if dept is None:
+    if current_user.department is None or current_user.sees_everything:
         abort(404)
-    assignments = department_assignments(dept)
-    names = db.session.scalars(select(Department.name).where(Department.active.is_(True))
-                               .order_by(Department.name)).all()
-    return render_template("dashboard/my_tasks.html", department=dept, items=[(a, a.task) for a in assignments],
-                           department_names=names, adjust=adjust or {}), status
+    now = utcnow()
+    open_all_due_periods(now=now)  # a period begun since the scheduler's last pass (idempotent, else one SELECT)
+    home = services.department_home(current_user, now=now, page=page)
+    return render_template("dashboard/home.html", home=home, department=home.department,
+                           department_names=services.department_names(), adjust=adjust or {}), status
+
+
+@bp.route("/my/")
+@login_required
+def department_home():
+    return render_department_home(page=page_arg())
 
 
 @bp.route("/my/tasks")
 @login_required
 def my_tasks():
-    return render_my_tasks()
+    """The old address of the task list, now the home's last section (kept for bookmarks and old messages)."""
+    page = page_arg()
+    return redirect(url_for("dashboard.department_home", page=page if page > 1 else None, _anchor="tasks"))

@@ -35,7 +35,7 @@ from models import (
 )
 from workflow import notify
 from workflow.assignments.services import open_due_periods
-from workflow.calendar.lateness import days_late, lateness, resubmission_due
+from workflow.calendar.lateness import days_late, lateness, resubmission_due, workdays_left
 from workflow.calendar.office import office_calendar
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
@@ -139,7 +139,7 @@ def _ladder(p: Pass, subject: Subject, deadline: date, rules: dict, *, returned:
     if p.today < deadline:
         if returned:
             return
-        left = p.cal.workdays_between(p.today, deadline)
+        left = workdays_left(deadline, p.today, p.cal)
         if left <= rules["due_soon_workdays"]:
             p.send(liaisons, kind="due_soon", level=0, key=f"due_soon:{subject.key}", subject=subject,
                    title=f"【即将到期】{what}将于 {deadline:%Y-%m-%d} 截止",

@@ -1,0 +1,210 @@
+"""The department's home (本单位首页) as a liaison and a head find it on a Monday after the first deadline: what is
+due this period in how many working days, what was returned and why, the contributions owed to another lead,
+what is overdue and under escalation, the task list with each task's history; nothing of another department;
+and a number of statements that does not grow with the department's tasks."""
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+
+import chinese_calendar
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from models import Contribution, Department, Escalation, Period, Report, Role, Task
+from tests.conftest import count_queries, make_user
+from tests.factories import published_plan
+from workflow.dashboard import services
+from workflow.extensions import db
+from workflow.reports.services import ReportInput, save_report
+from workflow.review.services import approve_report, return_report
+
+A, B = "市甲局", "市乙局"
+PUBLISHED = datetime(2026, 4, 1, 1, tzinfo=UTC)   # 2026Q1 (deadline 2026-04-08) and 2026Q2 open at publication
+NOW = datetime(2026, 4, 20, 2, tzinfo=UTC)         # Monday 2026-04-20, 10:00 in Shanghai
+FILED = datetime(2026, 4, 7, 2, tzinfo=UTC)
+RETURNED = datetime(2026, 4, 10, 2, tzinfo=UTC)    # a Friday
+CODE_CELL = r'<td class="text-nowrap"><a [^>]*task-link[^>]*>([\d.]+)</a></td>'   # a task's code, linked to its page
+
+
+def plan_text(n: int, title: str = "首页测试方案") -> str:
+    """n tasks led by A with B co-operating (1.1.1 … 1.1.n), then one led by B with A co-operating."""
+    lines = [title, "一、重点任务", "（一）节能"]
+    lines += [f"{i}.推进第{i}项节能工作。（{A}牵头，{B}配合）" for i in range(1, n + 1)]
+    lines.append(f"{n + 1}.推进乙局主办的工作。（{B}牵头，{A}配合）")
+    return "\n".join(lines) + "\n"
+
+
+def workdays_after(start: date, end: date) -> int:
+    """Working days in (start, end], straight from the official calendar (not the product's code)."""
+    return sum(chinese_calendar.is_workday(start + timedelta(days=i)) for i in range(1, (end - start).days + 1))
+
+
+def workday_plus(start: date, n: int) -> date:
+    day = start
+    while n:
+        day += timedelta(days=1)
+        n -= chinese_calendar.is_workday(day)
+    return day
+
+
+def row(model, plan, code: str, period: str, department: str):
+    return db.session.scalar(select(model).join(Task).join(Period).where(
+        Task.plan_id == plan.id, Task.code == code, Period.key == period,
+        model.department_id == Department.lookup(department).id))
+
+
+def fill(report: Report, liaison, *, text: str, submit: bool, when: datetime = FILED) -> Report:
+    return save_report(report, ReportInput(narrative=text, percent_complete="30", progress="on_track",
+                                           values={t.id: "1" for t in report.task.targets}),
+                       actor=liaison, now=when, version=report.version, submit=submit)
+
+
+def build(n: int, title: str = "首页测试方案"):
+    """The plan published on 1 April and worked on until the 20th (see the module docstring)."""
+    plan, office = published_plan(plan_text(n, title), f"{title}.txt", now=PUBLISHED)
+    a, b = Department.lookup(A), Department.lookup(B)
+    a_liaison = make_user(Role.LIAISON, a, f"a-liaison-{n}")
+    b_liaison = make_user(Role.LIAISON, b, f"b-liaison-{n}")
+    approve_report(fill(row(Report, plan, "1.1.1", "2026Q1", A), a_liaison, text="甲局一季度报告", submit=True),
+                   actor=office, now=FILED)
+    return_report(fill(row(Report, plan, "1.1.2", "2026Q1", A), a_liaison, text="甲局待修改", submit=True),
+                  actor=office, now=RETURNED, reason="缺少数据来源（甲局）")
+    fill(row(Report, plan, "1.1.1", "2026Q2", A), a_liaison, text="二季度提前报送", submit=True)
+    fill(row(Report, plan, "1.1.2", "2026Q2", A), a_liaison, text="二季度草稿", submit=False)
+    b_code = f"1.1.{n + 1}"
+    return_report(fill(row(Report, plan, b_code, "2026Q1", B), b_liaison, text="乙局报告", submit=True),
+                  actor=office, now=RETURNED, reason="乙局退回原因")
+    late = row(Report, plan, "1.1.3", "2026Q1", A)
+    for key, dept, report in (("home-a", a, late), ("home-b", b, row(Report, plan, b_code, "2026Q2", B))):
+        db.session.add(Escalation(key=f"{key}-{n}", plan_id=plan.id, task_id=report.task_id,
+                                  period_id=report.period_id, department_id=dept.id, report_id=report.id,
+                                  cause="overdue", days_late=8, opened_at=NOW))
+    db.session.commit()
+    return plan
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def plan(app, clock):
+    return build(4)
+
+
+def html_of(response) -> str:
+    assert response.status_code == 200, response.status_code
+    return response.get_data(as_text=True)
+
+
+def section(html: str, name: str) -> str:
+    found = re.search(rf'<section class="[^"]*" id="{name}">(.*?)</section>', html, re.S)
+    assert found, name
+    return re.sub(r"\s+", " ", found.group(1))
+
+
+def test_the_home_is_the_start_page_of_liaisons_and_heads(client, login_as, plan):
+    for role in (Role.LIAISON, Role.DEPT_HEAD):
+        login_as(role, department=A)
+        assert client.get("/").headers["Location"].endswith("/my/")
+        assert client.get("/my/tasks?page=2").headers["Location"].endswith("/my/?page=2#tasks")
+    login_as(Role.OFFICE)
+    assert client.get("/my/").status_code == 404
+
+
+def test_a_liaison_sees_what_is_due_returned_owed_and_overdue(client, login_as, plan):
+    login_as(Role.LIAISON, department=A)
+    html = html_of(client.get("/my/"))
+    today = date(2026, 4, 20)
+    q2 = db.session.scalar(select(Period).where(Period.plan_id == plan.id, Period.key == "2026Q2"))
+
+    due = section(html, "due")
+    assert "2026年第二季度" in due and "2026年第一季度" not in due
+    assert f"还剩 {workdays_after(today, q2.deadline)} 个工作日" in due
+    assert "已报送 1 / 4" in due   # 1.1.1 handed in early; 1.1.2 a saved draft, 1.1.3 and 1.1.4 not begun
+    assert "1.1.1" not in due and all(code in due for code in ("1.1.2", "1.1.3", "1.1.4"))
+    assert due.count("未填写") == 2 and due.count(">草稿<") == 1
+
+    returned = section(html, "returned")
+    resubmit_by = workday_plus(date(2026, 4, 10), 3)   # the plan's grace: 3 working days after the return
+    assert "1.1.2" in returned and "缺少数据来源（甲局）" in returned and "2026年第一季度" in returned
+    assert f"请于 {resubmit_by.isoformat()} 前重新提交" in returned
+    assert f"逾期 {workdays_after(resubmit_by, today)} 个工作日" in returned
+    assert "乙局退回原因" not in html   # the other department's return is its own business
+
+    owed = section(html, "owed")
+    assert "1.1.5" in owed and B in owed and "2026年第二季度" in owed and "1.1.1" not in owed
+
+    overdue = section(html, "overdue")
+    late = f"逾期 {workdays_after(date(2026, 4, 8), today)} 个工作日"
+    assert late in overdue
+    items = re.findall(r'task-link"[^>]*>([\d.]+)</a>', overdue)
+    assert sorted(items) == ["1.1.3", "1.1.4", "1.1.5"]   # two drafts it leads, one contribution it owes
+    assert "1.1.2" not in items   # returned reports are listed once, under returned
+    assert 'id="escalations"' not in html and "督办" not in overdue   # liaisons do not see escalations
+
+    figures = re.sub(r"<[^>]+>|\s+", "", html.split('class="home-figures')[1].split("</nav>")[0])
+    assert "3本期待报送" in figures and "1被退回" in figures and "1待提供配合" in figures and "3已逾期" in figures
+
+
+def test_a_head_also_sees_its_departments_open_escalations(client, login_as, plan):
+    login_as(Role.DEPT_HEAD, department=A)
+    html = html_of(client.get("/my/"))
+    escalations = section(html, "escalations")
+    assert "1.1.3" in escalations and "1.1.5" not in escalations   # B's escalation is not A's
+    assert re.search(r"1\.1\.3</span>.*?督办</span>", section(html, "overdue"))
+    assert ">查看</a>" in html and ">填写</a>" not in html   # heads read, liaisons write
+
+
+def test_the_task_list_pages_and_keeps_each_tasks_history(client, login_as, plan, monkeypatch):
+    monkeypatch.setattr(services, "TASKS_PER_PAGE", 2)
+    liaison = login_as(Role.LIAISON, department=A)
+    first = section(html_of(client.get("/my/")), "tasks")
+    assert re.findall(CODE_CELL, first) == ["1.1.1", "1.1.2"]
+    assert "共 5 项：牵头 4 项，配合 1 项。" in first and 'href="/my/?page=2#tasks"' in first
+    history = re.search(r'<tr id="a\d+">.*?</tr>', first).group(0)
+    assert "历次报送（2）" in history and "2026年第一季度" in history and "2026年第二季度" in history
+    q1 = row(Report, plan, "1.1.1", "2026Q1", A)
+    assert f'href="/reports/{q1.id}"' in history
+
+    third = section(html_of(client.get("/my/?page=99")), "tasks")   # past the end: the last page
+    assert re.findall(CODE_CELL, third) == ["1.1.5"]
+    contribution = row(Contribution, plan, "1.1.5", "2026Q1", A)
+    assert f'href="/reports/contributions/{contribution.id}"' in third
+
+    assignment = next(a for a in contribution.task.assignments if a.department_id == liaison.department_id)
+    response = client.post(f"/assignments/{assignment.id}/acknowledge", data={"version": assignment.version,
+                                                                              "page": "3"})
+    assert response.headers["Location"].endswith(f"/my/?page=3#a{assignment.id}")
+
+
+def test_the_service_counts_working_days_with_the_calendar(plan):
+    liaison = make_user(Role.LIAISON, Department.lookup(A))
+    home = services.department_home(liaison, now=NOW)
+    [group] = home.due
+    assert group.period.key == "2026Q2" and group.left == workdays_after(date(2026, 4, 20), group.period.deadline)
+    assert (group.handed_in, group.total) == (1, 4)
+    [returned] = home.returned
+    assert returned.returned_on == date(2026, 4, 10) and returned.left == 0 and returned.late.working == 3
+    assert [o.contribution.task.code for o in home.owed] == ["1.1.5"]
+    assert [o.leads[0].name for o in home.owed] == [B]
+    assert home.escalations is None and not any(o.escalated for o in home.overdue)
+    head = make_user(Role.DEPT_HEAD, Department.lookup(A))
+    assert [e.task.code for e in services.department_home(head, now=NOW).escalations] == ["1.1.3"]
+
+
+def test_the_home_runs_the_same_statements_for_three_tasks_and_for_thirty(client, login_as, plan):
+    counts = []
+    for n, title in ((None, None), (26, "第二个方案")):
+        if n:
+            build(n, title)   # a second plan: the department now has 4 + 26 tasks led and 2 co-operated
+        for role in (Role.LIAISON, Role.DEPT_HEAD):
+            login_as(role, department=A)
+            client.get("/my/")
+            counts.append(count_queries(lambda: client.get("/my/")))
+    assert counts[:2] == counts[2:], counts
+    assert len(re.findall(r'<td class="text-nowrap">', html_of(client.get("/my/")))) == 32

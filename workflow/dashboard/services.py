@@ -1,0 +1,272 @@
+"""The department's home (本单位首页), the start page of liaisons and department heads: what is due this period
+and in how many working days, what the office returned and why, the contributions owed to other departments'
+leads, what is overdue and under escalation, then the department's tasks with each one's history.
+
+Every figure comes from a fixed number of statements, whatever the number of tasks, periods and reports
+(tests/test_department_home.py counts them at two sizes). Working days come from workflow.calendar (the
+reminders count the same days), names from the models' relationships loaded up front."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from flask_babel import gettext as _
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import func, select
+from sqlalchemy.orm import contains_eager, selectinload
+
+from models import (
+    AdjustmentRequest,
+    Assignment,
+    AssignmentRole,
+    AssignmentStatus,
+    Contribution,
+    ContributionStatus,
+    Department,
+    Escalation,
+    EscalationStatus,
+    Period,
+    Report,
+    ReportStatus,
+    Task,
+    User,
+)
+from workflow.calendar.lateness import (
+    OUTSTANDING_REPORT,
+    Lateness,
+    days_late,
+    lateness,
+    overdue_before,
+    resubmission_due,
+    workdays_left,
+)
+from workflow.calendar.office import office_calendar
+from workflow.clock import local
+from workflow.domain import NotFound
+from workflow.extensions import db
+from workflow.pagination import paginate
+from workflow.scheduling.reminders import rules_for
+
+TASKS_PER_PAGE = 50
+
+
+@dataclass
+class PeriodDue:
+    """One open period whose deadline has not passed: the department's reports still to hand in for it."""
+
+    period: Period
+    left: int                                   # working days to the deadline; 0 = due today
+    reports: list[Report] = field(default_factory=list)
+    handed_in: int = 0                          # the department's reports of the period submitted or approved
+    total: int = 0
+
+
+@dataclass(frozen=True)
+class Returned:
+    """A report the office returned: the reason, and by when it should be back (the reminders' grace)."""
+
+    report: Report
+    returned_on: date | None
+    resubmit_by: date | None
+    left: int
+    late: Lateness
+
+
+@dataclass(frozen=True)
+class Owed:
+    """A contribution (配合情况) the department owes the task's lead departments, before its deadline."""
+
+    contribution: Contribution
+    leads: list[Department]
+    left: int
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """A draft report or contribution past its period's deadline (returned reports are under Returned)."""
+
+    kind: str                                   # 'report' or 'contribution'
+    item: Report | Contribution
+    late: Lateness
+    escalated: bool                             # an open escalation (shown to those who may see escalations)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One period of a task as the department took part in it: its report (lead) or its contribution (co)."""
+
+    kind: str
+    item: Report | Contribution
+
+
+@dataclass
+class DepartmentHome:
+    department: Department
+    today: date
+    due: list[PeriodDue]
+    returned: list[Returned]
+    owed: list[Owed]
+    overdue: list[Overdue]
+    escalations: list[Escalation] | None        # None: the user may not see escalations (a liaison)
+    tasks: Pagination                           # of Assignment, lead first, in plan order
+    history: dict[int, list[HistoryEntry]]      # task id -> newest period first
+    counts: dict[str, int]                      # 'total', 'lead', 'co', 'pending' over every assignment
+
+    @property
+    def due_count(self) -> int:
+        return sum(len(g.reports) for g in self.due)
+
+    @property
+    def attention(self) -> int:
+        """How many things ask for action now (the page's heading)."""
+        return self.due_count + len(self.returned) + len(self.owed) + len(self.overdue)
+
+
+def department_home(user: User, *, now: datetime, page: int = 1) -> DepartmentHome:
+    """The home of the user's department at `now`; NotFound for users without one (office, leaders, admins)."""
+    department = user.department
+    if department is None or user.sees_everything:
+        raise NotFound(_("您的账号不属于任何单位。"))
+    today = local(now).date()
+    calendar = office_calendar()
+    reports = _outstanding_reports(department.id)
+    contributions = _outstanding_contributions(department.id)
+    escalations = _open_escalations(user, department.id) if user.can_list_escalations() else None
+    escalated = {(e.report_id, e.contribution_id) for e in escalations or ()}
+
+    due = {g.period.id: g for g in _due_periods(department.id, today, calendar)}
+    returned, overdue = [], []
+    for report in reports:
+        if report.status == ReportStatus.RETURNED:
+            returned.append(_returned(report, today, calendar))
+            continue
+        late = days_late(report, today, calendar)
+        if late:
+            overdue.append(Overdue("report", report, late, (report.id, None) in escalated))
+        else:  # not late: its deadline is at or after overdue_before, as _due_periods selects
+            due[report.period_id].reports.append(report)
+    owed = []
+    for contribution in contributions:
+        late = days_late(contribution, today, calendar)
+        if late:
+            overdue.append(Overdue("contribution", contribution, late, (None, contribution.id) in escalated))
+        else:
+            owed.append(Owed(contribution, contribution.task.leads,
+                             workdays_left(contribution.period.deadline, today, calendar)))
+    overdue.sort(key=lambda o: (-o.late.working, o.item.task.plan_id, o.item.task.position, o.kind))
+    owed.sort(key=lambda o: (o.contribution.period.deadline, o.contribution.task.plan_id,
+                             o.contribution.task.position))
+
+    tasks = paginate(_assignments(department.id), page=page, per_page=TASKS_PER_PAGE)
+    return DepartmentHome(
+        department=department, today=today, due=sorted(due.values(), key=lambda g: (g.period.deadline, g.period.id)),
+        returned=returned, owed=owed, overdue=overdue, escalations=escalations, tasks=tasks,
+        history=_history(department.id, [a.task_id for a in tasks.items]), counts=_assignment_counts(department.id),
+    )
+
+
+def _outstanding_reports(department_id: int) -> list[Report]:
+    """Drafts and returned reports of the department's opened periods, in plan order."""
+    return list(db.session.scalars(
+        select(Report).join(Report.period).join(Report.task)
+        .where(Report.department_id == department_id, Period.opened.is_(True),
+               Report.status.in_(OUTSTANDING_REPORT))
+        .options(selectinload(Report.task).selectinload(Task.plan), selectinload(Report.period))
+        .order_by(Period.deadline, Task.plan_id, Task.position, Report.id)
+    ))
+
+
+def _outstanding_contributions(department_id: int) -> list[Contribution]:
+    """Unsubmitted contributions of the department's opened periods, with the task's lead departments."""
+    return list(db.session.scalars(
+        select(Contribution).join(Contribution.period).join(Contribution.task)
+        .where(Contribution.department_id == department_id, Period.opened.is_(True),
+               Contribution.status == ContributionStatus.DRAFT)
+        .options(selectinload(Contribution.task).selectinload(Task.assignments).selectinload(Assignment.department),
+                 selectinload(Contribution.period))
+        .order_by(Period.deadline, Task.plan_id, Task.position, Contribution.id)
+    ))
+
+
+def _open_escalations(user: User, department_id: int) -> list[Escalation]:
+    return list(db.session.scalars(
+        select(Escalation)
+        .where(Escalation.visible_filter(user), Escalation.department_id == department_id,
+               Escalation.status == EscalationStatus.OPEN)
+        .options(selectinload(Escalation.task), selectinload(Escalation.period))
+        .order_by(Escalation.opened_at, Escalation.id)
+    ))
+
+
+def _due_periods(department_id: int, today: date, calendar) -> list[PeriodDue]:
+    """The opened periods in which the department has reports and whose deadline has not passed by a working
+    day (lateness.overdue_before: nothing due in them is late yet), with how many reports are handed in."""
+    groups: dict[int, PeriodDue] = {}
+    rows = db.session.execute(
+        select(Period, Report.status, func.count(Report.id)).join(Report, Report.period_id == Period.id)
+        .where(Report.department_id == department_id, Period.opened.is_(True),
+               Period.deadline >= overdue_before(today, calendar))
+        .group_by(Period.id, Report.status)
+    )
+    for period, status, n in rows:
+        group = groups.setdefault(period.id, PeriodDue(period, workdays_left(period.deadline, today, calendar)))
+        group.total += n
+        if status in (ReportStatus.SUBMITTED, ReportStatus.APPROVED):
+            group.handed_in += n
+    return list(groups.values())
+
+
+def _returned(report: Report, today: date, calendar) -> Returned:
+    """By when a returned report is due back: the plan's grace after the return, as the reminders count it."""
+    if report.reviewed_at is None:
+        return Returned(report, None, None, 0, days_late(report, today, calendar))
+    due = resubmission_due(report, rules_for(report.task.plan)["returned_grace_workdays"], calendar)
+    return Returned(report, local(report.reviewed_at).date(), due, workdays_left(due, today, calendar),
+                    lateness(due, today, calendar))
+
+
+def _assignments(department_id: int):
+    """The department's assignments (transferred ones too, as history), lead first, each in plan order, with
+    everything the task list shows loaded up front."""
+    task = selectinload(Assignment.task)
+    return (select(Assignment).join(Task).where(Assignment.department_id == department_id)
+            .options(task.selectinload(Task.assignments).selectinload(Assignment.department),
+                     task.selectinload(Task.targets), task.selectinload(Task.plan),
+                     selectinload(Assignment.adjustments).selectinload(AdjustmentRequest.proposed_department))
+            .order_by(Assignment.role != AssignmentRole.LEAD, Task.plan_id, Task.position, Assignment.id))
+
+
+def _assignment_counts(department_id: int) -> dict[str, int]:
+    counts = {"total": 0, "lead": 0, "co": 0, "pending": 0}
+    rows = db.session.execute(select(Assignment.role, Assignment.status, func.count())
+                              .where(Assignment.department_id == department_id)
+                              .group_by(Assignment.role, Assignment.status))
+    for role, status, n in rows:
+        counts["total"] += n
+        counts["lead" if role == AssignmentRole.LEAD else "co"] += n
+        if status == AssignmentStatus.PENDING:
+            counts["pending"] += n
+    return counts
+
+
+def _history(department_id: int, task_ids: list[int]) -> dict[int, list[HistoryEntry]]:
+    """Per task of the page: the department's report or contribution of every opened period, newest first."""
+    history: dict[int, list[HistoryEntry]] = {task_id: [] for task_id in task_ids}
+    if not task_ids:
+        return history
+    for kind, model in (("report", Report), ("contribution", Contribution)):
+        rows = db.session.scalars(
+            select(model).join(model.period).options(contains_eager(model.period))
+            .where(model.department_id == department_id, model.task_id.in_(task_ids))
+        )
+        for item in rows:
+            history[item.task_id].append(HistoryEntry(kind, item))
+    for entries in history.values():
+        entries.sort(key=lambda e: (e.item.period.start, e.kind), reverse=True)
+    return history
+
+
+def department_names() -> list[str]:
+    """The names offered when proposing another department in 申请调整."""
+    return list(db.session.scalars(select(Department.name).where(Department.active.is_(True))
+                                   .order_by(Department.name)))

@@ -1,0 +1,1 @@
+"""Search across tasks, departments and reports (workflow.search.services.search), and its page."""
