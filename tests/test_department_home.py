@@ -156,7 +156,7 @@ def test_a_head_also_sees_its_departments_open_escalations(client, login_as, pla
     html = html_of(client.get("/my/"))
     escalations = section(html, "escalations")
     assert "1.1.3" in escalations and "1.1.5" not in escalations   # B's escalation is not A's
-    assert re.search(r"1\.1\.3</span>.*?督办</span>", section(html, "overdue"))
+    assert re.search(r"1\.1\.3</a>.*?督办</span>", section(html, "overdue"))
     assert ">查看</a>" in html and ">填写</a>" not in html   # heads read, liaisons write
 
 
