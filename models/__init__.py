@@ -1,5 +1,6 @@
 """SQLAlchemy 2.0 typed models, one module per domain. Importing this package registers every table."""
 from models.audit import AuditEvent
+from models.bulletin import Bulletin, BulletinFile, BulletinKind, BulletinStatus
 from models.calendar import HolidayEntry, SchedulerLease
 from models.evaluation import (
                          DepartmentScore,
@@ -10,7 +11,17 @@ from models.evaluation import (
                          TargetMilestone,
                          TaskRating,
 )
-from models.notify import EmailStatus, Escalation, EscalationStatus, Notification, OutboxEmail
+from models.instruction import Instruction, InstructionStatus
+from models.notify import (
+                         EmailStatus,
+                         Escalation,
+                         EscalationStatus,
+                         Notice,
+                         NoticeStatus,
+                         Notification,
+                         NumberSeries,
+                         OutboxEmail,
+)
 from models.org import ApiToken, Department, DepartmentAlias, DepartmentKind, Role, Substitute, User
 from models.plan import (
                          ACTIVE_ASSIGNMENT,
@@ -46,5 +57,6 @@ __all__ = [
     "PlanStatus", "Progress", "Report", "ReportRevision", "ReportStatus", "ReportValue", "Role", "Target",
     "Task", "User", "HolidayEntry", "SchedulerLease", "EmailStatus", "Escalation", "EscalationStatus",
     "OutboxEmail", "Substitute", "DepartmentScore", "Evaluation", "EvaluationFile", "EvaluationStatus",
-    "ScoreAdjustment", "TargetMilestone", "TaskRating", "RateLimitCounter",
+    "ScoreAdjustment", "TargetMilestone", "TaskRating", "RateLimitCounter", "Bulletin", "BulletinFile",
+    "BulletinKind", "BulletinStatus", "Instruction", "InstructionStatus", "Notice", "NoticeStatus", "NumberSeries",
 ]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, ForeignKey, Integer, Select, String, Text, and_, or_, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from models.base import UTCDateTime, db
 from models.org import User
@@ -36,3 +36,12 @@ def record(action: str, obj, *, actor: User | None, now: datetime, comment: str 
     )
     db.session.add(event)
     return event
+
+
+def trail(*subjects: tuple[str, int | None]) -> Select:
+    """The audit rows of the (object_type, object_id) pairs, oldest first, with their actors: one page's trail
+    may span several records (an escalation and its notice)."""
+    wanted = [and_(AuditEvent.object_type == kind, AuditEvent.object_id == object_id)
+              for kind, object_id in subjects if object_id is not None]
+    return (select(AuditEvent).where(or_(*wanted)).options(selectinload(AuditEvent.actor))
+            .order_by(AuditEvent.at, AuditEvent.id))

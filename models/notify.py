@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
     ColumnElement,
+    Date,
     ForeignKey,
     Integer,
     String,
     Text,
+    UniqueConstraint,
     false,
     true,
 )
@@ -122,6 +124,7 @@ class Escalation(db.Model):
     report = relationship("Report")
     contribution = relationship("Contribution")
     closed_by: Mapped[User | None] = relationship()
+    notice: Mapped[Notice | None] = relationship(back_populates="escalation", uselist=False)
 
     @property
     def is_open(self) -> bool:
@@ -142,3 +145,60 @@ class Escalation(db.Model):
 
     def can_close(self, user: User) -> bool:
         return user.can_close_escalations() and self.is_open
+
+
+class NoticeStatus(enum.StrEnum):
+    ISSUED = "issued"       # 督办通知单 issued, waiting for the department's 整改反馈
+    ANSWERED = "answered"   # the department's written answer is recorded
+
+
+class Notice(db.Model):
+    """The 督办通知单 as a document: numbered per year without gaps (NumberSeries), dated and with its facts
+    frozen (`facts`, a JSON snapshot) when its escalation opens, so every print is the same document; and the
+    department's written answer (整改反馈) recorded against it."""
+
+    __tablename__ = "notice"
+    __table_args__ = (
+        UniqueConstraint("year", "number"),
+        CheckConstraint(f"status IN ({in_clause(*NoticeStatus)})", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalation.id", ondelete="CASCADE"), unique=True)
+    year: Mapped[int] = mapped_column(Integer)
+    number: Mapped[int] = mapped_column(Integer)
+    issued_on: Mapped[date] = mapped_column(Date)
+    facts: Mapped[dict] = mapped_column(JSON)
+    frozen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default=NoticeStatus.ISSUED)
+    feedback: Mapped[str] = mapped_column(Text, default="")
+    feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    feedback_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    escalation: Mapped[Escalation] = relationship(back_populates="notice")
+    feedback_by: Mapped[User | None] = relationship()
+
+    @property
+    def title(self) -> str:
+        return f"督办〔{self.year}〕第 {self.number} 号"
+
+    def can_give_feedback(self, user: User) -> bool:
+        """整改反馈 is the department's formal answer: its head (who receives the notice) writes it."""
+        return self.status == NoticeStatus.ISSUED and is_head_of(user, self.escalation.department_id)
+
+
+def is_head_of(user: User | None, department_id: int) -> bool:
+    return user is not None and user.role == Role.DEPT_HEAD and user.department_id == department_id
+
+
+class NumberSeries(db.Model):
+    """The last number given in a numbered series of documents per year (督办通知单: series 'notice').
+
+    Taking a number is one UPDATE … SET last = last + 1 RETURNING last: it locks the row until the taker's
+    transaction ends, so concurrent takers queue, and a rolled-back transaction gives its number back (no gaps)."""
+
+    __tablename__ = "number_series"
+
+    series: Mapped[str] = mapped_column(String(40), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)

@@ -229,12 +229,28 @@ class User(UserMixin, db.Model):
         """Only the leading-group office closes an escalation by hand."""
         return self.is_reviewer
 
+    def can_write_instructions(self) -> bool:
+        """领导批示: a leader writes one; the office records a leader's written instruction on their behalf."""
+        return self.role in (Role.LEADER, Role.OFFICE)
+
+    def can_list_instructions(self) -> bool:
+        """Leaders and the office see every instruction; a department's people the ones addressed to it."""
+        return self.is_overseer or (self.role in DEPARTMENT_ROLES and self.department_id is not None)
+
     def can_manage_evaluations(self) -> bool:
         """Open, compute, adjust, rate and reopen the annual evaluation: the office."""
         return self.role == Role.OFFICE
 
     def can_sign_off_evaluations(self) -> bool:
         return self.role == Role.LEADER
+
+    def can_manage_bulletins(self) -> bool:
+        """Open, edit and publish the 情况通报: the leading-group office."""
+        return self.role == Role.OFFICE
+
+    def can_read_bulletin_drafts(self) -> bool:
+        """Drafts are read by the office and leaders before they go out; published ones by everyone."""
+        return self.is_overseer
 
     @property
     def display(self) -> str:

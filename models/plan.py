@@ -193,6 +193,14 @@ class Task(db.Model):
     def is_assigned(self) -> bool:
         return bool(self.active_assignments)
 
+    @property
+    def area_code(self) -> str | None:
+        """The part of the plan (领域) the task belongs to, by its positional code: the second-level heading
+        above it (3.4.3 → 3.4, 3.3.1.1 → 3.3), or the top-level one for a task right under it (4.1 → 4); a
+        task at the top level belongs to none. The ledger and the bulletin group and filter by it."""
+        parts = self.code.split(".")
+        return ".".join(parts[:min(2, len(parts) - 1)]) or None
+
     def visible_to(self, user: User) -> bool:
         """Everyone who sees everything, and the departments that have (or had) a part in it."""
         return user.sees_everything or any(a.department_id == user.department_id for a in self.assignments)

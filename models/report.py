@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, in_clause
-from models.org import Department, User
+from models.org import DEPARTMENT_ROLES, Department, User
 from models.plan import Assignment, AssignmentRole, AssignmentStatus, Plan, Target, Task
 
 
@@ -124,6 +124,10 @@ class Report(db.Model):
 
     def can_review(self, user: User) -> bool:
         return user.is_reviewer and self.status == ReportStatus.SUBMITTED
+
+    def can_chase(self, user: User) -> bool:
+        """催报: the lead department's liaison or head reminds a co-department whose contribution is missing."""
+        return user.role in DEPARTMENT_ROLES and user.department_id == self.department_id
 
     def value_for(self, target_id: int) -> Decimal | None:
         return next((v.value for v in self.values if v.target_id == target_id), None)

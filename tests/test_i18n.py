@@ -197,6 +197,8 @@ def test_every_model_status_has_a_name():
         AdjustmentStatus,
         AssignmentRole,
         AssignmentStatus,
+        BulletinKind,
+        BulletinStatus,
         ContributionStatus,
         DepartmentKind,
         EmailStatus,
@@ -213,7 +215,8 @@ def test_every_model_status_has_a_name():
                        ("assignment_role", AssignmentRole), ("assignment_status", AssignmentStatus),
                        ("adjustment_status", AdjustmentStatus), ("plan_status", PlanStatus),
                        ("escalation_status", EscalationStatus), ("evaluation_status", EvaluationStatus),
-                       ("email_status", EmailStatus)):
+                       ("email_status", EmailStatus), ("bulletin_status", BulletinStatus),
+                       ("bulletin_kind", BulletinKind)):
         assert set(LABELS[kind]) == set(enum), kind
 
 

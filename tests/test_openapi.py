@@ -19,6 +19,7 @@ from tests.conftest import make_user
 from tests.factories import PDF, liaison_of, published_fushun, report_for
 from workflow.api.openapi import build_document
 from workflow.auth.tokens import create_token, revoke_token
+from workflow.bulletins import services as bulletins
 
 PREFIX = "/api/v1"
 DOC_URI = "urn:workflow:api:openapi"
@@ -350,6 +351,19 @@ def _exercise_everything(api: CheckedClient) -> None:
     api.call("get", f"/reports/{rid}/audit", office, expect=400, query={"per_page": 0})
     api.call("get", f"/reports/{rid}/audit", transport, expect=403)
     api.call("get", "/reports/99999/audit", office, expect=404)
+
+    # bulletins (情况通报): published ones for everyone, with their files; a draft is not there
+    bulletin = bulletins.open_bulletin(plan, "2026Q1", actor=office_user, now=LATER)
+    unpublished = bulletins.open_bulletin(plan, "2026H1", actor=office_user, now=LATER)
+    bulletins.publish(bulletin, actor=office_user, now=LATER)
+    api.call("get", "/bulletins", housing, expect=200, query={"plan_id": plan.id})
+    api.call("get", "/bulletins", housing, expect=400, query={"plan_id": "first"})
+    api.call("get", f"/bulletins/{bulletin.id}", transport, expect=200)
+    api.call("get", f"/bulletins/{unpublished.id}", office, expect=404)
+    api.call("get", f"/bulletins/{bulletin.id}/file", housing, expect=200)
+    api.call("get", f"/bulletins/{bulletin.id}/file", housing, expect=200, query={"kind": "docx"})
+    api.call("get", f"/bulletins/{bulletin.id}/file", housing, expect=400, query={"kind": "xls"})
+    api.call("get", f"/bulletins/{unpublished.id}/file", housing, expect=404)
 
     # a revoked token
     row, revoked = create_token(office_user, now=LATER, actor=office_user)

@@ -21,6 +21,7 @@ from models import (
     Contribution,
     Department,
     Escalation,
+    Notice,
     Notification,
     OutboxEmail,
     Report,
@@ -31,9 +32,13 @@ from tests.factories import PDF
 from workflow import create_app
 from workflow.assignments.services import publish_plan, request_adjustment
 from workflow.auth.tokens import create_token
+from workflow.bulletins import services as bulletin_services
+from workflow.calendar.office import office_calendar
+from workflow.escalations.notices import notice_facts
 from workflow.evaluation import archive
 from workflow.evaluation import services as evaluation_services
 from workflow.extensions import db
+from workflow.instructions.services import create_instruction, subject_for
 from workflow.plans.services import stage_upload
 from workflow.reports.services import ReportInput, add_attachment, save_contribution, save_report
 from workflow.review.services import approve_report, return_report
@@ -53,7 +58,7 @@ PLAN = f"""矩阵测试方案
 """
 STAGED = PLAN.replace("矩阵测试方案", "另一方案").encode()
 # Text only department A may read (and the office, leaders, admins): department B must never meet it.
-A_SECRETS = ("甲局报告正文", "甲局草稿正文", "甲局配合草稿", "甲局退回原因", "甲局附件")
+A_SECRETS = ("甲局报告正文", "甲局草稿正文", "甲局配合草稿", "甲局退回原因", "甲局附件", "甲局批示正文")
 B_SECRETS = ("乙局配合草稿", "乙局草稿正文")
 
 ROLES = ("anon", "a_liaison", "a_head", "b_liaison", "b_head", "office", "leader", "admin")
@@ -72,7 +77,8 @@ def world(database_url, tmp_path_factory):
     """One world for the module: two departments with a liaison and a head each, the office, a leader and an
     admin; a published plan whose 2026Q1 reports are draft, submitted, returned and approved; co-departments'
     draft contributions both ways; an attachment, an adjustment request, an escalation, an evaluation with its
-    workbook, a holiday, a substitute, an inbox message, an outbox email, API tokens and a staged upload."""
+    workbook, a published 情况通报 and a draft one, a holiday, a substitute, an inbox message, an outbox email,
+    API tokens and a staged upload."""
     app = create_app(_config(database_url, UPLOAD_DIR=str(tmp_path_factory.mktemp("uploads"))))
 
     @app.before_request
@@ -154,7 +160,11 @@ def _seed() -> dict:
     escalation = Escalation(key="matrix", plan_id=plan.id, task_id=draft.task_id, period_id=draft.period_id,
                             department_id=a.id, report_id=draft.id, cause="overdue", days_late=8, opened_at=NOW)
     db.session.add(escalation)
+    db.session.add(Notice(escalation=escalation, year=2026, number=1, issued_on=NOW.date(), frozen_at=NOW,
+                          facts=notice_facts(escalation, deadline=draft.period.deadline, calendar=office_calendar())))
     db.session.commit()
+    instruction = create_instruction(subject_for(report_id=draft.id), text="甲局批示正文：请本月底前报送",
+                                     due_date=date(2026, 4, 30), department_id=a.id, actor=users["leader"], now=NOW)
     evaluation = evaluation_services.get_or_create(plan, 2026, now=NOW)
     evaluation_services.compute_evaluation(evaluation, actor=office, now=NOW)
     workbook = archive.generate_workbook(evaluation, actor=office, now=NOW)
@@ -166,6 +176,9 @@ def _seed() -> dict:
                         html_body="<p>x</p>", created_at=NOW)
     db.session.add(email)
     db.session.commit()
+    bulletin = bulletin_services.open_bulletin(plan, "2026Q1", actor=office, now=NOW)
+    bulletin_services.publish(bulletin, actor=office, now=NOW)
+    draft_bulletin = bulletin_services.open_bulletin(plan, "2026H1", actor=office, now=NOW)
     token_row, _token = create_token(users["a_liaison"], name="spare", now=NOW, actor=users["a_liaison"])
     tokens = {role: create_token(u, name="matrix", now=NOW, actor=u)[1] for role, u in users.items()}
     ids = {"plan": plan.id, "a_dept": a.id, "b_dept": b.id, "task": tasks["1.1.1"].id, "b_task": tasks["1.1.2"].id,
@@ -176,7 +189,9 @@ def _seed() -> dict:
            "email": email.id, "token": token_row.id, "period": draft.period_id, "year": 2026,
            "a_user": users["a_liaison"].id, "submitted_version": submitted.version, "draft_version": draft.version,
            "a_task": tasks["1.1.3"].id, "target": tasks["1.1.1"].targets[0].id,
-           "staged": stage_upload(STAGED, "other.txt")}
+           "staged": stage_upload(STAGED, "other.txt"), "bulletin": bulletin.id, "draft_bulletin": draft_bulletin.id,
+           "draft_bulletin_version": draft_bulletin.version, "instruction": instruction.id,
+           "leader_user": users["leader"].id}
     return {"ids": ids, "users": {k: u.id for k, u in users.items()}, "tokens": tokens,
             "session_ids": {k: u.get_id() for k, u in users.items()}}
 
@@ -242,9 +257,22 @@ WEB = [
     ("GET", "/assignments/adjustments", None,                       "302 403 403 403 403 200 200 403"),
     ("POST", "/assignments/adjustments/{adjustment}/decide", {"decision": "reject", "reason": "职责明确"},
                                                                     "302 403 403 403 403 302 403 403"),
+    ("GET", "/bulletins/", None,                                    "302 200 200 200 200 200 200 200"),
+    ("POST", "/bulletins/", {"plan": "{plan}", "period": "2026H1"}, "302 403 403 403 403 302 403 403"),
+    ("GET", "/bulletins/{bulletin}", None,                          "302 200 200 200 200 200 200 200"),
+    ("GET", "/bulletins/{draft_bulletin}", None,                    "302 403 403 403 403 200 200 403"),
+    ("POST", "/bulletins/{draft_bulletin}", {"lead": "导语", "next_steps": "下一步", "version": "{draft_bulletin_version}"},
+                                                                    "302 403 403 403 403 302 403 403"),
+    ("POST", "/bulletins/{bulletin}/publish", {},                   "302 403 403 403 403 409 403 403"),
+    ("GET", "/bulletins/{bulletin}/file.pdf", None,                 "302 200 200 200 200 200 200 200"),
+    ("GET", "/bulletins/{bulletin}/file.docx", None,                "302 200 200 200 200 200 200 200"),
+    ("GET", "/bulletins/{draft_bulletin}/file.docx", None,          "302 403 403 403 403 200 200 403"),
     ("GET", "/escalations/", None,                                  "302 403 200 403 200 200 200 403"),
     ("POST", "/escalations/{escalation}/close", {"note": "已电话督促"},
                                                                     "302 403 403 403 403 302 403 403"),
+    ("GET", "/escalations/{escalation}", None,                      "302 403 200 403 403 200 200 403"),
+    ("POST", "/escalations/{escalation}/feedback", {"feedback": "已补报并说明原因"},
+                                                                    "302 403 302 403 403 403 403 403"),
     ("GET", "/escalations/{escalation}/notice", None,               "302 403 200 403 403 200 200 403"),
     ("GET", "/escalations/{escalation}/notice.pdf", None,           "302 403 200 403 403 200 200 403"),
     ("GET", "/evaluation/", None,                                   "302 200 200 200 200 200 200 200"),
@@ -267,7 +295,19 @@ WEB = [
     ("GET", "/evaluation/files/{workbook}", None,                   "302 403 403 403 403 200 200 200"),
     ("POST", "/evaluation/open", {"plan": "{plan}", "year": "2027"},
                                                                     "302 403 403 403 403 302 403 403"),
+    ("GET", "/instructions/", None,                                 "302 200 200 200 200 200 200 403"),
+    ("GET", "/instructions/new?report={draft}", None,               "302 403 403 403 403 200 200 403"),
+    ("POST", "/instructions/new?report={draft}", {"leader": "{leader_user}", "department": "{a_dept}",
+                                                  "due_date": "2026-04-30", "text": "请尽快报送"},
+                                                                    "302 403 403 403 403 302 302 403"),
+    ("GET", "/instructions/{instruction}", None,                    "302 200 200 403 403 200 200 403"),
+    ("POST", "/instructions/{instruction}/answer", {"answer": "已办理", "version": "1"},
+                                                                    "302 302 302 403 403 403 403 403"),
+    ("POST", "/instructions/{instruction}/close", {"version": "1"}, "302 403 403 403 403 409 409 403"),
     ("POST", "/lang/en", {},                                        "302 302 302 302 302 302 302 302"),
+    ("GET", "/ledger/", None,                                       "302 200 200 200 200 200 200 200"),
+    ("GET", "/ledger/export.xlsx", None,                            "302 200 200 200 200 200 200 200"),
+    ("GET", "/ledger/export.csv?department={a_dept}", None,         "302 200 200 200 200 200 200 200"),
     ("GET", "/login", None,                                         "200 302 302 302 302 302 302 302"),
     ("POST", "/login", {"username": "nobody", "password": "wrong"}, "200 302 302 302 302 302 302 302"),
     ("GET", "/my/", None,                                           "302 200 200 200 200 404 404 404"),
@@ -290,6 +330,8 @@ WEB = [
     ("GET", "/reports/{b_report}", None,                            "302 403 403 200 200 200 200 200"),
     ("POST", "/reports/{draft}", {"narrative": "改写", "version": "{draft_version}", "save": "1"},
                                                                     "302 302 403 403 403 403 403 403"),
+    ("POST", "/reports/{submitted}/contributions/{b_draft}/chase", {},
+                                                                    "302 302 302 403 403 403 403 403"),
     ("POST", "/reports/{draft}/attachments", {"file": "PDF"},       "302 302 403 403 403 403 403 403"),
     ("POST", "/reports/attachments/{attachment}/remove", {},        "302 302 403 403 403 403 403 403"),
     ("GET", "/reports/attachments/{attachment}", None,              "302 200 200 403 403 200 200 200"),
@@ -366,6 +408,10 @@ API = [
     ("POST", "/api/v1/reports/{draft}/attachments", {"file": "PDF"},
                                                                     "401 201 403 403 403 403 403 403"),
     ("GET", "/api/v1/attachments/{attachment}", None,               "401 200 200 403 403 200 200 200"),
+    ("GET", "/api/v1/bulletins", None,                              "401 200 200 200 200 200 200 200"),
+    ("GET", "/api/v1/bulletins/{bulletin}", None,                   "401 200 200 200 200 200 200 200"),
+    ("GET", "/api/v1/bulletins/{draft_bulletin}", None,             "401 404 404 404 404 404 404 404"),
+    ("GET", "/api/v1/bulletins/{bulletin}/file?kind=docx", None,    "401 200 200 200 200 200 200 200"),
     ("GET", "/api/v1/contributions", None,                          "401 200 200 200 200 200 200 200"),
     ("GET", "/api/v1/contributions/{b_draft}", None,                "401 403 403 200 200 200 200 200"),
     ("GET", "/api/v1/contributions/{a_draft}", None,                "401 200 200 403 403 200 200 200"),

@@ -14,6 +14,7 @@ from models import ACTIVE_ASSIGNMENT, Assignment, Contribution, Period, Report, 
 from tests.conftest import PASSWORD, make_user
 from tests.factories import PUBLISH_AT, liaison_of, published_fushun, report_for
 from workflow.auth.tokens import create_token
+from workflow.bulletins import services as bulletins
 from workflow.extensions import db
 from workflow.scheduling.reminders import run_reminders
 
@@ -51,15 +52,17 @@ def test_get_pages_write_nothing_once_the_scheduler_opened_the_period(client, lo
         api = {"Authorization": f"Bearer {token}"}
         client.get("/api/v1/me", headers=api)   # the token's last-used stamp is written once a minute at most
         login_as(Role.LIAISON, department=HOUSING)
-        liaison_pages = ("/reports/", f"/reports/{report.id}", "/my/", "/search?q=建筑", "/targets/",
-                         f"/tasks/{report.task_id}")
+        liaison_pages = ("/reports/", f"/reports/{report.id}", "/my/", "/search?q=建筑", "/ledger/",
+                         "/ledger/export.csv", "/targets/", f"/tasks/{report.task_id}")
         for url in liaison_pages:
             assert client.get(url).status_code == 200
             assert writes_during(lambda url=url: client.get(url)) == [], url
         client.post("/logout")
         client.post("/login", data={"username": office.username, "password": PASSWORD})
-        for url in ("/review/", "/review/?status=all&overdue=y", "/reports/", "/search?q=碳达峰", "/targets/",
-                    f"/tasks/{report.task_id}"):
+        draft = bulletins.open_bulletin(plan, "2026Q3", actor=office, now=Q3_BEGUN)
+        for url in ("/review/", "/review/?status=all&overdue=y", "/reports/", "/search?q=碳达峰", "/ledger/",
+                    "/ledger/export.xlsx", "/bulletins/", f"/bulletins/{draft.id}", f"/bulletins/{draft.id}/file.docx",
+                    "/targets/", f"/tasks/{report.task_id}"):
             assert writes_during(lambda url=url: client.get(url)) == [], url
         for url in ("/api/v1/reports?per_page=200", "/api/v1/reports?overdue=true", "/api/v1/contributions",
                     "/api/v1/targets"):

@@ -10,10 +10,13 @@ from sqlalchemy import func, select, update
 from models import (
     AdjustmentRequest,
     AuditEvent,
+    Bulletin,
     Contribution,
     Escalation,
     EscalationStatus,
     Evaluation,
+    Instruction,
+    Notice,
     OutboxEmail,
     Report,
     Role,
@@ -34,6 +37,7 @@ NOW = datetime(2026, 4, 3, 2, tzinfo=UTC)
 def world(app):
     """One object of every table, and the people who may act on them."""
     plan, office = published_fushun()
+    leader = make_user(Role.LEADER)
     report = db.session.scalar(select(Report).join(Task).where(~Task.targets.any()).order_by(Report.id))
     contribution = db.session.scalar(select(Contribution).order_by(Contribution.id))
     assignment = plan.tasks[0].assignments[0]
@@ -42,13 +46,18 @@ def world(app):
                             department_id=report.department_id, report_id=report.id, cause="overdue", opened_at=NOW)
     evaluation = Evaluation(plan=plan, year=2026, created_at=NOW)
     email = OutboxEmail(to_address="a@example.org", subject="s", text_body="t", html_body="h", created_at=NOW)
-    db.session.add_all([request, escalation, evaluation, email])
+    bulletin = Bulletin(plan=plan, period_key="2026Q1", kind="quarterly", year=2026, created_at=NOW)
+    instruction = Instruction(task_id=report.task_id, report_id=report.id, department_id=report.department_id,
+                              leader=leader, entered_by=leader, text="请本月底前拿出整改方案", due_date=NOW.date(),
+                              created_at=NOW)
+    notice = Notice(escalation=escalation, year=2026, number=1, issued_on=NOW.date(), facts={}, frozen_at=NOW)
+    db.session.add_all([request, escalation, evaluation, email, bulletin, instruction, notice])
     db.session.commit()
-    people = [None, office, make_user(Role.LEADER), make_user(Role.ADMIN)]
+    people = [None, office, leader, make_user(Role.ADMIN), make_user(Role.DEPT_HEAD, report.department)]
     people += [liaison_of(d.name) for d in {report.department, contribution.department, assignment.department}]
     objects = {"report": report, "contribution": contribution, "plan": plan, "assignment": assignment,
                "adjustment_request": request, "escalation": escalation, "evaluation": evaluation,
-               "outbox_email": email}
+               "outbox_email": email, "bulletin": bulletin, "instruction": instruction, "notice": notice}
     return objects, people
 
 

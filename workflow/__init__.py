@@ -100,9 +100,12 @@ def _register_blueprints(app: Flask) -> None:
     from workflow.api.views import bp as api_bp
     from workflow.assignments.views import bp as assignments_bp
     from workflow.auth.views import bp as auth_bp
+    from workflow.bulletins.views import bp as bulletins_bp
     from workflow.dashboard.views import bp as dashboard_bp
     from workflow.escalations.views import bp as escalations_bp
     from workflow.evaluation.views import bp as evaluation_bp
+    from workflow.instructions.views import bp as instructions_bp
+    from workflow.ledger.views import bp as ledger_bp
     from workflow.plans.views import bp as plans_bp
     from workflow.reports.views import bp as reports_bp
     from workflow.review.views import bp as review_bp
@@ -112,7 +115,8 @@ def _register_blueprints(app: Flask) -> None:
     from workflow.tasks.views import bp as tasks_bp
 
     for bp in (auth_bp, dashboard_bp, plans_bp, assignments_bp, reports_bp, review_bp, admin_bp, mailbox_bp,
-               account_bp, api_bp, escalations_bp, settings_bp, evaluation_bp, search_bp, targets_bp, tasks_bp):
+               account_bp, api_bp, escalations_bp, settings_bp, evaluation_bp, search_bp, ledger_bp,
+               bulletins_bp, instructions_bp, targets_bp, tasks_bp):
         app.register_blueprint(bp)
 
 

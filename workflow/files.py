@@ -244,3 +244,19 @@ def content_disposition(filename: str) -> str:
     if not ascii_name or ascii_name.startswith("."):
         ascii_name = "attachment" + ascii_name
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(clean, safe='')}"
+
+
+def normalised_zip(data: bytes, replace: dict[str, bytes], stamp: datetime) -> bytes:
+    """The archive again, entry for entry in the same order, every entry dated `stamp` and with fixed
+    attributes, and the entries in `replace` given the content there. Office files (.xlsx, .docx) are zips
+    whose writers stamp every entry with the wall clock; archived under their sha256, the same content must
+    give the same bytes."""
+    date_time = (max(stamp.year, 1980), stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            info = zipfile.ZipInfo(item.filename, date_time=date_time)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system, info.external_attr = 3, 0o600 << 16   # as on Unix, whatever builds it
+            dst.writestr(info, replace.get(item.filename, src.read(item.filename)))
+    return out.getvalue()

@@ -26,6 +26,8 @@ from models import (
     AdjustmentStatus,
     Assignment,
     AssignmentStatus,
+    Bulletin,
+    BulletinStatus,
     Contribution,
     ContributionStatus,
     EmailStatus,
@@ -33,6 +35,10 @@ from models import (
     EscalationStatus,
     Evaluation,
     EvaluationStatus,
+    Instruction,
+    InstructionStatus,
+    Notice,
+    NoticeStatus,
     OutboxEmail,
     Plan,
     PlanStatus,
@@ -41,6 +47,8 @@ from models import (
     User,
 )
 from models.audit import record
+from models.instruction import is_department_member, may_close
+from models.notify import is_head_of
 from workflow.clock import local
 from workflow.domain import Conflict, PermissionDenied
 from workflow.extensions import db
@@ -109,6 +117,11 @@ def _escalation_closed(escalation) -> str:
     return _("该督办事项已被关闭，无需重复关闭。")
 
 
+def _instruction_refused(instruction, action: str) -> str:
+    return _("该批示当前为“%(state)s”，不能%(action)s。", state=label("instruction_status", instruction.status),
+             action=label("instruction_action", action))
+
+
 REVIEW_DENIED = _l("只有领导小组办公室可以审核报告。")
 ADJUSTMENT_DENIED = _l("只有领导小组办公室可以处理调整申请。")
 
@@ -160,6 +173,29 @@ TABLES: dict[str, Table] = {t.kind: t for t in (
                              _l("只有领导小组办公室可以重新开启年度评估。"),
                              refused=lambda ev: _("年度评估尚未签认，无需重新开启。")),
     }, stale=lambda ev, expected: _("评估结果已被修改，请刷新后核对再签认。")),
+    Table(Bulletin, BulletinStatus, {
+        "publish": Transition((BulletinStatus.DRAFT,), BulletinStatus.PUBLISHED,
+                              lambda _b, user: user is None or user.can_manage_bulletins(),
+                              _l("只有领导小组办公室可以发布情况通报。"),
+                              refused=lambda b: _("该情况通报已发布（%(number)s），不能重复发布。",
+                                                  number=b.number_label or b.period_key)),
+    }, stale=lambda b, expected: _("该情况通报刚被他人修改，请刷新后核对再操作。")),
+    Table(Instruction, InstructionStatus, {
+        "answer": Transition((InstructionStatus.OPEN,), InstructionStatus.ANSWERED,
+                             lambda i, user: is_department_member(user, i.department_id),
+                             _l("只有批示交办单位的联络员或负责人可以报送办理情况。")),
+        "close": Transition((InstructionStatus.ANSWERED,), InstructionStatus.CLOSED, may_close,
+                            _l("只有作出批示的领导或领导小组办公室可以办结批示。")),
+    }, refused=_instruction_refused,
+        stale=lambda i, expected: _("该批示刚被他人处理（当前版本 %(version)s），请刷新后再操作；您填写的内容已保留。",
+                                    version=i.version)),
+    Table(Notice, NoticeStatus, {
+        "answer": Transition((NoticeStatus.ISSUED,), NoticeStatus.ANSWERED,
+                             lambda n, user: is_head_of(user, n.escalation.department_id),
+                             _l("只有被督办单位的负责人可以报送整改反馈。"),
+                             refused=lambda n: _("该通知单的整改反馈已于 %(date)s 报送，不能重复报送。",
+                                                 date=f"{local(n.feedback_at):%Y-%m-%d}" if n.feedback_at else "")),
+    }),
     Table(OutboxEmail, EmailStatus, {
         "send": Transition((EmailStatus.PENDING,), EmailStatus.SENT),
         "park": Transition((EmailStatus.PENDING,), EmailStatus.PARKED),

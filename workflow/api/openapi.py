@@ -42,7 +42,7 @@ PROBLEM_RESPONSES = {
     413: ("TooLarge", "the upload is larger than the limit", schemas.Problem),
     422: ("Unprocessable", "field errors; nothing was saved", schemas.ValidationProblem),
 }
-TAGS = ("meta", "people", "plans", "assignments", "reports", "review", "contributions")
+TAGS = ("meta", "people", "plans", "assignments", "reports", "review", "contributions", "bulletins")
 
 
 def ref(name: str) -> dict:

@@ -29,6 +29,7 @@ from models import (
     AdjustmentStatus,
     AssignmentRole,
     AssignmentStatus,
+    BulletinKind,
     Comparator,
     ContributionStatus,
     DepartmentKind,
@@ -629,6 +630,97 @@ class AuditEvent(Out):
                    to=e.to_state, comment=e.comment)
 
 
+# -- bulletins (情况通报) ---------------------------------------------------------------------------------
+
+class BulletinFile(Out):
+    kind: Literal["pdf", "docx"]
+    filename: str
+    size: int
+    pages: int | None
+    sha256: str
+    url: str = Field(description="download path (GET /api/v1/bulletins/{id}/file?kind=…)")
+
+    @classmethod
+    def of(cls, f: models.BulletinFile) -> Self:
+        return cls(kind=f.kind, filename=f.filename, size=f.size, pages=f.pages, sha256=f.sha256,
+                   url=url_for("api.download_bulletin", bulletin_id=f.bulletin_id, kind=f.kind))
+
+
+class BulletinCounts(Out):
+    """Reports of the bulletin's periods: due (deadline passed or handed in), handed in on time or late, not
+    handed in by a passed deadline (missing), not yet due (pending), returned at least once, approved."""
+
+    reports: int
+    due: int
+    on_time: int
+    late: int
+    missing: int
+    pending: int
+    returned: int
+    approved: int
+    escalated: int
+    on_time_rate: Number | None = Field(description="on time / due, in per cent")
+
+
+class BulletinEscalation(Out):
+    department: str
+    task: str = Field(description="task code")
+    period: str
+    what: str = Field(description="报告 (the lead's report) or 配合情况 (a co-department's contribution)")
+    cause: str
+    days_late: int
+
+
+class Bulletin(Out):
+    id: int
+    plan_id: int
+    period: str = Field(examples=["2026Q3"], description="the month, quarter or half-year it covers")
+    period_label: str
+    kind: BulletinKind
+    kind_label: Label
+    number: str = Field(examples=["2026年第3期"])
+    title: str
+    published_at: Timestamp
+    late_departments: list[str] = Field(description="departments with a report late or missing, most first")
+    open_escalations: list[BulletinEscalation]
+    files: list[BulletinFile]
+
+    @classmethod
+    def fields_of(cls, b: models.Bulletin) -> dict:
+        data = b.data or {}
+        return {"id": b.id, "plan_id": b.plan_id, "period": b.period_key, "period_label": data["period"]["label"],
+                "kind": b.kind, "kind_label": label("bulletin_kind", b.kind), "number": b.number_label,
+                "title": data["title"], "published_at": b.published_at,
+                "late_departments": [d["name"] for d in data["late_departments"]],
+                "open_escalations": [BulletinEscalation(**{k: e[k] for k in BulletinEscalation.model_fields})
+                                     for e in data["escalations"]],
+                "files": [BulletinFile.of(f) for f in b.files]}
+
+    @classmethod
+    def of(cls, b: models.Bulletin) -> Self:
+        return cls(**cls.fields_of(b))
+
+
+class BulletinDepartment(BulletinCounts):
+    name: str
+
+
+class BulletinDetail(Bulletin):
+    as_of: date
+    overall: BulletinCounts
+    departments: list[BulletinDepartment]
+    lead: str
+    next_steps: str
+
+    @classmethod
+    def of(cls, b: models.Bulletin) -> Self:
+        data = b.data
+        return cls(**cls.fields_of(b), as_of=date.fromisoformat(data["as_of"]),
+                   overall=BulletinCounts(**data["overall"]),
+                   departments=[BulletinDepartment(**d) for d in data["departments"]],
+                   lead=data["lead"], next_steps=data["next_steps"])
+
+
 # -- pages -----------------------------------------------------------------------------------------------
 
 Item = TypeVar("Item", bound=Out)
@@ -683,6 +775,10 @@ class ContributionPage(Page[Contribution]):
 
 
 class TrackedTargetPage(Page[TrackedTarget]):
+    pass
+
+
+class BulletinPage(Page[Bulletin]):
     pass
 
 
@@ -800,6 +896,14 @@ class ReportQuery(PageQuery):
     task_code: QueryText = Field(None, description="e.g. 3.4.3")
     overdue: bool = Field(False, description="not submitted and at least one working day past the deadline")
     plan_id: Id | None = None
+
+
+class BulletinQuery(PageQuery):
+    plan_id: Id | None = None
+
+
+class BulletinFileQuery(Query):
+    kind: Literal["pdf", "docx"] = Field("pdf", description="pdf or docx")
 
 
 class ContributionQuery(PageQuery):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from models import Assignment, Attachment, Contribution, Department, Plan, Report
+from models import Assignment, Attachment, Bulletin, Contribution, Department, Plan, Report
 from workflow import files
 from workflow.api import queries
 from workflow.api import schemas as s
@@ -23,6 +23,8 @@ from workflow.api.openapi import build_document
 from workflow.api.operations import api_route
 from workflow.api.problems import TooLarge, ValidationFailed, department_arg
 from workflow.assignments import services as assignment_services
+from workflow.bulletins import archive as bulletin_archive
+from workflow.bulletins import services as bulletin_services
 from workflow.calendar.lateness import days_late, overdue_before
 from workflow.calendar.office import office_calendar
 from workflow.clock import local, utcnow
@@ -451,3 +453,50 @@ def submit_contribution(contribution: Contribution, body: s.ContributionSubmit):
     report_services.save_contribution(contribution, text, actor=api_user(), now=utcnow(), version=body.version,
                                       submit=True)
     return s.Contribution.of(contribution)
+
+
+# -- bulletins (情况通报) ---------------------------------------------------------------------------------
+
+def _published_bulletin(bulletin_id: int) -> Bulletin:
+    """Published bulletins are circulated to everyone; a draft is not there (404), as on no list."""
+    bulletin = db.session.get(Bulletin, bulletin_id)
+    if bulletin is None or not bulletin.published:
+        raise NotFound(f"情况通报 #{bulletin_id} 不存在或尚未发布。")
+    return bulletin
+
+
+@api_route(bp, "get", "/bulletins", operation_id="listBulletins", summary="published 情况通报, newest first",
+           tag="bulletins", response=s.BulletinPage, query=s.BulletinQuery,
+           description="every caller: bulletins are circulated to all departments")
+def list_bulletins(query: s.BulletinQuery):
+    stmt = bulletin_services.visible_bulletins(api_user(), plan_id=query.plan_id, published_only=True)
+    return s.BulletinPage.of(_paginate(stmt, query))
+
+
+@api_route(bp, "get", "/bulletins/<id:bulletin_id>", operation_id="getBulletin",
+           summary="one published bulletin with its figures and files", tag="bulletins", response=s.BulletinDetail)
+def get_bulletin(bulletin_id: int):
+    return s.BulletinDetail.of(_published_bulletin(bulletin_id))
+
+
+@api_route(bp, "get", "/bulletins/<id:bulletin_id>/file", operation_id="downloadBulletin",
+           summary="a published bulletin's archived PDF or Word file", tag="bulletins", response=None,
+           query=s.BulletinFileQuery,
+           openapi={"description": "the archived file, the same bytes as its sha256 says", "response": {"content": {
+               "application/pdf": {"schema": {"type": "string", "contentMediaType": "application/pdf"}},
+               "application/vnd.openxmlformats-officedocument.wordprocessingml.document": {"schema": {
+                   "type": "string", "contentMediaType": "application/octet-stream"}}}}})
+def download_bulletin(bulletin_id: int, query: s.BulletinFileQuery):
+    row = _published_bulletin(bulletin_id).file(query.kind)
+    try:
+        data = bulletin_archive.read(row) if row is not None else None
+    except FileNotFoundError:
+        data = None
+    if data is None:
+        current_app.logger.error("bulletin %s: archived %s is missing", bulletin_id, query.kind)
+        raise NotFound(f"情况通报 #{bulletin_id} 的 {query.kind} 文件已丢失，请联系管理员。")
+    response = current_app.response_class(data, mimetype=bulletin_archive.MIMETYPES[query.kind])
+    response.headers["Content-Disposition"] = files.content_disposition(row.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

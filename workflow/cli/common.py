@@ -77,6 +77,29 @@ def read_input_file(path: str) -> bytes:
     return p.read_bytes()
 
 
+def output_path(path: str, suffixes: tuple[str, ...]) -> Path:
+    """Where a command will write its file, checked before any work: an existing folder and a known suffix."""
+    target = Path(path)
+    if target.suffix.lower() not in suffixes:
+        raise click.ClickException(f"输出文件应以 {' 或 '.join(suffixes)} 结尾：{path}")
+    if not target.parent.is_dir():
+        raise click.ClickException(f"输出目录不存在：{target.parent}")
+    return target
+
+
+def write_output(target: Path, data: bytes) -> str:
+    """Write through a temporary file beside the target, so a failure never leaves half a file; the absolute
+    path written."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise click.ClickException(f"无法写入 {target}：{exc.strerror or exc}") from exc
+    return str(target.resolve())
+
+
 def get_plan(plan_id: int) -> Plan:
     plan = db.session.get(Plan, plan_id)
     if plan is None:

@@ -8,7 +8,15 @@ from flask.cli import AppGroup
 
 from models import Department
 from pdf.render import PdfError, subsetter_warning
-from workflow.cli.common import clean_errors, format_option, get_plan, now_option, parse_now, print_json
+from workflow.cli.common import (
+    clean_errors,
+    format_option,
+    get_plan,
+    now_option,
+    parse_now,
+    print_json,
+    write_output,
+)
 from workflow.evaluation import archive, services
 
 evaluation_cli = AppGroup("evaluation", help="The annual evaluation: scores and the evaluation report.")
@@ -73,11 +81,8 @@ def evaluation_pdf(plan_id: int, year: int, department: str | None, output: str,
         click.echo(f"警告：{warning}", err=True)
     evaluation = _evaluation(plan_id, year, moment)
     archived = archive.generate_pdf(evaluation, department=dept, actor=None, now=moment)
-    data = archive.read_file(archived)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(target)
-    result = {"path": str(target.resolve()), "pages": archived.pages, "bytes": archived.size,
+    path = write_output(target, archive.read_file(archived))
+    result = {"path": path, "pages": archived.pages, "bytes": archived.size,
               "sha256": archived.sha256, "frozen": evaluation.frozen, "file_id": archived.id}
     if fmt == "json":
         print_json(result)

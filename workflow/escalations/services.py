@@ -1,4 +1,4 @@
-"""Escalations (督办): listing, closing by the office, and what a 督办通知单 says.
+"""Escalations (督办): listing, closing by the office, what a 督办通知单 says and the department's 整改反馈.
 
 The reminder pass (workflow.scheduling.reminders) opens escalations; workflow.escalations.effects closes them
 when the work is submitted; this module is the office's side. Permission helpers live here until the model
@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import selectinload
 
-from models import Department, Escalation, EscalationStatus, Plan, Role, User
-from workflow.calendar.lateness import lateness, resubmission_due
+from models import Department, Escalation, EscalationStatus, Notice, Plan, Role, User
+from workflow import notify
+from workflow.calendar.lateness import lateness
 from workflow.calendar.office import office_calendar
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
 from workflow.domain import ValidationFailed
+from workflow.escalations.notices import deadline_of, notice_facts, notice_title
 from workflow.extensions import db
 from workflow.labels import label
 from workflow.pagination import paginate
@@ -27,9 +28,7 @@ from workflow.scheduling.reminders import DEFAULT_RULES, rules_for
 from workflow.transitions import apply_transition, check
 
 NOTE_LIMIT = 2000
-DEFAULT_OFFICE_NAME = "领导小组办公室"
-RESPONSE_WORKDAYS = 3
-EXCERPT_CHARS = 160
+FEEDBACK_LIMIT = 4000
 
 
 # -- scope (the permission rules are Escalation.can_view / can_close and User.can_list_escalations) ---------
@@ -63,6 +62,7 @@ def _listed(*, status: str | None, department_id: int | None, plan_id: int | Non
     q = _filtered(status=status, department_id=department_id, plan_id=plan_id).options(
         selectinload(Escalation.task), selectinload(Escalation.period), selectinload(Escalation.department),
         selectinload(Escalation.report), selectinload(Escalation.contribution), selectinload(Escalation.closed_by),
+        selectinload(Escalation.notice),
     )
     if status == EscalationStatus.CLOSED:
         return q.order_by(Escalation.closed_at.desc(), Escalation.id.desc())
@@ -139,24 +139,18 @@ def close_label(escalation: Escalation) -> str:
 
 # -- the 督办通知单 ----------------------------------------------------------------------------------------------
 
-def office_name() -> str:
-    name = current_app.config.get("OFFICE_NAME") if has_app_context() else None
-    return name or DEFAULT_OFFICE_NAME
-
-
 def notice_number(escalation: Escalation) -> str:
-    return f"督办〔{local(escalation.opened_at).year}〕第 {escalation.id} 号"
+    """督办〔2026〕第 N 号 once numbered (workflow.escalations.notices); '第 — 号' until the next pass numbers it."""
+    if escalation.notice is not None:
+        return escalation.notice.title
+    return notice_title(local(escalation.opened_at).year, None)
 
 
 def subject_deadline(escalation: Escalation, calendar: WorkdayCalendar | None = None) -> date:
-    """The deadline the days late count from: the period's, or for a returned report the end of its grace
-    (the return day plus the plan's returned_grace_workdays), as the reminder rules count it."""
-    if escalation.cause == "returned" and escalation.report is not None and escalation.report.reviewed_at:
-        plan = db.session.get(Plan, escalation.plan_id)
-        grace = rules_for(plan)["returned_grace_workdays"] if plan else DEFAULT_RULES["returned_grace_workdays"]
-        cal = calendar or office_calendar()
-        return resubmission_due(escalation.report, grace, cal)
-    return escalation.period.deadline
+    """The deadline the days late count from, with the plan's grace for a returned report."""
+    plan = db.session.get(Plan, escalation.plan_id)
+    grace = rules_for(plan)["returned_grace_workdays"] if plan else DEFAULT_RULES["returned_grace_workdays"]
+    return deadline_of(escalation, grace, calendar or office_calendar())
 
 
 def days_late_now(escalation: Escalation, today: date, calendar: WorkdayCalendar | None = None) -> int:
@@ -171,70 +165,53 @@ def days_late_now(escalation: Escalation, today: date, calendar: WorkdayCalendar
     return lateness(deadline, today, cal).working
 
 
-def cn_date(d: date) -> str:
-    """2026-04-08 → '2026年4月8日' (the form official documents use)."""
-    return f"{d.year}年{d.month}月{d.day}日"
+def escalation_notice(escalation: Escalation) -> dict:
+    """Everything the 督办通知单 shows: its frozen facts (number, date, what was late and by how much on the day
+    the escalation opened) and, beside them, the escalation's state and the department's 整改反馈.
 
-
-def _excerpt(text: str, title: str = "", limit: int = EXCERPT_CHARS) -> str:
-    """The task's text without its opening title sentence, collapsed and cut to `limit` characters."""
-    text = " ".join((text or "").split())
-    if title and text.startswith(title):
-        text = text[len(title):].lstrip("。.;；，, ") or text
-    return text if len(text) <= limit else text[:limit].rstrip("，,。；; ") + "……"
-
-
-def escalation_notice(escalation: Escalation, *, now: datetime | None = None) -> dict:
-    """Everything the 督办通知单 shows.
-
-    `now` dates the notice and, while the escalation is open, counts the working days late up to that day;
-    without it (or for a closed escalation) the notice is dated the day the escalation opened and shows the
-    days late stored with it.
-    """
-    task, period = escalation.task, escalation.period
-    is_report = escalation.report_id is not None
-    returned = escalation.cause == "returned"
-    cal = office_calendar()
-    deadline = subject_deadline(escalation, cal)
-    dated = now if now is not None and escalation.is_open else escalation.opened_at
-    days_late = days_late_now(escalation, local(dated).date(), cal) if now is not None else escalation.days_late
-    what = "进展情况报告" if is_report else "配合工作情况"
-    role = "牵头" if is_report else "配合"
-    issued = local(dated).date()
-    return_reason = escalation.report.last_return_reason if returned and escalation.report is not None else ""
-    cause = label("escalation_cause", escalation.cause)
-    if returned:
-        body = (f"你单位{role}承担的任务 {task.code}“{task.title}”{period.label}{what}经审核被退回后，"
-                f"未在规定时间（{cn_date(deadline)}前）重新报送，至今已逾期 {days_late} 个工作日。")
+    An escalation opened before notices were numbered has no snapshot until the next reminder pass: it shows
+    the same facts computed now, marked provisional, with no number (reads never write)."""
+    notice = escalation.notice
+    if notice is not None:
+        facts, number = notice.facts, notice.title
     else:
-        body = (f"你单位{role}承担的任务 {task.code}“{task.title}”{period.label}{what}应于 "
-                f"{cn_date(deadline)}前报送，至今未报送，已逾期 {days_late} 个工作日。")
+        facts = notice_facts(escalation, deadline=subject_deadline(escalation), calendar=office_calendar())
+        number = notice_title(facts["year"], None)
+    task, period = escalation.task, escalation.period
     return {
+        **facts,
         "id": escalation.id,
-        "number": notice_number(escalation),
-        "year": local(escalation.opened_at).year,
-        "department": escalation.department.name,
-        "task_code": task.code,
-        "task_title": task.title,
-        "task_excerpt": _excerpt(task.text or task.title, task.title),
-        "period_label": period.label,
-        "period_key": period.key,
-        "what": what,
-        "role": role,
-        "deadline": deadline,
-        "deadline_text": cn_date(deadline),
-        "days_late": days_late,
-        "cause": cause,
-        "cause_key": escalation.cause,
-        "return_reason": return_reason,
-        "body": body,
-        "request": f"请于收到本通知后 {RESPONSE_WORKDAYS} 个工作日内报送并说明原因。",
-        "office_name": office_name(),
-        "date": issued,
-        "date_text": cn_date(issued),
+        "number": number,
+        "provisional": notice is None,
+        "deadline": date.fromisoformat(facts["deadline"]),
+        "date": date.fromisoformat(facts["date"]),
         "opened_at": escalation.opened_at,
         "status": escalation.status,
         "closed": not escalation.is_open,
         "close_label": close_label(escalation) if not escalation.is_open else "",
         "filename": f"督办通知单-{escalation.department.name}-{task.code}-{period.key}.pdf",
     }
+
+
+def give_feedback(notice: Notice, text: str, *, actor: User, now: datetime) -> Notice:
+    """The department's written answer to its notice (整改反馈): once, by its head; audited, committed."""
+    check(notice, "answer", actor=actor)
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed({"feedback": _("请填写整改反馈：原因、已采取的措施和完成时间。")})
+    if len(text) > FEEDBACK_LIMIT:
+        raise ValidationFailed({"feedback": _("整改反馈不能超过 %(limit)s 字（当前 %(n)s 字）。", limit=FEEDBACK_LIMIT,
+                                              n=len(text))})
+    escalation = notice.escalation
+
+    def tell_office() -> None:
+        for user in notify.office_users():
+            notify.queue(user, kind="notice.feedback", key=f"notice-feedback:n{notice.id}", now=now,
+                         subject=f"{escalation.department.name}已报送{notice.title}的整改反馈",
+                         body=text[:200], link=f"/escalations/{escalation.id}/notice",
+                         data={"department": escalation.department.name, "task": escalation.task.code,
+                               "task_title": escalation.task.title, "period_label": escalation.period.label})
+    apply_transition(notice, "answer", actor=actor, now=now, comment=text,
+                     changes={"feedback": text, "feedback_at": now, "feedback_by_id": actor.id},
+                     data={"escalation": escalation.id}, notify=tell_office)
+    return notice

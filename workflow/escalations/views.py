@@ -1,13 +1,14 @@
-"""督办 pages: the office's escalation list, closing an item with a note, and the 督办通知单 (HTML and PDF).
+"""督办 pages: the office's escalation list, closing an item with a note, one escalation's page (its notice, the
+department's 整改反馈, leaders' instructions, the audit trail) and the 督办通知单 (HTML and PDF).
 
 Office and leaders read everything; only the office closes; a department head sees its own department's
-escalations read-only (and their notices); liaisons and admins get 403.
+escalations (and their notices) and writes the 整改反馈; liaisons and admins get 403.
 """
 from __future__ import annotations
 
 from contextlib import nullcontext
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -15,6 +16,7 @@ from wtforms import TextAreaField
 
 from forms import BaseForm
 from models import Escalation, EscalationStatus, Role
+from models.audit import trail
 from pdf.render import FONT_MESSAGE, PdfError, PdfUnavailable, render_pdf
 from workflow.calendar.office import office_calendar
 from workflow.clock import local, utcnow
@@ -24,6 +26,7 @@ from workflow.errors import forbid_unless, refused
 from workflow.escalations import services
 from workflow.extensions import db
 from workflow.files import content_disposition
+from workflow.instructions.services import instructions_on
 from workflow.labels import chinese
 from workflow.security import limit
 
@@ -37,6 +40,12 @@ class CloseForm(BaseForm):
     """CSRF and the note; the service checks that the note is there and not too long."""
 
     note = TextAreaField(_l("关闭说明"))
+
+
+class FeedbackForm(BaseForm):
+    """CSRF and the 整改反馈; the service checks that it is there and not too long."""
+
+    feedback = TextAreaField(_l("整改反馈"))
 
 
 def _escalation_or_404(escalation_id: int) -> Escalation:
@@ -116,11 +125,58 @@ def close(escalation_id: int):
     return redirect(index_url(_list_args()))
 
 
+# -- one escalation: its notice's 整改反馈, instructions, audit trail ---------------------------------------------
+
+def _render_show(escalation: Escalation, *, form: FeedbackForm | None = None, status: int = 200):
+    notice = escalation.notice
+    if form is None and notice is not None and notice.can_give_feedback(current_user):
+        form = FeedbackForm(formdata=None)
+    events = list(db.session.scalars(trail(("escalation", escalation.id), ("notice", notice.id if notice else None))))
+    return render_template(
+        "escalations/show.html", escalation=escalation, n=services.escalation_notice(escalation), form=form,
+        late=services.days_late_now(escalation, local(utcnow()).date()), close_label=services.close_label,
+        instructions=instructions_on(user=current_user, escalation=escalation), trail=events,
+        feedback_limit=services.FEEDBACK_LIMIT,
+    ), status
+
+
+@bp.get("/<id:escalation_id>")
+@login_required
+def show(escalation_id: int):
+    return _render_show(_escalation_or_404(escalation_id))
+
+
+@bp.post("/<id:escalation_id>/feedback")
+@login_required
+def feedback(escalation_id: int):
+    escalation = _escalation_or_404(escalation_id)
+    notice = escalation.notice
+    if notice is None:
+        abort(404)   # not numbered yet: nothing to answer (the next reminder pass numbers it)
+    form = FeedbackForm()
+    try:
+        if not form.validate():
+            raise ValidationFailed({name: str(errors[0]) for name, errors in form.errors.items()})
+        services.give_feedback(notice, form.feedback.data or "", actor=current_user, now=utcnow())
+    except DomainError as exc:
+        refused(exc, form)
+        return _render_show(escalation, form=form, status=exc.status)
+    flash(_("已报送%(number)s的整改反馈。", number=notice.title), "success")
+    return redirect(url_for("escalations.show", escalation_id=escalation.id, _anchor="feedback"))
+
+
+# -- the 督办通知单 ------------------------------------------------------------------------------------------------
+
+def _stamp() -> str:
+    """The only line that differs between two prints of a notice: when, and by whom."""
+    return _("打印：%(when)s %(who)s", when=f"{local(utcnow()):%Y-%m-%d %H:%M}", who=current_user.display)
+
+
 def _notice_html(escalation: Escalation, *, for_pdf: bool) -> str:
     """The page follows the reader's language; the PDF is an official document, in Chinese."""
     with chinese() if for_pdf else nullcontext():
-        notice = services.escalation_notice(escalation, now=utcnow())
-        return render_template("pdf/notice.html", n=notice, for_pdf=for_pdf,
+        notice = services.escalation_notice(escalation)
+        return render_template("pdf/notice.html", n=notice, for_pdf=for_pdf, stamp=_stamp(),
                                can_close=escalation.can_close(current_user))
 
 
@@ -136,7 +192,7 @@ def notice(escalation_id: int):
 @limit("PDF_RATE_LIMIT")
 def notice_pdf(escalation_id: int):
     escalation = _escalation_or_404(escalation_id)
-    notice = services.escalation_notice(escalation, now=utcnow())
+    notice = services.escalation_notice(escalation)
     try:
         data = render_pdf(_notice_html(escalation, for_pdf=True))
     except PdfUnavailable as exc:

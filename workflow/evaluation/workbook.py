@@ -10,33 +10,18 @@ worksheets with the mtime of the temporary file they were written to).
 """
 from __future__ import annotations
 
-import io
-import unicodedata
-import zipfile
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 
 from flask import current_app
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
-from openpyxl.xml.constants import ARC_CORE
-from openpyxl.xml.functions import tostring
 
 from models.evaluation import DepartmentScore, Evaluation
-from workflow.clock import local
+from workflow import spreadsheets as sheets
 from workflow.evaluation import scoring
 from workflow.labels import chinese, item_status, label
 
 COUNTS = ("lead_tasks", "co_tasks", "due", "on_time", "late", "missing", "returns", "escalations")
 COUNT_NAMES = ("牵头任务数", "配合任务数", "应报", "按时", "逾期", "未报", "退回", "督办次数")
-
-DATE_FORMAT = "yyyy-mm-dd"
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
-BOLD = Font(bold=True)
-MIN_WIDTH, MAX_WIDTH = 6, 50
 
 
 def build_workbook(evaluation: Evaluation) -> bytes:
@@ -58,17 +43,9 @@ def _build(evaluation: Evaluation) -> bytes:
     _escalations_and_adjustments(wb, scores)
     _settings(wb, evaluation, settings, office)
 
-    moment = _moment(evaluation)
-    props = wb.properties
-    props.creator = props.lastModifiedBy = office
     state = label("evaluation_status", evaluation.status)
-    props.title = f"{evaluation.plan.title}{evaluation.year}年度评估（{state}）"
-    props.created = props.modified = moment
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    # wb.save stamps `modified` with the wall clock: write the properties again as they were set.
-    props.modified = moment
-    return _normalised_zip(buffer.getvalue(), {ARC_CORE: tostring(props.to_tree())}, local(_aware(moment)))
+    return sheets.workbook_bytes(wb, moment=_moment(evaluation), creator=office,
+                                 title=f"{evaluation.plan.title}{evaluation.year}年度评估（{state}）")
 
 
 # -- the sheets ----------------------------------------------------------------------------------------------
@@ -81,62 +58,62 @@ def _ordered(scores: list[DepartmentScore]) -> list[DepartmentScore]:
 def _summary(wb: Workbook, scores: list[DepartmentScore]) -> None:
     headers = ["排名", "单位", "得分", "等次", *[label("score_part", p) for p in scoring.PARTS],
                "基础分", "督办扣分", "调整", *COUNT_NAMES]
-    rows = [[s.rank, s.department.name, _num(s.score), s.grade, *[_num(s.parts.get(p)) for p in scoring.PARTS],
-             _num(s.base_score), _num(s.deduction), _num(s.adjustment), *[_num(s.parts.get(k)) for k in COUNTS]]
+    rows = [[s.rank, s.department.name, sheets.num(s.score), s.grade, *[sheets.num(s.parts.get(p)) for p in scoring.PARTS],
+             sheets.num(s.base_score), sheets.num(s.deduction), sheets.num(s.adjustment), *[sheets.num(s.parts.get(k)) for k in COUNTS]]
             for s in scores]
-    _sheet(wb, "汇总", headers, rows)
+    sheets.sheet(wb, "汇总", headers, rows)
 
 
 def _tasks(wb: Workbook, scores: list[DepartmentScore]) -> None:
     headers = ["单位", "任务编号", "任务", "角色", "权重", "得分", *[label("score_part", p) for p in scoring.PARTS],
                "办公室评语"]
-    rows = [[s.department.name, t["code"], t["title"], label("assignment_role", t["role"]), _num(t["weight"]),
-             _num(t["score"]), *[_num(t["parts"].get(p)) for p in scoring.PARTS],
+    rows = [[s.department.name, t["code"], t["title"], label("assignment_role", t["role"]), sheets.num(t["weight"]),
+             sheets.num(t["score"]), *[sheets.num(t["parts"].get(p)) for p in scoring.PARTS],
              (t.get("rating") or {}).get("comment") or None]
             for s in scores for t in s.detail["tasks"]]
-    _sheet(wb, "任务得分", headers, rows)
+    sheets.sheet(wb, "任务得分", headers, rows)
 
 
 def _items(wb: Workbook, scores: list[DepartmentScore]) -> None:
     headers = ["单位", "任务编号", "类型", "周期", "周期名称", "截止日期", "报送日期", "逾期天数", "得分", "状态",
                "退回次数", "最近退回理由", "计入评分"]
     rows = [[s.department.name, t["code"], label("item_kind", i["kind"]), i["period"], i.get("period_label"),
-             _day(i["deadline"]), _day(i["submitted"]), _num(i["days_late"]), _num(i["points"]),
-             item_status(i["kind"], i["status"]), _num(i.get("returns", 0)), i.get("return_reason") or None,
+             sheets.day(i["deadline"]), sheets.day(i["submitted"]), sheets.num(i["days_late"]), sheets.num(i["points"]),
+             item_status(i["kind"], i["status"]), sheets.num(i.get("returns", 0)), i.get("return_reason") or None,
              "是" if i["counted"] else "否"]
             for s in scores for t in s.detail["tasks"] for i in t["items"]]
-    _sheet(wb, "报送记录", headers, rows)
+    sheets.sheet(wb, "报送记录", headers, rows)
 
 
 def _targets(wb: Workbook, scores: list[DepartmentScore]) -> None:
     headers = ["单位", "任务编号", "指标", "目标", "目标年份", "本年应达值", "依据", "最新批准值", "计量单位",
                "取值周期", "得分"]
-    rows = [[s.department.name, t["code"], g["metric"], g["label"], _num(g["year"]), _num(g["due"]),
-             label("attainment_basis", g["basis"]), _num(g["value"]), g.get("unit") or None, g["period"],
-             _num(g["score"])]
+    rows = [[s.department.name, t["code"], g["metric"], g["label"], sheets.num(g["year"]), sheets.num(g["due"]),
+             label("attainment_basis", g["basis"]), sheets.num(g["value"]), g.get("unit") or None, g["period"],
+             sheets.num(g["score"])]
             for s in scores for t in s.detail["tasks"] for g in t["targets"]]
-    _sheet(wb, "目标完成", headers, rows)
+    sheets.sheet(wb, "目标完成", headers, rows)
 
 
 def _escalations_and_adjustments(wb: Workbook, scores: list[DepartmentScore]) -> None:
     headers = ["单位", "类型", "任务编号", "周期", "日期", "逾期天数", "调整分值", "事由", "状态", "调整人"]
-    rows = [[s.department.name, "督办", e["task_code"], e["period"], _day(e["opened"]), _num(e["days_late"]), None,
+    rows = [[s.department.name, "督办", e["task_code"], e["period"], sheets.day(e["opened"]), sheets.num(e["days_late"]), None,
              label("escalation_cause", e["cause"]), label("escalation_status", e["status"]), None]
             for s in scores for e in s.detail["escalations"]]
-    rows += [[s.department.name, "分数调整", None, None, _local_naive(a["at"]), None, _num(a["points"]), a["reason"],
+    rows += [[s.department.name, "分数调整", None, None, sheets.local_naive(a["at"]), None, sheets.num(a["points"]), a["reason"],
               None, a["by"] or None]
              for s in scores for a in s.detail["adjustments"]]
-    _sheet(wb, "督办与调整", headers, rows)
+    sheets.sheet(wb, "督办与调整", headers, rows)
 
 
 def _settings(wb: Workbook, evaluation: Evaluation, settings: dict, office: str) -> None:
-    signed_at = _local_naive(evaluation.signed_off_at)
+    signed_at = sheets.local_naive(evaluation.signed_off_at)
     rows = [
         ["方案", evaluation.plan.title],
         ["评估年度", evaluation.year],
         ["评估单位", office],
         ["状态", label("evaluation_status", evaluation.status)],
-        ["计算时间", _local_naive(evaluation.computed_at)],
+        ["计算时间", sheets.local_naive(evaluation.computed_at)],
         ["签认领导", evaluation.signed_off_by.display if evaluation.signed_off_by else None],
         ["签认时间", signed_at],
         ["签认意见", (evaluation.sign_off_note or None) if signed_at else None],
@@ -150,93 +127,14 @@ def _settings(wb: Workbook, evaluation: Evaluation, settings: dict, office: str)
         ["每次督办扣分", settings["escalation_points"]],
         ["督办扣分上限", settings["escalation_cap"]],
     ]
-    _sheet(wb, "评估设置", ["项目", "值"], [[name, _num(value)] for name, value in rows], autofilter=False)
-
-
-# -- cells -----------------------------------------------------------------------------------------------------
-
-def _sheet(wb: Workbook, title: str, headers: list[str], rows: list[list], *, autofilter: bool = True) -> Worksheet:
-    """A sheet with a bold, frozen header row, widths fitting the content, and a filter over the data."""
-    ws = wb.create_sheet(title)
-    for col, header in enumerate(headers, start=1):
-        ws.cell(row=1, column=col, value=header).font = BOLD
-    for r, row in enumerate(rows, start=2):
-        for col, value in enumerate(row, start=1):
-            _put(ws, r, col, value)
-    ws.freeze_panes = "A2"
-    if autofilter:
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(rows) + 1}"
-    for col, header in enumerate(headers, start=1):
-        width = max([_width(header) + (2 if autofilter else 0), *(_width(row[col - 1]) for row in rows)])
-        ws.column_dimensions[get_column_letter(col)].width = min(MAX_WIDTH, max(MIN_WIDTH, width + 2))
-    return ws
-
-
-def _put(ws: Worksheet, row: int, col: int, value) -> None:
-    if isinstance(value, str):
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    cell = ws.cell(row=row, column=col, value=value)
-    if isinstance(value, str) and cell.data_type == "f":
-        cell.data_type = "s"   # text the office or a department typed is never a formula (=HYPERLINK…)
-    elif isinstance(value, datetime):
-        cell.number_format = DATETIME_FORMAT
-    elif isinstance(value, date):
-        cell.number_format = DATE_FORMAT
-
-
-def _width(value) -> int:
-    """Display width: CJK characters take two columns."""
-    if value is None:
-        return 0
-    if isinstance(value, datetime):
-        return len("2026-01-01 00:00")
-    if isinstance(value, date):
-        return len("2026-01-01")
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(value))
-
-
-def _num(value):
-    """Numbers as int or float (a Decimal too), never text; anything else as it is."""
-    if isinstance(value, Decimal):
-        return float(value)
-    return value
-
-
-def _day(value: str | None) -> date | None:
-    return date.fromisoformat(value[:10]) if value else None
-
-
-def _local_naive(value: datetime | str | None) -> datetime | None:
-    """A moment as Beijing time without its offset (Excel has no time zones), to the minute."""
-    if value is None:
-        return None
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return local(_aware(moment)).replace(tzinfo=None, second=0, microsecond=0)
+    sheets.sheet(wb, "评估设置", ["项目", "值"], [[name, sheets.num(value)] for name, value in rows], autofilter=False)
 
 
 # -- determinism ---------------------------------------------------------------------------------------------
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
 
 def _moment(evaluation: Evaluation) -> datetime:
     """The evaluation's own moment — the sign-off, else the last computation, else its creation — as naive UTC,
     which is how openpyxl writes document properties."""
     moment = (evaluation.signed_off_at if evaluation.frozen else None) or evaluation.computed_at \
         or evaluation.created_at
-    return _aware(moment).astimezone(UTC).replace(tzinfo=None, microsecond=0)
-
-
-def _normalised_zip(data: bytes, replace: dict[str, bytes], stamp: datetime) -> bytes:
-    """The archive again, entry for entry in the same order, every entry dated `stamp` and with fixed
-    attributes, and the entries in `replace` given the content there."""
-    date_time = (max(stamp.year, 1980), stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for item in src.infolist():
-            info = zipfile.ZipInfo(item.filename, date_time=date_time)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system, info.external_attr = 3, 0o600 << 16   # as on Unix, whatever builds it
-            dst.writestr(info, replace.get(item.filename, src.read(item.filename)))
-    return out.getvalue()
+    return sheets.aware(moment).astimezone(UTC).replace(tzinfo=None, microsecond=0)

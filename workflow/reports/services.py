@@ -14,11 +14,13 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 
 from models import (
     AssignmentRole,
     Attachment,
     Contribution,
+    ContributionStatus,
     Period,
     Progress,
     Report,
@@ -28,7 +30,8 @@ from models import (
 )
 from models.audit import record
 from workflow import files, notify
-from workflow.domain import TooLarge, ValidationFailed, require
+from workflow.clock import local
+from workflow.domain import Conflict, NotFound, TooLarge, ValidationFailed, require
 from workflow.extensions import db
 from workflow.transitions import apply_transition, check_version, committed
 
@@ -260,6 +263,49 @@ def contributions_for(report: Report) -> list[Contribution]:
         select(Contribution).where(Contribution.task_id == report.task_id, Contribution.period_id == report.period_id)
         .order_by(Contribution.id)
     ))
+
+
+# -- 催报: the lead chases a co-department ----------------------------------------------------------------
+
+def chase_key(contribution: Contribution, now: datetime) -> str:
+    """One reminder per contribution and (Beijing) day: the notification key says so, and is unique."""
+    return f"chase:c{contribution.id}:{local(now):%Y%m%d}"
+
+
+def chase_contribution(report: Report, contribution: Contribution, *, actor: User, now: datetime) -> list:
+    """The lead department reminds the co-department's liaison(s) of a missing contribution to its report:
+    at most once a day per contribution (a second time is a Conflict, also when two arrive at once: the
+    notification key is unique). Audited on the report, so the office sees who chased whom and when."""
+    require(report.can_chase(actor), _("只有牵头单位的联络员或负责人可以催报配合单位。"))
+    if (contribution.task_id, contribution.period_id) != (report.task_id, report.period_id):
+        raise NotFound(_("该配合情况不属于本报告。"))
+    department = contribution.department.name
+    if contribution.status != ContributionStatus.DRAFT:
+        raise Conflict(_("%(dept)s已报送配合情况，无需催报。", dept=department))
+    recipients = notify.department_users(contribution.department_id)
+    if not recipients:
+        raise Conflict(_("%(dept)s还没有联络员账号，无法催报，请联系领导小组办公室。", dept=department))
+    again = _("今天已催报过%(dept)s，每个配合单位每天只能催报一次，请明天再试。", dept=department)
+    key, task, period = chase_key(contribution, now), contribution.task, contribution.period
+    notes = [notify.queue(user, kind="contribution.chase", key=key, now=now,
+                          subject=f"【催报】{report.department.name}请你单位报送任务 {task.code} {period.label}配合情况",
+                          body=f"报送期限：{period.deadline:%Y-%m-%d}。", link=f"/reports/contributions/{contribution.id}",
+                          data={"department": department, "task": task.code, "task_title": task.title,
+                                "period_label": period.label, "deadline": period.deadline.isoformat(),
+                                "days_late": 0, "what": "contribution"})
+             for user in recipients]
+    if not all(notes):
+        db.session.rollback()
+        raise Conflict(again)
+    record("report.chase", report, actor=actor, now=now, comment=department,
+           data={"contribution_id": contribution.id, "department": department,
+                 "recipients": [u.username for u in recipients]})
+    try:
+        db.session.commit()
+    except IntegrityError as exc:   # the same chase a moment ago, from another request
+        db.session.rollback()
+        raise Conflict(again) from exc
+    return notes
 
 
 # -- attachments -----------------------------------------------------------------------------------------

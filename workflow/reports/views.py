@@ -26,6 +26,7 @@ from models import (
     ReportStatus,
     Task,
 )
+from models.audit import trail
 from workflow import files
 from workflow.assignments.services import open_all_due_periods
 from workflow.calendar.lateness import ON_TIME, Lateness, days_late, is_outstanding
@@ -35,6 +36,7 @@ from workflow.clock import local, utcnow
 from workflow.domain import Conflict, NotFound, PermissionDenied, TooLarge, ValidationFailed
 from workflow.errors import forbid_unless, refused
 from workflow.extensions import db
+from workflow.instructions.services import instructions_on
 from workflow.reports import services
 from workflow.reports.queries import visible_contributions, visible_reports
 
@@ -107,10 +109,7 @@ def _own_department_liaison(item: Report | Contribution) -> bool:
 
 
 def audit_trail(object_type: str, object_id: int) -> list[AuditEvent]:
-    return list(db.session.scalars(
-        select(AuditEvent).where(AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
-        .options(selectinload(AuditEvent.actor)).order_by(AuditEvent.at, AuditEvent.id)
-    ))
+    return list(db.session.scalars(trail((object_type, object_id))))
 
 
 def _readable(diff: dict | None) -> dict | None:
@@ -135,19 +134,26 @@ def render_report(report: Report, *, form: ReportForm | None = None, upload_form
     if upload_form is None and editable:
         upload_form = AttachmentForm(formdata=None)
     contributions = services.contributions_for(report)
+    events = audit_trail("report", report.id)
+    today = local(utcnow()).date()
+    # the latest 催报 of each contribution, from the trail already loaded (no query per contribution)
+    chased = {e.data["contribution_id"]: e for e in events if e.action == "report.chase" and e.data}
     previous = services.previous_values(report)
     return render_template(
         "reports/show.html", report=report, task=report.task, period=report.period, form=form,
         editable=editable, conflict=conflict, upload_form=upload_form,
+        chased=chased, chased_today={cid for cid, e in chased.items() if local(e.at).date() == today},
+        can_chase=report.can_chase(current_user),
+        instructions=instructions_on(user=current_user, report=report),
         saved_values={t.id: plain_number(report.value_for(t.id)) for t in report.task.targets},
         previous={tid: (plain_number(value), label) for tid, (value, label) in previous.items()},
         jumps=services.value_jumps(report, previous) if current_user.can_review(report) else {},
         contributions=contributions,
         attachments=[a for a in report.attachments if not a.removed],
-        trail=audit_trail("report", report.id),
+        trail=events,
         diff=_readable(services.resubmission_diff(report)),
         targets_by_id={str(t.id): t for t in report.task.targets},
-        late=overdue(report, local(utcnow()).date(), office_calendar()),
+        late=overdue(report, today, office_calendar()),
         upload_types=list(files.ALLOWED), upload_accept=",".join(f".{kind}" for kind in files.ALLOWED),
         upload_limit=current_app.config.get("ATTACHMENT_MAX_BYTES") or files.DEFAULT_MAX_BYTES,
     ), status
@@ -189,6 +195,22 @@ def _report_conflict(report: Report, form: ReportForm, message: str):
     form.version.data = str(report.version)
     flash(message, "error")
     return render_report(report, form=form, conflict=True, status=409)
+
+
+@bp.post("/<id:report_id>/contributions/<id:contribution_id>/chase")
+@login_required
+def chase(report_id: int, contribution_id: int):
+    """催报: the refusal (already chased today, already submitted) is answered on the report page, 409."""
+    report = _report_or_abort(report_id)
+    forbid_unless(report.can_chase(current_user))
+    contribution = db.get_or_404(Contribution, contribution_id)
+    try:
+        services.chase_contribution(report, contribution, actor=current_user, now=utcnow())
+    except Conflict as exc:
+        refused(exc)
+        return render_report(report, status=exc.status)
+    flash(_("已催报%(dept)s，其联络员会收到提醒。", dept=contribution.department.name), "success")
+    return redirect(url_for("reports.show", report_id=report.id, _anchor="contributions"))
 
 
 @bp.route("/<id:report_id>/attachments", methods=["POST"])

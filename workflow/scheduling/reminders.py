@@ -6,22 +6,28 @@ Stages, in working days on the office calendar (package data plus entered arrang
 - overdue level 1 (1 late): the liaison; level 2 (3 late): the department head, copy to the liaison;
   level 3 (5 late): an escalation (督办) for the office, and mail to the office and the department head;
 - returned and not resubmitted: the same ladder, counted from N working days after the return;
-- submitted and not reviewed within N working days: the office.
+- submitted and not reviewed within N working days: the office;
+- a leader's instruction (领导批示) not answered: the same ladder against its due date (level 3 is mail to the
+  office and the department head, not an escalation: a 督办 is about a report or contribution).
 A pass only queues on working days. After the scheduler was down, the first pass queues each item once at
-its current level, never the levels it missed. Escalations close when their report is submitted.
+its current level, never the levels it missed. Escalations close when their report is submitted. An escalation
+opens with its 督办通知单 numbered and frozen (workflow.escalations.notices); one opened before notices existed
+gets its notice at the next pass.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import selectinload
 
 from models import (
     Contribution,
     ContributionStatus,
     Escalation,
+    Instruction,
+    InstructionStatus,
     Notification,
     Period,
     Plan,
@@ -40,6 +46,7 @@ from workflow.calendar.office import office_calendar
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
 from workflow.escalations.effects import settle
+from workflow.escalations.notices import deadline_of, freeze_notice
 from workflow.extensions import db
 from workflow.labels import chinese_label
 from workflow.scheduling.lock import advisory_key
@@ -52,7 +59,11 @@ DEFAULT_RULES = {
     "returned_grace_workdays": 3,
     "review_grace_workdays": 3,
 }
-REMINDER_KINDS = ("due_soon", "due_today", "overdue", "returned_overdue", "review_pending", "escalation")
+INSTRUCTION = "instruction_"   # the kinds of an instruction's reminders: instruction_due_soon, ...
+REMINDER_KINDS = ("due_soon", "due_today", "overdue", "returned_overdue", "review_pending", "escalation",
+                  f"{INSTRUCTION}due_soon", f"{INSTRUCTION}due_today", f"{INSTRUCTION}overdue")
+REPORT_LINK = "/reports/"
+LADDER_KINDS = ("overdue", "returned_overdue", "escalation")   # the kinds that carry a level (1–3)
 
 
 def rules_for(plan: Plan) -> dict:
@@ -61,10 +72,10 @@ def rules_for(plan: Plan) -> dict:
 
 @dataclass
 class Subject:
-    """A report or contribution as the rules see it."""
+    """A report, contribution or leader's instruction as the rules see it."""
 
-    row: Report | Contribution
-    kind: str  # 'report' or 'contribution'
+    row: Report | Contribution | Instruction
+    kind: str  # 'report', 'contribution' or 'instruction'
 
     @property
     def key(self) -> str:
@@ -76,7 +87,25 @@ class Subject:
 
     @property
     def link(self) -> str:
-        return f"/reports/{self.row.id}" if self.kind == "report" else f"/reports/contributions/{self.row.id}"
+        return {"report": f"{REPORT_LINK}{self.row.id}", "contribution": f"/reports/contributions/{self.row.id}",
+                "instruction": f"/instructions/{self.row.id}"}[self.kind]
+
+    @property
+    def period(self) -> Period | None:
+        """An instruction on a task has none; one on a report has its report's."""
+        if self.kind == "instruction":
+            return self.row.report.period if self.row.report is not None else None
+        return self.row.period
+
+    @property
+    def what(self) -> str:
+        t = self.row.task
+        return f"{t.code} {t.title} {self.period.label if self.period else ''}{self.label}"
+
+    @property
+    def prefix(self) -> str:
+        """Of its notification kinds: an instruction's are its own, so run-once and the inbox tell them apart."""
+        return INSTRUCTION if self.kind == "instruction" else ""
 
 
 class Pass:
@@ -87,7 +116,7 @@ class Pass:
         self.result: dict[str, list] = {"queued": [], "escalations_opened": [], "escalations_closed": []}
         self.known = set(db.session.scalars(select(Notification.key).where(Notification.kind.in_(REMINDER_KINDS))))
         self.escalations = {e.key: e for e in db.session.scalars(select(Escalation).options(
-            selectinload(Escalation.report), selectinload(Escalation.contribution),
+            selectinload(Escalation.report), selectinload(Escalation.contribution), selectinload(Escalation.notice),
             selectinload(Escalation.department), selectinload(Escalation.task), selectinload(Escalation.period)))}
         users = db.session.scalars(select(User).where(User.active.is_(True))).all()
         self.by_department: dict[tuple[int, str], list[User]] = {}
@@ -122,43 +151,69 @@ class Pass:
                 })
 
 
+def reached_levels() -> dict[int, int]:
+    """Report id → the highest level of the overdue ladder its reminders reached (1 逾期提醒, 2 逾期催办,
+    3 督办), over every round; reports never reminded are absent. One grouped query: the notifications name
+    their report by the link Subject gives them."""
+    rows = db.session.execute(
+        select(Notification.link, func.max(Notification.level))
+        .where(Notification.kind.in_(LADDER_KINDS), Notification.link.like(f"{REPORT_LINK}%"))
+        .group_by(Notification.link))
+    levels = {}
+    for link, level in rows:
+        tail = link.removeprefix(REPORT_LINK)
+        if tail.isdigit():
+            levels[int(tail)] = level
+    return levels
+
+
 def _describe(subject: Subject, deadline: date, days_late: int) -> dict:
-    row = subject.row
+    row, period = subject.row, subject.period
     return {"department": row.department.name, "task": row.task.code, "task_title": row.task.title,
-            "period": row.period.key, "period_label": row.period.label, "deadline": deadline.isoformat(),
-            "days_late": days_late, "what": subject.kind, "link": subject.link}
+            "period": period.key if period else "", "period_label": period.label if period else "",
+            "deadline": deadline.isoformat(), "days_late": days_late, "what": subject.kind, "link": subject.link}
 
 
 def _ladder(p: Pass, subject: Subject, deadline: date, rules: dict, *, returned: bool) -> None:
-    """Queue the stage the subject is in today against `deadline` (for a returned report: the grace end)."""
-    row, t = subject.row, subject.row.task
+    """Queue the stage the subject is in today against `deadline` (for a returned report: the grace end; for an
+    instruction: its due date)."""
+    row = subject.row
     dept = row.department_id
     liaisons, heads = p.people(dept, Role.LIAISON), p.people(dept, Role.DEPT_HEAD)
-    what = f"{t.code} {t.title} {row.period.label}{subject.label}"
+    what, prefix = subject.what, subject.prefix
+    instruction = subject.kind == "instruction"
     round_tag = f":r{row.return_count}" if returned else ""
     if p.today < deadline:
         if returned:
             return
         left = workdays_left(deadline, p.today, p.cal)
         if left <= rules["due_soon_workdays"]:
-            p.send(liaisons, kind="due_soon", level=0, key=f"due_soon:{subject.key}", subject=subject,
+            p.send(liaisons, kind=f"{prefix}due_soon", level=0, key=f"{prefix}due_soon:{subject.key}", subject=subject,
                    title=f"【即将到期】{what}将于 {deadline:%Y-%m-%d} 截止",
-                   body=f"还有 {left} 个工作日，请及时填报。", data=_describe(subject, deadline, 0))
+                   body=f"还有 {left} 个工作日，请及时{'报送办理情况' if instruction else '填报'}。",
+                   data=_describe(subject, deadline, 0))
         return
     if p.today == deadline:
         if not returned:
-            p.send(liaisons, kind="due_today", level=0, key=f"due_today:{subject.key}", subject=subject,
-                   title=f"【今日截止】{what}今天截止", body="请在今天内提交。", data=_describe(subject, deadline, 0))
+            p.send(liaisons, kind=f"{prefix}due_today", level=0, key=f"{prefix}due_today:{subject.key}",
+                   subject=subject, title=f"【今日截止】{what}今天截止",
+                   body="请在今天内报送办理情况。" if instruction else "请在今天内提交。",
+                   data=_describe(subject, deadline, 0))
         return
-    # A returned report counts from the end of its grace; everything else from its period's deadline.
-    late = (lateness(deadline, p.today, p.cal) if returned else days_late(row, p.today, p.cal)).working
+    # A returned report counts from the end of its grace, an instruction from its due date; everything else
+    # from its period's deadline.
+    late = (lateness(deadline, p.today, p.cal) if returned or instruction else days_late(row, p.today, p.cal)).working
     level = next((n for n in (3, 2, 1) if late >= rules[f"level{n}_late"]), 0)
     if level == 0:
         return
-    kind = "returned_overdue" if returned else "overdue"
-    cause = chinese_label("escalation_cause", "returned" if returned else "overdue")
+    kind = "returned_overdue" if returned else f"{prefix}overdue"
+    cause = "逾期未报送办理情况" if instruction else chinese_label("escalation_cause",
+                                                                 "returned" if returned else "overdue")
     title = f"【{chinese_label('escalation_level', level)}】{row.department.name} {what}{cause}，已逾期 {late} 个工作日"
-    body = (f"报送期限：{deadline:%Y-%m-%d}。" + (f"退回理由：{row.last_return_reason}" if returned else ""))
+    if instruction:
+        body = f"办理期限：{deadline:%Y-%m-%d}。批示：{row.text[:200]}"
+    else:
+        body = f"报送期限：{deadline:%Y-%m-%d}。" + (f"退回理由：{row.last_return_reason}" if returned else "")
     data = _describe(subject, deadline, late)
     key = f"{kind}:{subject.key}{round_tag}:L{level}"
     if level == 1:
@@ -166,12 +221,13 @@ def _ladder(p: Pass, subject: Subject, deadline: date, rules: dict, *, returned:
     elif level == 2:
         p.send(heads + liaisons, kind=kind, level=2, key=key, subject=subject, title=title, body=body, data=data)
     else:
-        _escalate(p, subject, late, returned=returned, round_tag=round_tag)
-        p.send(p.office + heads, kind="escalation", level=3, key=key, subject=subject, title=title, body=body,
-               data=data)
+        if not instruction:
+            _escalate(p, subject, late, deadline=deadline, returned=returned, round_tag=round_tag)
+        p.send(p.office + heads, kind=kind if instruction else "escalation", level=3, key=key, subject=subject,
+               title=title, body=body, data=data)
 
 
-def _escalate(p: Pass, subject: Subject, late: int, *, returned: bool, round_tag: str) -> None:
+def _escalate(p: Pass, subject: Subject, late: int, *, deadline: date, returned: bool, round_tag: str) -> None:
     key = f"esc:{subject.key}:{'returned' if returned else 'overdue'}{round_tag}"
     existing = p.escalations.get(key)
     if existing is not None:
@@ -180,15 +236,26 @@ def _escalate(p: Pass, subject: Subject, late: int, *, returned: bool, round_tag
         return
     row = subject.row
     escalation = Escalation(
-        key=key, plan_id=row.task.plan_id, task_id=row.task_id, period_id=row.period_id,
-        department_id=row.department_id, cause="returned" if returned else "overdue", days_late=late,
-        opened_at=p.now, **({"report_id": row.id} if subject.kind == "report" else {"contribution_id": row.id}),
+        key=key, plan_id=row.task.plan_id, task=row.task, period=row.period, department=row.department,
+        cause="returned" if returned else "overdue", days_late=late, opened_at=p.now,
+        **({"report": row} if subject.kind == "report" else {"contribution": row}),
     )
     db.session.add(escalation)
+    notice = freeze_notice(escalation, deadline=deadline, calendar=p.cal, now=p.now)
     p.escalations[key] = escalation
     p.result["escalations_opened"].append({"key": key, "department": row.department.name, "task": row.task.code,
                                            "period": row.period.key, "cause": escalation.cause,
-                                           "days_late": late})
+                                           "days_late": late, "notice": notice.title})
+
+
+def _number_unfrozen(p: Pass, plans: list[Plan]) -> None:
+    """Escalations opened before notices were numbered get theirs now, in the order they opened, dated the day
+    they opened and with the facts of that day."""
+    rules = {plan.id: rules_for(plan) for plan in plans}
+    waiting = sorted((e for e in p.escalations.values() if e.notice is None), key=lambda e: (e.opened_at, e.id))
+    for e in waiting:
+        grace = rules.get(e.plan_id, DEFAULT_RULES)["returned_grace_workdays"]
+        freeze_notice(e, deadline=deadline_of(e, grace, p.cal), calendar=p.cal, now=p.now)
 
 
 def _close_settled(p: Pass) -> None:
@@ -236,6 +303,7 @@ def run_reminders(*, now: datetime, dry_run: bool = False, calendar: WorkdayCale
             open_due_periods(plan, now=now)
         p = Pass(now, calendar or office_calendar())
         _close_settled(p)
+        _number_unfrozen(p, plans)
         if p.cal.is_workday(p.today):
             for plan in plans:
                 _plan_pass(p, plan)
@@ -275,3 +343,12 @@ def _plan_pass(p: Pass, plan: Plan) -> None:
     ).all()
     for contribution in contributions:
         _ladder(p, Subject(contribution, "contribution"), contribution.period.deadline, rules, returned=False)
+    instructions = db.session.scalars(
+        select(Instruction).join(Instruction.task)
+        .options(selectinload(Instruction.task), selectinload(Instruction.department),
+                 selectinload(Instruction.report).selectinload(Report.period))
+        .where(Task.plan_id == plan.id, Instruction.status == InstructionStatus.OPEN)
+        .order_by(Instruction.due_date, Instruction.id)
+    ).all()
+    for instruction in instructions:
+        _ladder(p, Subject(instruction, "instruction"), instruction.due_date, rules, returned=False)

@@ -1,0 +1,129 @@
+"""The 督办通知单 as a document: when an escalation opens, its notice takes the next number of the year
+(督办〔2026〕第 N 号, no gaps), its date (the opening day) and its facts, frozen as a JSON snapshot; printing it again
+renders from the snapshot, so every print is the same document whatever has changed since.
+
+The reminder pass freezes the notice in the transaction that opens the escalation; escalations opened before
+notices existed get theirs at the next pass, numbered in the order they opened (reads never write, and the facts
+come from these rules, which a migration must not import). Nothing here imports the reminder rules: the caller
+passes the deadline the lateness counts from.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import current_app, has_app_context
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from models import Escalation, Notice, NumberSeries
+from workflow.calendar.lateness import lateness, resubmission_due
+from workflow.calendar.workdays import WorkdayCalendar
+from workflow.clock import local
+from workflow.extensions import db
+from workflow.labels import chinese, label
+
+NOTICE_SERIES = "notice"
+DEFAULT_OFFICE_NAME = "领导小组办公室"
+RESPONSE_WORKDAYS = 3
+EXCERPT_CHARS = 160
+
+
+def office_name() -> str:
+    name = current_app.config.get("OFFICE_NAME") if has_app_context() else None
+    return name or DEFAULT_OFFICE_NAME
+
+
+def cn_date(d: date) -> str:
+    """2026-04-08 → '2026年4月8日' (the form official documents use)."""
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def notice_title(year: int, number: int | None) -> str:
+    return f"督办〔{year}〕第 {number if number is not None else '—'} 号"
+
+
+def _excerpt(text: str, title: str = "", limit: int = EXCERPT_CHARS) -> str:
+    """The task's text without its opening title sentence, collapsed and cut to `limit` characters."""
+    text = " ".join((text or "").split())
+    if title and text.startswith(title):
+        text = text[len(title):].lstrip("。.;；，, ") or text
+    return text if len(text) <= limit else text[:limit].rstrip("，,。；; ") + "……"
+
+
+def deadline_of(escalation: Escalation, grace_workdays: int, calendar: WorkdayCalendar) -> date:
+    """The deadline the days late count from: the period's, or for a returned report the end of its grace
+    (the return day plus `grace_workdays`), as the reminder rules count it."""
+    if escalation.cause == "returned" and escalation.report is not None and escalation.report.reviewed_at:
+        return resubmission_due(escalation.report, grace_workdays, calendar)
+    return escalation.period.deadline
+
+
+def notice_facts(escalation: Escalation, *, deadline: date, calendar: WorkdayCalendar) -> dict:
+    """What the notice says, as of the day its escalation opened: JSON values only (dates as ISO text), in
+    Chinese (an official document, whoever is reading)."""
+    task, period = escalation.task, escalation.period
+    is_report = escalation.report is not None   # the relationship: a just-opened escalation has no ids yet
+    returned = escalation.cause == "returned"
+    issued = local(escalation.opened_at).date()
+    days_late = lateness(deadline, issued, calendar).working
+    what = "进展情况报告" if is_report else "配合工作情况"
+    role = "牵头" if is_report else "配合"
+    if returned:
+        body = (f"你单位{role}承担的任务 {task.code}“{task.title}”{period.label}{what}经审核被退回后，"
+                f"未在规定时间（{cn_date(deadline)}前）重新报送，至今已逾期 {days_late} 个工作日。")
+    else:
+        body = (f"你单位{role}承担的任务 {task.code}“{task.title}”{period.label}{what}应于 "
+                f"{cn_date(deadline)}前报送，至今未报送，已逾期 {days_late} 个工作日。")
+    with chinese():
+        cause = label("escalation_cause", escalation.cause)
+    return {
+        "year": issued.year,
+        "department": escalation.department.name,
+        "task_code": task.code,
+        "task_title": task.title,
+        "task_excerpt": _excerpt(task.text or task.title, task.title),
+        "period_label": period.label,
+        "period_key": period.key,
+        "what": what,
+        "role": role,
+        "deadline": deadline.isoformat(),
+        "deadline_text": cn_date(deadline),
+        "days_late": days_late,
+        "cause": cause,
+        "cause_key": escalation.cause,
+        "return_reason": escalation.report.last_return_reason if returned and escalation.report is not None else "",
+        "body": body,
+        "request": f"请于收到本通知后 {RESPONSE_WORKDAYS} 个工作日内报送并说明原因。",
+        "office_name": office_name(),
+        "date": issued.isoformat(),
+        "date_text": cn_date(issued),
+    }
+
+
+def take_number(series: str, year: int) -> int:
+    """The next number of `series` in `year`, in the caller's transaction.
+
+    One UPDATE … RETURNING: PostgreSQL locks the year's row until the caller commits, so a concurrent taker
+    waits and then gets the following number; a rollback returns the number (no gaps). The year's first number
+    creates the row in a savepoint; if another transaction created it meanwhile, take from theirs."""
+    taken = db.session.execute(
+        update(NumberSeries).where(NumberSeries.series == series, NumberSeries.year == year)
+        .values(last=NumberSeries.last + 1).returning(NumberSeries.last)
+        .execution_options(synchronize_session=False)).scalar()
+    if taken is not None:
+        return taken
+    try:
+        with db.session.begin_nested():
+            db.session.add(NumberSeries(series=series, year=year, last=1))
+    except IntegrityError:
+        return take_number(series, year)
+    return 1
+
+
+def freeze_notice(escalation: Escalation, *, deadline: date, calendar: WorkdayCalendar, now: datetime) -> Notice:
+    """Number, date and freeze the notice of a just-opened escalation (the caller's transaction)."""
+    facts = notice_facts(escalation, deadline=deadline, calendar=calendar)
+    notice = Notice(escalation=escalation, year=facts["year"], number=take_number(NOTICE_SERIES, facts["year"]),
+                    issued_on=date.fromisoformat(facts["date"]), facts=facts, frozen_at=now)
+    db.session.add(notice)
+    return notice

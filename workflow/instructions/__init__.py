@@ -1,0 +1,1 @@
+"""Leaders' instructions (领导批示): writing, answering, closing, the list."""
