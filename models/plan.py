@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     exists,
+    or_,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -219,6 +220,11 @@ class Task(db.Model):
     @classmethod
     def has_department(cls, department_id: int) -> ColumnElement[bool]:
         return exists().where(Assignment.task_id == cls.id, Assignment.department_id == department_id)
+
+    @classmethod
+    def in_area(cls, code: str) -> ColumnElement[bool]:
+        """Tasks under an outline part ('3.4'): a task's code extends its heading's (3.4.1, 3.4.2 ...)."""
+        return or_(cls.code == code, cls.code.like(f"{code}.%"))
 
 
 class Assignment(db.Model):

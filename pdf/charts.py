@@ -1,12 +1,14 @@
-"""Charts for the PDFs drawn as SVG on the server: no JavaScript, no network, text in the document's CJK font.
+"""Charts drawn as SVG on the server, for the PDFs and the pages: no JavaScript, no network, text in the
+document's CJK font.
 
-Each function returns an SVG document (a string) sized in px at 96 dpi; templates embed it as a data: URI
-(`svg_data_uri`), which the restricted url_fetcher serves. Labels are escaped; values are plain numbers.
+Each function returns an SVG document (a string) sized in px at 96 dpi; PDF templates embed it as a data: URI
+(`svg_data_uri`), which the restricted url_fetcher serves; pages inline it (the `sparkline` template global).
+Labels are escaped; values are plain numbers.
 """
 from __future__ import annotations
 
 from base64 import b64encode
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape, quoteattr
 
 from pdf.render import spell_out_uncovered
 
@@ -108,3 +110,35 @@ def stacked_status_chart(rows: list[tuple[str, dict[str, int]]], legend: dict[st
         body.append(_text(x + 16, y + 11, label))
         x += 24 + 12 * len(label) + 10
     return _svg(width, height, body)
+
+
+def sparkline(points: list[tuple[str, float]], *, due: float | None = None, colour: str = "#1565c0",
+              width: int = 120, height: int = 30, title: str = "") -> str:
+    """A target's trend: its values over the periods, (label, value) oldest first, equally spaced, the last one
+    marked; `due` (what the year asks for) as a dashed line on the same scale. For pages inline, for PDFs through
+    svg_data_uri. `title` is the accessible name; each point says its period and value on hover."""
+    pad = 4
+    scale = [v for _, v in points] + ([due] if due is not None else [])
+    low, high = (min(scale), max(scale)) if scale else (0.0, 1.0)
+    if high == low:
+        low, high = low - 1, high + 1
+    step = (width - 2 * pad) / max(len(points) - 1, 1)
+
+    def y(value: float) -> float:
+        return height - pad - (height - 2 * pad) * (value - low) / (high - low)
+
+    body = [f"<title>{escape(title)}</title>"] if title else []
+    if due is not None:
+        body.append(f'<line x1="{pad}" y1="{y(due):.1f}" x2="{width - pad}" y2="{y(due):.1f}" stroke="#888" '
+                    f'stroke-width="1" stroke-dasharray="3 2"/>')
+    xy = [(pad + i * step if len(points) > 1 else width / 2, y(v)) for i, (_, v) in enumerate(points)]
+    if len(xy) > 1:
+        line = " ".join(f"{x:.1f},{yy:.1f}" for x, yy in xy)
+        body.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
+    for i, ((x, yy), (label, value)) in enumerate(zip(xy, points, strict=True)):
+        r = 2.5 if i == len(xy) - 1 else 1.5
+        body.append(f'<circle cx="{x:.1f}" cy="{yy:.1f}" r="{r}" fill="{colour}">'
+                    f"<title>{escape(label)}: {_number(value)}</title></circle>")
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}"'
+            f' class="sparkline" role="img"{" aria-label=" + quoteattr(title) if title else ""}>' + "".join(body)
+            + "</svg>")

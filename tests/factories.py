@@ -59,12 +59,12 @@ def report_for(plan, code: str, period_key: str = "2026Q1", department: str | No
 
 
 def file_report(plan, office, code: str, dept: str, when: datetime, values: dict[str, object] | None = None,
-                approve: bool = True) -> Report:
-    """A lead department files (and the office approves) its 2026Q1 report on `code`, with target values by
-    metric fragment."""
+                approve: bool = True, period: str = "2026Q1") -> Report:
+    """A lead department files (and the office approves) its report on `code` for `period` (opened), with target
+    values by metric fragment."""
     task = next(t for t in plan.tasks if t.code == code)
     report = db.session.scalar(select(Report).join(Period).where(
-        Report.task_id == task.id, Period.key == "2026Q1", Report.department_id == Department.lookup(dept).id))
+        Report.task_id == task.id, Period.key == period, Report.department_id == Department.lookup(dept).id))
     given = {next(t.id for t in task.targets if m in t.metric): str(v) for m, v in (values or {}).items()}
     save_report(report, ReportInput(narrative="进展", percent_complete="30", progress="on_track", values=given),
                 actor=liaison_of(dept), now=when, version=report.version, submit=True)

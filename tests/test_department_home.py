@@ -25,6 +25,7 @@ PUBLISHED = datetime(2026, 4, 1, 1, tzinfo=UTC)   # 2026Q1 (deadline 2026-04-08)
 NOW = datetime(2026, 4, 20, 2, tzinfo=UTC)         # Monday 2026-04-20, 10:00 in Shanghai
 FILED = datetime(2026, 4, 7, 2, tzinfo=UTC)
 RETURNED = datetime(2026, 4, 10, 2, tzinfo=UTC)    # a Friday
+CODE_CELL = r'<td class="text-nowrap"><a [^>]*task-link[^>]*>([\d.]+)</a></td>'   # a task's code, linked to its page
 
 
 def plan_text(n: int, title: str = "首页测试方案") -> str:
@@ -141,7 +142,7 @@ def test_a_liaison_sees_what_is_due_returned_owed_and_overdue(client, login_as, 
     overdue = section(html, "overdue")
     late = f"逾期 {workdays_after(date(2026, 4, 8), today)} 个工作日"
     assert late in overdue
-    items = re.findall(r'<span class="text-nowrap text-muted me-1">([\d.]+)</span>', overdue)
+    items = re.findall(r'task-link"[^>]*>([\d.]+)</a>', overdue)
     assert sorted(items) == ["1.1.3", "1.1.4", "1.1.5"]   # two drafts it leads, one contribution it owes
     assert "1.1.2" not in items   # returned reports are listed once, under returned
     assert 'id="escalations"' not in html and "督办" not in overdue   # liaisons do not see escalations
@@ -155,7 +156,7 @@ def test_a_head_also_sees_its_departments_open_escalations(client, login_as, pla
     html = html_of(client.get("/my/"))
     escalations = section(html, "escalations")
     assert "1.1.3" in escalations and "1.1.5" not in escalations   # B's escalation is not A's
-    assert re.search(r"1\.1\.3</span>.*?督办</span>", section(html, "overdue"))
+    assert re.search(r"1\.1\.3</a>.*?督办</span>", section(html, "overdue"))
     assert ">查看</a>" in html and ">填写</a>" not in html   # heads read, liaisons write
 
 
@@ -163,7 +164,7 @@ def test_the_task_list_pages_and_keeps_each_tasks_history(client, login_as, plan
     monkeypatch.setattr(services, "TASKS_PER_PAGE", 2)
     liaison = login_as(Role.LIAISON, department=A)
     first = section(html_of(client.get("/my/")), "tasks")
-    assert re.findall(r'<td class="text-nowrap">([\d.]+)</td>', first) == ["1.1.1", "1.1.2"]
+    assert re.findall(CODE_CELL, first) == ["1.1.1", "1.1.2"]
     assert "共 5 项：牵头 4 项，配合 1 项。" in first and 'href="/my/?page=2#tasks"' in first
     history = re.search(r'<tr id="a\d+">.*?</tr>', first).group(0)
     assert "历次报送（2）" in history and "2026年第一季度" in history and "2026年第二季度" in history
@@ -171,7 +172,7 @@ def test_the_task_list_pages_and_keeps_each_tasks_history(client, login_as, plan
     assert f'href="/reports/{q1.id}"' in history
 
     third = section(html_of(client.get("/my/?page=99")), "tasks")   # past the end: the last page
-    assert re.findall(r'<td class="text-nowrap">([\d.]+)</td>', third) == ["1.1.5"]
+    assert re.findall(CODE_CELL, third) == ["1.1.5"]
     contribution = row(Contribution, plan, "1.1.5", "2026Q1", A)
     assert f'href="/reports/contributions/{contribution.id}"' in third
 

@@ -56,7 +56,7 @@ def score_cell(html: str, name: str) -> str:
 
 def task_card(html: str, code: str) -> str:
     """One task's card on a department page (up to the next card)."""
-    start = html.index(f"<strong>{code}</strong>")
+    start = re.search(rf'task-link"[^>]*>{re.escape(code)}</a>', html).start()   # its code, linked to the task
     end = html.find('<div class="card mb-2">', start)
     return html[start:end if end > 0 else None]
 

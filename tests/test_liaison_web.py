@@ -33,6 +33,8 @@ HOUSING = "市住房城乡建设局"
 TRANSPORT = "市交通运输局"
 NDRC = "市发展改革委"  # a co-department of 3.4.3
 LATER = PUBLISH_AT + timedelta(days=3)  # 2026-04-04, before the 2026Q1 deadline (2026-04-08)
+# A task code cell of 我的任务 and 报送: the code, linked to the task page (macros/tasks.html task_link).
+CODE_CELL = r'<td class="text-nowrap"><a [^>]*task-link[^>]*>([\d.]+)</a></td>'
 
 
 @pytest.fixture
@@ -74,7 +76,7 @@ def html_of(response) -> str:
 def test_my_tasks_shows_status_and_acknowledge(client, login_as, plan):
     login_as(Role.LIAISON, department=dept(HOUSING))
     html = html_of(client.get("/my/"))
-    codes = re.findall(r'<td class="text-nowrap">([\d.]+)</td>', html)
+    codes = re.findall(CODE_CELL, html)
     assert "3.4.3" in codes and html.count("待签收") >= len(codes)
     assert f'<option value="{TRANSPORT}">' in html  # the datalist of departments for 申请调整
     assignment = lead_assignment(plan, "3.4.3")
@@ -185,8 +187,8 @@ def test_list_pages_use_a_bounded_number_of_queries(app, client, login_as, plan)
         n = count_queries(lambda url=url: client.get(url))
         assert n <= bound, (url, n)
     # enough rows that a query per row would show
-    assert len(re.findall(r'<td class="text-nowrap">[\d.]+</td>', html_of(client.get("/reports/")))) > 30
-    assert len(re.findall(r'<td class="text-nowrap">[\d.]+</td>', html_of(client.get("/my/")))) > 15
+    assert len(re.findall(CODE_CELL, html_of(client.get("/reports/")))) > 30
+    assert len(re.findall(CODE_CELL, html_of(client.get("/my/")))) > 15
 
 
 # -- the report page --------------------------------------------------------------------------------------
@@ -559,7 +561,7 @@ def test_reports_pages_never_fail_for_a_department_without_reports(client, login
 def test_a_period_lists_lead_reports_then_contributions_in_plan_order(client, login_as, plan):
     login_as(Role.LIAISON, department=dept(HOUSING))
     newest = html_of(client.get("/reports/")).split('<section class="period-group')[1]
-    rows = re.findall(r'<td class="text-nowrap">([\d.]+)</td>.*?badge text-bg-(primary|secondary)">(牵头|配合)', newest,
+    rows = re.findall(CODE_CELL + r'.*?badge text-bg-(primary|secondary)">(牵头|配合)', newest,
                       re.S)
     positions = {t.code: t.position for t in db.session.scalars(select(Task).where(Task.plan_id == plan.id))}
     kinds = [kind for _code, _cls, kind in rows]

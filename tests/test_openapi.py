@@ -339,6 +339,12 @@ def _exercise_everything(api: CheckedClient) -> None:
              json={"comment": "同意", "version": resubmitted["version"]})
     api.call("get", f"/reports/{rid}", office, expect=200)
 
+    # the indicator tracker, now that a report with values is approved
+    api.call("get", "/targets", office, expect=200, query={"plan_id": plan.id, "area": "3.4", "per_page": 5})
+    api.call("get", "/targets", housing, expect=200, query={"department": "市住房城乡建设局", "page": 2, "per_page": 1})
+    api.call("get", "/targets", office, expect=400, query={"department": "不存在的局"})
+    api.call("get", "/targets", office, expect=404, query={"plan_id": 99999})
+
     # revisions and audit
     api.call("get", f"/reports/{rid}/revisions", housing, expect=200, query={"per_page": 2})
     api.call("get", f"/reports/{rid}/revisions", office, expect=400, query={"page": "first"})

@@ -362,6 +362,11 @@ WEB = [
     ("GET", "/settings/departments/{a_dept}", None,                 "302 403 403 403 403 200 403 200"),
     ("POST", "/settings/departments/{a_dept}", {"default_channel": "dingtalk", "dingtalk_webhook": "ftp://x"},
                                                                     "302 403 403 403 403 422 403 422"),
+    ("GET", "/targets/", None,                                      "302 200 200 200 200 200 200 200"),
+    ("GET", "/targets/?plan={plan}&department={b_dept}", None,      "302 200 200 200 200 200 200 200"),
+    ("GET", "/tasks/{task}", None,                                  "302 200 200 200 200 200 200 200"),
+    ("GET", "/tasks/{a_task}", None,                                "302 200 200 403 403 200 200 200"),
+    ("GET", "/tasks/{b_task}", None,                                "302 200 200 200 200 200 200 200"),
     ("GET", "/settings/holidays", None,                             "302 403 403 403 403 200 403 200"),
     ("POST", "/settings/holidays", {"name": "春节", "start": "2027-02-06", "end": "2027-02-12"},
                                                                     "302 403 403 403 403 302 403 302"),
@@ -386,6 +391,8 @@ API = [
     ("GET", "/api/v1/plans", None,                                  "401 403 403 403 403 200 200 200"),
     ("GET", "/api/v1/plans/{plan}", None,                           "401 403 403 403 403 200 200 200"),
     ("GET", "/api/v1/plans/{plan}/overview", None,                  "401 403 403 403 403 200 200 200"),
+    ("GET", "/api/v1/targets", None,                                "401 200 200 200 200 200 200 200"),
+    ("GET", "/api/v1/targets?plan_id={plan}", None,                 "401 200 200 200 200 200 200 200"),
     ("GET", "/api/v1/tasks", None,                                  "401 200 200 200 200 200 200 200"),
     ("GET", "/api/v1/tasks/{task}", None,                           "401 200 200 200 200 200 200 200"),
     ("GET", "/api/v1/tasks/{a_task}", None,                         "401 200 200 403 403 200 200 200"),
@@ -493,7 +500,8 @@ LISTS = ["/api/v1/reports?per_page=200", "/api/v1/reports?status=draft&per_page=
          "/api/v1/contributions?status=draft&per_page=200", f"/api/v1/contributions?department={A}&per_page=200",
          f"/api/v1/contributions?department={B}&per_page=200", "/api/v1/contributions?report_id={submitted}",
          "/api/v1/contributions?report_id={b_report}", "/api/v1/assignments?per_page=200",
-         f"/api/v1/assignments?department={A}", "/api/v1/tasks?per_page=200", "/api/v1/tasks?q=推进"]
+         f"/api/v1/assignments?department={A}", "/api/v1/tasks?per_page=200", "/api/v1/tasks?q=推进",
+         "/api/v1/targets?per_page=200", f"/api/v1/targets?department={A}", f"/api/v1/targets?department={B}"]
 
 
 def _text(response) -> str:

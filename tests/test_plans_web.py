@@ -110,7 +110,7 @@ def test_liaison_sees_own_tasks_lead_first(client, login_as, fushun_plan):
     login_as(Role.LIAISON, department=dept)
     html = client.get("/my/").get_data(as_text=True)
     assert "3.4.3" in html
-    codes = re.findall(r'<td class="text-nowrap">([\d.]+)</td>', html)
+    codes = re.findall(r'<td class="text-nowrap"><a [^>]*task-link[^>]*>([\d.]+)</a></td>', html)
     lead_codes = {t.code for t in fushun_plan.tasks if dept in t.leads}
     assert codes[: len(lead_codes)] and set(codes[: len(lead_codes)]) == lead_codes
     assert "3.7.3" not in codes  # 科技局/教育局 lead it; 住建局 has no part in it

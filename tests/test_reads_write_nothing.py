@@ -53,7 +53,7 @@ def test_get_pages_write_nothing_once_the_scheduler_opened_the_period(client, lo
         client.get("/api/v1/me", headers=api)   # the token's last-used stamp is written once a minute at most
         login_as(Role.LIAISON, department=HOUSING)
         liaison_pages = ("/reports/", f"/reports/{report.id}", "/my/", "/search?q=建筑", "/ledger/",
-                         "/ledger/export.csv")
+                         "/ledger/export.csv", "/targets/", f"/tasks/{report.task_id}")
         for url in liaison_pages:
             assert client.get(url).status_code == 200
             assert writes_during(lambda url=url: client.get(url)) == [], url
@@ -63,10 +63,11 @@ def test_get_pages_write_nothing_once_the_scheduler_opened_the_period(client, lo
         for url in ("/review/", "/review/?status=all&overdue=y", "/reports/", "/search?q=碳达峰", "/ledger/",
                     "/ledger/export.xlsx", "/bulletins/", f"/bulletins/{draft.id}", f"/bulletins/{draft.id}/file.docx",
                     "/overview/", f"/overview/plans/{plan.id}?scope=period", f"/overview/plans/{plan.id}/tasks?light=yellow",
-                    "/review/?status=draft&due=due_soon&year=2026", "/escalations/?year=2026"):
+                    "/review/?status=draft&due=due_soon&year=2026", "/escalations/?year=2026",
+                    "/targets/", f"/tasks/{report.task_id}"):
             assert writes_during(lambda url=url: client.get(url)) == [], url
         for url in ("/api/v1/reports?per_page=200", "/api/v1/reports?overdue=true", "/api/v1/contributions",
-                    f"/api/v1/plans/{plan.id}/overview"):
+                    f"/api/v1/plans/{plan.id}/overview", "/api/v1/targets"):
             assert writes_during(lambda url=url: client.get(url, headers=api)) == [], url
 
 

@@ -56,7 +56,7 @@ def tbody(html: str) -> str:
 
 
 def codes_in(html: str) -> list[str]:
-    return re.findall(r'<span class="badge text-bg-light border text-nowrap">([\d.]+)</span>', tbody(html))
+    return re.findall(r'<a class="badge [^"]*task-link"[^>]*>([\d.]+)</a>', tbody(html))
 
 
 def tab_count(html: str, label: str) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from decimal import ROUND_HALF_UP, Decimal
 
 from flask import Flask, has_request_context, request, session
 from flask_babel import lazy_gettext
@@ -111,20 +112,30 @@ def _register_blueprints(app: Flask) -> None:
     from workflow.review.views import bp as review_bp
     from workflow.search.views import bp as search_bp
     from workflow.settings.views import bp as settings_bp
+    from workflow.targets.views import bp as targets_bp
+    from workflow.tasks.views import bp as tasks_bp
 
     for bp in (auth_bp, dashboard_bp, plans_bp, assignments_bp, reports_bp, review_bp, admin_bp, mailbox_bp,
                account_bp, api_bp, escalations_bp, settings_bp, evaluation_bp, search_bp, ledger_bp,
-               bulletins_bp, instructions_bp, overview_bp):
+               bulletins_bp, instructions_bp, overview_bp, targets_bp, tasks_bp):
         app.register_blueprint(bp)
 
 
 def _register_template_helpers(app: Flask) -> None:
+    from markupsafe import Markup
+
     from models.plan import target_label
+    from pdf.charts import sparkline as draw_sparkline
     from workflow.clock import local
     from workflow.labels import item_status, label
 
     app.add_template_global(label)
     app.add_template_global(item_status)
+
+    @app.template_global()
+    def sparkline(points, due=None, colour="#1565c0", title=""):
+        """A target's trend inline in a page (pdf.charts.sparkline): (label, value) points, oldest first."""
+        return Markup(draw_sparkline([(str(k), float(v)) for k, v in points], due=due, colour=colour, title=title))
 
     @app.template_filter("localtime")
     def localtime(dt, fmt: str = "%Y-%m-%d %H:%M"):
@@ -133,6 +144,14 @@ def _register_template_helpers(app: Flask) -> None:
     from workflow.settings.views import calendar_banner_context
 
     app.context_processor(calendar_banner_context)
+
+    @app.template_filter("figure")
+    def figure(value) -> str:
+        """A target's value as people write it: at most two decimals, no trailing zeros (82.33, 785, 5.7)."""
+        if value is None:
+            return "—"
+        number = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP).normalize()
+        return format(number + 0, "f")   # + 0: -0 → 0
 
     @app.template_filter("target_label")
     def target_label_filter(target) -> str:

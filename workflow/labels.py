@@ -143,7 +143,12 @@ LABELS = {
                      "contribution.submit": _l("提交配合情况"), "report.chase": _l("催报配合单位"),
                      "instruction.create": _l("作出批示"), "instruction.answer": _l("报送办理情况"),
                      "instruction.close": _l("批示办结"), "notice.answer": _l("报送整改反馈"),
-                     "escalation.close": _l("办公室关闭督办"), "escalation.settle": _l("报送后自动关闭")},
+                     "escalation.close": _l("办公室关闭督办"), "escalation.settle": _l("报送后自动关闭"),
+                     "assignment.publish": _l("下达任务"), "assignment.acknowledge": _l("签收"),
+                     "assignment.request_adjustment": _l("申请调整"), "assignment.transfer": _l("转交其他单位"),
+                     "assignment.adjustment_rejected": _l("调整申请未获同意")},
+    # The indicator tracker's verdict on a target (workflow/targets/services.py).
+    "target_status": {"on_track": _l("符合进度"), "off_track": _l("未达进度"), "no_value": _l("暂无数值")},
 }
 
 

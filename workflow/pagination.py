@@ -2,8 +2,6 @@
 already in memory (rows computed in Python from a fixed number of queries, such as the overview's tasks)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from flask_sqlalchemy.pagination import Pagination, SelectPagination
 from sqlalchemy import Select
 
@@ -34,18 +32,20 @@ def paginate(query: Select, *, page: int, per_page: int, rows: bool = False) -> 
 
 
 class ListPagination(Pagination):
-    """A Pagination over a sequence, so templates/macros/pager.html serves it like a query's."""
+    """db.paginate's page over rows already in memory: lists whose order is computed, not queried (the indicator
+    tracker sorts by how far each target is off track), with the same attributes the pager and the API read."""
 
     def _query_items(self) -> list:
         rows = self._query_args["rows"]
-        return list(rows[self._query_offset:self._query_offset + self.per_page])
+        return rows[self._query_offset:self._query_offset + self.per_page]
 
     def _query_count(self) -> int:
         return len(self._query_args["rows"])
 
 
-def paginate_list(rows: Sequence, *, page: int, per_page: int) -> Pagination:
-    """As paginate(), over rows in memory."""
-    last = max((len(rows) + per_page - 1) // per_page, 1)
-    return ListPagination(page=min(max(page, 1), last), per_page=per_page, max_per_page=None, error_out=False,
-                          rows=rows)
+def paginate_list(rows: list, *, page: int, per_page: int, held: bool = True) -> Pagination:
+    """`paginate` for a list: the page asked for, or (`held`, for pages) the last one when it is past the end;
+    the API answers a page past the end with no items, as its other lists do."""
+    if held:
+        page = min(max(page, 1), max((len(rows) + per_page - 1) // per_page, 1))
+    return ListPagination(page=page, per_page=per_page, max_per_page=None, error_out=False, rows=rows)

@@ -41,9 +41,11 @@ from models import (
 from workflow.calendar.lateness import Lateness, is_outstanding
 from workflow.converters import MAX_ID
 from workflow.labels import label
+from workflow.targets.services import TrackStatus
 
 if TYPE_CHECKING:
     import models
+    from workflow.targets.services import TrackedTarget as TrackedTargetRow
 
 MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 50
@@ -313,6 +315,56 @@ class Task(Out):
         return cls(id=t.id, plan_id=t.plan_id, code=t.code, title=t.title, text=t.text, clause=t.clause,
                    leads=[d.name for d in t.leads], co=[d.name for d in t.co], implied=[d.name for d in t.implied],
                    targets=[Target.of(x) for x in t.targets], due=t.due_label)
+
+
+# -- the indicator tracker -------------------------------------------------------------------------------
+
+class TrendPoint(Out):
+    period: str = Field(examples=["2026Q1"])
+    value: Number
+
+
+class TrackedTarget(Out):
+    """One target as one department reports it (workflow.targets.services.TrackedTarget)."""
+
+    target_id: int
+    plan_id: int
+    task_id: int | None = Field(description="null for a plan-level target")
+    task_code: str | None
+    area: str | None = Field(description="code of the outline part the task is under, e.g. 3.4")
+    metric: str
+    year: int | None = Field(description="the year the target is for")
+    value: Number = Field(description="the target value")
+    unit: str
+    comparator: Comparator
+    label: str = Field(examples=["≥ 1000兆瓦"])
+    department: str | None = Field(description="the department that reports it (a lead of the task); null for a "
+                                               "plan-level target or a task nobody leads")
+    latest: Number | None = Field(description="the latest value an approved report gave")
+    latest_period: str | None = Field(description="the period of that report")
+    due_year: int
+    due: Number | None = Field(description="what is due by the end of due_year, as the annual evaluation computes "
+                                           "it; null when there is no base value for the linear path")
+    due_basis: Literal["target", "linear", "milestone", "no_base"]
+    due_basis_label: Label
+    attainment: float | None = Field(description="the evaluation's attainment of the latest value, 0–100")
+    status: TrackStatus = Field(description="on_track: the latest value meets what is due; off_track: it falls "
+                                            "short; no_value: nothing approved yet or nothing to compare with")
+    status_label: Label
+    trend: list[TrendPoint] = Field(description="approved values, oldest period first")
+
+    @classmethod
+    def of(cls, r: TrackedTargetRow) -> Self:
+        t = r.target
+        return cls(target_id=t.id, plan_id=t.plan_id, task_id=t.task_id, task_code=r.task.code if r.task else None,
+                   area=r.area, metric=t.metric, year=t.year, value=number(t.value), unit=t.unit,
+                   comparator=t.comparator, label=t.label, department=r.department.name if r.department else None,
+                   latest=r.latest, latest_period=r.latest_period.key if r.latest_period else None, due_year=r.year,
+                   due=None if r.due is None else round(r.due, 6), due_basis=r.basis,
+                   due_basis_label=label("attainment_basis", r.basis),
+                   attainment=None if r.attainment is None else round(r.attainment, 2), status=r.status,
+                   status_label=label("target_status", r.status),
+                   trend=[TrendPoint(period=key, value=value) for key, value in r.trend])
 
 
 # -- assignments -----------------------------------------------------------------------------------------
@@ -722,6 +774,10 @@ class ContributionPage(Page[Contribution]):
     pass
 
 
+class TrackedTargetPage(Page[TrackedTarget]):
+    pass
+
+
 class BulletinPage(Page[Bulletin]):
     pass
 
@@ -936,6 +992,12 @@ class TaskQuery(PageQuery):
     plan_id: Id | None = None
     department: DepartmentName = None
     q: QueryText = Field(None, description="a task code, or words in its title or text")
+
+
+class TargetQuery(PageQuery):
+    plan_id: Id | None = Field(None, description="one plan; without it every published plan")
+    department: DepartmentName = None
+    area: QueryText = Field(None, description="code of an outline part, e.g. 3.4")
 
 
 class AssignmentQuery(PageQuery):

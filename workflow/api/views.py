@@ -32,12 +32,14 @@ from workflow.domain import DomainError, NotFound, require
 from workflow.errors import problem
 from workflow.extensions import csrf, db
 from workflow.overview import services as overview_services
+from workflow.pagination import paginate_list
 from workflow.plans import services as plan_services
 from workflow.reports import queries as report_queries
 from workflow.reports import services as report_services
 from workflow.reports.services import ReportInput
 from workflow.review import services as review_services
 from workflow.security import limit
+from workflow.targets import services as target_services
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer tokens, never session cookies: nothing for a forged cross-site form to ride on
@@ -185,6 +187,27 @@ def get_task(task_id: int):
         raise NotFound(f"任务 #{task_id} 不存在。")
     require(task.visible_to(api_user()), "无权查看与本单位无关的任务。")
     return s.Task.of(task)
+
+
+@api_route(bp, "get", "/targets", operation_id="listTargets",
+           summary="the indicator tracker: targets with their latest approved value, what is due this year and "
+                   "whether they are on track", tag="plans", response=s.TrackedTargetPage, query=s.TargetQuery,
+           errors=(404,),
+           description="one item per target and reporting department, off track first; office, leaders and admins "
+                       "see every target, liaisons and department heads those their department reports")
+def list_targets(query: s.TargetQuery):
+    if query.plan_id is not None:
+        plan = db.session.get(Plan, query.plan_id)
+        if plan is None:
+            raise NotFound(f"方案 #{query.plan_id} 不存在。")
+        plans = [plan]
+    else:
+        plans = target_services.tracker_plans()
+    department = department_arg(query.department)
+    result = target_services.tracker(plans, user=api_user(), year=_today().year, area=query.area,
+                                     department_id=department.id if department else None, strict=True)
+    page = paginate_list(result.rows, page=query.page, per_page=query.per_page, held=False)
+    return s.TrackedTargetPage.of(page)
 
 
 @api_route(bp, "get", "/departments", operation_id="listDepartments", summary="departments with aliases and kind",

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from models import Department, Escalation, EscalationStatus, Notice, Period, Plan, Role, User
 from workflow import notify
-from workflow.calendar.lateness import lateness, resubmission_due
+from workflow.calendar.lateness import lateness
 from workflow.calendar.office import office_calendar
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local

@@ -58,6 +58,7 @@ from models import (
     Plan,
     Report,
     ReportStatus,
+    ReportValue,
     Target,
     Task,
 )
@@ -96,25 +97,33 @@ _COMPARED_YEAR = re.compile(r"比\s*(\d{4})\s*年")
 
 def effective_settings(evaluation: Evaluation) -> dict:
     """The defaults overlaid with what the office set; `base_year` resolved for the plan."""
+    return settings_for(evaluation.plan, evaluation.year, evaluation.settings)
+
+
+def settings_for(plan: Plan, year: int, stored: dict | None, *, targets: list[Target] | None = None) -> dict:
+    """effective_settings for a plan's year whether or not its evaluation exists yet (`stored`: its settings):
+    the indicator tracker asks what is due this year before anyone opened the year's evaluation. `targets`, the
+    plan's, when the caller has them loaded already."""
     settings = {key: (dict(value) if isinstance(value, dict) else list(value) if isinstance(value, list) else value)
                 for key, value in DEFAULT_SETTINGS.items()}
-    for key, value in (evaluation.settings or {}).items():
+    for key, value in (stored or {}).items():
         if isinstance(settings.get(key), dict) and isinstance(value, dict):
             settings[key].update(value)
         else:
             settings[key] = value
     if not settings["base_year"]:
-        settings["base_year"] = default_base_year(evaluation.plan, evaluation.year)
+        settings["base_year"] = default_base_year(plan, year, targets=targets)
     return settings
 
 
-def default_base_year(plan: Plan, year: int) -> int:
+def default_base_year(plan: Plan, year: int, *, targets: list[Target] | None = None) -> int:
     """The year before the plan runs, else the year most of its targets compare with (比2020年…), else the
     year before the evaluated one."""
     if plan.valid_from:
         return plan.valid_from - 1
-    years = Counter(int(m) for t in db.session.scalars(select(Target).where(Target.plan_id == plan.id))
-                    for m in _COMPARED_YEAR.findall(f"{t.metric} {t.sentence}"))
+    if targets is None:
+        targets = db.session.scalars(select(Target).where(Target.plan_id == plan.id)).all()
+    years = Counter(int(m) for t in targets for m in _COMPARED_YEAR.findall(f"{t.metric} {t.sentence}"))
     if years:
         return years.most_common(1)[0][0]
     return year - 1
@@ -168,15 +177,38 @@ def due_value(target: Target, year: int, *, base_year: int, base_value: float | 
 
 
 def target_due(target: Target, year: int, *, base_year: int, first_value: float | None,
-               milestones: dict[int, float]) -> tuple[float | None, str]:
+                milestones: dict[int, float]) -> tuple[float | None, str]:
     """What one department's target asks for by the end of `year` (due_value), from the base the rules give it:
     a target stated against a year (比2020年下降 9.5%) is a change since that year, so its path starts there at
-    0; any other starts in `base_year` at the department's first approved value. The evaluation's attainment and
-    the overview's targets on / off track both ask here, so they never disagree."""
+    0; any other starts in `base_year` at the department's first approved value (or the office's milestone for
+    that year). The evaluation's attainment, the overview's targets on / off track and the indicator tracker all
+    ask here, so they never disagree."""
     relative_to = compared_year(target)
     if relative_to is not None:
         base_year, first_value = relative_to, 0.0
     return due_value(target, year, base_year=base_year, base_value=first_value, milestones=milestones)
+
+
+def load_milestones(target_ids) -> dict[int, dict[int, float]]:
+    """The office's milestones: target id → year → value. `target_ids`: a list or a select of ids."""
+    milestones: dict[int, dict[int, float]] = defaultdict(dict)
+    for m in db.session.scalars(select(TargetMilestone).where(TargetMilestone.target_id.in_(target_ids))):
+        milestones[m.target_id][m.year] = float(m.value)
+    return milestones
+
+
+def approved_values(task_ids) -> dict[tuple[int, int], list[tuple[Period, float]]]:
+    """(department id, target id) → the values its approved reports gave, oldest period first, in one query.
+    `task_ids`: a list or a select of ids. The first is the base of the linear path (target_due)."""
+    series: dict[tuple[int, int], list[tuple[Period, float]]] = defaultdict(list)
+    rows = db.session.execute(
+        select(Report.department_id, ReportValue.target_id, ReportValue.value, Period)
+        .join(Report, ReportValue.report_id == Report.id).join(Period, Report.period_id == Period.id)
+        .where(Report.task_id.in_(task_ids), Report.status == ReportStatus.APPROVED, ReportValue.value.is_not(None))
+        .order_by(Period.start, Period.id))
+    for department_id, target_id, value, period in rows:
+        series[(department_id, target_id)].append((period, float(value)))
+    return series
 
 
 def attainment(comparator: str, value: float | None, due: float | None) -> float:
@@ -251,18 +283,8 @@ def load_year(evaluation: Evaluation, as_of: date) -> YearData:
     escalations = db.session.scalars(
         select(Escalation).where(Escalation.plan_id == plan_id, Escalation.period_id.in_(period_ids))
         .order_by(Escalation.opened_at, Escalation.id)).all() if period_ids else []
-    target_ids = [t.id for task in tasks.values() for t in task.targets]
-    milestones: dict[int, dict[int, float]] = defaultdict(dict)
-    for m in db.session.scalars(select(TargetMilestone).where(TargetMilestone.target_id.in_(target_ids))):
-        milestones[m.target_id][m.year] = float(m.value)
-    first_values: dict[tuple[int, int], float] = {}
-    approved = db.session.scalars(
-        select(Report).join(Period).where(Report.task_id.in_(tasks), Report.status == ReportStatus.APPROVED)
-        .order_by(Period.start).options(selectinload(Report.values))).all()
-    for r in approved:
-        for v in r.values:
-            if v.value is not None:
-                first_values.setdefault((r.department_id, v.target_id), float(v.value))
+    milestones = load_milestones([t.id for task in tasks.values() for t in task.targets])
+    first_values = {key: values[0][1] for key, values in approved_values(list(tasks)).items()}
     department_ids = {d for d, _ in roles}
     departments = {d.id: d for d in db.session.scalars(select(Department).where(Department.id.in_(department_ids)))}
     return YearData(year_periods, tasks, roles, departments, reports, contributions, escalations, milestones,

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
 from models import AREA_LEVEL, Department, OutlineNode, Period, Plan, Report, ReportStatus, Task, User
@@ -110,7 +110,7 @@ def _filtered(f: QueueFilters, *, cutoff: Cutoffs) -> Select:
     if f.year:
         q = q.where(Period.end >= date(f.year, 1, 1), Period.end <= date(f.year, 12, 31))
     if f.area:
-        q = q.where(or_(Task.code == f.area, Task.code.like(f"{f.area}.%")))
+        q = q.where(Task.in_area(f.area))
     if f.overdue:
         q = q.where(Period.deadline < cutoff.overdue, Report.status.in_(OUTSTANDING_REPORT))
     if f.due == "due_soon":

@@ -1,0 +1,1 @@
+"""The indicator tracker (指标): page and service."""

@@ -1,0 +1,1 @@
+"""The task page: one task with everything recorded about it."""
