@@ -11,7 +11,7 @@ CONTRACT_COMMANDS = [
     ("evaluation", "compute"), ("evaluation", "pdf"),
     ("ledger", "export"), ("bulletin", "generate"), ("backup", "create"), ("backup", "restore"),
 ]
-NOT_BUILT_YET = {("backup", "create"), ("backup", "restore")}
+NOT_BUILT_YET: set[tuple[str, str]] = set()
 
 
 def _command(app, group: str, name: str) -> click.Command | None:

@@ -79,6 +79,8 @@ class Config:
     VALUE_JUMP_FACTOR = _number("VALUE_JUMP_FACTOR", 3)
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 20 * 1024 * 1024))
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
+    # Where pg_dump, pg_restore and psql are when not on PATH (`flask backup`), e.g. /usr/lib/postgresql/15/bin.
+    PG_BINDIR = os.environ.get("PG_BINDIR") or None
     DEMO_PLAN_PATH = str(BASE_DIR / "data" / "plans" / "fushun-carbon-peak-plan.txt")
     DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo1234")
     # Email (CONTRACT.md): without MAIL_SERVER nothing leaves the machine; the admin reads the mailbox page.

@@ -1,13 +1,15 @@
 """The application's file store: every stored file (report attachments, archived evaluation files, staged plan
 uploads) lives outside the web root under UPLOAD_DIR, one folder per area, named by its sha256.
 
-Uploads are type checked from their content, never from their name."""
+Uploads are type checked from their content, never from their name. Every area but the transient ones is
+durable: a backup copies it and a restore puts it back (`durable_files`, `replace_durable`)."""
 from __future__ import annotations
 
 import hashlib
 import io
 import os
 import re
+import shutil
 import tempfile
 import unicodedata
 import zipfile
@@ -44,6 +46,9 @@ _PRINTER_SETTINGS = re.compile(r"(word|xl)/printerSettings/printerSettings\d+\.b
 _EXTENSION = re.compile(r"\.(?=[0-9A-Za-z]*[A-Za-z])[0-9A-Za-z]{1,5}$")
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 _READ_CHUNK = 1024 * 1024
+# Areas whose files live only until a step finishes (a plan upload waiting for the office's confirmation).
+TRANSIENT_AREAS = frozenset({"staging"})
+_TEMP_PREFIX = ".tmp-"
 
 
 class AttachmentError(ValueError):
@@ -170,9 +175,76 @@ def _read_limited(source, max_bytes: int) -> bytes:
     return bytes(data)
 
 
+def store_root() -> Path:
+    return Path(current_app.config["UPLOAD_DIR"])
+
+
 def area(name: str) -> Path:
     """The folder of one area of the store (attachments, evaluations, staging)."""
-    return Path(current_app.config["UPLOAD_DIR"]) / name
+    return store_root() / name
+
+
+def _durable_areas(root: Path) -> list[Path]:
+    """The area folders worth keeping; dot-folders are work in progress (a restore's staging)."""
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and p.name not in TRANSIENT_AREAS)
+
+
+def durable_files(root: Path | None = None) -> list[tuple[str, Path]]:
+    """Every kept file as (its path relative to the store, POSIX style; its absolute path): what a backup
+    copies. Half-written temporary files are left out; any area a later feature adds is included."""
+    root = store_root() if root is None else root
+    found = []
+    for folder in _durable_areas(root):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.name.startswith(_TEMP_PREFIX):
+                found.append((path.relative_to(root).as_posix(), path))
+    return found
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_READ_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def staging_folder(prefix: str) -> Path:
+    """A fresh hidden folder inside the store, on its file system, so that its contents can be renamed into
+    place (atomically per area) by replace_durable."""
+    root = store_root()
+    root.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=root, prefix=f".{prefix}-"))
+
+
+def replace_durable(staged: Path) -> None:
+    """Make the durable areas exactly the areas under `staged` (made by staging_folder, same layout): each
+    present area is swapped for its staged copy by renames, areas the copy lacks are removed. Transient
+    areas stay as they are."""
+    root = store_root()
+    retired = Path(tempfile.mkdtemp(dir=root, prefix=".retired-"))
+    moved_out: list[str] = []
+    moved_in: list[str] = []
+    try:
+        for folder in _durable_areas(root):
+            folder.rename(retired / folder.name)
+            moved_out.append(folder.name)
+        for folder in _durable_areas(staged):
+            folder.rename(root / folder.name)
+            moved_in.append(folder.name)
+    except OSError:
+        for name in moved_in:  # put everything back as it was
+            (root / name).rename(staged / name)
+        for name in moved_out:
+            (retired / name).rename(root / name)
+        retired.rmdir()
+        raise
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    shutil.rmtree(retired, ignore_errors=True)
 
 
 def _blob_path(root: Path, sha256: str) -> Path:
@@ -196,7 +268,7 @@ def write_blob(root: Path, data: bytes) -> tuple[str, Path]:
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         # Temp file in the same directory so os.replace is atomic: readers never see a half-written blob.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TEMP_PREFIX)
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(data)

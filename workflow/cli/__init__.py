@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from workflow.cli.backup import backup_cli
 from workflow.cli.bulletin import bulletin_cli
 from workflow.cli.demo import demo_cli
 from workflow.cli.evaluation import evaluation_cli
@@ -12,7 +13,7 @@ from workflow.cli.scheduling import outbox_cli, reminders_cli, scheduler_cli
 from workflow.cli.users import users_cli
 
 GROUPS = (plan_cli, demo_cli, users_cli, reminders_cli, outbox_cli, scheduler_cli, evaluation_cli,
-          ledger_cli, bulletin_cli)
+          ledger_cli, bulletin_cli, backup_cli)
 
 
 def register_cli(app: Flask) -> None:
