@@ -10,10 +10,13 @@ PORT ?= 5000
 TEST_WORKERS ?= auto
 # Debian packages the product and its tests use: CJK fonts for pages and PDFs (Noto; HanaMin for the rare
 # characters of CJK extensions B and later that Noto lacks), the font subsetter WeasyPrint
-# wants, poppler to inspect PDFs, Chromium for browser tests and screenshots.
-DEB_PACKAGES := fonts-noto-cjk fonts-hanazono libharfbuzz-subset0 poppler-utils chromium
+# wants, poppler to inspect PDFs, Chromium for browser tests and screenshots, the PostgreSQL client programs
+# (pg_dump, pg_restore, psql) that `flask backup` runs.
+DEB_PACKAGES := fonts-noto-cjk fonts-hanazono libharfbuzz-subset0 poppler-utils chromium postgresql-client
+# `make prod-check` runs gunicorn on this PostgreSQL database, in a schema of its own that it drops afterwards.
+PROD_CHECK_DATABASE_URL ?= $(or $(TEST_DATABASE_URL),postgresql+psycopg://postgres@127.0.0.1:5432/test_ops)
 
-.PHONY: run test lint bench system-deps install install-dev db demo clean translations
+.PHONY: run test lint bench system-deps install install-dev db demo clean translations prod-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +68,11 @@ run: system-deps demo
 
 test: system-deps install-dev
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
+# The production setup (gunicorn with deploy/gunicorn.conf.py on PostgreSQL) started on this machine and smoke-tested
+# through: login, pages, the API with a token, static files, security headers; non-zero on any failure.
+prod-check: system-deps install
+	PROD_CHECK_DATABASE_URL=$(PROD_CHECK_DATABASE_URL) $(BIN)/python deploy/prod_check.py
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -16,7 +16,7 @@ from workflow.config import BASE_DIR, Config
 from workflow.escalations import effects as escalation_effects  # noqa: F401  (registers its transition effects with the package)
 from workflow.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
 from workflow.search import schema as search_schema
-from workflow.security import init_headers, init_secret_key
+from workflow.security import init_headers, init_proxies, init_secret_key
 
 
 @event.listens_for(Engine, "connect")
@@ -47,6 +47,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     init_secret_key(app)
     init_headers(app)
+    init_proxies(app)
 
     import models  # noqa: F401  (registers every table with the metadata)
     from workflow.converters import IdConverter

@@ -61,6 +61,10 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     REMEMBER_COOKIE_DURATION = timedelta(days=_number("REMEMBER_COOKIE_DAYS", 30))
+    # Reverse proxies in front (nginx: 1) whose X-Forwarded-For/-Proto/-Host are believed: the client's address
+    # (rate limits, logs) and https links come from them. 0 (the default) believes none: never set it higher than
+    # the proxies there are, or clients could choose their own address.
+    TRUSTED_PROXIES = _number("TRUSTED_PROXIES", 0)
     # Strict-Transport-Security max-age; set (e.g. 31536000) only when every request arrives over TLS.
     HSTS_SECONDS = _number("HSTS_SECONDS", 0)
     # Rate limits (Flask-Limiter notation), each per client address and per user; RATELIMIT_STORAGE_URI is

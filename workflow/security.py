@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Blueprint, Flask, current_app, request
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 # Values published in this codebase, its docs or common tutorials: a cookie signed with one is forgeable.
 WEAK_SECRET_KEYS = frozenset({"dev-only-change-me", "dev", "development", "secret", "changeme", "change-me",
@@ -67,6 +68,14 @@ def init_headers(app: Flask) -> None:
         # The app names no server; "Werkzeug/x" comes from the development server itself (docs/security.md).
         headers.pop("Server", None)
         return response
+
+
+def init_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies, take the client's address, scheme and host from their
+    X-Forwarded-* headers (werkzeug's ProxyFix), so rate limits count per client rather than per proxy."""
+    hops = app.config.get("TRUSTED_PROXIES") or 0
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def limit(setting: str, **options):
