@@ -13,7 +13,7 @@ TEST_WORKERS ?= auto
 # wants, poppler to inspect PDFs, Chromium for browser tests and screenshots, the PostgreSQL client programs
 # (pg_dump, pg_restore, psql) that `flask backup` runs.
 DEB_PACKAGES := fonts-noto-cjk fonts-hanazono libharfbuzz-subset0 poppler-utils chromium postgresql-client
-# `make prod-check` runs gunicorn on this PostgreSQL database, in a schema of its own that it drops afterwards.
+# `make prod-check` runs gunicorn on PostgreSQL in a database of its own, created beside this one and dropped after.
 PROD_CHECK_DATABASE_URL ?= $(or $(TEST_DATABASE_URL),postgresql+psycopg://postgres@127.0.0.1:5432/test_ops)
 
 .PHONY: run test lint bench system-deps install install-dev db demo clean translations prod-check

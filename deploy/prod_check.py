@@ -1,10 +1,10 @@
 """`make prod-check`: the production setup, run for real on this machine, then a smoke test through it.
 
-In a schema of its own inside the PostgreSQL database PROD_CHECK_DATABASE_URL (so nothing else in that database
-is touched): `flask db upgrade`, `flask demo load`, `flask plan publish`, an API token; then gunicorn with
+In a database of its own, created beside PROD_CHECK_DATABASE_URL's (whose role must be allowed to create
+databases) and dropped afterwards, so nothing else is touched: `flask db upgrade`, `flask demo load`, `flask plan publish`, an API token; then gunicorn with
 deploy/gunicorn.conf.py (2 workers on a free loopback port) and, through it: the login page with its security
 headers and no development server, static files, a login with the CSRF token, the department's and the office's
-pages, the API's /me with the token and without one, a 404 page. gunicorn is stopped and the schema dropped
+pages, the API's /me with the token and without one, a 404 page. gunicorn is stopped and the database dropped
 afterwards. Prints one line per check and the timings; exits non-zero when any check fails.
 """
 from __future__ import annotations
@@ -133,14 +133,14 @@ def smoke(base: str, token: str) -> tuple[list[tuple[str, bool, str]], int]:
           f"{status} {headers.get('Content-Type')}")
     status, headers, _css = anon.open("/bootstrap/static/css/bootstrap.min.css")
     check("vendored Bootstrap CSS", status == 200, str(status))
-    status, headers, _page = anon.open("/my/tasks")
+    status, headers, _page = anon.open("/my/")
     check("a page needs a login", status == 302 and "/login" in headers.get("Location", ""), str(status))
     status, _headers, page = anon.open("/no/such/page")
     check("404 page without a traceback", status == 404 and "Traceback" not in page, str(status))
 
     liaison = Browser(base)
     liaison.login("liaison01")
-    for path, words in (("/my/tasks", "我的任务"), ("/reports/", "报送"), ("/account/", "API")):
+    for path, words in (("/my/", "本单位首页"), ("/reports/", "报送"), ("/account/", "API")):
         status, _headers, page = liaison.open(path)
         check(f"liaison01 GET {path}", status == 200 and words in page, str(status))
     office = Browser(base)
@@ -180,8 +180,8 @@ def main() -> int:
     if not (BIN / "gunicorn").exists():
         print(f"gunicorn is not installed in {BIN} (make install)", file=sys.stderr)
         return 2
-    schema = f"prod_check_{os.getpid()}_{secrets.token_hex(3)}"
-    url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    name = f"prod_check_{os.getpid()}_{secrets.token_hex(3)}"
+    url = make_url(base_url).set(database=name)
     admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
     work = Path(tempfile.mkdtemp(prefix="prod-check-"))
     port = free_port()
@@ -196,7 +196,7 @@ def main() -> int:
     began = time.perf_counter()
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
         flask(env, "db", "upgrade")
         token = demo_data(env)
         prepared = time.perf_counter() - began
@@ -219,7 +219,7 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
         with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
     log.seek(0)
     logged = log.read()

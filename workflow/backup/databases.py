@@ -170,9 +170,15 @@ class PostgresDatabase:
             snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
             counts = _row_counts(conn)
             revision = _revision(counts, conn)
+            # Extensions installed in the schema (pg_trgm for search) go with it: dropping the schema on restore
+            # drops them, and the dump must create them again before the indexes that use them.
+            extensions = conn.execute(text(
+                "SELECT e.extname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                "WHERE n.nspname = :schema ORDER BY e.extname"), {"schema": self.schema}).scalars().all()
             # pg_dump reads the same snapshot while this transaction stays open.
             self._run([self._program("pg_dump"), "--format=custom", f"--snapshot={snapshot}",
-                       f"--schema={self._quoted_schema}", "--file", str(target), self.uri])
+                       f"--schema={self._quoted_schema}", *(f"--extension={name}" for name in extensions),
+                       "--file", str(target), self.uri])
         return counts, revision
 
     def restore(self, source: Path) -> None:
@@ -190,6 +196,8 @@ class PostgresDatabase:
 
 
 def _first_line(stderr: bytes | str) -> str:
+    """The line that says what went wrong (psql's NOTICEs come first), else the first one."""
     output = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    return lines[0] if lines else _("（无输出）")
+    errors = [line for line in lines if re.search(r"\b(ERROR|FATAL|error)\b", line)]
+    return (errors or lines or [_("（无输出）")])[0]

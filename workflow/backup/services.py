@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 
 from workflow import files
 from workflow.backup.databases import BackupError, for_engine, row_counts
+from workflow.extensions import db
 
 __all__ = ["MANIFEST", "BackupError", "BackupResult", "create_backup", "restore_backup"]
 
@@ -160,8 +161,10 @@ def _verify(folder: Path, manifest: dict) -> list[tuple[PurePosixPath, Path]]:
 
 
 def _target_contents() -> tuple[int, int]:
-    """(rows in the database's tables, files in the store); the migration table does not count."""
-    rows = sum(n for name, n in row_counts().items() if name != "alembic_version")
+    """(rows in the application's tables, files in the store). The migration table and what the database keeps
+    beside the tables (SQLite's full-text index tables, filled even when empty) do not count."""
+    own = set(db.metadata.tables)
+    rows = sum(n for name, n in row_counts().items() if name in own)
     return rows, len(files.durable_files())
 
 
