@@ -61,10 +61,17 @@ def _upgrade_postgresql():
                     "A superuser can run CREATE EXTENSION pg_trgm and then `flask --app wsgi db downgrade -1` "
                     "and `db upgrade` to add them.", exc.orig)
         return
+    # The extension may already live in another schema than the one being migrated (one per database, e.g. in
+    # `public` or a DBA's `extensions` schema, while the tables go to a schema of their own): name its operator
+    # class with that schema, since it need not be on the search path.
+    schema = bind.exec_driver_sql(
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+        "WHERE e.extname = 'pg_trgm'").scalar_one()
+    opclass = f'"{schema}".gin_trgm_ops'
     for table, columns in COLUMNS.items():
         for column in columns:
             op.execute(f"CREATE INDEX IF NOT EXISTS search_{table}_{column}_trgm ON {table} "
-                       f"USING gin ({column} gin_trgm_ops)")
+                       f"USING gin ({column} {opclass})")
 
 
 def _upgrade_sqlite():

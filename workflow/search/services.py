@@ -123,8 +123,10 @@ def _dialect() -> str:
 
 @cache
 def _has_trigram(url: str) -> bool:
-    """pg_trgm is installed (the migration creates it when it may); asked once per database per process."""
-    return bool(db.session.scalar(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")))
+    """pg_trgm's functions are installed and on the search path (the migration creates the extension when it may;
+    installed in a schema the connection does not search, it is as good as absent); asked once per database per
+    process."""
+    return bool(db.session.scalar(text("SELECT to_regprocedure('word_similarity(text,text)') IS NOT NULL")))
 
 
 def _trigram() -> bool:
