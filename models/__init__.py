@@ -38,6 +38,7 @@ from models.plan import (
                          Target,
                          Task,
 )
+from models.plan import ENDED_ASSIGNMENT, PlanRevision, TaskVersion
 from models.ratelimit import RateLimitCounter
 from models.report import (
                          Attachment,
@@ -60,5 +61,5 @@ __all__ = [
     "OutboxEmail", "Substitute", "DepartmentScore", "Evaluation", "EvaluationFile", "EvaluationStatus",
     "ScoreAdjustment", "TargetMilestone", "TaskRating", "RateLimitCounter", "Bulletin", "BulletinFile",
     "BulletinKind", "BulletinStatus", "Instruction", "InstructionStatus", "Notice", "NoticeStatus", "NumberSeries",
-    "Channel",
+    "Channel", "ENDED_ASSIGNMENT", "PlanRevision", "TaskVersion",
 ]

@@ -43,9 +43,11 @@ class AssignmentStatus(enum.StrEnum):
     ACKNOWLEDGED = "acknowledged"      # 已签收
     ADJUSTMENT = "adjustment"          # 申请调整, awaiting the office
     TRANSFERRED = "transferred"        # the office moved it to another department; kept as history
+    WITHDRAWN = "withdrawn"            # a revision of the plan took the department off the task; kept as history
 
 
 ACTIVE_ASSIGNMENT = (AssignmentStatus.PENDING, AssignmentStatus.ACKNOWLEDGED, AssignmentStatus.ADJUSTMENT)
+ENDED_ASSIGNMENT = (AssignmentStatus.TRANSFERRED, AssignmentStatus.WITHDRAWN)
 
 
 class AdjustmentStatus(enum.StrEnum):
@@ -86,6 +88,9 @@ class Plan(db.Model):
     reminder_rules: Mapped[dict | None] = mapped_column(JSON)
     # The office's thresholds for the overview's lights; missing keys take workflow.overview.lights.DEFAULT_RULES.
     light_rules: Mapped[dict | None] = mapped_column(JSON)
+    revisions: Mapped[list[PlanRevision]] = relationship(
+        back_populates="plan", cascade="all, delete-orphan", order_by="PlanRevision.number"
+    )
 
     outline: Mapped[list[OutlineNode]] = relationship(
         back_populates="plan", cascade="all, delete-orphan", order_by="OutlineNode.position"
@@ -112,6 +117,30 @@ class Plan(db.Model):
         their tasks of it (Task.visible_to)."""
         return user.sees_everything
 
+    @property
+    def revision_number(self) -> int:
+        """0 for the plan as first imported, then 1, 2 ... for each confirmed revision."""
+        return self.revisions[-1].number if self.revisions else 0
+
+
+class PlanRevision(db.Model):
+    """A confirmed revision (年度调整) of a published plan: the new document, when, by whom, what it did."""
+
+    __tablename__ = "plan_revision"
+    __table_args__ = (UniqueConstraint("plan_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    source_filename: Mapped[str] = mapped_column(String(300))
+    source_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    revised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revised_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    summary: Mapped[dict] = mapped_column(JSON, default=dict)   # {"added": [codes], "removed": ..., ...}
+
+    plan: Mapped[Plan] = relationship(back_populates="revisions")
+    revised_by: Mapped[User | None] = relationship()
 
 
 # The outline level whose headings are the plan's areas (领域, e.g. 3.4 推动城乡建设碳达峰): the review queue's
@@ -169,13 +198,16 @@ class Task(db.Model):
     targets: Mapped[list[Target]] = relationship(
         back_populates="task", cascade="all, delete-orphan", order_by="Target.position"
     )
+    versions: Mapped[list[TaskVersion]] = relationship(
+        back_populates="task", cascade="all, delete-orphan", order_by="TaskVersion.id"
+    )
 
     def __repr__(self) -> str:
         return f"<Task {self.code}>"
 
     @property
     def active_assignments(self) -> list[Assignment]:
-        return [a for a in self.assignments if a.status != AssignmentStatus.TRANSFERRED]
+        return [a for a in self.assignments if a.status not in ENDED_ASSIGNMENT]
 
     def departments_with(self, role: AssignmentRole, *, implied: bool = False) -> list[Department]:
         return [a.department for a in self.active_assignments if a.role == role and a.implied == implied]
@@ -225,6 +257,30 @@ class Task(db.Model):
     def in_area(cls, code: str) -> ColumnElement[bool]:
         """Tasks under an outline part ('3.4'): a task's code extends its heading's (3.4.1, 3.4.2 ...)."""
         return or_(cls.code == code, cls.code.like(f"{code}.%"))
+
+
+class TaskVersion(db.Model):
+    """A task as it stood before a revision changed it: its wording, departments, targets and due date. The
+    task row itself carries on (reports, contributions and the audit trail keep pointing at it)."""
+
+    __tablename__ = "task_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id", ondelete="CASCADE"), index=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("plan_revision.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text, default="")
+    clause: Mapped[str] = mapped_column(Text, default="")
+    due: Mapped[date | None] = mapped_column(Date)
+    ongoing: Mapped[bool] = mapped_column(Boolean, default=False)
+    leads: Mapped[list] = mapped_column(JSON, default=list)      # department names then
+    co: Mapped[list] = mapped_column(JSON, default=list)
+    targets: Mapped[list] = mapped_column(JSON, default=list)    # [{"year", "value", "unit", "comparator", "metric"}]
+    changed: Mapped[list] = mapped_column(JSON, default=list)    # the fields the revision changed
+
+    task: Mapped[Task] = relationship(back_populates="versions")
+    revision: Mapped[PlanRevision] = relationship()
 
 
 class Assignment(db.Model):

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import UTCDateTime, db, in_clause
 from models.org import DEPARTMENT_ROLES, Department, User
-from models.plan import Assignment, AssignmentRole, AssignmentStatus, Plan, Target, Task
+from models.plan import ENDED_ASSIGNMENT, Assignment, AssignmentRole, Plan, Target, Task
 
 
 class ReportStatus(enum.StrEnum):
@@ -189,7 +189,7 @@ class Contribution(db.Model):
         department_id = user.department_id or -1
         led = select(Assignment.task_id).where(Assignment.department_id == department_id,
                                                Assignment.role == AssignmentRole.LEAD,
-                                               Assignment.status != AssignmentStatus.TRANSFERRED)
+                                               Assignment.status.not_in(ENDED_ASSIGNMENT))
         return or_(cls.department_id == department_id,
                    and_(cls.status == ContributionStatus.SUBMITTED, cls.task_id.in_(led)))
 

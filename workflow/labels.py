@@ -80,6 +80,7 @@ LABELS = {
         AssignmentStatus.ACKNOWLEDGED: _l("已签收"),
         AssignmentStatus.ADJUSTMENT: _l("申请调整中"),
         AssignmentStatus.TRANSFERRED: _l("已转交"),
+        AssignmentStatus.WITHDRAWN: _l("方案修订后撤销"),
     },
     "adjustment_status": {
         AdjustmentStatus.PENDING: _l("待处理"),

@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from models import (
+    ACTIVE_ASSIGNMENT,
     AdjustmentRequest,
     AdjustmentStatus,
     Assignment,
@@ -94,6 +95,11 @@ def _reviewer(_obj, user: User | None) -> bool:
     return user is not None and user.is_reviewer
 
 
+def _revising(_obj, user: User | None) -> bool:
+    """The office, or the operations CLI (no user) importing a revised plan."""
+    return user is None or user.can_import_plans()
+
+
 def _may(ability: Callable[[User], bool]) -> Permission:
     """A table whose rule is the actor's alone: one of User's permission methods (models/org.py)."""
     return lambda _obj, user: user is not None and ability(user)
@@ -123,6 +129,7 @@ def _instruction_refused(instruction, action: str) -> str:
 
 
 REVIEW_DENIED = _l("只有领导小组办公室可以审核报告。")
+REVISION_DENIED = _l("只有领导小组办公室可以修订方案。")
 ADJUSTMENT_DENIED = _l("只有领导小组办公室可以处理调整申请。")
 
 TABLES: dict[str, Table] = {t.kind: t for t in (
@@ -156,6 +163,9 @@ TABLES: dict[str, Table] = {t.kind: t for t in (
                                ADJUSTMENT_DENIED),
         "reject_adjustment": Transition((AssignmentStatus.ADJUSTMENT,), AssignmentStatus.PENDING, _reviewer,
                                         ADJUSTMENT_DENIED, audit="assignment.adjustment_rejected"),
+        # A plan revision takes a department off a task, or names it again.
+        "withdraw": Transition(ACTIVE_ASSIGNMENT, AssignmentStatus.WITHDRAWN, _revising, REVISION_DENIED),
+        "restore": Transition((AssignmentStatus.WITHDRAWN,), AssignmentStatus.PENDING, _revising, REVISION_DENIED),
     }),
     Table(AdjustmentRequest, AdjustmentStatus, {
         "accept": Transition((AdjustmentStatus.PENDING,), AdjustmentStatus.ACCEPTED, _reviewer, ADJUSTMENT_DENIED),

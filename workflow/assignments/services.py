@@ -62,21 +62,28 @@ def publish_plan(plan: Plan, *, actor: User | None, now: datetime, cadence: str 
     periods = [Period(plan=plan, key=s.key, label=s.label, start=s.start, end=s.end, deadline=s.deadline,
                       computed_deadline=s.deadline) for s in specs]
     db.session.add_all(periods)
-    counts: dict[int, dict[str, int]] = {}
     with committed(plan):
-        _expand_collectives(plan, actor=actor, now=now)
-        for task in plan.tasks:
-            for a in task.assignments:
-                if a.status == AssignmentStatus.DRAFT:
-                    apply_transition(a, "publish", actor=actor, now=now, commit=False)
-                    counts.setdefault(a.department_id, {"lead": 0, "co": 0})[a.role] += 1
+        counts = send_out_drafts(plan, actor=actor, now=now)
         apply_transition(plan, "publish", actor=actor, now=now, commit=False,
                          changes={"cadence": str(Cadence(cadence)), "deadline_workdays": deadline_workdays,
                                   "published_at": now},
                          data={"cadence": str(Cadence(cadence)), "first_period": first, "periods": len(periods)},
-                         notify=lambda: _tell_published(plan, counts, now=now))
+                         notify=lambda: tell_assigned(plan, counts, key=f"publish:p{plan.id}", now=now))
         open_due_periods(plan, now=now)
     return periods
+
+
+def send_out_drafts(plan: Plan, *, actor: User | None, now: datetime) -> dict[int, dict[str, int]]:
+    """Publish every draft assignment of the plan, collectives replaced by their members: at publish, and for
+    the tasks and departments a revision adds. The caller commits; returns {department id: {role: count}}."""
+    _expand_collectives(plan, actor=actor, now=now)
+    counts: dict[int, dict[str, int]] = {}
+    for task in plan.tasks:
+        for a in task.assignments:
+            if a.status == AssignmentStatus.DRAFT:
+                apply_transition(a, "publish", actor=actor, now=now, commit=False)
+                counts.setdefault(a.department_id, {"lead": 0, "co": 0})[a.role] += 1
+    return counts
 
 
 def draft_collectives(plan: Plan) -> list[Department]:
@@ -107,10 +114,11 @@ def _expand_collectives(plan: Plan, *, actor: User | None, now: datetime) -> Non
                          "members": [m.name for m in added]})
 
 
-def _tell_published(plan: Plan, counts: dict[int, dict[str, int]], *, now: datetime) -> None:
+def tell_assigned(plan: Plan, counts: dict[int, dict[str, int]], *, key: str, now: datetime) -> None:
+    """Tell each department what it now leads and co-operates on (at publish; after a revision, what it got)."""
     for dept_id, n in counts.items():
         for user in notify.department_users(dept_id):
-            notify.queue(user, kind="assignment.published", key=f"publish:p{plan.id}", now=now,
+            notify.queue(user, kind="assignment.published", key=key, now=now,
                          subject=f"《{plan.title}》任务已下达：牵头 {n['lead']} 项，配合 {n['co']} 项",
                          body="请登录督办系统逐项签收；如任务不属于本单位职责，可申请调整。", link="/assignments/")
 
@@ -130,6 +138,26 @@ def open_all_due_periods(*, now: datetime) -> int:
     if opened is not None:
         db.session.commit()
     return opened or 0
+
+
+def open_current_work(plan: Plan, tasks: list[Task], *, now: datetime) -> None:
+    """The running period's reports and contributions for the active assignments of `tasks` that have none yet:
+    a task or a department a revision added joins the cycle at the current period (periods already over stay as they were).
+    Idempotent (ON CONFLICT DO NOTHING); the caller commits."""
+    today = local(now).date()
+    periods = db.session.scalars(select(Period.id).where(Period.plan_id == plan.id, Period.opened.is_(True),
+                                                          Period.start <= today, Period.end >= today)).all()
+    rows: dict[type, list[dict]] = {Report: [], Contribution: []}
+    for task in tasks:
+        for a in task.assignments:
+            if a.is_active:
+                for period_id in periods:
+                    rows[Report if a.role == AssignmentRole.LEAD else Contribution].append(
+                        {"task_id": task.id, "period_id": period_id, "department_id": a.department_id,
+                         "updated_at": now})
+    for model, values in rows.items():
+        if values:
+            db.session.execute(_insert_missing(model), values)
 
 
 def _open(*which, now: datetime) -> int | None:

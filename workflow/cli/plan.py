@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from flask_babel import gettext as _
 from flask.cli import AppGroup
 
 from workflow.calendar.periods import Cadence
@@ -17,7 +18,9 @@ from workflow.cli.common import (
     read_input_file,
 )
 from workflow.plans.importer import PlanImportError, import_plan, plan_to_draft
+from workflow.plans.diff import UNCHANGED
 from workflow.plans.parsing import PlanParseError, parse_plan_bytes
+from workflow.plans.revisions import apply_revision, check_source, revisable_plan, revision_diff, unrelated_warning
 from workflow.plans.services import sha256_of
 from workflow.plans.table import print_draft_table
 
@@ -39,13 +42,25 @@ def plan_parse(path: str, fmt: str) -> None:
 
 @plan_cli.command("import")
 @click.argument("path")
+@click.option("--revises", "revises", type=int, default=None, metavar="PLAN_ID",
+              help="PATH is a revision of this published plan: applied as a diff (unchanged tasks keep history)")
+@click.option("--dry-run", is_flag=True, help="with --revises: print the diff, write nothing")
+@click.option("--unrelated-ok", is_flag=True,
+              help="with --revises: apply even when no measure matches the plan's tasks")
 @format_option()
 @now_option
 @clean_errors(PlanParseError, PlanImportError)
-def plan_import(path: str, fmt: str, now: str | None) -> None:
-    """Import PATH as a new plan; the same file twice is refused."""
+def plan_import(path: str, revises: int | None, dry_run: bool, unrelated_ok: bool, fmt: str,
+                now: str | None) -> None:
+    """Import PATH as a new plan (the same file twice is refused), or with --revises as a revised plan."""
     data = read_input_file(path)
     draft = parse_plan_bytes(data, Path(path).name)
+    if revises is not None:
+        _import_revision(revises, draft, Path(path).name, sha256_of(data), dry_run=dry_run,
+                         unrelated_ok=unrelated_ok, fmt=fmt, now=now)
+        return
+    if dry_run or unrelated_ok:
+        raise click.UsageError("--dry-run and --unrelated-ok go with --revises")
     plan = import_plan(draft, source_filename=Path(path).name, source_sha256=sha256_of(data),
                        actor=None, now=parse_now(now))
     result = {
@@ -61,6 +76,35 @@ def plan_import(path: str, fmt: str, now: str | None) -> None:
     else:
         click.echo(f"已导入方案 #{plan.id}《{plan.title}》：任务 {result['tasks']} 项，"
                    f"分工 {result['assignments']} 条，目标 {result['targets']} 个。")
+
+
+def _import_revision(plan_id: int, draft, filename: str, sha256: str, *, dry_run: bool, unrelated_ok: bool,
+                     fmt: str, now: str | None) -> None:
+    plan = revisable_plan(plan_id)
+    check_source(sha256)
+    diff, number = revision_diff(plan, draft), None
+    if diff.matched == 0 and not unrelated_ok:
+        if not dry_run:
+            raise PlanImportError(unrelated_warning(plan) + _("如确为修订稿，请加 --unrelated-ok。"))
+        click.echo(unrelated_warning(plan), err=True)
+    if not dry_run:
+        revision, diff = apply_revision(plan, draft, source_filename=filename, source_sha256=sha256, actor=None,
+                                        now=parse_now(now), base_revision=plan.revision_number,
+                                        unrelated_ok=unrelated_ok)
+        number = revision.number
+    result = {"plan_id": plan.id, "revision": number, "sha256": sha256, "dry_run": dry_run, **diff.to_dict()}
+    if fmt == "json":
+        print_json(result)
+        return
+    for change in diff.changes:
+        if change.kind != UNCHANGED:
+            detail = "、".join(change.fields)
+            click.echo(f"{change.kind:9} {change.code:8} {(change.new or change.old).title}"
+                       + (f"（{detail}）" if detail else ""))
+    counts = diff.counts
+    verb = "将" if dry_run else "已"
+    click.echo(f"方案 #{plan.id} 修订{verb}：新增 {counts['added']} 项，撤销 {counts['removed']} 项，"
+               f"修改 {counts['changed']} 项，未变 {counts['unchanged']} 项。")
 
 
 @plan_cli.command("export")

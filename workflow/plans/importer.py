@@ -50,7 +50,7 @@ def import_plan(draft: PlanDraft, *, source_filename: str, source_sha256: str,
         raise PlanImportError(_("该文件已导入过（方案 #%(id)s《%(title)s》），不能重复导入。", id=existing.id,
                                  title=existing.title))
     try:
-        departments = _ensure_departments(draft.departments)
+        departments = ensure_departments(draft.departments)
         plan = Plan(
             title=draft.title or source_filename, source_filename=source_filename,
             source_sha256=source_sha256, issuing_body=draft.issuing_body or "",
@@ -58,12 +58,12 @@ def import_plan(draft: PlanDraft, *, source_filename: str, source_sha256: str,
             implied_units="、".join(draft.implied_units), created_at=now, created_by_id=actor.id if actor else None,
         )
         db.session.add(plan)
-        nodes = _add_outline(plan, draft.outline)
+        nodes = add_outline(plan, draft.outline)
         all_tasks = sorted([*draft.tasks, *draft.unassigned], key=lambda t: code_key(t.code))
         for position, task_draft in enumerate(all_tasks):
-            _add_task(plan, task_draft, position, nodes.get(task_draft.code), departments)
+            add_task(plan, task_draft, position, nodes.get(task_draft.code), departments)
         for position, target in enumerate(draft.targets):
-            db.session.add(_target(plan, None, target, position))
+            db.session.add(make_target(plan, None, target, position))
         db.session.flush()
         record("plan.import", plan, actor=actor, now=now, to_state="imported",
                data={"file": source_filename, "sha256": source_sha256, "tasks": len(draft.tasks)})
@@ -75,7 +75,7 @@ def import_plan(draft: PlanDraft, *, source_filename: str, source_sha256: str,
     return plan
 
 
-def _ensure_departments(drafts: list[DepartmentDraft]) -> dict[str, Department]:
+def ensure_departments(drafts: list[DepartmentDraft]) -> dict[str, Department]:
     """Map every name and alias of the draft to a department row, creating the missing ones."""
     by_name: dict[str, Department] = {}
     for d in drafts:
@@ -104,7 +104,7 @@ def _ensure_departments(drafts: list[DepartmentDraft]) -> dict[str, Department]:
     return by_name
 
 
-def _add_outline(plan: Plan, roots: list[OutlineNodeDraft]) -> dict[str, OutlineNode]:
+def add_outline(plan: Plan, roots: list[OutlineNodeDraft]) -> dict[str, OutlineNode]:
     nodes: dict[str, OutlineNode] = {}
     counter = iter(range(1_000_000))
 
@@ -120,7 +120,7 @@ def _add_outline(plan: Plan, roots: list[OutlineNodeDraft]) -> dict[str, Outline
     return nodes
 
 
-def _add_task(plan: Plan, d: TaskDraft, position: int, node: OutlineNode | None,
+def add_task(plan: Plan, d: TaskDraft, position: int, node: OutlineNode | None,
               departments: dict[str, Department]) -> Task:
     task = Task(plan=plan, outline_node=node, code=d.code, title=d.title, text=d.text,
                 clause=d.clause, position=position, lead_rule=d.lead_rule or "", ongoing=d.due == "ongoing",
@@ -138,11 +138,11 @@ def _add_task(plan: Plan, d: TaskDraft, position: int, node: OutlineNode | None,
             seen.add(dept.id)
             task.assignments.append(Assignment(department=dept, role=role, implied=implied))
     for i, target in enumerate(d.targets):
-        task.targets.append(_target(plan, task, target, i))
+        task.targets.append(make_target(plan, task, target, i))
     return task
 
 
-def _target(plan: Plan, task: Task | None, t: TargetDraft, position: int) -> Target:
+def make_target(plan: Plan, task: Task | None, t: TargetDraft, position: int) -> Target:
     return Target(plan=plan, task=task, year=t.year, metric=t.metric, value=Decimal(str(t.value)),
                   unit=t.unit, comparator=t.comparator, sentence=t.sentence, position=position)
 
