@@ -26,6 +26,7 @@ from models.org import ApiToken, Channel, Department, DepartmentAlias, Departmen
 from models.plan import (
                          ACTIVE_ASSIGNMENT,
                          AREA_LEVEL,
+                         ENDED_ASSIGNMENT,
                          AdjustmentRequest,
                          AdjustmentStatus,
                          Assignment,
@@ -34,11 +35,12 @@ from models.plan import (
                          Comparator,
                          OutlineNode,
                          Plan,
+                         PlanRevision,
                          PlanStatus,
                          Target,
                          Task,
+                         TaskVersion,
 )
-from models.plan import ENDED_ASSIGNMENT, PlanRevision, TaskVersion
 from models.ratelimit import RateLimitCounter
 from models.report import (
                          Attachment,

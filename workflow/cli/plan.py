@@ -4,8 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask_babel import gettext as _
 from flask.cli import AppGroup
+from flask_babel import gettext as _
 
 from workflow.calendar.periods import Cadence
 from workflow.cli.common import (
@@ -17,10 +17,16 @@ from workflow.cli.common import (
     print_json,
     read_input_file,
 )
-from workflow.plans.importer import PlanImportError, import_plan, plan_to_draft
 from workflow.plans.diff import UNCHANGED
+from workflow.plans.importer import PlanImportError, import_plan, plan_to_draft
 from workflow.plans.parsing import PlanParseError, parse_plan_bytes
-from workflow.plans.revisions import apply_revision, check_source, revisable_plan, revision_diff, unrelated_warning
+from workflow.plans.revisions import (
+    apply_revision,
+    check_source,
+    revisable_plan,
+    revision_diff,
+    unrelated_warning,
+)
 from workflow.plans.services import sha256_of
 from workflow.plans.table import print_draft_table
 
