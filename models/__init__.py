@@ -39,6 +39,7 @@ from models.plan import (
                          PlanStatus,
                          Target,
                          Task,
+                         TaskStatus,
                          TaskVersion,
 )
 from models.ratelimit import RateLimitCounter
@@ -59,7 +60,7 @@ __all__ = [
     "AssignmentStatus", "Attachment", "AuditEvent", "Comparator", "Contribution", "ContributionStatus",
     "Department", "DepartmentAlias", "DepartmentKind", "Notification", "OutlineNode", "Period", "Plan",
     "PlanStatus", "Progress", "Report", "ReportRevision", "ReportStatus", "ReportValue", "Role", "Target",
-    "Task", "User", "HolidayEntry", "SchedulerLease", "EmailStatus", "Escalation", "EscalationStatus",
+    "Task", "TaskStatus", "User", "HolidayEntry", "SchedulerLease", "EmailStatus", "Escalation", "EscalationStatus",
     "OutboxEmail", "Substitute", "DepartmentScore", "Evaluation", "EvaluationFile", "EvaluationStatus",
     "ScoreAdjustment", "TargetMilestone", "TaskRating", "RateLimitCounter", "Bulletin", "BulletinFile",
     "BulletinKind", "BulletinStatus", "Instruction", "InstructionStatus", "Notice", "NoticeStatus", "NumberSeries",

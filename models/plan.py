@@ -37,6 +37,11 @@ class PlanStatus(enum.StrEnum):
     PUBLISHED = "published"
 
 
+class TaskStatus(enum.StrEnum):
+    OPEN = "open"        # in the reporting cycle
+    CLOSED = "closed"    # 办结销号 (or removed by a plan revision): no new periods, reminders or escalations
+
+
 class AssignmentStatus(enum.StrEnum):
     DRAFT = "draft"                    # imported, not yet sent out
     PENDING = "pending"                # published, awaiting 签收
@@ -189,6 +194,11 @@ class Task(db.Model):
     due: Mapped[date | None] = mapped_column(Date)
     ongoing: Mapped[bool] = mapped_column(Boolean, default=False)
     lead_rule: Mapped[str] = mapped_column(String(30), default="")  # how the parser chose the leads
+    # open, or closed with when and why (the audit trail says who); a closed task leaves the reporting cycle.
+    status: Mapped[str] = mapped_column(String(20), default=TaskStatus.OPEN, server_default=TaskStatus.OPEN.value,
+                                        index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    close_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     plan: Mapped[Plan] = relationship(back_populates="tasks")
     outline_node: Mapped[OutlineNode | None] = relationship(back_populates="task")
@@ -228,6 +238,10 @@ class Task(db.Model):
     def due_label(self) -> str | None:
         """'YYYY-MM-DD', 'ongoing' or None: the PlanDraft's `due`."""
         return "ongoing" if self.ongoing else self.due.isoformat() if self.due else None
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status == TaskStatus.CLOSED
 
     @property
     def is_assigned(self) -> bool:

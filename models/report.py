@@ -100,6 +100,8 @@ class Report(db.Model):
     return_count: Mapped[int] = mapped_column(Integer, default=0)
     last_return_reason: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when its task was closed (办结销号) before it was handed in: kept as history, owed by no one.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     task: Mapped[Task] = relationship()
     period: Mapped[Period] = relationship()
@@ -120,7 +122,8 @@ class Report(db.Model):
         return true() if user.sees_everything else cls.department_id == (user.department_id or -1)
 
     def can_edit(self, user: User) -> bool:
-        return user.is_liaison_of(self.department_id) and self.status in (ReportStatus.DRAFT, ReportStatus.RETURNED)
+        return (user.is_liaison_of(self.department_id) and self.withdrawn_at is None
+                and self.status in (ReportStatus.DRAFT, ReportStatus.RETURNED))
 
     def can_review(self, user: User) -> bool:
         return user.is_reviewer and self.status == ReportStatus.SUBMITTED
@@ -166,6 +169,7 @@ class Contribution(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)   # as Report.withdrawn_at
 
     task: Mapped[Task] = relationship()
     period: Mapped[Period] = relationship()
@@ -194,7 +198,8 @@ class Contribution(db.Model):
                    and_(cls.status == ContributionStatus.SUBMITTED, cls.task_id.in_(led)))
 
     def can_edit(self, user: User) -> bool:
-        return user.is_liaison_of(self.department_id) and self.status == ContributionStatus.DRAFT
+        return (user.is_liaison_of(self.department_id) and self.withdrawn_at is None
+                and self.status == ContributionStatus.DRAFT)
 
 
 class ReportRevision(db.Model):

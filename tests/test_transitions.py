@@ -57,7 +57,8 @@ def world(app):
     people += [liaison_of(d.name) for d in {report.department, contribution.department, assignment.department}]
     objects = {"report": report, "contribution": contribution, "plan": plan, "assignment": assignment,
                "adjustment_request": request, "escalation": escalation, "evaluation": evaluation,
-               "outbox_email": email, "bulletin": bulletin, "instruction": instruction, "notice": notice}
+               "outbox_email": email, "bulletin": bulletin, "instruction": instruction, "notice": notice,
+               "task": plan.tasks[-1]}
     return objects, people
 
 

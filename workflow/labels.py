@@ -38,6 +38,7 @@ from models import (
     Progress,
     ReportStatus,
     Role,
+    TaskStatus,
 )
 
 CHINESE = "zh_Hans_CN"
@@ -91,7 +92,9 @@ LABELS = {
     "escalation_status": {EscalationStatus.OPEN: _l("未关闭"), EscalationStatus.CLOSED: _l("已关闭")},
     "escalation_level": {1: _l("逾期提醒"), 2: _l("逾期催办"), 3: _l("督办")},
     "escalation_cause": {"overdue": _l("逾期未报送"), "returned": _l("退回后逾期未重新报送")},
-    "escalation_close_reason": {"submitted": _l("自动：已报送"), "office": _l("办公室")},
+    "escalation_close_reason": {"submitted": _l("自动：已报送"), "office": _l("办公室"),
+                                "task_closed": _l("自动：任务已销号")},
+    "task_status": {TaskStatus.OPEN: _l("进行中"), TaskStatus.CLOSED: _l("已销号")},
     "bulletin_status": {BulletinStatus.DRAFT: _l("草稿"), BulletinStatus.PUBLISHED: _l("已发布")},
     "bulletin_kind": {BulletinKind.MONTHLY: _l("月度"), BulletinKind.QUARTERLY: _l("季度"),
                       BulletinKind.HALF_YEARLY: _l("半年度")},

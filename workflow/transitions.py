@@ -45,6 +45,8 @@ from models import (
     PlanStatus,
     Report,
     ReportStatus,
+    Task,
+    TaskStatus,
     User,
 )
 from models.audit import record
@@ -205,6 +207,16 @@ TABLES: dict[str, Table] = {t.kind: t for t in (
                              _l("只有被督办单位的负责人可以报送整改反馈。"),
                              refused=lambda n: _("该通知单的整改反馈已于 %(date)s 报送，不能重复报送。",
                                                  date=f"{local(n.feedback_at):%Y-%m-%d}" if n.feedback_at else "")),
+    }),
+    Table(Task, TaskStatus, {
+        # None: the system's own move (a plan revision removing the task); people: the office.
+        "close": Transition((TaskStatus.OPEN,), TaskStatus.CLOSED, lambda _t, user: user is None or user.is_reviewer,
+                            _l("只有领导小组办公室可以办结销号。"),
+                            refused=lambda t: _("任务 %(code)s 已于 %(date)s 销号，不能重复销号。", code=t.code,
+                                                date=f"{local(t.closed_at):%Y-%m-%d}" if t.closed_at else "")),
+        "reopen": Transition((TaskStatus.CLOSED,), TaskStatus.OPEN, lambda _t, user: user is None or user.is_reviewer,
+                             _l("只有领导小组办公室可以重新开启任务。"),
+                             refused=lambda t: _("任务 %(code)s 未销号，无需重新开启。", code=t.code)),
     }),
     Table(OutboxEmail, EmailStatus, {
         "send": Transition((EmailStatus.PENDING,), EmailStatus.SENT),

@@ -4,7 +4,7 @@ New tables only, plus the assignment status check: assignment (not task or repor
 no search trigger is touched.
 
 Revision ID: f2a4c6e8b0d1
-Revises: d4e6f8a0b2c4
+Revises: e1a2b3c4d5f6
 Create Date: 2026-12-02 05:30:00
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'f2a4c6e8b0d1'
-down_revision = 'd4e6f8a0b2c4'
+down_revision = 'e1a2b3c4d5f6'
 branch_labels = None
 depends_on = None
 

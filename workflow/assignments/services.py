@@ -23,6 +23,7 @@ from models import (
     Report,
     ReportStatus,
     Task,
+    TaskStatus,
     User,
 )
 from models.audit import record
@@ -150,7 +151,7 @@ def open_current_work(plan: Plan, tasks: list[Task], *, now: datetime) -> None:
     rows: dict[type, list[dict]] = {Report: [], Contribution: []}
     for task in tasks:
         for a in task.assignments:
-            if a.is_active:
+            if a.is_active and not task.is_closed:
                 for period_id in periods:
                     rows[Report if a.role == AssignmentRole.LEAD else Contribution].append(
                         {"task_id": task.id, "period_id": period_id, "department_id": a.department_id,
@@ -176,7 +177,8 @@ def _open(*which, now: datetime) -> int | None:
         return None
     assignments = db.session.execute(
         select(Task.plan_id, Assignment.task_id, Assignment.department_id, Assignment.role).join(Task)
-        .where(Task.plan_id.in_({plan_id for _, plan_id in due}), Assignment.status.in_(ACTIVE_ASSIGNMENT))
+        .where(Task.plan_id.in_({plan_id for _, plan_id in due}), Task.status == TaskStatus.OPEN,
+               Assignment.status.in_(ACTIVE_ASSIGNMENT))
         .order_by(Assignment.id)  # report ids in a set order: PostgreSQL's heap order moves as rows are updated
     ).all()
     rows: dict[type, list[dict]] = {Report: [], Contribution: []}

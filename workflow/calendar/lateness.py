@@ -53,7 +53,10 @@ def workdays_left(deadline: date, today: date, calendar: WorkdayCalendar) -> int
 
 
 def is_outstanding(item: Report | Contribution) -> bool:
-    """Still to be handed in: a draft, or a report returned and not yet resubmitted."""
+    """Still to be handed in: a draft, or a report returned and not yet resubmitted (and not withdrawn by its
+    task's closure)."""
+    if item.withdrawn_at is not None:
+        return False
     if isinstance(item, Report):
         return item.status in OUTSTANDING_REPORT
     return item.status == ContributionStatus.DRAFT

@@ -108,8 +108,8 @@ def _import_revision(plan_id: int, draft, filename: str, sha256: str, *, dry_run
             click.echo(f"{change.kind:9} {change.code:8} {(change.new or change.old).title}"
                        + (f"（{detail}）" if detail else ""))
     counts = diff.counts
-    verb = "将" if dry_run else "已"
-    click.echo(f"方案 #{plan.id} 修订{verb}：新增 {counts['added']} 项，撤销 {counts['removed']} 项，"
+    verb = "修订预览" if dry_run else f"第 {number} 次修订已导入"
+    click.echo(f"方案 #{plan.id} {verb}：新增 {counts['added']} 项，撤销 {counts['removed']} 项，"
                f"修改 {counts['changed']} 项，未变 {counts['unchanged']} 项。")
 
 

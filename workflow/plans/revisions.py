@@ -44,6 +44,7 @@ from workflow.plans.importer import (
     plan_to_draft,
 )
 from workflow.plans.parsing import PlanDraft, TaskDraft
+from workflow.tasks.closure import close_task
 from workflow.transitions import apply_transition, committed
 
 
@@ -149,7 +150,7 @@ def apply_revision(plan: Plan, draft: PlanDraft, *, source_filename: str, source
                 task.code = change.old.code if change.old.code not in new_codes else \
                     f"{change.old.code}~{revision.number}"
                 task.position = position
-                close_removed_task(task, reason=removal_reason(now), actor=actor, now=now)
+                close_removed_task(task, reason=removal_reason(now), actor=actor, now=now, revision=revision.number)
                 continue
             task.code, task.position, task.outline_node = change.new.code, position, nodes.get(change.new.code)
             if change.renumbered:
@@ -174,12 +175,10 @@ def unrelated_warning(plan: Plan) -> str:
     return _("新文件中没有一项措施与方案 #%(id)s《%(title)s》的任务相符，可能不是它的修订稿。", id=plan.id, title=plan.title)
 
 
-def close_removed_task(task: Task, *, reason: str, actor: User | None, now: datetime) -> None:
-    """A measure the revision dropped leaves the reporting cycle; the task, its reports and trail stay.
-    The one place removed tasks are handled: task closure (close_task) connects here."""
-    for a in task.active_assignments:
-        apply_transition(a, "withdraw", actor=actor, now=now, comment=reason, commit=False)
-    record("task.removed_by_revision", task, actor=actor, now=now, comment=reason)
+def close_removed_task(task: Task, *, reason: str, actor: User | None, now: datetime, revision: int) -> None:
+    """A measure the revision dropped is closed (task closure): it leaves the reporting cycle, what it still
+    owed is withdrawn, its reports, assignments and trail stay."""
+    close_task(task, actor=actor, now=now, reason=reason, data={"revision": revision}, commit=False)
 
 
 def _revise_task(task: Task, new: TaskDraft, fields: list[str], revision: PlanRevision,

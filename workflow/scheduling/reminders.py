@@ -37,6 +37,7 @@ from models import (
     Role,
     Substitute,
     Task,
+    TaskStatus,
     User,
 )
 from workflow import notify
@@ -322,7 +323,8 @@ def _plan_pass(p: Pass, plan: Plan) -> None:
     load = (selectinload(Report.task), selectinload(Report.period), selectinload(Report.department))
     reports = db.session.scalars(
         select(Report).join(Report.period).join(Report.task).options(*load)
-        .where(Task.plan_id == plan.id, Period.opened.is_(True),
+        .where(Task.plan_id == plan.id, Task.status == TaskStatus.OPEN, Period.opened.is_(True),
+               Report.withdrawn_at.is_(None),
                Report.status.in_([ReportStatus.DRAFT, ReportStatus.RETURNED, ReportStatus.SUBMITTED]))
         .order_by(Period.start, Task.position, Report.id)
     ).all()
@@ -338,7 +340,8 @@ def _plan_pass(p: Pass, plan: Plan) -> None:
         select(Contribution).join(Contribution.period).join(Contribution.task)
         .options(selectinload(Contribution.task), selectinload(Contribution.period),
                  selectinload(Contribution.department))
-        .where(Task.plan_id == plan.id, Period.opened.is_(True), Contribution.status == ContributionStatus.DRAFT)
+        .where(Task.plan_id == plan.id, Task.status == TaskStatus.OPEN, Period.opened.is_(True),
+               Contribution.withdrawn_at.is_(None), Contribution.status == ContributionStatus.DRAFT)
         .order_by(Period.start, Task.position, Contribution.id)
     ).all()
     for contribution in contributions:
@@ -347,7 +350,7 @@ def _plan_pass(p: Pass, plan: Plan) -> None:
         select(Instruction).join(Instruction.task)
         .options(selectinload(Instruction.task), selectinload(Instruction.department),
                  selectinload(Instruction.report).selectinload(Report.period))
-        .where(Task.plan_id == plan.id, Instruction.status == InstructionStatus.OPEN)
+        .where(Task.plan_id == plan.id, Task.status == TaskStatus.OPEN, Instruction.status == InstructionStatus.OPEN)
         .order_by(Instruction.due_date, Instruction.id)
     ).all()
     for instruction in instructions:
