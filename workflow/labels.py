@@ -150,7 +150,15 @@ LABELS = {
                      "escalation.close": _l("办公室关闭督办"), "escalation.settle": _l("报送后自动关闭"),
                      "assignment.publish": _l("下达任务"), "assignment.acknowledge": _l("签收"),
                      "assignment.request_adjustment": _l("申请调整"), "assignment.transfer": _l("转交其他单位"),
-                     "assignment.adjustment_rejected": _l("调整申请未获同意")},
+                     "assignment.adjustment_rejected": _l("调整申请未获同意"),
+                     "assignment.withdraw": _l("方案修订后撤销分工"), "assignment.restore": _l("方案修订后恢复分工"),
+                     "assignment.role_changed": _l("方案修订后调整牵头/配合"), "task.revised": _l("方案修订：任务修改"),
+                     "task.renumbered": _l("方案修订：重新编号"), "task.added_by_revision": _l("方案修订：新增任务"),
+                     "plan.revise": _l("修订方案")},
+    # A revised plan's diff (workflow/plans/diff.py): what became of a task, and which of its fields changed.
+    "revision_change": {"added": _l("新增"), "removed": _l("撤销"), "changed": _l("修改"), "unchanged": _l("未变")},
+    "task_field": {"title": _l("标题"), "text": _l("内容"), "leads": _l("牵头单位"), "co": _l("配合单位"),
+                   "targets": _l("量化目标"), "due": _l("完成时限")},
     # The indicator tracker's verdict on a target (workflow/targets/services.py).
     "target_status": {"on_track": _l("符合进度"), "off_track": _l("未达进度"), "no_value": _l("暂无数值")},
 }

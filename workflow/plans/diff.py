@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 from workflow.plans.parsing import PlanDraft, TargetDraft, TaskDraft
 
@@ -92,6 +93,20 @@ class PlanDiff:
 
     def to_dict(self) -> dict:
         return {kind: [c.to_dict() for c in self.of(kind)] for kind in (ADDED, REMOVED, CHANGED, UNCHANGED)}
+
+
+def inline_diff(old: str, new: str) -> list[tuple[str, str]]:
+    """The new wording against the old as ('same' | 'del' | 'ins', text) pieces, for the review page to mark."""
+    pieces: list[tuple[str, str]] = []
+    for op, i1, i2, j1, j2 in SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if op == "equal":
+            pieces.append(("same", old[i1:i2]))
+            continue
+        if i2 > i1:
+            pieces.append(("del", old[i1:i2]))
+        if j2 > j1:
+            pieces.append(("ins", new[j1:j2]))
+    return pieces
 
 
 def all_tasks(draft: PlanDraft) -> list[TaskDraft]:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from workflow.plans.diff import CHANGED, PlanDiff, inline_diff
 from workflow.plans.importer import code_key
 from workflow.plans.parsing import PlanDraft
 from workflow.plans.services import split_names
@@ -25,10 +26,11 @@ def _all_tasks(draft: PlanDraft):
     return sorted([*draft.tasks, *draft.unassigned], key=lambda t: code_key(t.code))
 
 
-def review_rows(draft: PlanDraft, values: Mapping[str, str] | None, suggestions: Mapping | None = None) -> dict:
+def review_rows(draft: PlanDraft, values: Mapping[str, str] | None, suggestions: Mapping | None = None,
+                diff: PlanDiff | None = None) -> dict:
     """Rows for the review table; `values` (the submitted form) wins over the draft so nothing typed is lost.
     `suggestions` maps a department name to the existing department it probably abbreviates (a merge the office
-    ticks, never one made for it)."""
+    ticks, never one made for it). `diff`, for a revised plan, marks each row with what becomes of its task."""
     suggestions = suggestions or {}
     unassigned = {t.code for t in draft.unassigned}
     tasks = []
@@ -39,6 +41,7 @@ def review_rows(draft: PlanDraft, values: Mapping[str, str] | None, suggestions:
             "leads": values.get(f"leads-{t.code}", "") if values else "、".join(t.leads),
             "co": values.get(f"co-{t.code}", "") if values else "、".join(t.co),
             "lead_rule": LEAD_RULES.get(t.lead_rule, ""),
+            "change": diff.for_new(t.code) if diff else None,
         })
     departments = [
         {"dept": d, "index": i, "rename": values.get(f"rename-{i}", d.name) if values else d.name,
@@ -71,3 +74,20 @@ def corrections_from_form(form: Mapping[str, str], draft: PlanDraft) -> tuple[di
         else:
             renames[d.name] = new
     return {"assignments": assignments, "renames": renames}, errors
+
+
+def revision_rows(diff: PlanDiff) -> dict:
+    """The diff as the review page shows it: per changed task each changed field with its old and new value
+    (wording marked piece by piece), then the added, removed and unchanged tasks."""
+    changed = []
+    for c in diff.of(CHANGED):
+        fields = []
+        for name in c.fields:
+            old, new = getattr(c.old, name), getattr(c.new, name)
+            if name == "co":
+                old, new = [*c.old.co, *c.old.implied], [*c.new.co, *c.new.implied]
+            fields.append({"name": name, "old": old, "new": new,
+                           "pieces": inline_diff(old, new) if name in ("title", "text") else None})
+        changed.append({"change": c, "fields": fields})
+    return {"counts": diff.counts, "changed": changed, "added": diff.of("added"), "removed": diff.of("removed"),
+            "unchanged": diff.of("unchanged"), "unrelated": diff.matched == 0}

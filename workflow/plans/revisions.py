@@ -30,7 +30,7 @@ from models import (
 from models.audit import record
 from workflow.assignments.services import open_current_work, send_out_drafts, tell_assigned
 from workflow.clock import local
-from workflow.domain import Conflict, PermissionDenied
+from workflow.domain import Conflict, PermissionDenied, ValidationFailed
 from workflow.extensions import db
 from workflow.plans.diff import ADDED, CHANGED, REMOVED, UNCHANGED, Canon, PlanDiff, diff_plans
 from workflow.plans.importer import (
@@ -120,7 +120,7 @@ def apply_revision(plan: Plan, draft: PlanDraft, *, source_filename: str, source
                          n=plan.revision_number))
     diff = revision_diff(plan, draft)
     if diff.matched == 0 and not unrelated_ok:
-        raise PlanImportError(unrelated_warning(plan))
+        raise ValidationFailed({"unrelated_ok": unrelated_warning(plan)})
     with committed(plan):
         revision = PlanRevision(plan=plan, number=base_revision + 1, title=draft.title or source_filename,
                                 source_filename=source_filename, source_sha256=source_sha256, revised_at=now,

@@ -12,13 +12,15 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from models import Assignment, AssignmentRole, Department, Plan, Task, User
+from models import Assignment, AssignmentRole, Department, Plan, PlanRevision, PlanStatus, Task, User
 from models.audit import record
 from workflow import files
 from workflow.domain import PermissionDenied, ValidationFailed
 from workflow.extensions import db
+from workflow.plans.diff import PlanDiff
 from workflow.plans.importer import import_plan, outline_tree  # noqa: F401  (re-exported for views)
 from workflow.plans.parsing import DepartmentDraft, PlanDraft, PlanParseError, parse_plan_bytes
+from workflow.plans.revisions import apply_revision, check_source, revisable_plan, revision_diff
 
 ALLOWED_SUFFIXES = {".txt", ".docx", ".pdf"}
 
@@ -41,22 +43,48 @@ def _staging_dir() -> Path:
     return path
 
 
-def stage_upload(data: bytes, filename: str) -> str:
-    """Keep the upload for the review step; returns its key (the sha256). Parses first so bad files stop here."""
+def stage_upload(data: bytes, filename: str, revises: int | None = None) -> str:
+    """Keep the upload for the review step; returns its key (the sha256). Parses first so bad files stop here.
+
+    `revises`: the upload is a revision of that published plan; the review shows it as a diff against the plan
+    as it stands now (its revision number is kept, so a revision confirmed meanwhile is noticed)."""
     parse_upload(data, filename)
     key = sha256_of(data)
+    meta: dict = {"filename": Path(filename).name}
+    if revises:
+        plan = revisable_plan(revises)
+        check_source(key)
+        meta.update(revises=plan.id, base=plan.revision_number)
     (_staging_dir() / key).write_bytes(data)
-    (_staging_dir() / f"{key}.json").write_text(json.dumps({"filename": Path(filename).name}), "utf-8")
+    (_staging_dir() / f"{key}.json").write_text(json.dumps(meta), "utf-8")
     return key
 
 
-def load_staged(key: str) -> tuple[bytes, str] | None:
+def staged_revision(key: str) -> tuple[Plan, int] | None:
+    """The plan a staged upload revises and the revision number it was staged against; None for a new plan."""
+    meta = _staged_meta(key) or {}
+    plan = load_plan(meta["revises"]) if meta.get("revises") else None
+    return (plan, meta["base"]) if plan is not None else None
+
+
+def revisable_choices() -> list[tuple[int, str]]:
+    """The upload form's choice of plan to revise: 0 for a new plan, then the published plans."""
+    plans = db.session.scalars(select(Plan).where(Plan.status == PlanStatus.PUBLISHED).order_by(Plan.id.desc()))
+    return [(0, _("不是修订稿（新方案）")), *((p.id, f"#{p.id} {p.title}") for p in plans)]
+
+
+def _staged_meta(key: str) -> dict | None:
     if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
         return None
     data_path, meta_path = _staging_dir() / key, _staging_dir() / f"{key}.json"
     if not data_path.exists() or not meta_path.exists():
         return None
-    return data_path.read_bytes(), json.loads(meta_path.read_text("utf-8"))["filename"]
+    return json.loads(meta_path.read_text("utf-8"))
+
+
+def load_staged(key: str) -> tuple[bytes, str] | None:
+    meta = _staged_meta(key)
+    return None if meta is None else ((_staging_dir() / key).read_bytes(), meta["filename"])
 
 
 def discard_staged(key: str) -> None:
@@ -130,17 +158,39 @@ def guess_kind(name: str) -> str:
     return department_kind(name)
 
 
-def confirm_import(key: str, *, corrections: dict | None, actor: User, now: datetime) -> Plan:
+def _corrected(key: str, corrections: dict | None) -> tuple[PlanDraft, str]:
     staged = load_staged(key)
     if staged is None:
         raise PlanParseError(_("上传的文件已失效，请重新上传。"))
     data, filename = staged
     draft = parse_upload(data, filename)
-    if corrections:
-        draft = apply_corrections(draft, **corrections)
+    return (apply_corrections(draft, **corrections) if corrections else draft), filename
+
+
+def confirm_import(key: str, *, corrections: dict | None, actor: User, now: datetime) -> Plan:
+    draft, filename = _corrected(key, corrections)
     plan = import_plan(draft, source_filename=filename, source_sha256=key, actor=actor, now=now)
     discard_staged(key)
     return plan
+
+
+def revision_preview(plan: Plan, draft: PlanDraft, corrections: dict | None) -> PlanDiff:
+    """The diff the review page shows: the revised draft, with the office's corrections so far, against the plan."""
+    return revision_diff(plan, apply_corrections(draft, **corrections) if corrections else draft)
+
+
+def confirm_revision(key: str, *, corrections: dict | None, actor: User, now: datetime,
+                     unrelated_ok: bool = False) -> tuple[PlanRevision, PlanDiff]:
+    """Apply a staged revision with the office's corrections (the diff it saw is recomputed, not trusted)."""
+    target = staged_revision(key)
+    if target is None:
+        raise PlanParseError(_("上传的文件已失效，请重新上传。"))
+    draft, filename = _corrected(key, corrections)
+    plan, base = target
+    result = apply_revision(plan, draft, source_filename=filename, source_sha256=key, actor=actor, now=now,
+                            base_revision=base, unrelated_ok=unrelated_ok)
+    discard_staged(key)
+    return result
 
 
 # -- queries ---------------------------------------------------------------------------------------------
