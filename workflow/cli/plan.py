@@ -66,7 +66,7 @@ def plan_import(path: str, revises: int | None, dry_run: bool, unrelated_ok: boo
                          unrelated_ok=unrelated_ok, fmt=fmt, now=now)
         return
     if dry_run or unrelated_ok:
-        raise click.UsageError("--dry-run and --unrelated-ok go with --revises")
+        raise PlanImportError(_("--dry-run 和 --unrelated-ok 只能与 --revises 一起使用。"))
     plan = import_plan(draft, source_filename=Path(path).name, source_sha256=sha256_of(data),
                        actor=None, now=parse_now(now))
     result = {
