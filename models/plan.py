@@ -123,6 +123,11 @@ class Plan(db.Model):
         return user.sees_everything
 
     @property
+    def removed_task_ids(self) -> set[int]:
+        """The tasks revisions removed (closed, kept as history): no longer part of the plan as it stands."""
+        return {i for r in self.revisions for i in r.summary.get("removed_ids", [])}
+
+    @property
     def revision_number(self) -> int:
         """0 for the plan as first imported, then 1, 2 ... for each confirmed revision."""
         return self.revisions[-1].number if self.revisions else 0

@@ -1,6 +1,6 @@
 """A revised plan (年度调整) against the stored one: which new measure is which old task, and what changed.
 
-Pure (no database): both sides are PlanDrafts, the stored plan through `plan_to_draft`. Measures are matched by
+Pure (no database): both sides are PlanDrafts, the stored plan through `plan_to_draft` (the plan as it stands). Measures are matched by
 their text, not by their number, because a revision that drops or inserts a measure renumbers everything after
 it: character bigrams of the normalised text (punctuation, spaces and half/full width do not count) give a
 similarity, the same code and the same leads add a little to it, and pairs are taken best first, one to one.

@@ -123,23 +123,32 @@ def add_outline(plan: Plan, roots: list[OutlineNodeDraft]) -> dict[str, OutlineN
 def add_task(plan: Plan, d: TaskDraft, position: int, node: OutlineNode | None,
               departments: dict[str, Department]) -> Task:
     task = Task(plan=plan, outline_node=node, code=d.code, title=d.title, text=d.text,
-                clause=d.clause, position=position, lead_rule=d.lead_rule or "", ongoing=d.due == "ongoing",
-                due=date.fromisoformat(d.due) if d.due and d.due != "ongoing" else None)
+                clause=d.clause, position=position, lead_rule=d.lead_rule or "")
+    task.due, task.ongoing = due_of(d)
     db.session.add(task)
-    seen: set[int] = set()
+    for dept, role, implied in assignees(d, departments):
+        task.assignments.append(Assignment(department=dept, role=role, implied=implied))
+    for i, target in enumerate(d.targets):
+        task.targets.append(make_target(plan, task, target, i))
+    return task
+
+
+def due_of(d: TaskDraft) -> tuple[date | None, bool]:
+    """(due date, ongoing) of a task draft's `due`."""
+    return (date.fromisoformat(d.due) if d.due and d.due != "ongoing" else None), d.due == "ongoing"
+
+
+def assignees(d: TaskDraft, departments: dict[str, Department]) -> list[tuple[Department, str, bool]]:
+    """(department, role, implied) for each unit the draft names, leads first, each department once."""
+    out: dict[int, tuple[Department, str, bool]] = {}
     for names, role, implied in ((d.leads, AssignmentRole.LEAD, False), (d.co, AssignmentRole.CO, False),
                                  (d.implied, AssignmentRole.CO, True)):
         for name in names:
             dept = departments.get(name) or Department.lookup(name)
             if dept is None:
                 raise PlanImportError(_("任务 %(code)s 的责任单位“%(name)s”不在单位列表中。", code=d.code, name=name))
-            if dept.id in seen:
-                continue
-            seen.add(dept.id)
-            task.assignments.append(Assignment(department=dept, role=role, implied=implied))
-    for i, target in enumerate(d.targets):
-        task.targets.append(make_target(plan, task, target, i))
-    return task
+            out.setdefault(dept.id, (dept, role, implied))
+    return list(out.values())
 
 
 def make_target(plan: Plan, task: Task | None, t: TargetDraft, position: int) -> Target:
@@ -165,7 +174,8 @@ def outline_tree(plan: Plan) -> list[OutlineItem]:
 
 
 def plan_to_draft(plan: Plan) -> PlanDraft:
-    """The stored plan in the parser's schema, so `plan export` and `plan parse` print the same shape."""
+    """The stored plan as it stands (without the tasks revisions removed) in the parser's schema, so `plan export`
+    and `plan parse` print the same shape and a revision is compared with it."""
 
     def outline(items: list[OutlineItem]) -> list[OutlineNodeDraft]:
         return [OutlineNodeDraft(code=i.node.code, level=i.node.level, marker=i.node.marker, title=i.node.title,
@@ -179,7 +189,10 @@ def plan_to_draft(plan: Plan) -> PlanDraft:
         return [d.name for d in depts]
 
     tasks, unassigned, seen_depts = [], [], {}
+    removed = plan.removed_task_ids
     for t in plan.tasks:
+        if t.id in removed:
+            continue
         draft = TaskDraft(code=t.code, title=t.title, text=t.text, leads=names(t.leads), co=names(t.co),
                           implied=names(t.implied), targets=targets(t.targets), clause=t.clause,
                           lead_rule=t.lead_rule, due=t.due_label)

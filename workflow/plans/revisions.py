@@ -7,8 +7,7 @@ created and sent out; removed tasks are closed, never deleted. The plan records 
 """
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from flask_babel import gettext as _
@@ -16,7 +15,6 @@ from sqlalchemy import select
 
 from models import (
     Assignment,
-    AssignmentRole,
     AssignmentStatus,
     Department,
     Plan,
@@ -37,7 +35,9 @@ from workflow.plans.importer import (
     PlanImportError,
     add_outline,
     add_task,
+    assignees,
     code_key,
+    due_of,
     ensure_departments,
     find_plan_by_sha,
     make_target,
@@ -72,20 +72,8 @@ def registry_canon() -> Canon:
     return canon
 
 
-def _removed_ids(plan: Plan) -> set[int]:
-    return {i for r in plan.revisions for i in r.summary.get("removed_ids", [])}
-
-
-def current_draft(plan: Plan) -> PlanDraft:
-    """The plan as it stands, without the tasks earlier revisions removed, in the parser's schema."""
-    gone = {t.code for t in plan.tasks if t.id in _removed_ids(plan)}
-    draft = plan_to_draft(plan)
-    return replace(draft, tasks=[t for t in draft.tasks if t.code not in gone],
-                   unassigned=[t for t in draft.unassigned if t.code not in gone])
-
-
 def revision_diff(plan: Plan, draft: PlanDraft) -> PlanDiff:
-    return diff_plans(current_draft(plan), draft, registry_canon())
+    return diff_plans(plan_to_draft(plan), draft, registry_canon())
 
 
 def check_source(sha256: str) -> None:
@@ -192,8 +180,7 @@ def _revise_task(task: Task, new: TaskDraft, fields: list[str], revision: PlanRe
     task.title, task.text = new.title, new.text
     if new.clause:
         task.clause, task.lead_rule = new.clause, new.lead_rule or task.lead_rule
-    task.ongoing = new.due == "ongoing"
-    task.due = date.fromisoformat(new.due) if new.due and new.due != "ongoing" else None
+    task.due, task.ongoing = due_of(new)
     if "targets" in fields:
         _revise_targets(task, new)
     if "leads" in fields or "co" in fields:
@@ -227,14 +214,9 @@ def _revise_assignments(task: Task, new: TaskDraft, departments: dict[str, Depar
     """Departments as the new clause names them: new ones are added as drafts (sent out with the added tasks),
     one named again is restored, one no longer named is withdrawn, one whose role changed keeps its row."""
     wanted: dict[int, tuple[Department, str, bool]] = {}
-    for names, role, implied in ((new.leads, AssignmentRole.LEAD, False), (new.co, AssignmentRole.CO, False),
-                                 (new.implied, AssignmentRole.CO, True)):
-        for name in names:
-            dept = departments.get(name) or Department.lookup(name)
-            if dept is None:
-                raise PlanImportError(_("任务 %(code)s 的责任单位“%(name)s”不在单位列表中。", code=new.code, name=name))
-            for unit in (dept.members if dept.is_collective and dept.members else [dept]):
-                wanted.setdefault(unit.id, (unit, role, implied))
+    for dept, role, implied in assignees(new, departments):
+        for unit in (dept.members if dept.is_collective and dept.members else [dept]):   # as publishing expanded it
+            wanted.setdefault(unit.id, (unit, role, implied))
     rows = {a.department_id: a for a in task.assignments}
     for dept_id, a in rows.items():
         if dept_id not in wanted and a.is_active:
