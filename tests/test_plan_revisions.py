@@ -26,12 +26,14 @@ from models import (
     TaskStatus,
     TaskVersion,
 )
+from tests.conftest import import_text_plan, make_department, make_user
 from tests.factories import file_report, liaison_of, published_plan
+from workflow.assignments.services import publish_plan
 from workflow.domain import Conflict, ValidationFailed
 from workflow.extensions import db
 from workflow.plans.parsing import parse_plan_bytes
 from workflow.plans.revisions import apply_revision
-from workflow.plans.services import sha256_of
+from workflow.plans.services import set_members, sha256_of
 from workflow.scheduling.reminders import run_reminders
 
 HERE = Path(__file__).parent / "plans" / "revisions"
@@ -241,3 +243,22 @@ def test_unrelated_upload_needs_the_tick(client, login_as, world):
         response = client.post(review_url, data={**form, "unrelated_ok": "1"})
         assert response.status_code == 302, response.get_data(as_text=True)
     assert all(t.status == TaskStatus.CLOSED for t in plan.tasks if t.title in {STEEL, KILN})
+
+
+def test_a_collective_is_compared_and_sent_out_as_its_members(app):
+    """Published with 各区人民政府 linked to two districts: the revision naming the collective again is no change
+    for the old measure, and its added measure goes to each district, as a publish would."""
+    roads = "某市道路方案\n一、任务\n1.修建城市道路。（市交通运输局牵头，各区人民政府配合）\n"
+    plan = import_text_plan(roads, "roads.txt")
+    office = make_user(Role.OFFICE, username="office1")
+    districts = [make_department(name, "county") for name in ("东湖区人民政府", "西山区人民政府")]
+    set_members(Department.lookup("各区人民政府"), "东湖区人民政府、西山区人民政府", actor=office, now=REVISED_AT)
+    publish_plan(plan, actor=office, now=datetime(2026, 4, 1, 1, tzinfo=UTC), first_period="2026Q1")
+    revised = roads + "2.整治城市河道。（市水务局牵头，各区人民政府配合）\n"
+    _, diff = apply_revision(plan, parse_plan_bytes(revised.encode(), "r.txt"), source_filename="r.txt",
+                             source_sha256=sha256_of(revised.encode()), actor=office, now=REVISED_AT,
+                             base_revision=0)
+    assert diff.counts == {"changed": 0, "added": 1, "removed": 0, "unchanged": 1}
+    rivers = task_titled(plan.id, "整治城市河道")
+    assert {d.name for d in rivers.co} == {d.name for d in districts}
+    assert all(a.status == AssignmentStatus.PENDING for a in rivers.assignments)
