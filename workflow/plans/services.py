@@ -33,35 +33,35 @@ def parse_upload(data: bytes, filename: str) -> PlanDraft:
     return parse_plan_bytes(data, filename)
 
 
-# -- staging: the uploaded file waits on disk, keyed by its sha256, until the office confirms ------------
-
-def _staging_dir() -> Path:
-    path = files.area("staging")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
+# -- staging: the uploaded file waits in the store, keyed by its sha256, until the office confirms -------
 
 def stage_upload(data: bytes, filename: str) -> str:
-    """Keep the upload for the review step; returns its key (the sha256). Parses first so bad files stop here."""
+    """Keep the upload for the review step; returns its key (the sha256). Parses first so bad files stop here.
+    In the shared store, so the confirmation may reach another app host than the upload."""
     parse_upload(data, filename)
     key = sha256_of(data)
-    (_staging_dir() / key).write_bytes(data)
-    (_staging_dir() / f"{key}.json").write_text(json.dumps({"filename": Path(filename).name}), "utf-8")
+    staging = files.area("staging")
+    staging.storage.put_bytes(f"{staging.prefix}{key}", data)
+    staging.storage.put_bytes(f"{staging.prefix}{key}.json",
+                              json.dumps({"filename": Path(filename).name}).encode("utf-8"))
     return key
 
 
 def load_staged(key: str) -> tuple[bytes, str] | None:
     if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
         return None
-    data_path, meta_path = _staging_dir() / key, _staging_dir() / f"{key}.json"
-    if not data_path.exists() or not meta_path.exists():
+    staging = files.area("staging")
+    try:
+        meta = json.loads(staging.storage.read_bytes(f"{staging.prefix}{key}.json").decode("utf-8"))
+        return staging.storage.read_bytes(f"{staging.prefix}{key}"), meta["filename"]
+    except FileNotFoundError:
         return None
-    return data_path.read_bytes(), json.loads(meta_path.read_text("utf-8"))["filename"]
 
 
 def discard_staged(key: str) -> None:
-    for path in (_staging_dir() / key, _staging_dir() / f"{key}.json"):
-        path.unlink(missing_ok=True)
+    staging = files.area("staging")
+    for name in (key, f"{key}.json"):
+        staging.storage.delete(f"{staging.prefix}{name}")
 
 
 # -- corrections made by the office before confirming ----------------------------------------------------
