@@ -4,6 +4,12 @@ from empty tables."""
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +23,7 @@ from workflow import create_app
 from workflow.admin.services import create_user
 from workflow.config import TestConfig
 from workflow.extensions import db
+from workflow.storage import S3Storage, from_config
 
 ROOT = Path(__file__).resolve().parent.parent
 FUSHUN = ROOT / "data" / "plans" / "fushun-carbon-peak-plan.txt"
@@ -89,7 +96,12 @@ def _empty_tables() -> None:
 
 @pytest.fixture
 def app(database_url, tmp_path):
-    app = create_app(_config(database_url, UPLOAD_DIR=str(tmp_path / "uploads")))
+    yield from make_app(database_url, tmp_path)
+
+
+def make_app(database_url: str, tmp_path: Path, **extra):
+    """The app of a test, its tables emptied, inside an app context (a generator for fixtures)."""
+    app = create_app(_config(database_url, UPLOAD_DIR=str(tmp_path / "uploads"), **extra))
 
     @app.before_request
     def forget_cached_user():
@@ -103,6 +115,56 @@ def app(database_url, tmp_path):
         yield app
         db.session.remove()
         db.engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """A local S3-compatible server (moto's standalone server, a process of its own) that the app talks to over
+    HTTP exactly as to MinIO; started once per test session, only by the tests that ask for it."""
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail("the moto S3 server exited at start")
+                time.sleep(0.1)
+        else:
+            pytest.fail("the moto S3 server did not start")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture
+def s3_settings(s3_endpoint) -> dict:
+    """The S3_* settings of a fresh, empty bucket on the local server."""
+    settings = {"S3_BUCKET": f"test-{uuid.uuid4().hex[:16]}", "S3_ENDPOINT_URL": s3_endpoint,
+                "S3_ACCESS_KEY_ID": "test", "S3_SECRET_ACCESS_KEY": "test", "S3_REGION": "us-east-1", "S3_PREFIX": ""}
+    store = from_config(settings)
+    assert isinstance(store, S3Storage)
+    store.client.create_bucket(Bucket=settings["S3_BUCKET"])
+    return settings
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage_backend(request, app) -> str:
+    """Runs a test once on the local folder and once on S3 (the app's config pointed at a fresh bucket)."""
+    if request.param == "s3":
+        app.config.update(request.getfixturevalue("s3_settings"))
+    return request.param
 
 
 @pytest.fixture

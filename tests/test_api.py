@@ -15,7 +15,8 @@ from tests.conftest import make_user
 from tests.factories import PDF, liaison_of, published_fushun, report_for
 from workflow.auth.tokens import create_token, revoke_token
 from workflow.extensions import db
-from workflow.reports.services import attachment_path
+from workflow.reports.services import attachment_area
+from workflow.storage import storage
 
 LATER = datetime(2026, 4, 3, 2, 0, tzinfo=UTC)  # two days after publishing; 2026Q1 due 2026-04-08
 
@@ -400,7 +401,7 @@ def test_attachment_upload_and_download(world):
     assert "filename*=UTF-8''" in download.headers["Content-Disposition"]
     problem_of(world.transport.get(f"/attachments/{att['id']}"), 403)
     problem_of(world.housing.get("/attachments/99999"), 404)
-    attachment_path(db.session.get(Attachment, att["id"])).unlink()  # lost on disk: a clear 404, not a 500
+    storage().delete(attachment_area().key(db.session.get(Attachment, att["id"]).sha256))  # lost: a 404, not a 500
     assert "丢失" in problem_of(world.office.get(f"/attachments/{att['id']}"), 404)["detail"]
     assert any(e["action"] == "attachment.add" for e in world.office.get(f"/reports/{rid}/audit").get_json()["items"])
 

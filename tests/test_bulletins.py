@@ -165,7 +165,7 @@ def test_leaders_read_drafts_and_departments_do_not(world, client, login_as):
 
 # -- publishing ----------------------------------------------------------------------------------------------
 
-def test_publishing_freezes_numbers_archives_and_circulates_once(world, client, login_as):
+def test_publishing_freezes_numbers_archives_and_circulates_once(world, client, login_as, storage_backend):
     plan, office, readers = world
     bulletin = services.open_bulletin(plan, "2026Q1", actor=office, now=NOW)
     services.publish(bulletin, actor=office, now=NOW)
@@ -219,7 +219,7 @@ def test_a_stale_publish_is_refused(world):
 
 # -- the API and the command line ----------------------------------------------------------------------------
 
-def test_the_api_lists_published_bulletins_with_their_files(world, client):
+def test_the_api_lists_published_bulletins_with_their_files(world, client, storage_backend):
     plan, office, _readers = world
     draft = services.open_bulletin(plan, "2026H1", actor=office, now=NOW)
     published = services.open_bulletin(plan, "2026Q1", actor=office, now=NOW)

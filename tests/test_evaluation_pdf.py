@@ -71,7 +71,7 @@ def test_fonts_are_embedded_cjk_subsets(evaluation, tmp_path):
         assert "+" in name  # subset tag
 
 
-def test_a_frozen_report_has_no_watermark_and_downloads_again_as_the_same_bytes(evaluation, tmp_path):
+def test_a_frozen_report_has_no_watermark_and_downloads_again_as_the_same_bytes(evaluation, tmp_path, storage_backend):
     ev, office = evaluation
     leader = make_user(Role.LEADER, username="leader1")
     services.sign_off(ev, actor=leader, now=NOW, note="同意")

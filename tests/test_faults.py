@@ -27,6 +27,7 @@ from workflow.clock import utcnow
 from workflow.config import Config
 from workflow.extensions import db
 from workflow.reports.services import sweep_attachments
+from workflow.storage import storage
 
 
 def _closed_port() -> int:
@@ -82,9 +83,11 @@ def test_after_the_database_dropped_every_connection_the_next_request_just_works
         db.engine.dispose()
 
 
-def test_a_web_process_killed_mid_upload_leaves_the_draft_whole_and_no_stray_file(app, database_url, tmp_path):
-    """kill -9 while an attachment's bytes are on disk but its row is not committed: the report is still a draft
-    with the text typed (saved first), has no attachment row, and the scheduler's sweep removes the blob."""
+def test_a_web_process_killed_mid_upload_leaves_the_draft_whole_and_no_stray_file(app, database_url, tmp_path,
+                                                                                  storage_backend):
+    """kill -9 while an attachment's bytes are in the store (local folder or S3) but its row is not committed: the
+    report is still a draft with the text typed (saved first), has no attachment row, and the scheduler's sweep
+    removes the blob."""
     if db.engine.dialect.name == "sqlite" and database_url.endswith(":memory:"):
         pytest.skip("another process needs the database on disk")
     plan, _office = published_fushun()
@@ -96,7 +99,8 @@ def test_a_web_process_killed_mid_upload_leaves_the_draft_whole_and_no_stray_fil
 
     port, marker = _closed_port(), tmp_path / "written"
     uploads = Path(app.config["UPLOAD_DIR"])
-    env = {**os.environ, "TEST_DATABASE_URL": database_url, "UPLOAD_DIR": str(uploads)}
+    env = {**os.environ, "TEST_DATABASE_URL": database_url, "UPLOAD_DIR": str(uploads),
+           **{name: str(value) for name, value in app.config.items() if name.startswith("S3_") and value}}
     server = subprocess.Popen([sys.executable, "tests/fault_server.py", str(port), str(marker)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -126,14 +130,14 @@ def test_a_web_process_killed_mid_upload_leaves_the_draft_whole_and_no_stray_fil
         server.kill()
         server.wait(timeout=10)
 
-    blob = Path(marker.read_text())
+    blob = marker.read_text()
     report = db.session.get(Report, report_id)
     assert report.status == "draft" and report.narrative == "断电前写好的说明"
     assert db.session.scalar(select(func.count(Attachment.id)).where(Attachment.report_id == report_id)) == 0
-    assert blob.is_file()  # the stray the kill left
+    assert storage().exists(blob)  # the stray the kill left
     assert sweep_attachments(now=utcnow()) == 0  # too fresh: a live request might still commit its row
     assert sweep_attachments(now=utcnow() + timedelta(hours=2)) == 1
-    assert not blob.exists()
+    assert not storage().exists(blob)
 
 
 def _ignore_errors(call) -> None:

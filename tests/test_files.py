@@ -1,4 +1,5 @@
-"""Attachment storage: content-based type checks, size limit, sha256 layout, safe names and headers."""
+"""Attachment storage: content-based type checks, size limit, sha256 layout, safe names and headers (on the local
+backend, whose files these tests look at; tests/test_storage.py runs the store on both backends)."""
 from __future__ import annotations
 
 import hashlib
@@ -14,16 +15,23 @@ import pytest
 
 from tests.factories import PDF
 from workflow import files
+from workflow import storage as storage_module
 from workflow.files import (
     ALLOWED,
     DEFAULT_MAX_BYTES,
     AttachmentError,
     content_disposition,
     detect_type,
-    open_stored,
+    locate,
     safe_filename,
     store,
 )
+from workflow.storage import LocalStorage
+
+
+def here(root: Path, name: str = "") -> files.Area:
+    """An area of a local store in the test's folder ("" is the folder itself)."""
+    return files.Area(LocalStorage(root), name)
 
 # -- sample files built from bytes ---------------------------------------------------------------------
 
@@ -177,6 +185,10 @@ def _blobs(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
+def _path(root: Path, stored) -> Path:
+    return root / stored.key
+
+
 @pytest.mark.parametrize(("data", "kind", "name", "expected_name"), [
     (PDF, "pdf", "整改报告.pdf", "整改报告.pdf"),
     (PNG, "png", "现场照片.PNG", "现场照片.png"),
@@ -185,43 +197,43 @@ def _blobs(root: Path) -> list[Path]:
     (XLSX, "xlsx", "台账.xlsx", "台账.xlsx"),
 ])
 def test_store_keeps_each_kind_under_its_sha256(tmp_path, data, kind, name, expected_name):
-    stored = store(io.BytesIO(data), name, tmp_path)
+    stored = store(io.BytesIO(data), name, here(tmp_path))
     digest = hashlib.sha256(data).hexdigest()
     assert stored.sha256 == digest
     assert stored.size == len(data)
     assert stored.kind == kind
     assert stored.content_type == ALLOWED[kind]
     assert stored.filename == expected_name
-    assert stored.path == tmp_path / digest[:2] / digest[2:4] / digest
-    assert stored.path.read_bytes() == data
-    assert _blobs(tmp_path) == [stored.path]  # no temp files left behind
+    assert _path(tmp_path, stored) == tmp_path / digest[:2] / digest[2:4] / digest
+    assert _path(tmp_path, stored).read_bytes() == data
+    assert _blobs(tmp_path) == [_path(tmp_path, stored)]  # no temp files left behind
 
 
 def test_store_accepts_bytes(tmp_path):
-    stored = store(PDF, "a.pdf", tmp_path)
-    assert stored.path.read_bytes() == PDF
+    stored = store(PDF, "a.pdf", here(tmp_path))
+    assert _path(tmp_path, stored).read_bytes() == PDF
 
 
 def test_type_comes_from_content_not_name(tmp_path):
-    stored = store(io.BytesIO(PDF), "报告.exe", tmp_path)
+    stored = store(io.BytesIO(PDF), "报告.exe", here(tmp_path))
     assert (stored.kind, stored.filename, stored.content_type) == ("pdf", "报告.pdf", "application/pdf")
     with pytest.raises(AttachmentError) as info:
-        store(io.BytesIO(EXE), "报告.pdf", tmp_path)
+        store(io.BytesIO(EXE), "报告.pdf", here(tmp_path))
     assert info.value.http_status == 422
-    assert _blobs(tmp_path) == [stored.path]
+    assert _blobs(tmp_path) == [_path(tmp_path, stored)]
 
 
 def test_rejected_files_are_not_written(tmp_path):
     for data, name in [(EXE, "setup.pdf"), (b"just text", "notes.docx"), (_zip({"a.txt": "x"}), "x.xlsx"), (b"", "e.pdf")]:
         with pytest.raises(AttachmentError):
-            store(io.BytesIO(data), name, tmp_path)
+            store(io.BytesIO(data), name, here(tmp_path))
     assert _blobs(tmp_path) == []
 
 
 def test_50_mb_upload_is_refused_with_413_after_reading_at_most_the_limit_plus_one(tmp_path):
     upload = CountingReader(50 * 1024 * 1024)
     with pytest.raises(AttachmentError) as info:
-        store(upload, "大文件.pdf", tmp_path)
+        store(upload, "大文件.pdf", here(tmp_path))
     assert info.value.http_status == 413
     assert str(info.value) == "附件超过 20 MB 上限。"
     assert upload.bytes_read <= DEFAULT_MAX_BYTES + 1
@@ -230,10 +242,10 @@ def test_50_mb_upload_is_refused_with_413_after_reading_at_most_the_limit_plus_o
 
 def test_limit_is_exact_and_named_in_the_message(tmp_path):
     limit = 1024
-    assert store(CountingReader(limit), "ok.pdf", tmp_path, max_bytes=limit).size == limit
+    assert store(CountingReader(limit), "ok.pdf", here(tmp_path), max_bytes=limit).size == limit
     upload = CountingReader(limit + 1)
     with pytest.raises(AttachmentError) as info:
-        store(upload, "big.pdf", tmp_path, max_bytes=limit)
+        store(upload, "big.pdf", here(tmp_path), max_bytes=limit)
     assert info.value.http_status == 413
     assert "1 KB" in str(info.value)
     assert upload.bytes_read == limit + 1
@@ -241,42 +253,42 @@ def test_limit_is_exact_and_named_in_the_message(tmp_path):
 
 def test_too_large_bytes_are_refused(tmp_path):
     with pytest.raises(AttachmentError) as info:
-        store(PDF + b"\x00" * 100, "a.pdf", tmp_path, max_bytes=len(PDF))
+        store(PDF + b"\x00" * 100, "a.pdf", here(tmp_path), max_bytes=len(PDF))
     assert info.value.http_status == 413
 
 
 @pytest.mark.parametrize(("limit", "text"), [(5 * 1024 * 1024, "5 MB"), (int(1.5 * 1024 * 1024), "1.5 MB"), (500, "500 字节")])
 def test_limit_message_uses_the_configured_limit(tmp_path, limit, text):
     with pytest.raises(AttachmentError) as info:
-        store(CountingReader(limit + 10), "a.pdf", tmp_path, max_bytes=limit)
+        store(CountingReader(limit + 10), "a.pdf", here(tmp_path), max_bytes=limit)
     assert str(info.value) == f"附件超过 {text} 上限。"
 
 
 def test_short_reads_still_get_the_whole_file_and_the_limit(tmp_path):
     whole = CountingReader(5000, max_chunk=7)
-    assert store(whole, "a.pdf", tmp_path).size == 5000
+    assert store(whole, "a.pdf", here(tmp_path)).size == 5000
     trickle = CountingReader(5000, max_chunk=7)
     with pytest.raises(AttachmentError) as info:
-        store(trickle, "a.pdf", tmp_path, max_bytes=4000)
+        store(trickle, "a.pdf", here(tmp_path), max_bytes=4000)
     assert info.value.http_status == 413
     assert trickle.bytes_read == 4001
 
 
 def test_identical_content_is_stored_once(tmp_path, monkeypatch):
-    first = store(io.BytesIO(DOCX), "一.docx", tmp_path)
-    os.utime(first.path, (1_000_000, 1_000_000))
+    first = store(io.BytesIO(DOCX), "一.docx", here(tmp_path))
+    os.utime(_path(tmp_path, first), (1_000_000, 1_000_000))
     replaced = []
-    monkeypatch.setattr(files.os, "replace", lambda *a: replaced.append(a))
-    second = store(io.BytesIO(DOCX), "二.docx", tmp_path)
+    monkeypatch.setattr(storage_module.os, "replace", lambda *a: replaced.append(a))
+    second = store(io.BytesIO(DOCX), "二.docx", here(tmp_path))
     assert replaced == []  # not rewritten
-    assert first.path == second.path
+    assert _path(tmp_path, first) == _path(tmp_path, second)
     assert second.filename == "二.docx"
-    assert first.path.stat().st_mtime == 1_000_000
-    assert _blobs(tmp_path) == [first.path]
+    assert _path(tmp_path, first).stat().st_mtime == 1_000_000
+    assert _blobs(tmp_path) == [_path(tmp_path, first)]
 
 
 def test_different_content_gets_different_blobs(tmp_path):
-    paths = {store(data, "f", tmp_path).path for data in (PDF, PNG, JPEG, DOCX, XLSX)}
+    paths = {store(data, "f", here(tmp_path)).key for data in (PDF, PNG, JPEG, DOCX, XLSX)}
     assert len(paths) == 5
     assert len(_blobs(tmp_path)) == 5
 
@@ -285,30 +297,30 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     def boom(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr(files.os, "replace", boom)
+    monkeypatch.setattr(storage_module.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
-        store(PDF, "a.pdf", tmp_path)
+        store(PDF, "a.pdf", here(tmp_path))
     assert _blobs(tmp_path) == []
 
 
 def test_store_ignores_path_traversal_in_the_name(tmp_path):
     root = tmp_path / "attachments"
-    stored = store(PDF, "../../../etc/passwd", root)
+    stored = store(PDF, "../../../etc/passwd", here(tmp_path, "attachments"))
     assert stored.filename == "passwd.pdf"
-    assert stored.path.is_relative_to(root)
+    assert _path(tmp_path, stored).is_relative_to(root) and _path(tmp_path, stored).is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["attachments"]
 
 
-# -- open_stored ---------------------------------------------------------------------------------------
+# -- locate ------------------------------------------------------------------------------------------
 
-def test_open_stored_returns_the_path(tmp_path):
-    stored = store(PNG, "p.png", tmp_path)
-    assert open_stored(tmp_path, stored.sha256) == stored.path
+def test_locate_returns_the_key(tmp_path):
+    stored = store(PNG, "p.png", here(tmp_path))
+    assert locate(here(tmp_path), stored.sha256) == stored.key
 
 
-def test_open_stored_absent_is_file_not_found(tmp_path):
+def test_locate_absent_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
-        open_stored(tmp_path, "0" * 64)
+        locate(here(tmp_path), "0" * 64)
 
 
 @pytest.mark.parametrize("key", [
@@ -324,18 +336,18 @@ def test_open_stored_absent_is_file_not_found(tmp_path):
     "",
     None,
 ])
-def test_open_stored_rejects_malformed_keys(tmp_path, key):
+def test_locate_rejects_malformed_keys(tmp_path, key):
     secret = tmp_path / "etc" / "passwd"
     secret.parent.mkdir()
     secret.write_text("root")
     with pytest.raises(FileNotFoundError):
-        open_stored(tmp_path / "attachments", key)
+        locate(here(tmp_path, "attachments"), key)
 
 
-def test_open_stored_uppercase_key_does_not_reach_an_existing_blob(tmp_path):
-    stored = store(PDF, "a.pdf", tmp_path)
+def test_locate_uppercase_key_does_not_reach_an_existing_blob(tmp_path):
+    stored = store(PDF, "a.pdf", here(tmp_path))
     with pytest.raises(FileNotFoundError):
-        open_stored(tmp_path, stored.sha256.upper())
+        locate(here(tmp_path), stored.sha256.upper())
 
 
 # -- safe_filename -------------------------------------------------------------------------------------

@@ -66,6 +66,10 @@ def create_app(config: type | dict | None = None) -> Flask:
     _register_blueprints(app)
     _register_template_helpers(app)
 
+    from workflow import replica
+
+    replica.init_app(app)
+
     from workflow.cli import register_cli
     from workflow.errors import register_error_handlers
 

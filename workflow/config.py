@@ -49,6 +49,8 @@ class Config:
     SECRET_KEY_FILE = os.environ.get("SECRET_KEY_FILE", str(BASE_DIR / "instance" / "secret_key"))
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or _sqlite_default()
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # A PostgreSQL streaming replica for the heavy read pages (workflow/replica.py); unset: all reads on the primary.
+    DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL") or None
     TIMEZONE = os.environ.get("TZ_DISPLAY", "Asia/Shanghai")
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -83,6 +85,15 @@ class Config:
     VALUE_JUMP_FACTOR = _number("VALUE_JUMP_FACTOR", 3)
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 20 * 1024 * 1024))
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR", str(BASE_DIR / "instance" / "uploads"))
+    # Stored files in S3-compatible object storage instead of UPLOAD_DIR (workflow/storage.py): needed once
+    # there are several app hosts. S3_ENDPOINT_URL for MinIO/Ceph (https://minio.internal:9000), the bucket
+    # must exist; S3_PREFIX puts this installation's keys under a folder of a shared bucket.
+    S3_BUCKET = os.environ.get("S3_BUCKET") or None
+    S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL") or None
+    S3_ACCESS_KEY_ID = os.environ.get("S3_ACCESS_KEY_ID") or None
+    S3_SECRET_ACCESS_KEY = os.environ.get("S3_SECRET_ACCESS_KEY") or None
+    S3_REGION = os.environ.get("S3_REGION") or None
+    S3_PREFIX = os.environ.get("S3_PREFIX", "")
     # Where pg_dump, pg_restore and psql are when not on PATH (`flask backup`), e.g. /usr/lib/postgresql/15/bin.
     PG_BINDIR = os.environ.get("PG_BINDIR") or None
     DEMO_PLAN_PATH = str(BASE_DIR / "data" / "plans" / "fushun-carbon-peak-plan.txt")
@@ -115,6 +126,7 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = False
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    DATABASE_REPLICA_URL = None  # tests of the replica routing set it (tests/test_replica.py)
     MAIL_SERVER = None  # tests that send mail start their own SMTP server and set it
     SMS_GATEWAY_URL = None  # tests of the channels start their own gateway and set it
     # Tests log in and call the API far more often than people; tests of the limits set the production values.

@@ -1,5 +1,6 @@
-"""The application's file store: every stored file (report attachments, archived evaluation files, staged plan
-uploads) lives outside the web root under UPLOAD_DIR, one folder per area, named by its sha256.
+"""The application's file store: every stored file (report attachments, archived evaluation and bulletin files,
+staged plan uploads) lives outside the web root, one area (key prefix) each, named by its sha256, on the backend
+workflow.storage chooses (the UPLOAD_DIR folder, or an S3-compatible bucket shared by several app hosts).
 
 Uploads are type checked from their content, never from their name. Every area but the transient ones is
 durable: a backup copies it and a restore puts it back (`durable_files`, `replace_durable`)."""
@@ -7,22 +8,24 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
-import shutil
 import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote
 
-from flask import current_app
+from flask import Response, current_app, request, send_file
 from flask_babel import gettext as _
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
+
+from workflow.storage import Storage, StoredObject, storage
 
 ALLOWED = {
     "pdf": "application/pdf",
@@ -46,9 +49,9 @@ _PRINTER_SETTINGS = re.compile(r"(word|xl)/printerSettings/printerSettings\d+\.b
 _EXTENSION = re.compile(r"\.(?=[0-9A-Za-z]*[A-Za-z])[0-9A-Za-z]{1,5}$")
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 _READ_CHUNK = 1024 * 1024
+_SPOOL_IN_MEMORY = 4 * 1024 * 1024  # uploads beyond this are spooled to a temporary file while checked
 # Areas whose files live only until a step finishes (a plan upload waiting for the office's confirmation).
 TRANSIENT_AREAS = frozenset({"staging"})
-_TEMP_PREFIX = ".tmp-"
 
 
 class AttachmentError(ValueError):
@@ -66,16 +69,15 @@ class StoredFile:
     kind: str
     content_type: str
     filename: str  # the safe display/download name, extension matching `kind`
-    path: Path
+    key: str  # where it is in the store (workflow.storage)
 
 
 def _allowed_list() -> str:
     return "、".join(ALLOWED)
 
 
-def _ooxml_kind(data: bytes) -> str | None:
+def _ooxml_kind(buffer: BinaryIO) -> str | None:
     """docx/xlsx are zips; only the parts inside tell them apart from any other zip (or from each other)."""
-    buffer = io.BytesIO(data)
     if not zipfile.is_zipfile(buffer):
         return None
     try:
@@ -97,28 +99,41 @@ def _is_ooxml_part(name: str) -> bool:
     return folder in _OOXML_FOLDERS and (suffix in _OOXML_SUFFIXES or bool(_PRINTER_SETTINGS.fullmatch(name)))
 
 
-def _parses_as_pdf(data: bytes) -> bool:
+def _parses_as_pdf(stream: BinaryIO) -> bool:
     """A whole PDF, not just its first bytes: pypdf reads the cross-reference table and the page tree."""
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
+        reader = PdfReader(stream, strict=False)
         len(reader.pages)
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError, RecursionError):
         return False
     return True
 
 
-def detect_type(data: bytes) -> str:
-    """The kind of file (a key of ALLOWED) from its bytes; names and client-sent types are never trusted."""
-    if not data:
+def detect_type(data: bytes | BinaryIO) -> str:
+    """The kind of file (a key of ALLOWED) from its bytes (or a seekable file of them, left at its start); names
+    and client-sent types are never trusted."""
+    stream = io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
+    try:
+        return _detect(stream)
+    finally:
+        stream.seek(0)
+
+
+def _detect(stream: BinaryIO) -> str:
+    stream.seek(0)
+    head = stream.read(8)
+    stream.seek(0)
+    if not head:
         raise AttachmentError(_("文件为空：请上传 %(types)s 文件。", types=_allowed_list()))
-    if data.startswith(b"%PDF-") and _parses_as_pdf(data):
+    if head.startswith(b"%PDF-") and _parses_as_pdf(stream):
         return "pdf"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
-    if data.startswith(b"\xff\xd8\xff"):
+    if head.startswith(b"\xff\xd8\xff"):
         return "jpg"
+    stream.seek(0)
     # Require the local-header signature at offset 0: is_zipfile alone also accepts an .exe with a zip appended.
-    if data.startswith(b"PK\x03\x04") and (kind := _ooxml_kind(data)):
+    if head.startswith(b"PK\x03\x04") and (kind := _ooxml_kind(stream)):
         return kind
     raise AttachmentError(_("不支持的文件类型：只能上传 %(types)s 文件（按文件内容判断）。", types=_allowed_list()))
 
@@ -151,57 +166,34 @@ def _too_large(max_bytes: int) -> AttachmentError:
     return AttachmentError(_("附件超过 %(limit)s 上限。", limit=_describe_limit(max_bytes)), http_status=413)
 
 
-def _read_limited(source, max_bytes: int) -> bytes:
-    """At most max_bytes + 1 bytes: enough to know the upload is too large without buffering all of it."""
-    if isinstance(source, bytes | bytearray | memoryview):
-        if len(source) > max_bytes:
-            raise _too_large(max_bytes)
-        return bytes(source)
-    limit = max_bytes + 1
-    data = source.read(limit) or b""  # usually the whole file in one call, with no extra copy
-    if len(data) < limit:
-        parts = [data]
-        total = len(data)
-        while total < limit:  # short reads (raw or network streams) do not mean end of file
-            chunk = source.read(min(_READ_CHUNK, limit - total))
-            if not chunk:
-                break
-            parts.append(chunk)
-            total += len(chunk)
-        if len(parts) > 1:
-            data = b"".join(parts)
-    if len(data) > max_bytes:
-        raise _too_large(max_bytes)
-    return bytes(data)
+@dataclass(frozen=True)
+class Area:
+    """One area of the store (attachments, evaluations, bulletins, staging) on its backend (workflow.storage)."""
+    storage: Storage
+    name: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.name}/" if self.name else ""
+
+    def key(self, sha256: str) -> str:
+        """Two-level fan-out (ab/cd/<sha256>) keeps local directories small."""
+        return f"{self.prefix}{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
 
-def store_root() -> Path:
-    return Path(current_app.config["UPLOAD_DIR"])
+def area(name: str) -> Area:
+    """An area of the running app's store."""
+    return Area(storage(), name)
 
 
-def area(name: str) -> Path:
-    """The folder of one area of the store (attachments, evaluations, staging)."""
-    return store_root() / name
+def _is_durable(item: StoredObject) -> bool:
+    return item.key.split("/", 1)[0] not in TRANSIENT_AREAS
 
 
-def _durable_areas(root: Path) -> list[Path]:
-    """The area folders worth keeping; dot-folders are work in progress (a restore's staging)."""
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and p.name not in TRANSIENT_AREAS)
-
-
-def durable_files(root: Path | None = None) -> list[tuple[str, Path]]:
-    """Every kept file as (its path relative to the store, POSIX style; its absolute path): what a backup
-    copies. Half-written temporary files are left out; any area a later feature adds is included."""
-    root = store_root() if root is None else root
-    found = []
-    for folder in _durable_areas(root):
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and not path.name.startswith(_TEMP_PREFIX):
-                found.append((path.relative_to(root).as_posix(), path))
-    return found
+def durable_files() -> list[StoredObject]:
+    """Every kept file of the running app's store (its key is its path relative to the store): what a backup
+    copies. Half-written uploads and the transient areas are left out; any area a later feature adds is in."""
+    return [item for item in storage().list() if "/" in item.key and _is_durable(item)]
 
 
 def sha256_file(path: Path) -> str:
@@ -213,97 +205,121 @@ def sha256_file(path: Path) -> str:
 
 
 def staging_folder(prefix: str) -> Path:
-    """A fresh hidden folder inside the store, on its file system, so that its contents can be renamed into
-    place (atomically per area) by replace_durable."""
-    root = store_root()
-    root.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=root, prefix=f".{prefix}-"))
+    """A fresh local folder for replace_durable (inside a local store, so its areas can be renamed into place)."""
+    return storage().staging_folder(prefix)
 
 
 def replace_durable(staged: Path) -> None:
-    """Make the durable areas exactly the areas under `staged` (made by staging_folder, same layout): each
-    present area is swapped for its staged copy by renames, areas the copy lacks are removed. Transient
-    areas stay as they are."""
-    root = store_root()
-    retired = Path(tempfile.mkdtemp(dir=root, prefix=".retired-"))
-    moved_out: list[str] = []
-    moved_in: list[str] = []
-    try:
-        for folder in _durable_areas(root):
-            folder.rename(retired / folder.name)
-            moved_out.append(folder.name)
-        for folder in _durable_areas(staged):
-            folder.rename(root / folder.name)
-            moved_in.append(folder.name)
-    except OSError:
-        for name in moved_in:  # put everything back as it was
-            (root / name).rename(staged / name)
-        for name in moved_out:
-            (retired / name).rename(root / name)
-        retired.rmdir()
-        raise
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
-    shutil.rmtree(retired, ignore_errors=True)
+    """Make the durable areas exactly the areas under `staged` (made by staging_folder, same layout); areas the
+    copy lacks are removed, transient areas stay as they are."""
+    storage().replace_areas(staged, keep=lambda name: name in TRANSIENT_AREAS)
 
 
-def _blob_path(root: Path, sha256: str) -> Path:
-    """Two-level fan-out (ab/cd/<sha256>) keeps directories small."""
-    return Path(root) / sha256[:2] / sha256[2:4] / sha256
+def store(source, original_name: str, where: Area, *, max_bytes: int = DEFAULT_MAX_BYTES) -> StoredFile:
+    """Check and keep an upload; identical content is stored once, because the key is its sha256. The upload is
+    spooled (to disk past a few MB) while it is hashed, never held whole in memory."""
+    with _spool(source, max_bytes) as (spool, digest, size):
+        kind = detect_type(spool)
+        key = _keep(where, digest, spool)
+    return StoredFile(sha256=digest, size=size, kind=kind, content_type=ALLOWED[kind],
+                      filename=safe_filename(original_name, kind), key=key)
 
 
-def store(source, original_name: str, root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> StoredFile:
-    """Check and keep a file; identical content is stored once, because the path is its sha256."""
-    data = _read_limited(source, max_bytes)
-    kind = detect_type(data)
-    digest, path = write_blob(root, data)
-    return StoredFile(sha256=digest, size=len(data), kind=kind, content_type=ALLOWED[kind],
-                      filename=safe_filename(original_name, kind), path=path)
-
-
-def write_blob(root: Path, data: bytes) -> tuple[str, Path]:
-    """Keep bytes under their sha256 (once); returns (sha256, path)."""
+def write_blob(where: Area, data: bytes) -> tuple[str, str]:
+    """Keep generated bytes (an archived PDF or workbook) under their sha256, once; returns (sha256, key)."""
     digest = hashlib.sha256(data).hexdigest()
-    path = _blob_path(root, digest)
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Temp file in the same directory so os.replace is atomic: readers never see a half-written blob.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TEMP_PREFIX)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return digest, path
+    return digest, _keep(where, digest, io.BytesIO(data))
 
 
-def sweep(root: Path, referenced: Iterable[str], *, older_than: datetime) -> list[Path]:
+def _keep(where: Area, digest: str, stream) -> str:
+    """The one place bytes reach the store (a fault test stalls here): written unless already there."""
+    key = where.key(digest)
+    if not where.storage.exists(key):
+        where.storage.put(key, stream)
+    return key
+
+
+def sweep(where: Area, referenced: Iterable[str], *, older_than: datetime) -> list[str]:
     """Remove what a process killed between writing a file and committing its row left behind: blobs no row
-    names and half-written temp files, last touched before `older_than` (a request still in flight may be about
+    names and half-written uploads, last touched before `older_than` (a request still in flight may be about
     to commit the row of a newer one). A row never lacks its file: the file is written before the row."""
     keep = set(referenced)
-    cutoff = older_than.timestamp()
-    removed = []
-    for path in Path(root).glob("*/*/*"):
-        stray = path.name.startswith(".tmp-") or (_SHA256.fullmatch(path.name) and path.name not in keep)
-        if stray and path.is_file() and path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
-            removed.append(path)
+    removed = where.storage.sweep_partial(where.prefix, older_than)
+    for item in list(where.storage.list(where.prefix)):
+        name = item.key.rsplit("/", 1)[-1]
+        if _SHA256.fullmatch(name) and name not in keep and item.modified < older_than:
+            where.storage.delete(item.key)
+            removed.append(item.key)
     return removed
 
 
-def open_stored(root: Path, sha256: str) -> Path:
-    """The blob's path; a malformed key is treated as absent (FileNotFoundError) so it can never address a path."""
+def locate(where: Area, sha256: str) -> str:
+    """The blob's key; FileNotFoundError when absent or when the key is malformed, so that it can never
+    address anything else."""
     if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
         raise FileNotFoundError("invalid attachment key")
-    path = _blob_path(root, sha256)
-    if not path.is_file():
-        raise FileNotFoundError(str(path))
-    return path
+    key = where.key(sha256)
+    if not where.storage.exists(key):
+        raise FileNotFoundError(key)
+    return key
+
+
+def read_stored(where: Area, sha256: str) -> bytes:
+    """The whole blob: for small generated files only (bulletins); downloads stream with send_stored."""
+    return where.storage.read_bytes(locate(where, sha256))
+
+
+def send_stored(where: Area, sha256: str, *, mimetype: str) -> Response:
+    """A response streaming the blob, conditional on its sha256 (ETag): sendfile from a local folder, chunks of
+    the object's body from S3. The caller adds Content-Disposition and caching headers."""
+    key = locate(where, sha256)
+    path = where.storage.local_path(key)
+    if path is not None:
+        return send_file(path, mimetype=mimetype, conditional=True, etag=sha256, max_age=0)
+    stream, size = where.storage.open_sized(key)
+    response = current_app.response_class(_chunks(stream), mimetype=mimetype, direct_passthrough=True)
+    response.content_length = size
+    response.call_on_close(stream.close)
+    response.set_etag(sha256)
+    return response.make_conditional(request)
+
+
+def _chunks(stream) -> Iterator[bytes]:
+    while chunk := stream.read(_READ_CHUNK):
+        yield chunk
+
+
+@contextmanager
+def _spool(source, max_bytes: int) -> Iterator[tuple[BinaryIO, str, int]]:
+    """The upload in a temporary file (in memory while small), its sha256 and size; at most max_bytes + 1 bytes
+    are read, enough to know it is too large. Short reads (raw or network streams) do not mean end of file."""
+    digest = hashlib.sha256()
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
+        if isinstance(source, bytes | bytearray | memoryview):
+            if len(source) > max_bytes:
+                raise _too_large(max_bytes)
+            chunks: Iterable[bytes] = [bytes(source)]
+        else:
+            chunks = _read_chunks(source, max_bytes + 1)
+        size = 0
+        for chunk in chunks:
+            size += len(chunk)
+            if size > max_bytes:
+                raise _too_large(max_bytes)
+            digest.update(chunk)
+            spool.write(chunk)
+        spool.seek(0)
+        yield spool, digest.hexdigest(), size
+
+
+def _read_chunks(source, limit: int) -> Iterator[bytes]:
+    total = 0
+    while total < limit:
+        chunk = source.read(min(_READ_CHUNK, limit - total))
+        if not chunk:
+            return
+        total += len(chunk)
+        yield chunk
 
 
 def content_disposition(filename: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from flask import Blueprint, current_app, jsonify, request, send_file, url_for
+from flask import Blueprint, current_app, jsonify, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -415,12 +415,11 @@ def download_attachment(attachment_id: int):
         raise NotFound(f"附件 #{attachment_id} 已删除。")
     require(attachment.can_view(api_user()), "无权下载其他单位的附件。")
     try:
-        path = report_services.attachment_path(attachment)
+        response = files.send_stored(report_services.attachment_area(), attachment.sha256,
+                                     mimetype=attachment.content_type)
     except FileNotFoundError:
         current_app.logger.error("attachment %s: stored file %s is missing", attachment.id, attachment.sha256)
         raise NotFound(f"附件 #{attachment_id} 的文件已丢失，请联系管理员。") from None
-    response = send_file(path, mimetype=attachment.content_type,
-                         max_age=0, conditional=True, etag=attachment.sha256)
     response.headers["Content-Disposition"] = files.content_disposition(attachment.filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
@@ -504,13 +503,12 @@ def get_bulletin(bulletin_id: int):
 def download_bulletin(bulletin_id: int, query: s.BulletinFileQuery):
     row = _published_bulletin(bulletin_id).file(query.kind)
     try:
-        data = bulletin_archive.read(row) if row is not None else None
+        if row is None:
+            raise FileNotFoundError(query.kind)
+        response = bulletin_archive.send(row)
     except FileNotFoundError:
-        data = None
-    if data is None:
         current_app.logger.error("bulletin %s: archived %s is missing", bulletin_id, query.kind)
-        raise NotFound(f"情况通报 #{bulletin_id} 的 {query.kind} 文件已丢失，请联系管理员。")
-    response = current_app.response_class(data, mimetype=bulletin_archive.MIMETYPES[query.kind])
+        raise NotFound(f"情况通报 #{bulletin_id} 的 {query.kind} 文件已丢失，请联系管理员。") from None
     response.headers["Content-Disposition"] = files.content_disposition(row.filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"

@@ -1,7 +1,8 @@
 """Backup and restore (`flask backup create -o DIR`, `flask backup restore DIR [--force]`, CONTRACT.md).
 
 A backup is a folder: the database copy (workflow.backup.databases), every durable file of the store under
-`files/` (attachments, archived evaluation files: workflow.files.durable_files), and `manifest.json` with the
+`files/` (attachments, archived evaluation files: workflow.files.durable_files, from the local folder or the S3
+bucket alike), and `manifest.json` with the
 sha256 and size of each file and the row count of every table. The database is copied first and the files
 after it: files are written before the rows that name them and never deleted, so every file a copied row
 names is in the copy. The folder is built under a temporary name and renamed into place when complete.
@@ -25,6 +26,7 @@ from flask_babel import gettext as _
 from workflow import files
 from workflow.backup.databases import BackupError, for_engine, row_counts
 from workflow.extensions import db
+from workflow.storage import storage
 
 __all__ = ["MANIFEST", "BackupError", "BackupResult", "create_backup", "restore_backup"]
 
@@ -49,10 +51,9 @@ class BackupResult:
                 "rows": self.rows, "database": self.dialect, "revision": self.revision}
 
 
-def _copy(source: Path, target: Path) -> tuple[str, int]:
-    """Copy a file and return (sha256, size) of what was written."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, target)
+def _copy(key: str, target: Path) -> tuple[str, int]:
+    """Copy a stored file out of the store and return (sha256, size) of what was written."""
+    storage().download(key, target)
     return files.sha256_file(target), target.stat().st_size
 
 
@@ -74,10 +75,9 @@ def create_backup(target: Path, *, now: datetime) -> BackupResult:
     try:
         counts, revision = database.dump(work / database.filename)
         stored = []
-        for relative, source in files.durable_files():
-            destination = work / FILES_FOLDER / relative
-            digest, size = _copy(source, destination)
-            stored.append({"path": f"{FILES_FOLDER}/{relative}", "sha256": digest, "bytes": size})
+        for item in files.durable_files():
+            digest, size = _copy(item.key, work / FILES_FOLDER / item.key)
+            stored.append({"path": f"{FILES_FOLDER}/{item.key}", "sha256": digest, "bytes": size})
         manifest = {
             "format": FORMAT, "version": FORMAT_VERSION, "created_at": now.isoformat(),
             "database": {**_entry(work, work / database.filename), "dialect": database.dialect,

@@ -3,7 +3,8 @@ the file store under their sha256 (workflow.files), a BulletinFile row with the 
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
+
+from flask import Response
 
 from models import Bulletin, BulletinFile
 from workflow import files
@@ -13,7 +14,7 @@ MIMETYPES = {"pdf": "application/pdf",
              "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 
 
-def _root() -> Path:
+def _root() -> files.Area:
     return files.area("bulletins")
 
 
@@ -27,7 +28,7 @@ def store(bulletin: Bulletin, *, kind: str, data: bytes, pages: int | None, name
           now: datetime) -> BulletinFile:
     """Keep the file in the caller's transaction (the blob is written at once; an unused blob is harmless, the
     store being content-addressed)."""
-    digest, _path = files.write_blob(_root(), data)
+    digest, _key = files.write_blob(_root(), data)
     row = BulletinFile(bulletin=bulletin, kind=kind, filename=name,
                        size=len(data), pages=pages, sha256=digest, created_at=now)
     db.session.add(row)
@@ -35,4 +36,9 @@ def store(bulletin: Bulletin, *, kind: str, data: bytes, pages: int | None, name
 
 
 def read(row: BulletinFile) -> bytes:
-    return files.open_stored(_root(), row.sha256).read_bytes()
+    return files.read_stored(_root(), row.sha256)
+
+
+def send(row: BulletinFile) -> Response:
+    """The archived file, streamed (FileNotFoundError when it is missing)."""
+    return files.send_stored(_root(), row.sha256, mimetype=MIMETYPES[row.kind])

@@ -7,8 +7,8 @@ watermark and are generated afresh each time.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
+from flask import Response
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -20,8 +20,10 @@ from workflow.evaluation import documents, services
 from workflow.evaluation.workbook import build_workbook
 from workflow.extensions import db
 
+MIMETYPES = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
-def _root() -> Path:
+
+def _root() -> files.Area:
     return files.area("evaluations")
 
 
@@ -81,7 +83,12 @@ def generate_workbook(evaluation: Evaluation, *, actor: User | None, now: dateti
 
 
 def read_file(row: EvaluationFile) -> bytes:
-    return files.open_stored(_root(), row.sha256).read_bytes()
+    return files.read_stored(_root(), row.sha256)
+
+
+def send_file(row: EvaluationFile) -> Response:
+    """The archived file, streamed (FileNotFoundError when it is missing)."""
+    return files.send_stored(_root(), row.sha256, mimetype=MIMETYPES[row.kind])
 
 
 def visible_files(evaluation: Evaluation, user: User) -> list[EvaluationFile]:

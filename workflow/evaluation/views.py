@@ -50,7 +50,7 @@ from workflow.security import limit
 
 bp = Blueprint("evaluation", __name__, url_prefix="/evaluation")
 
-MIMETYPES = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+MIMETYPES = archive.MIMETYPES
 
 
 @bp.context_processor
@@ -416,10 +416,9 @@ def download(file_id: int):
     archived = db.get_or_404(EvaluationFile, file_id)
     forbid_unless(archived.can_view(current_user))
     try:
-        data = archive.read_file(archived)
+        response = archive.send_file(archived)
     except FileNotFoundError:
         abort(404)
-    response = current_app.response_class(data, mimetype=MIMETYPES[archived.kind])
     response.headers["Content-Disposition"] = content_disposition(archived.filename)
     response.headers["Cache-Control"] = "private, no-store"
     return response

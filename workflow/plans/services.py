@@ -35,16 +35,11 @@ def parse_upload(data: bytes, filename: str) -> PlanDraft:
     return parse_plan_bytes(data, filename)
 
 
-# -- staging: the uploaded file waits on disk, keyed by its sha256, until the office confirms ------------
-
-def _staging_dir() -> Path:
-    path = files.area("staging")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
+# -- staging: the uploaded file waits in the store, keyed by its sha256, until the office confirms -------
 
 def stage_upload(data: bytes, filename: str, revises: int | None = None) -> str:
     """Keep the upload for the review step; returns its key (the sha256). Parses first so bad files stop here.
+    In the shared store, so the confirmation may reach another app host than the upload.
 
     `revises`: the upload is a revision of that published plan; the review shows it as a diff against the plan
     as it stands now (its revision number is kept, so a revision confirmed meanwhile is noticed)."""
@@ -55,8 +50,9 @@ def stage_upload(data: bytes, filename: str, revises: int | None = None) -> str:
         plan = revisable_plan(revises)
         check_source(key)
         meta.update(revises=plan.id, base=plan.revision_number)
-    (_staging_dir() / key).write_bytes(data)
-    (_staging_dir() / f"{key}.json").write_text(json.dumps(meta), "utf-8")
+    staging = files.area("staging")
+    staging.storage.put_bytes(f"{staging.prefix}{key}", data)
+    staging.storage.put_bytes(f"{staging.prefix}{key}.json", json.dumps(meta).encode("utf-8"))
     return key
 
 
@@ -76,20 +72,28 @@ def revisable_choices() -> list[tuple[int, str]]:
 def _staged_meta(key: str) -> dict | None:
     if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
         return None
-    data_path, meta_path = _staging_dir() / key, _staging_dir() / f"{key}.json"
-    if not data_path.exists() or not meta_path.exists():
+    staging = files.area("staging")
+    try:
+        return json.loads(staging.storage.read_bytes(f"{staging.prefix}{key}.json").decode("utf-8"))
+    except FileNotFoundError:
         return None
-    return json.loads(meta_path.read_text("utf-8"))
 
 
 def load_staged(key: str) -> tuple[bytes, str] | None:
     meta = _staged_meta(key)
-    return None if meta is None else ((_staging_dir() / key).read_bytes(), meta["filename"])
+    if meta is None:
+        return None
+    staging = files.area("staging")
+    try:
+        return staging.storage.read_bytes(f"{staging.prefix}{key}"), meta["filename"]
+    except FileNotFoundError:
+        return None
 
 
 def discard_staged(key: str) -> None:
-    for path in (_staging_dir() / key, _staging_dir() / f"{key}.json"):
-        path.unlink(missing_ok=True)
+    staging = files.area("staging")
+    for name in (key, f"{key}.json"):
+        staging.storage.delete(f"{staging.prefix}{name}")
 
 
 # -- corrections made by the office before confirming ----------------------------------------------------

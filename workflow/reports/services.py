@@ -9,7 +9,6 @@ import difflib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -310,14 +309,14 @@ def chase_contribution(report: Report, contribution: Contribution, *, actor: Use
 
 # -- attachments -----------------------------------------------------------------------------------------
 
-def upload_root() -> Path:
+def attachment_area() -> files.Area:
     return files.area("attachments")
 
 
 def add_attachment(report: Report, stream, filename: str, *, actor: User, now: datetime) -> Attachment:
     require(report.can_edit(actor), _("该报告当前不能由您添加附件。"))
     try:
-        stored = files.store(stream, filename, upload_root(),
+        stored = files.store(stream, filename, attachment_area(),
                              max_bytes=current_app.config.get("ATTACHMENT_MAX_BYTES", files.DEFAULT_MAX_BYTES))
     except files.AttachmentError as exc:
         if exc.http_status == 413:
@@ -350,11 +349,7 @@ def remove_attachment(attachment: Attachment, *, actor: User, now: datetime) -> 
 def sweep_attachments(*, now: datetime) -> int:
     """The scheduler's housekeeping: attachment files without a row, an hour old (see files.sweep)."""
     referenced = db.session.scalars(select(Attachment.sha256).distinct())
-    return len(files.sweep(upload_root(), referenced, older_than=now - timedelta(hours=1)))
-
-
-def attachment_path(attachment: Attachment) -> Path:
-    return files.open_stored(upload_root(), attachment.sha256)
+    return len(files.sweep(attachment_area(), referenced, older_than=now - timedelta(hours=1)))
 
 
 # -- revisions and diffs ---------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -33,7 +33,7 @@ from workflow.calendar.lateness import ON_TIME, Lateness, days_late, is_outstand
 from workflow.calendar.office import office_calendar
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local, utcnow
-from workflow.domain import Conflict, NotFound, PermissionDenied, TooLarge, ValidationFailed
+from workflow.domain import Conflict, PermissionDenied, TooLarge, ValidationFailed
 from workflow.errors import forbid_unless, refused
 from workflow.extensions import db
 from workflow.instructions.services import instructions_on
@@ -270,11 +270,10 @@ def attachment(attachment_id: int):
     if item.removed:
         abort(404)
     try:
-        path = services.attachment_path(item)
-    except (FileNotFoundError, NotFound, files.AttachmentError):
+        response = files.send_stored(services.attachment_area(), item.sha256,
+                                     mimetype=item.content_type or "application/octet-stream")
+    except FileNotFoundError:
         abort(404)
-    response = send_file(path, mimetype=item.content_type or "application/octet-stream", conditional=True,
-                         etag=item.sha256, max_age=0)
     response.headers["Content-Disposition"] = files.content_disposition(item.filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-cache"
