@@ -15,8 +15,10 @@ TEST_WORKERS ?= auto
 DEB_PACKAGES := fonts-noto-cjk fonts-hanazono libharfbuzz-subset0 poppler-utils chromium postgresql-client
 # `make prod-check` runs gunicorn on PostgreSQL in a database of its own, created beside this one and dropped after.
 PROD_CHECK_DATABASE_URL ?= $(or $(TEST_DATABASE_URL),postgresql+psycopg://postgres@127.0.0.1:5432/test_ops)
+# `make load` creates this database, runs the load test against gunicorn on it and drops it (it must not hold data).
+LOAD_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test_load
 
-.PHONY: run test lint bench system-deps install install-dev db demo clean translations prod-check
+.PHONY: run test lint bench load system-deps install install-dev db demo clean translations prod-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,11 +76,17 @@ test: system-deps install-dev
 prod-check: system-deps install
 	PROD_CHECK_DATABASE_URL=$(PROD_CHECK_DATABASE_URL) $(BIN)/python deploy/prod_check.py
 
+# The load test of issue 17 (bench/load.py): gunicorn with 4 workers on PostgreSQL, 200 liaisons saving and submitting
+# while the office reviews; prints latencies, requests/s and the department home's throughput against a trivial page;
+# non-zero on any error or lost/duplicated report. Not part of `make test` or `make bench`.
+load: install-dev
+	$(BIN)/python bench/load.py --database-url $(LOAD_DATABASE_URL)
+
 lint: install-dev
 	$(BIN)/ruff check .
 
 bench: install-dev
-	@ls bench/*.py >/dev/null 2>&1 && for f in bench/*.py; do $(BIN)/python $$f || exit 1; done || echo "no benchmarks yet"
+	@ls bench/bench_*.py >/dev/null 2>&1 && for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done || echo "no benchmarks yet"
 
 clean:
 	rm -rf $(VENV) instance/workflow.sqlite

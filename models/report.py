@@ -128,6 +128,11 @@ class Report(db.Model):
     def can_review(self, user: User) -> bool:
         return user.is_reviewer and self.status == ReportStatus.SUBMITTED
 
+    def can_withdraw(self, user: User) -> bool:
+        """撤回: the department's liaison or head takes a submission back as a draft until the office decides."""
+        return (user.role in DEPARTMENT_ROLES and user.department_id == self.department_id
+                and self.status == ReportStatus.SUBMITTED)
+
     def can_chase(self, user: User) -> bool:
         """催报: the lead department's liaison or head reminds a co-department whose contribution is missing."""
         return user.role in DEPARTMENT_ROLES and user.department_id == self.department_id

@@ -65,7 +65,7 @@ def tab_count(html: str, label: str) -> int:
 
 
 def row_departments(html: str) -> set[str]:
-    return set(re.findall(r'<tr id="esc-\d+">\s*<td class="small">([^<]+)</td>', html))
+    return set(re.findall(r'<tr id="esc-\d+">\s*<td class="small[^"]*">([^<]+)</td>', html))
 
 
 # -- services ------------------------------------------------------------------------------------------------

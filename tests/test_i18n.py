@@ -2,18 +2,26 @@
 covers every string the sources mark for translation (so a new _('…') without an English line fails here)."""
 from __future__ import annotations
 
+import html as html_module
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+from sqlalchemy import String, Text, select
 
-from models import Role
+from models import Escalation, Report, Role, Task
+from tests.conftest import FUSHUN, PASSWORD, import_text_plan, make_user
 from tests.factories import PUBLISH_AT
+from workflow.assignments.services import publish_plan
+from workflow.escalations.notices import office_name
+from workflow.extensions import db
+from workflow.simulation import simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "translations"
@@ -119,12 +127,13 @@ def test_catalog_covers_every_marked_string_in_the_sources(po):
         method_map, options_map = parse_mapping_cfg(f)
     keywords = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
     extracted = {}
-    for filename, lineno, message, _comments, _context in extract_from_dir(
+    for filename, lineno, message, _comments, context in extract_from_dir(
             str(ROOT), method_map, options_map, keywords=keywords):
         msgid = message[0] if isinstance(message, tuple) else message
-        extracted.setdefault(msgid, f"{filename}:{lineno}")
+        extracted.setdefault((msgid, context), f"{filename}:{lineno}")
     assert len(extracted) > 300
-    missing = {msgid: where for msgid, where in extracted.items() if msgid not in po or not po[msgid].string}
+    missing = {msgid: where for (msgid, context), where in extracted.items()
+               if po.get(msgid, context=context) is None or not po.get(msgid, context=context).string}
     assert not missing, f"not in the English catalog: {missing}"
 
 
@@ -264,3 +273,137 @@ def test_documents_stay_chinese_when_asked_for_in_english(evaluation):
     sheet = load_workbook(io.BytesIO(data))["报送记录"]
     statuses = {row[9] for row in sheet.iter_rows(min_row=2, values_only=True)}
     assert "已通过" in statuses and "Approved" not in statuses
+
+
+# -- the main pages in English, as each role ------------------------------------------------------------------
+
+HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+# A run of Chinese: what lies between markup and English words (digits, spaces and punctuation included).
+CHINESE_RUN = re.compile(r"[^A-Za-z<>\"\n]*[\u3400-\u9fff\uf900-\ufaff][^A-Za-z<>\"\n]*")
+# The part of a run from its first Chinese character to its last.
+HAN_SPAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff](?:.*[\u3400-\u9fff\uf900-\ufaff])?", re.S)
+# Stored texts that are the product's own words rather than the users': a period's label is named on pages from
+# its key ("2026 Q1"), so it must not hide Chinese.
+NOT_DATA = {("period", "label")}
+WALK = {
+    Role.LIAISON: ["/my/", "/reports/", "/reports/{report}", "/account/", "/account/inbox", "/ledger/",
+                   "/targets/", "/evaluation/", "/bulletins/", "/instructions/", "/settings/",
+                   "/tasks/{task}", "/search?q=3.4"],
+    Role.DEPT_HEAD: ["/my/", "/reports/", "/reports/{report}", "/escalations/", "/ledger/"],
+    Role.OFFICE: ["/review/", "/review/?status=approved", "/review/?status=returned", "/reports/{report}",
+                  "/overview/", "/overview/plans/{plan}/tasks", "/escalations/", "/escalations/?tab=closed",
+                  "/escalations/{escalation}", "/escalations/{escalation}/notice", "/ledger/", "/targets/", "/plans/",
+                  "/plans/{plan}", "/plans/departments", "/evaluation/", "/bulletins/", "/instructions/",
+                  "/settings/", "/settings/holidays", "/tasks/{task}"],
+    Role.LEADER: ["/overview/", "/overview/plans/{plan}/tasks", "/evaluation/", "/instructions/", "/escalations/"],
+    Role.ADMIN: ["/admin/users", "/admin/departments", "/admin/mailbox", "/settings/"],
+}
+
+
+def _user_texts() -> list[str]:
+    """Every text stored in the database but the product's own (NOT_DATA): names, titles, narratives, reasons,
+    notification subjects ..., and the office's name (a setting), longest first, so a text is removed before any
+    part of it."""
+    texts = set()
+    for table in db.metadata.sorted_tables:
+        columns = [c for c in table.columns if isinstance(c.type, (String, Text))
+                   and (table.name, c.name) not in NOT_DATA]
+        for column in columns:
+            texts.update(v for v in db.session.scalars(select(column).distinct()) if v and HAN.search(v))
+    texts.add(office_name())
+    return sorted(texts, key=len, reverse=True)
+
+
+def _chinese_outside(html: str, texts: list[str]) -> list[str]:
+    """The Chinese left on a page that is not data: each run of Chinese (with its punctuation) must be an
+    excerpt of eight characters or more of a stored text, or nothing once the stored texts in it are taken
+    out (names joined by 、, a title in quotes); the switch back to 中文 aside."""
+    page = html_module.unescape(html).replace("中文", "")
+    data, whole = "\n".join(texts), re.compile("|".join(map(re.escape, texts)) or "$^")
+    found = []
+    for m in CHINESE_RUN.finditer(page):
+        run, span = m.group(), HAN_SPAN.search(m.group()).group()
+        if len(span) >= 8 and span in data or not HAN.search(whole.sub("", run)):
+            continue
+        found.append(page[max(0, m.start() - 30):m.end() + 30].replace("\n", " "))
+    return found
+
+
+def test_main_pages_in_english_show_no_chinese_but_the_data(app, client):
+    """A played quarter and a half (returns, late reports, escalations, a notice): each role's main pages, in
+    English, show Chinese only where users wrote it."""
+    plan = import_text_plan(FUSHUN, FUSHUN.name)
+    publish_plan(plan, actor=None, now=PUBLISH_AT, first_period="2026Q1")
+    simulate(plan, until=date(2026, 7, 20), seed=3)
+    report = db.session.scalar(select(Report).where(Report.status == "returned").order_by(Report.id)) or \
+        db.session.scalar(select(Report).order_by(Report.id))
+    escalation = db.session.scalar(select(Escalation).order_by(Escalation.id))
+    task = db.session.get(Task, report.task_id)
+    ids = {"report": report.id, "plan": plan.id, "task": task.id, "escalation": escalation.id if escalation else 0}
+    people = {role: make_user(role, report.department if role in (Role.LIAISON, Role.DEPT_HEAD) else None)
+              for role in WALK}
+    texts = _user_texts()
+    problems = []
+    with time_machine.travel("2026-07-20T10:00+08:00", tick=False):
+        for role, paths in WALK.items():
+            _switch_to_english(client)
+            client.post("/logout")
+            _switch_to_english(client)
+            assert client.post("/login", data={"username": people[role].username,
+                                               "password": PASSWORD}).status_code == 302
+            for path in paths:
+                if "{escalation}" in path and not ids["escalation"]:
+                    continue
+                url = path.format(**ids)
+                response = client.get(url)
+                if response.status_code != 200:
+                    problems.append(f"{role} {url}: HTTP {response.status_code}")
+                    continue
+                problems += [f"{role} {url}: …{hit}…" for hit in _chinese_outside(response.get_data(as_text=True),
+                                                                                 texts)[:3]]
+    assert not problems, "\n".join(problems[:40])
+
+
+def _messages_on(html: str) -> list[str]:
+    """The refusals a page shows: field errors and error alerts, their text only."""
+    found = re.findall(r'class="invalid-feedback[^"]*"[^>]*>(.*?)</div>|class="alert alert-danger[^"]*"[^>]*>(.*?)</div>',
+                       html, re.S)
+    return [re.sub(r"<[^>]+>", " ", a or b).strip() for a, b in found]
+
+
+def test_validation_messages_in_english(app, client):
+    """Refused input in English: the web forms' field errors (WTForms' own and the services') and the API's
+    problem details carry no Chinese."""
+    from workflow.auth.tokens import create_token
+
+    _switch_to_english(client)
+    html = client.post("/login", data={"username": "", "password": ""}).get_data(as_text=True)
+    assert _messages_on(html) and not [m for m in _messages_on(html) if HAN.search(m)], _messages_on(html)
+
+    plan = import_text_plan(FUSHUN, FUSHUN.name)
+    publish_plan(plan, actor=None, now=PUBLISH_AT, first_period="2026Q1")
+    report = db.session.scalar(select(Report).order_by(Report.id))
+    liaison = make_user(Role.LIAISON, report.department)
+    with time_machine.travel(LATER, tick=False):
+        assert client.post("/login", data={"username": liaison.username, "password": PASSWORD}).status_code == 302
+        _switch_to_english(client)
+        form = {"narrative": "", "percent_complete": "abc", "progress": "nonsense", "version": str(report.version),
+                "submit": "1", **{f"value-{t.id}": "x" for t in report.task.targets}}
+        response = client.post(f"/reports/{report.id}", data=form)
+        assert response.status_code == 422
+        messages = _messages_on(response.get_data(as_text=True))
+        assert len(messages) >= 3 and not [m for m in messages if HAN.search(m)], messages
+
+        token = create_token(liaison, name="t", now=LATER, actor=liaison)[1]
+        for headers in ({"Authorization": f"Bearer {token}", "Accept-Language": "en"},
+                        {"Authorization": "Bearer nonsense", "Accept-Language": "en-GB,en;q=0.9"}):
+            for response in (client.patch(f"/api/v1/reports/{report.id}", headers=headers,
+                                          json={"version": report.version, "percent_complete": "abc"}),
+                             client.get("/api/v1/reports/999999", headers=headers),
+                             client.post(f"/api/v1/reports/{report.id}/withdraw", headers=headers)):
+                problem = response.get_json()
+                assert response.status_code >= 400 and problem["detail"], problem
+                assert not HAN.search(str(problem)), problem
+        chinese = app.test_client().get("/api/v1/reports/999999",
+                                        headers={"Authorization": f"Bearer {token}"}).get_json()
+        assert HAN.search(chinese["detail"])   # without a choice the API answers in Chinese, as the pages do

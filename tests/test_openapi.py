@@ -330,6 +330,13 @@ def _exercise_everything(api: CheckedClient) -> None:
                         json={"reason": "请补充口径", "version": submitted["version"]})
     resubmitted = api.call("post", f"/reports/{rid}/submit", housing, expect=200, json={
         "version": returned["version"], "narrative": "推进清洁取暖，口径为建成区", "values": {str(target.id): 96}})
+    # 撤回 and submit again, before the office decides
+    api.call("post", f"/reports/{rid}/withdraw", office, expect=403)
+    api.call("post", f"/reports/{rid}/withdraw", housing, expect=409, json={"version": 1})
+    withdrawn = api.call("post", f"/reports/{rid}/withdraw", housing, expect=200,
+                         json={"version": resubmitted["version"]})
+    assert withdrawn["status"] == "draft"
+    resubmitted = api.call("post", f"/reports/{rid}/submit", housing, expect=200, json={"version": withdrawn["version"]})
     api.call("post", f"/reports/{rid}/approve", office, expect=400, data=b"true", content_type="application/json")
     api.call("post", f"/reports/{rid}/approve", office, expect=422, json={"comment": 1})
     api.call("post", f"/reports/{rid}/approve", leader, expect=403)

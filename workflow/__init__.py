@@ -5,13 +5,14 @@ import os
 import sqlite3
 from decimal import ROUND_HALF_UP, Decimal
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask, g, has_request_context, request, session
 from flask_babel import lazy_gettext
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from models.base import render_migration_type
+from workflow.calendar.periods import period_name
 from workflow.config import BASE_DIR, Config
 from workflow.escalations import effects as escalation_effects  # noqa: F401  (registers its transition effects with the package)
 from workflow.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
@@ -27,8 +28,14 @@ def _sqlite_foreign_keys(dbapi_connection, _record):
 
 
 def select_locale() -> str:
-    """The session's or the user's choice in a request; Chinese elsewhere (CLI, scheduler, tests)."""
-    chosen = (session.get("locale") or getattr(current_user, "locale", None)) if has_request_context() else None
+    """The session's or the signed-in user's choice in a request; in the API, which has neither, the token's
+    user's choice, else the request's Accept-Language; Chinese elsewhere (CLI, scheduler, tests) and by default."""
+    if not has_request_context():
+        return "zh_Hans_CN"
+    chosen = session.get("locale") or getattr(current_user, "locale", None)
+    if not chosen and request.blueprint == "api":
+        chosen = getattr(g.get("api_user"), "locale", None) or {"en": "en"}.get(
+            request.accept_languages.best_match(["zh", "en"]) or "")
     return chosen or "zh_Hans_CN"
 
 
@@ -141,6 +148,11 @@ def _register_template_helpers(app: Flask) -> None:
     def sparkline(points, due=None, colour="#1565c0", title=""):
         """A target's trend inline in a page (pdf.charts.sparkline): (label, value) points, oldest first."""
         return Markup(draw_sparkline([(str(k), float(v)) for k, v in points], due=due, colour=colour, title=title))
+
+    @app.template_filter("period_name")
+    def period_name_filter(period) -> str:
+        """A period (or its key) named in the reader's language; its stored label is the Chinese documents'."""
+        return period_name(getattr(period, "key", period)) if period is not None else ""
 
     @app.template_filter("localtime")
     def localtime(dt, fmt: str = "%Y-%m-%d %H:%M"):

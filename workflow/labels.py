@@ -140,10 +140,10 @@ LABELS = {
     "instruction_subject": {"task": _l("任务"), "report": _l("报告"), "escalation": _l("督办事项")},
     "notice_status": {NoticeStatus.ISSUED: _l("待整改反馈"), NoticeStatus.ANSWERED: _l("已整改反馈")},
     # A transition's verb, as in “cannot <action>” (reports and contributions).
-    "action": {"submit": _l("提交"), "approve": _l("审核通过"), "return": _l("退回修改")},
+    "action": {"submit": _l("提交"), "approve": _l("审核通过"), "return": _l("退回修改"), "withdraw": _l("撤回")},
     # The audit trail's entries (AuditEvent.action).
     "audit_action": {"report.submit": _l("提交报告"), "report.approve": _l("审核通过"), "report.return": _l("退回修改"),
-                     "attachment.add": _l("上传附件"), "attachment.remove": _l("删除附件"),
+                     "report.withdraw": _l("撤回报告"), "attachment.add": _l("上传附件"), "attachment.remove": _l("删除附件"),
                      "contribution.submit": _l("提交配合情况"), "report.chase": _l("催报配合单位"),
                      "instruction.create": _l("作出批示"), "instruction.answer": _l("报送办理情况"),
                      "instruction.close": _l("批示办结"), "notice.answer": _l("报送整改反馈"),

@@ -114,6 +114,12 @@ def _report_refused(obj, action: str) -> str:
     return _("当前状态为“%(state)s”，不能%(action)s。", state=label(states, obj.status), action=label("action", action))
 
 
+def _withdraw_refused(report) -> str:
+    if report.status in (ReportStatus.APPROVED, ReportStatus.RETURNED):
+        return _("领导小组办公室已审核该报告（%(state)s），不能再撤回。", state=label("report_status", report.status))
+    return _("该报告尚未提交（%(state)s），无需撤回。", state=label("report_status", report.status))
+
+
 def _content_stale(obj, expected: str) -> str:
     return _("该内容已被他人修改（当前版本 %(version)s，您编辑的是版本 %(expected)s）。"
              "您填写的内容已保留，请核对后再保存。", version=obj.version, expected=expected)
@@ -140,6 +146,10 @@ TABLES: dict[str, Table] = {t.kind: t for t in (
                              _l("该报告当前不能由您提交。")),
         "approve": Transition((ReportStatus.SUBMITTED,), ReportStatus.APPROVED, _reviewer, REVIEW_DENIED),
         "return": Transition((ReportStatus.SUBMITTED,), ReportStatus.RETURNED, _reviewer, REVIEW_DENIED),
+        # 撤回: back to the department before the office has decided; its liaison or head.
+        "withdraw": Transition((ReportStatus.SUBMITTED,), ReportStatus.DRAFT,
+                               lambda report, user: is_department_member(user, report.department_id),
+                               _l("只有本单位的联络员或负责人可以撤回报告。"), refused=_withdraw_refused),
     }, refused=_report_refused, stale=_content_stale),
     Table(Contribution, ContributionStatus, {
         "submit": Transition((ContributionStatus.DRAFT,), ContributionStatus.SUBMITTED, _own_liaison,

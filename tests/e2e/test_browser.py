@@ -135,3 +135,52 @@ def test_report_returned_resubmitted_approved_and_the_leader_downloads_the_pdf(a
     path = download.value.path()
     assert Path(path).read_bytes()[:5] == b"%PDF-"
     assert re.search(r"\.pdf$", download.value.suggested_filename)
+
+
+PHONE = {"width": 390, "height": 844}
+# Cells the check measures: laid out as cells or blocks (an inline cell of the audit trail has no width), with
+# at least three characters of text, which must get at least 2.5 characters of width.
+NARROW_CELLS = """() => [...document.querySelectorAll('main td, main th')].filter(c => {
+    const style = getComputedStyle(c), text = c.innerText.trim();
+    return ['table-cell', 'block'].includes(style.display) && text.length >= 3 && c.offsetParent !== null
+        && c.clientWidth < 2.5 * parseFloat(style.fontSize);
+}).map(c => c.closest('table').className + ': ' + c.innerText.trim().slice(0, 20) + ' (' + c.clientWidth + 'px)')"""
+
+
+def _phone_check(page, base: str, path: str, name: str) -> None:
+    page.goto(f"{base}{path}")
+    assert page.url.split("?")[0].endswith(path.split("?")[0]), page.url
+    top = page.evaluate("document.querySelector('main').getBoundingClientRect().top")
+    assert top < 150, f"{path}: the content starts {top:.0f} px down: the menu is not folded"
+    narrow = page.evaluate(NARROW_CELLS)
+    assert not narrow, f"{path}: cells squeezed: {narrow[:5]}"
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], f"{path} is wider than the phone"
+    _shot(page, f"phone-{name}")
+
+
+def test_phone_menu_folds_and_tables_stay_readable(app, live, browser):
+    """390 × 844: each role's list pages start right under the bar (the menu folded behind 菜单, no JavaScript
+    needed: the test opens it by its label), and no table squeezes a name to a character or two per line."""
+    plan, office = published_fushun(now=utcnow())
+    report = report_for(plan, "3.4.3")
+    liaison = liaison_of(report.department.name)
+    make_user(Role.ADMIN, username="admin1")
+    names, report_id = (liaison.username, office.username), report.id
+    db.session.commit()
+    db.session.close()
+
+    page = _login(browser, live, names[0], PHONE)
+    for path, name in (("/my/", "home"), ("/reports/", "reports"), (f"/reports/{report_id}", "report"),
+                       ("/account/inbox", "inbox"), ("/ledger/", "ledger"), ("/targets/", "targets")):
+        _phone_check(page, live, path, f"liaison-{name}")
+    assert not page.is_visible("#nav-menu")
+    page.click("label[for=nav-toggle]")
+    assert page.is_visible("#nav-menu a[href='/reports/']")
+    _shot(page, "phone-menu-open")
+
+    office_page = _login(browser, live, names[1], PHONE)
+    for path, name in (("/review/?status=draft", "review"), ("/overview/", "overview"),
+                       ("/escalations/", "escalations"), ("/ledger/", "ledger"), ("/targets/", "targets")):
+        _phone_check(office_page, live, path, f"office-{name}")
+    admin_page = _login(browser, live, "admin1", PHONE)
+    _phone_check(admin_page, live, "/admin/users", "admin-users")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import g, request
+from flask_babel import gettext as _
 
 from models import User
 from workflow.api.problems import Unauthorized
@@ -26,10 +27,10 @@ def authenticate() -> None:
         return
     token = bearer_token()
     if token is None:
-        raise Unauthorized("缺少访问令牌：请在 Authorization 头中以 “Bearer 令牌” 的形式提供个人 API 令牌。")
+        raise Unauthorized(_("缺少访问令牌：请在 Authorization 头中以 “Bearer 令牌” 的形式提供个人 API 令牌。"))
     user = user_for_token(token, now=utcnow())
     if user is None:
-        raise Unauthorized("访问令牌无效、已撤销，或其所属账号已停用。")
+        raise Unauthorized(_("访问令牌无效、已撤销，或其所属账号已停用。"))
     g.api_user = user
 
 

@@ -116,18 +116,18 @@ def json_body(*, required: bool) -> dict:
     raw = request.get_data(cache=True)
     if not raw.strip():
         if required:
-            raise BadRequest("请求体不能为空，应为 JSON 对象。")
+            raise BadRequest(_("请求体不能为空，应为 JSON 对象。"))
         return {}
     try:
         body = json.loads(raw)
     except RecursionError:
         raise BadRequest(_("请求体嵌套过深（最多 %(limit)s 层）。", limit=MAX_JSON_DEPTH)) from None
     except (UnicodeDecodeError, ValueError):
-        raise BadRequest("请求体不是合法的 JSON。") from None
+        raise BadRequest(_("请求体不是合法的 JSON。")) from None
     if isinstance(body, dict) and _too_deep(body, MAX_JSON_DEPTH):
         raise BadRequest(_("请求体嵌套过深（最多 %(limit)s 层）。", limit=MAX_JSON_DEPTH))
     if not isinstance(body, dict):
-        raise BadRequest("请求体应为 JSON 对象。")
+        raise BadRequest(_("请求体应为 JSON 对象。"))
     return body
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from functools import cache
 
 from flask import Blueprint, current_app, jsonify, request, url_for
+from flask_babel import gettext as _
+from flask_babel import pgettext
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -62,8 +64,8 @@ def domain_error(exc: DomainError):
 @bp.errorhandler(RequestEntityTooLarge)
 def request_too_large(exc: RequestEntityTooLarge):
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    shown = f"{limit / (1024 * 1024):g} MB" if limit else "上限"
-    return problem(413, f"请求内容超过大小上限（{shown}）。", **({"max_bytes": limit} if limit else {}))
+    shown = f"{limit / (1024 * 1024):g} MB" if limit else _("上限")
+    return problem(413, _("请求内容超过大小上限（%(limit)s）。", limit=shown), **({"max_bytes": limit} if limit else {}))
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
@@ -71,7 +73,7 @@ def request_too_large(exc: RequestEntityTooLarge):
 def _get(model, object_id: int, what: str):
     obj = db.session.get(model, object_id)
     if obj is None:
-        raise NotFound(f"{what} #{object_id} 不存在。")
+        raise NotFound(_("%(what)s #%(id)s 不存在。", what=what, id=object_id))
     return obj
 
 
@@ -85,20 +87,20 @@ def _today():
 
 
 def _visible_report(report_id: int) -> Report:
-    report = _get(Report, report_id, "报告")
-    require(report.can_view(api_user()), "无权查看其他单位的报告。")
+    report = _get(Report, report_id, pgettext("api object", "报告"))
+    require(report.can_view(api_user()), _("无权查看其他单位的报告。"))
     return report
 
 
 def _visible_contribution(contribution_id: int) -> Contribution:
-    contribution = _get(Contribution, contribution_id, "配合情况")
-    require(contribution.can_view(api_user()), "无权查看其他单位的配合情况。")
+    contribution = _get(Contribution, contribution_id, pgettext("api object", "配合情况"))
+    require(contribution.can_view(api_user()), _("无权查看其他单位的配合情况。"))
     return contribution
 
 
 def _visible_assignment(assignment_id: int) -> Assignment:
-    assignment = _get(Assignment, assignment_id, "任务分工")
-    require(assignment.can_view(api_user()), "无权查看其他单位的任务分工。")
+    assignment = _get(Assignment, assignment_id, pgettext("api object", "任务分工"))
+    require(assignment.can_view(api_user()), _("无权查看其他单位的任务分工。"))
     return assignment
 
 
@@ -138,7 +140,7 @@ PLANS_ARE_THE_OVERVIEW = "office, leaders and admins (the web UI's plan overview
 @api_route(bp, "get", "/plans", operation_id="listPlans", summary="plans, newest first", tag="plans",
            response=s.PlanPage, query=s.PageQuery, errors=(403,), description=PLANS_ARE_THE_OVERVIEW)
 def list_plans(query: s.PageQuery):
-    require(api_user().sees_everything, "只有领导小组办公室、领导和管理员可以查看方案总览。")
+    require(api_user().sees_everything, _("只有领导小组办公室、领导和管理员可以查看方案总览。"))
     page = _paginate(queries.plans(), query)
     counts = queries.task_counts(page.items)
     return s.PlanPage.of(page, lambda plan: s.PlanSummary.of(plan, counts.get(plan.id, 0)))
@@ -150,8 +152,8 @@ def list_plans(query: s.PageQuery):
 def get_plan(plan_id: int):
     plan = plan_services.load_plan(plan_id)
     if plan is None:
-        raise NotFound(f"方案 #{plan_id} 不存在。")
-    require(plan.visible_to(api_user()), "只有领导小组办公室、领导和管理员可以查看方案总览。")
+        raise NotFound(_("方案 #%(id)s 不存在。", id=plan_id))
+    require(plan.visible_to(api_user()), _("只有领导小组办公室、领导和管理员可以查看方案总览。"))
     periods = db.session.scalars(queries.plan_periods(plan)).all()
     return s.PlanDetail.of(plan, outline=plan_services.outline_tree(plan), periods=periods)
 
@@ -163,8 +165,8 @@ def get_plan(plan_id: int):
 def plan_overview(plan_id: int):
     plan = db.session.get(Plan, plan_id)
     if plan is None:
-        raise NotFound(f"方案 #{plan_id} 不存在。")
-    require(plan.visible_to(api_user()), "只有领导小组办公室、领导和管理员可以查看方案总览。")
+        raise NotFound(_("方案 #%(id)s 不存在。", id=plan_id))
+    require(plan.visible_to(api_user()), _("只有领导小组办公室、领导和管理员可以查看方案总览。"))
     now = utcnow()
     assignment_services.open_all_due_periods(now=now)
     return s.Overview.of(overview_services.compute(plan, now=now))
@@ -184,8 +186,8 @@ def list_tasks(query: s.TaskQuery):
 def get_task(task_id: int):
     task = queries.load_task(task_id)
     if task is None:
-        raise NotFound(f"任务 #{task_id} 不存在。")
-    require(task.visible_to(api_user()), "无权查看与本单位无关的任务。")
+        raise NotFound(_("任务 #%(id)s 不存在。", id=task_id))
+    require(task.visible_to(api_user()), _("无权查看与本单位无关的任务。"))
     return s.Task.of(task)
 
 
@@ -199,7 +201,7 @@ def list_targets(query: s.TargetQuery):
     if query.plan_id is not None:
         plan = db.session.get(Plan, query.plan_id)
         if plan is None:
-            raise NotFound(f"方案 #{query.plan_id} 不存在。")
+            raise NotFound(_("方案 #%(id)s 不存在。", id=query.plan_id))
         plans = [plan]
     else:
         plans = target_services.tracker_plans()
@@ -328,6 +330,15 @@ def submit_report(report: Report, body: s.ReportSubmit):
     return _report_detail(report)
 
 
+@api_route(bp, "post", "/reports/<id:report_id>/withdraw", operation_id="withdrawReport",
+           summary="撤回: back to draft before the office decides", tag="reports", response=s.ReportDetail,
+           body=s.VersionBody, body_required=False, errors=CHANGE, load=_visible_report,
+           description="the department's liaison or head, while submitted; 409 once approved or returned")
+def withdraw_report(report: Report, body: s.VersionBody):
+    report_services.withdraw_report(report, actor=api_user(), now=utcnow(), version=body.version)
+    return _report_detail(report)
+
+
 @api_route(bp, "post", "/reports/<id:report_id>/approve", operation_id="approveReport",
            summary="approve (the office)", tag="review", response=s.ReportDetail, body=s.ApproveBody,
            body_required=False, errors=CHANGE, load=_visible_report)
@@ -390,13 +401,13 @@ UPLOAD_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
                "headers": {"Location": {"schema": {"type": "string"}}}}})
 def upload_attachment(report_id: int):
     report = _visible_report(report_id)
-    require(report.can_edit(api_user()), "该报告当前不能由您添加附件。")  # before reading a large body
+    require(report.can_edit(api_user()), _("该报告当前不能由您添加附件。"))  # before reading a large body
     upload = request.files.get("file")  # beyond MAX_CONTENT_LENGTH werkzeug answers 413 here
     if upload is None or not upload.filename:
-        raise ValidationFailed({"file": "请以 multipart/form-data 的 file 字段上传文件。"})
+        raise ValidationFailed({"file": _("请以 multipart/form-data 的 file 字段上传文件。")})
     limit = _upload_limit()
     if _stream_size(upload.stream) > limit:
-        raise TooLarge(f"文件超过大小上限（{limit / (1024 * 1024):g} MB）。", max_bytes=limit)
+        raise TooLarge(_("文件超过大小上限（%(limit)s MB）。", limit=f"{limit / (1024 * 1024):g}"), max_bytes=limit)
     attachment = report_services.add_attachment(report, upload.stream, upload.filename, actor=api_user(),
                                                 now=utcnow())
     response = jsonify(s.Attachment.of(attachment).dump())
@@ -410,16 +421,16 @@ def upload_attachment(report_id: int):
            openapi={"description": "the file, with a safe Content-Disposition", "response": {"content": {
                "*/*": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}}})
 def download_attachment(attachment_id: int):
-    attachment = _get(Attachment, attachment_id, "附件")
+    attachment = _get(Attachment, attachment_id, pgettext("api object", "附件"))
     if attachment.removed:
-        raise NotFound(f"附件 #{attachment_id} 已删除。")
-    require(attachment.can_view(api_user()), "无权下载其他单位的附件。")
+        raise NotFound(_("附件 #%(id)s 已删除。", id=attachment_id))
+    require(attachment.can_view(api_user()), _("无权下载其他单位的附件。"))
     try:
         response = files.send_stored(report_services.attachment_area(), attachment.sha256,
                                      mimetype=attachment.content_type)
     except FileNotFoundError:
         current_app.logger.error("attachment %s: stored file %s is missing", attachment.id, attachment.sha256)
-        raise NotFound(f"附件 #{attachment_id} 的文件已丢失，请联系管理员。") from None
+        raise NotFound(_("附件 #%(id)s 的文件已丢失，请联系管理员。", id=attachment_id)) from None
     response.headers["Content-Disposition"] = files.content_disposition(attachment.filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
@@ -475,7 +486,7 @@ def _published_bulletin(bulletin_id: int) -> Bulletin:
     """Published bulletins are circulated to everyone; a draft is not there (404), as on no list."""
     bulletin = db.session.get(Bulletin, bulletin_id)
     if bulletin is None or not bulletin.published:
-        raise NotFound(f"情况通报 #{bulletin_id} 不存在或尚未发布。")
+        raise NotFound(_("情况通报 #%(id)s 不存在或尚未发布。", id=bulletin_id))
     return bulletin
 
 
@@ -508,7 +519,8 @@ def download_bulletin(bulletin_id: int, query: s.BulletinFileQuery):
         response = bulletin_archive.send(row)
     except FileNotFoundError:
         current_app.logger.error("bulletin %s: archived %s is missing", bulletin_id, query.kind)
-        raise NotFound(f"情况通报 #{bulletin_id} 的 {query.kind} 文件已丢失，请联系管理员。") from None
+        raise NotFound(_("情况通报 #%(id)s 的 %(kind)s 文件已丢失，请联系管理员。", id=bulletin_id,
+                           kind=query.kind)) from None
     response.headers["Content-Disposition"] = files.content_disposition(row.filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"

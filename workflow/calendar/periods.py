@@ -1,4 +1,5 @@
-"""Reporting periods: what period a report covers, its Chinese label, and when it is due.
+"""Reporting periods: what period a report covers, its name (Chinese when stored, the reader's on pages), and when
+it is due.
 
 Keys are the stable identifiers stored with reports ('2026-01', '2026Q1', '2026H1', '2026'); each cadence
 accepts exactly one spelling so that the same period can never be stored under two keys. A report is due
@@ -11,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from workflow.calendar.workdays import WorkdayCalendar, default_calendar
@@ -29,6 +31,7 @@ __all__ = [
     "parse_period_key",
     "period_for",
     "period_label",
+    "period_name",
     "period_spec",
 ]
 
@@ -60,7 +63,7 @@ _PATTERNS = {
 }
 # Sub-periods per year and months per sub-period.
 _PARTS = {Cadence.MONTHLY: 12, Cadence.QUARTERLY: 4, Cadence.HALF_YEARLY: 2, Cadence.YEARLY: 1}
-_QUARTER_NAMES = "一二三四"
+CHINESE = "zh_Hans_CN"   # the language of stored labels and documents
 
 
 class PeriodError(ValueError):
@@ -133,14 +136,34 @@ def _bounds(cadence: Cadence, year: int, part: int) -> tuple[date, date]:
     return start, after - timedelta(days=1)
 
 
-def _label(cadence: Cadence, year: int, part: int) -> str:
+def _name(cadence: Cadence, year: int, part: int) -> str:
+    """The one place periods are named, in the active language: 2026年第一季度 / 2026 Q1."""
     if cadence is Cadence.MONTHLY:
-        return f"{year}年{part}月"
+        return _("%(year)s年%(month)s月", year=year, month=part)
     if cadence is Cadence.QUARTERLY:
-        return f"{year}年第{_QUARTER_NAMES[part - 1]}季度"
+        return {1: lambda: _("%(year)s年第一季度", year=year), 2: lambda: _("%(year)s年第二季度", year=year),
+                3: lambda: _("%(year)s年第三季度", year=year), 4: lambda: _("%(year)s年第四季度", year=year)}[part]()
     if cadence is Cadence.HALF_YEARLY:
-        return f"{year}年{'上' if part == 1 else '下'}半年"
-    return f"{year}年度"
+        return _("%(year)s年上半年", year=year) if part == 1 else _("%(year)s年下半年", year=year)
+    return _("%(year)s年度", year=year)
+
+
+def _label(cadence: Cadence, year: int, part: int) -> str:
+    """The Chinese label stored with a period, for documents and messages, whoever's request creates it."""
+    with force_locale(CHINESE):
+        return _name(cadence, year, part)
+
+
+def period_name(key: str) -> str:
+    """A period's name in the reader's language, from its key alone (the key says its cadence): what pages show
+    (the `period_name` template filter); a key of no known shape is shown as it is."""
+    for cadence, pattern in _PATTERNS.items():
+        if isinstance(key, str) and pattern.fullmatch(key):
+            try:
+                return _name(cadence, *_parse(cadence, key))
+            except PeriodError:
+                break
+    return str(key)
 
 
 def _check_deadline_workdays(n: int) -> None:

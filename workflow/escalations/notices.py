@@ -12,11 +12,13 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask import current_app, has_app_context
+from flask_babel import gettext as _
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from models import Escalation, Notice, NumberSeries
 from workflow.calendar.lateness import lateness, resubmission_due
+from workflow.calendar.periods import period_name
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
 from workflow.extensions import db
@@ -34,12 +36,12 @@ def office_name() -> str:
 
 
 def cn_date(d: date) -> str:
-    """2026-04-08 → '2026年4月8日' (the form official documents use)."""
-    return f"{d.year}年{d.month}月{d.day}日"
+    """2026-04-08 → '2026年4月8日' (the form official documents use; in English, 4/8/2026)."""
+    return _("%(year)s年%(month)s月%(day)s日", year=d.year, month=d.month, day=d.day)
 
 
 def notice_title(year: int, number: int | None) -> str:
-    return f"督办〔{year}〕第 {number if number is not None else '—'} 号"
+    return _("督办〔%(year)s〕第 %(number)s 号", year=year, number=number if number is not None else "—")
 
 
 def _excerpt(text: str, title: str = "", limit: int = EXCERPT_CHARS) -> str:
@@ -59,45 +61,51 @@ def deadline_of(escalation: Escalation, grace_workdays: int, calendar: WorkdayCa
 
 
 def notice_facts(escalation: Escalation, *, deadline: date, calendar: WorkdayCalendar) -> dict:
-    """What the notice says, as of the day its escalation opened: JSON values only (dates as ISO text), in
-    Chinese (an official document, whoever is reading)."""
+    """What the notice says, as of the day its escalation opened: JSON values only (dates as ISO text), its words
+    in Chinese (an official document, whoever is reading; a page shows them in its reader's language by
+    `notice_wording` from the same facts)."""
     task, period = escalation.task, escalation.period
     is_report = escalation.report is not None   # the relationship: a just-opened escalation has no ids yet
-    returned = escalation.cause == "returned"
     issued = local(escalation.opened_at).date()
-    days_late = lateness(deadline, issued, calendar).working
-    what = "进展情况报告" if is_report else "配合工作情况"
-    role = "牵头" if is_report else "配合"
-    if returned:
-        body = (f"你单位{role}承担的任务 {task.code}“{task.title}”{period.label}{what}经审核被退回后，"
-                f"未在规定时间（{cn_date(deadline)}前）重新报送，至今已逾期 {days_late} 个工作日。")
-    else:
-        body = (f"你单位{role}承担的任务 {task.code}“{task.title}”{period.label}{what}应于 "
-                f"{cn_date(deadline)}前报送，至今未报送，已逾期 {days_late} 个工作日。")
-    with chinese():
-        cause = label("escalation_cause", escalation.cause)
-    return {
+    facts = {
         "year": issued.year,
         "department": escalation.department.name,
         "task_code": task.code,
         "task_title": task.title,
         "task_excerpt": _excerpt(task.text or task.title, task.title),
-        "period_label": period.label,
         "period_key": period.key,
-        "what": what,
-        "role": role,
+        "subject": "report" if is_report else "contribution",
         "deadline": deadline.isoformat(),
-        "deadline_text": cn_date(deadline),
-        "days_late": days_late,
-        "cause": cause,
+        "days_late": lateness(deadline, issued, calendar).working,
         "cause_key": escalation.cause,
-        "return_reason": escalation.report.last_return_reason if returned and escalation.report is not None else "",
-        "body": body,
-        "request": f"请于收到本通知后 {RESPONSE_WORKDAYS} 个工作日内报送并说明原因。",
+        "return_reason": (escalation.report.last_return_reason
+                          if escalation.cause == "returned" and escalation.report is not None else ""),
         "office_name": office_name(),
         "date": issued.isoformat(),
-        "date_text": cn_date(issued),
     }
+    with chinese():
+        return {**facts, **notice_wording(facts)}
+
+
+def notice_wording(facts: dict) -> dict:
+    """The notice's sentences and names from its facts, in the active language: the one place they are worded.
+    Snapshots frozen before `subject` was kept tell a contribution by its role (配合)."""
+    is_report = facts.get("subject", "contribution" if facts.get("role") == "配合" else "report") == "report"
+    deadline, issued = date.fromisoformat(facts["deadline"]), date.fromisoformat(facts["date"])
+    words = {"what": _("进展情况报告") if is_report else _("配合工作情况"), "role": _("牵头") if is_report else _("配合"),
+             "period_label": period_name(facts["period_key"]), "deadline_text": cn_date(deadline),
+             "date_text": cn_date(issued), "cause": label("escalation_cause", facts["cause_key"]),
+             "request": _("请于收到本通知后 %(n)s 个工作日内报送并说明原因。", n=RESPONSE_WORKDAYS)}
+    subject = {"role": words["role"], "code": facts["task_code"], "title": facts["task_title"],
+               "period": words["period_label"], "what": words["what"], "deadline": words["deadline_text"],
+               "n": facts["days_late"]}
+    if facts["cause_key"] == "returned":
+        words["body"] = _("你单位%(role)s承担的任务 %(code)s“%(title)s”%(period)s%(what)s经审核被退回后，"
+                          "未在规定时间（%(deadline)s前）重新报送，至今已逾期 %(n)s 个工作日。", **subject)
+    else:
+        words["body"] = _("你单位%(role)s承担的任务 %(code)s“%(title)s”%(period)s%(what)s应于 "
+                          "%(deadline)s前报送，至今未报送，已逾期 %(n)s 个工作日。", **subject)
+    return words
 
 
 def take_number(series: str, year: int) -> int:

@@ -20,7 +20,7 @@ from workflow.calendar.office import office_calendar
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
 from workflow.domain import ValidationFailed
-from workflow.escalations.notices import deadline_of, notice_facts, notice_title
+from workflow.escalations.notices import deadline_of, notice_facts, notice_title, notice_wording
 from workflow.extensions import db
 from workflow.labels import label
 from workflow.pagination import paginate
@@ -151,7 +151,7 @@ def close_label(escalation: Escalation) -> str:
 def notice_number(escalation: Escalation) -> str:
     """督办〔2026〕第 N 号 once numbered (workflow.escalations.notices); '第 — 号' until the next pass numbers it."""
     if escalation.notice is not None:
-        return escalation.notice.title
+        return notice_title(escalation.notice.year, escalation.notice.number)
     return notice_title(local(escalation.opened_at).year, None)
 
 
@@ -182,13 +182,14 @@ def escalation_notice(escalation: Escalation) -> dict:
     the same facts computed now, marked provisional, with no number (reads never write)."""
     notice = escalation.notice
     if notice is not None:
-        facts, number = notice.facts, notice.title
+        facts, number = notice.facts, notice_title(notice.year, notice.number)
     else:
         facts = notice_facts(escalation, deadline=subject_deadline(escalation), calendar=office_calendar())
         number = notice_title(facts["year"], None)
     task, period = escalation.task, escalation.period
     return {
         **facts,
+        **notice_wording(facts),   # in the reader's language (a PDF renders under chinese())
         "id": escalation.id,
         "number": number,
         "provisional": notice is None,

@@ -19,12 +19,13 @@ from models import Escalation, EscalationStatus, Period, Role
 from models.audit import trail
 from pdf.render import FONT_MESSAGE, PdfError, PdfUnavailable, render_pdf
 from workflow.calendar.office import office_calendar
-from workflow.calendar.periods import MAX_YEAR, MIN_YEAR
+from workflow.calendar.periods import MAX_YEAR, MIN_YEAR, period_name
 from workflow.clock import local, utcnow
 from workflow.converters import id_arg, page_arg
 from workflow.domain import DomainError, ValidationFailed
 from workflow.errors import forbid_unless, refused
 from workflow.escalations import services
+from workflow.escalations.notices import notice_title
 from workflow.extensions import db
 from workflow.files import content_disposition
 from workflow.instructions.services import instructions_on
@@ -32,6 +33,7 @@ from workflow.labels import chinese
 from workflow.security import limit
 
 bp = Blueprint("escalations", __name__, url_prefix="/escalations")
+bp.add_app_template_global(notice_title, "notice_title")   # the list names each notice in its reader's language
 
 PER_PAGE = 50
 TABS = (EscalationStatus.OPEN.value, EscalationStatus.CLOSED.value)
@@ -108,7 +110,7 @@ def _within_label(args: dict) -> str:
     """The period or year the list is held to (a link from the overview), for the line above the tabs."""
     period = db.session.get(Period, args["period"]) if args["period"] else None
     if period is not None:
-        return period.label
+        return period_name(period.key)
     return _("%(year)s 年各周期", year=args["year"]) if args["year"] else ""
 
 

@@ -13,6 +13,7 @@ from forms.ledger import LedgerFilterForm
 from forms.review import select_choices
 from models import Department, Plan, Report
 from workflow.calendar.office import office_calendar
+from workflow.calendar.periods import period_name
 from workflow.clock import local, utcnow
 from workflow.converters import page_arg, parse_id
 from workflow.errors import forbid_unless
@@ -42,7 +43,7 @@ def _read_filters() -> tuple[LedgerFilterForm, dict, services.LedgerFilters | No
     form.plan.choices = select_choices((p.id, p.title) for p in plans)
     form.area.choices = select_choices([("", _("全部领域"))] + [(c, f"{c} {t}") for c, t in choices["areas"]])
     form.department.choices = select_choices([("", _("全部单位"))] + [(d.id, d.name) for d in choices["departments"]])
-    form.period.choices = select_choices([("", _("全部周期"))] + [(k, label) for k, label in choices["periods"]])
+    form.period.choices = select_choices([("", _("全部周期"))] + [(k, period_name(k)) for k, _label in choices["periods"]])
     if plan is None:
         return form, choices, None, None
     form.plan.data = str(plan.id)

@@ -32,7 +32,7 @@ from workflow import files, notify
 from workflow.clock import local
 from workflow.domain import Conflict, NotFound, TooLarge, ValidationFailed, require
 from workflow.extensions import db
-from workflow.transitions import apply_transition, check_version, committed
+from workflow.transitions import apply_transition, check, check_version, committed
 
 TEXT_LIMIT = 20_000
 
@@ -124,17 +124,17 @@ def _out_of_bounds(target, number: Decimal) -> str | None:
 
 
 def previous_values(report: Report) -> dict[int, tuple[Decimal, str]]:
-    """Per target: the value the department gave in its latest earlier period, with that period's label."""
+    """Per target: the value the department gave in its latest earlier period, with that period's key."""
     rows = db.session.execute(
-        select(ReportValue.target_id, ReportValue.value, Period.label)
+        select(ReportValue.target_id, ReportValue.value, Period.key)
         .join(Report, ReportValue.report_id == Report.id).join(Period, Report.period_id == Period.id)
         .where(Report.task_id == report.task_id, Report.department_id == report.department_id,
                Period.start < report.period.start, ReportValue.value.is_not(None))
         .order_by(Period.start.desc())
     )
     found: dict[int, tuple[Decimal, str]] = {}
-    for target_id, value, label in rows:
-        found.setdefault(target_id, (value, label))
+    for target_id, value, key in rows:
+        found.setdefault(target_id, (value, key))
     return found
 
 
@@ -212,6 +212,18 @@ def submit_report(report: Report, *, actor: User, now: datetime, version: int | 
     with committed(report):
         _submit(report, actor=actor, now=now)
         _add_revision(report, actor=actor, now=now)
+    return report
+
+
+def withdraw_report(report: Report, *, actor: User, now: datetime, version: int | None = None) -> Report:
+    """撤回: a submission the office has not decided on goes back to the department as a draft (audited; the
+    text, values and files stay). Withdrawn before any return it counts as not handed in, so its lateness runs
+    on until it is submitted again; after a return it keeps its first hand-in. Once the office has approved or
+    returned it, a Conflict."""
+    require(report.can_view(actor), _("无权查看该报告。"))
+    check(report, "withdraw", actor=actor)   # the office's decision is the reason to give, not a stale page
+    changes = {"submitted_at": None, **({"first_submitted_at": None} if report.return_count == 0 else {})}
+    apply_transition(report, "withdraw", actor=actor, now=now, version=version, changes=changes)
     return report
 
 

@@ -27,6 +27,7 @@ from models import (
     Task,
 )
 from models.audit import trail
+from models.instruction import is_department_member
 from workflow import files
 from workflow.assignments.services import open_all_due_periods
 from workflow.calendar.lateness import ON_TIME, Lateness, days_late, is_outstanding
@@ -195,6 +196,21 @@ def _report_conflict(report: Report, form: ReportForm, message: str):
     form.version.data = str(report.version)
     flash(message, "error")
     return render_report(report, form=form, conflict=True, status=409)
+
+
+@bp.post("/<id:report_id>/withdraw")
+@login_required
+def withdraw(report_id: int):
+    """撤回 (the page's button asks to confirm first): too late, or a stale page, is answered on the report, 409."""
+    report = _report_or_abort(report_id)
+    forbid_unless(is_department_member(current_user, report.department_id))
+    try:
+        services.withdraw_report(report, actor=current_user, now=utcnow(), version=request.form.get("version"))
+    except Conflict as exc:
+        refused(exc)
+        return render_report(report, status=exc.status)
+    flash(_("报告已撤回为草稿，修改后请重新提交。"), "success")
+    return redirect(url_for("reports.show", report_id=report.id))
 
 
 @bp.post("/<id:report_id>/contributions/<id:contribution_id>/chase")

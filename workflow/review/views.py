@@ -27,7 +27,7 @@ from workflow.assignments import office_views  # noqa: F401  (registers routes)
 from workflow.assignments import services as assignments
 from workflow.calendar.lateness import days_late
 from workflow.calendar.office import office_calendar
-from workflow.calendar.periods import PeriodError, PeriodSpec, generate_periods, period_for
+from workflow.calendar.periods import PeriodError, PeriodSpec, generate_periods, period_for, period_name
 from workflow.clock import local, utcnow
 from workflow.converters import page_arg, parse_ids, parse_version
 from workflow.domain import DomainError, ValidationFailed
@@ -129,7 +129,7 @@ def queue():
     form = QueueFilterForm(formdata=request.args)
     form.area.choices = select_choices([("", _("全部领域"))] + [(c, f"{c} {t}") for c, t in choices["areas"]])
     form.department.choices = select_choices([("", _("全部单位"))] + [(d.id, d.name) for d in choices["departments"]])
-    form.period.choices = select_choices([("", _("全部周期"))] + [(key, key) for key in choices["periods"]])
+    form.period.choices = select_choices([("", _("全部周期"))] + [(key, period_name(key)) for key in choices["periods"]])
     form.plan.choices = select_choices([("", _("全部方案"))] + list(choices["plans"]))
     form.year.choices = select_choices([("", _("全部年度"))] + [(y, y) for y in choices["years"]])
     filters = _filters(form, choices)
@@ -219,10 +219,10 @@ def _review(report_id: int, action: str):
                                report_url=report_url(report.id), action=action, typed=typed), exc.status
     if action == "approve":
         flash(_("已审核通过：%(code)s %(dept)s %(period)s", code=report.task.code, dept=report.department.name,
-                period=report.period.label), "success")
+                period=period_name(report.period.key)), "success")
     else:
         flash(_("已退回：%(code)s %(dept)s %(period)s，单位将收到退回理由。", code=report.task.code,
-                dept=report.department.name, period=report.period.label), "success")
+                dept=report.department.name, period=period_name(report.period.key)), "success")
     return redirect(_next_after(now))
 
 
@@ -338,5 +338,5 @@ def move_deadline(plan_id: int, period_id: int):
                                   actor=current_user, now=utcnow())
     except DomainError as exc:
         return _render_periods(plan, errors={period.id: refused(exc)}, typed=typed, status=exc.status)
-    flash(_("%(label)s 的报送期限已调整为 %(d)s。", label=period.label, d=f"{period.deadline:%Y-%m-%d}"), "success")
+    flash(_("%(label)s 的报送期限已调整为 %(d)s。", label=period_name(period.key), d=f"{period.deadline:%Y-%m-%d}"), "success")
     return redirect(url_for("review.periods", plan_id=plan.id) + f"#period-{period.id}")
