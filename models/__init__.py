@@ -11,6 +11,7 @@ from models.evaluation import (
                          TargetMilestone,
                          TaskRating,
 )
+from models.extension import CompletionReport, CompletionStatus, ExtensionRequest, ExtensionStatus
 from models.instruction import Instruction, InstructionStatus
 from models.notify import (
                          EmailStatus,
@@ -61,5 +62,5 @@ __all__ = [
     "OutboxEmail", "Substitute", "DepartmentScore", "Evaluation", "EvaluationFile", "EvaluationStatus",
     "ScoreAdjustment", "TargetMilestone", "TaskRating", "RateLimitCounter", "Bulletin", "BulletinFile",
     "BulletinKind", "BulletinStatus", "Instruction", "InstructionStatus", "Notice", "NoticeStatus", "NumberSeries",
-    "Channel",
+    "Channel", "CompletionReport", "CompletionStatus", "ExtensionRequest", "ExtensionStatus",
 ]
