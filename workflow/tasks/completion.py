@@ -12,7 +12,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from models import CompletionReport, CompletionStatus, Task, User
 from models.audit import record
@@ -38,8 +38,8 @@ def pending_completion(task: Task) -> CompletionReport | None:
 def completions_of(task: Task) -> list[CompletionReport]:
     return list(db.session.scalars(
         select(CompletionReport).where(CompletionReport.task_id == task.id)
-        .options(selectinload(CompletionReport.submitted_by), selectinload(CompletionReport.decided_by),
-                 selectinload(CompletionReport.department))
+        .options(joinedload(CompletionReport.submitted_by), joinedload(CompletionReport.decided_by),
+                 joinedload(CompletionReport.department))
         .order_by(CompletionReport.submitted_at.desc(), CompletionReport.id.desc())))
 
 
