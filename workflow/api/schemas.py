@@ -152,7 +152,8 @@ class ValidationProblem(Problem):
 
 
 class ConflictProblem(Problem):
-    current_version: int
+    current_version: int | None = Field(None, description="the record's current version, when it has one (a "
+                                                          "stale version or a versioned record's wrong state)")
 
 
 # -- people and departments ------------------------------------------------------------------------------
