@@ -470,7 +470,7 @@ def _closed_periods(data: YearData, items: dict, as_of: date) -> None:
         if task.closed_at is None:
             continue
         closed_on = local(task.closed_at).date()
-        for (dept_id, task_id), role in data.roles.items():
+        for dept_id, task_id in data.roles:
             if task_id != task.id:
                 continue
             have = {i["period"] for i in items[(dept_id, task_id)]}
