@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from models import ExtensionRequest, ExtensionStatus, Period, Report, Task, User
+from models import ExtensionRequest, ExtensionStatus, Period, Report, User
 from models.audit import record
 from models.org import DEPARTMENT_ROLES
 from workflow import notify
@@ -175,13 +175,12 @@ def load_extension(extension_id: int) -> ExtensionRequest | None:
         selectinload(ExtensionRequest.requested_by), selectinload(ExtensionRequest.decided_by)))
 
 
-def granted_between(plan_id: int, start: datetime, end: datetime) -> list[ExtensionRequest]:
-    """The extensions the office approved in [start, end) for a plan's reports: the bulletin's 延期批准."""
+def approved_for_periods(period_ids: list[int]) -> list[ExtensionRequest]:
+    """The extensions the office approved on the reports of these periods: the bulletin's 延期批准."""
     return list(db.session.scalars(
-        select(ExtensionRequest).join(ExtensionRequest.report).join(Report.task).join(Report.period)
-        .where(Task.plan_id == plan_id, ExtensionRequest.status == ExtensionStatus.APPROVED,
-               ExtensionRequest.decided_at >= start, ExtensionRequest.decided_at < end)
+        select(ExtensionRequest).join(ExtensionRequest.report).join(Report.period)
+        .where(Report.period_id.in_(period_ids), ExtensionRequest.status == ExtensionStatus.APPROVED)
         .options(selectinload(ExtensionRequest.report).selectinload(Report.task),
                  selectinload(ExtensionRequest.report).selectinload(Report.period),
                  selectinload(ExtensionRequest.report).selectinload(Report.department))
-        .order_by(ExtensionRequest.decided_at, ExtensionRequest.id, Period.start)))
+        .order_by(Period.start, ExtensionRequest.decided_at, ExtensionRequest.id)))
