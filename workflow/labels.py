@@ -155,7 +155,16 @@ LABELS = {
                      "escalation.close": _l("办公室关闭督办"), "escalation.settle": _l("报送后自动关闭"),
                      "assignment.publish": _l("下达任务"), "assignment.acknowledge": _l("签收"),
                      "assignment.request_adjustment": _l("申请调整"), "assignment.transfer": _l("转交其他单位"),
-                     "assignment.adjustment_rejected": _l("调整申请未获同意")},
+                     "assignment.adjustment_rejected": _l("调整申请未获同意"),
+                     "report.extension_requested": _l("申请延期"), "report.deadline_extended": _l("批准延期"),
+                     "report.extension_refused": _l("延期申请未获批准"),
+                     "extension_request.create": _l("申请延期"), "extension_request.approve": _l("批准延期"),
+                     "extension_request.refuse": _l("延期申请未获批准"),
+                     "task.completion_filed": _l("报送办结报告"), "task.completion_returned": _l("退回办结报告"),
+                     "task.close": _l("办结销号"), "task.withdraw": _l("撤销未报送的报告"),
+                     "task.reopen": _l("重新开启任务"),
+                     "completion_report.create": _l("报送办结报告"), "completion_report.confirm": _l("确认销号"),
+                     "completion_report.return": _l("退回办结报告")},
     # The indicator tracker's verdict on a target (workflow/targets/services.py).
     "target_status": {"on_track": _l("符合进度"), "off_track": _l("未达进度"), "no_value": _l("暂无数值")},
 }
