@@ -53,7 +53,7 @@ def world(app):
                               leader=leader, entered_by=leader, text="请本月底前拿出整改方案", due_date=NOW.date(),
                               created_at=NOW)
     notice = Notice(escalation=escalation, year=2026, number=1, issued_on=NOW.date(), facts={}, frozen_at=NOW)
-    extension = ExtensionRequest(report=report, department_id=report.department_id, reason="等待数据",
+    extension = ExtensionRequest(report_id=report.id, department_id=report.department_id, reason="等待数据",
                                  current_deadline=NOW.date(), new_deadline=NOW.date().replace(month=5),
                                  requested_at=NOW, requested_by_id=office.id)
     completion = CompletionReport(task_id=report.task_id, department_id=report.department_id, summary="已完成",
