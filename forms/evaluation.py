@@ -43,6 +43,12 @@ class SettingsForm(BaseForm):
     min_items = StringField(_l("参与排名的最少事项数"))
     workload_weight = StringField(_l("工作量权重（%）"))
     target_load = StringField(_l("每项指标折合任务数"))
+    extension_on_time = SelectField(_l("批准延期的报告"), choices=select_choices([("yes", _l("按新期限计算是否逾期")),
+                                                                                  ("no", _l("仍按原期限计算"))]),
+                                    validate_choice=False)
+    closed_on_time = SelectField(_l("提前销号的任务"), choices=select_choices([("yes", _l("其后各期按按时报送计分")),
+                                                                              ("no", _l("其后各期不计分"))]),
+                                 validate_choice=False)
 
     SERVICE_KEYS = {"threshold_excellent": "threshold_优秀", "threshold_good": "threshold_良好",
                     "threshold_fair": "threshold_一般"}
@@ -58,6 +64,8 @@ class SettingsForm(BaseForm):
                      "group_by", "min_items", "workload_weight", "target_load"):
             getattr(self, name).data = settings[name]
         self.groups.data = groups_text(settings["groups"])
+        for name in ("extension_on_time", "closed_on_time"):
+            getattr(self, name).data = "yes" if settings[name] else "no"
 
     def service_values(self) -> dict:
         return {self.SERVICE_KEYS.get(name, name): field.data for name, field in self._fields.items()

@@ -11,6 +11,7 @@ from models.evaluation import (
                          TargetMilestone,
                          TaskRating,
 )
+from models.extension import CompletionReport, CompletionStatus, ExtensionRequest, ExtensionStatus
 from models.instruction import Instruction, InstructionStatus
 from models.notify import (
                          EmailStatus,
@@ -64,5 +65,6 @@ __all__ = [
     "OutboxEmail", "Substitute", "DepartmentScore", "Evaluation", "EvaluationFile", "EvaluationStatus",
     "ScoreAdjustment", "TargetMilestone", "TaskRating", "RateLimitCounter", "Bulletin", "BulletinFile",
     "BulletinKind", "BulletinStatus", "Instruction", "InstructionStatus", "Notice", "NoticeStatus", "NumberSeries",
-    "Channel", "ENDED_ASSIGNMENT", "PlanRevision", "TaskVersion",
+    "Channel", "CompletionReport", "CompletionStatus", "ENDED_ASSIGNMENT", "ExtensionRequest", "ExtensionStatus",
+    "PlanRevision", "TaskVersion",
 ]

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    func,
     or_,
     select,
     true,
@@ -102,6 +103,8 @@ class Report(db.Model):
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when its task was closed (办结销号) before it was handed in: kept as history, owed by no one.
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An approved 延期申请's date: this report's own deadline instead of its period's.
+    extended_deadline: Mapped[date | None] = mapped_column(Date)
 
     task: Mapped[Task] = relationship()
     period: Mapped[Period] = relationship()
@@ -109,8 +112,29 @@ class Report(db.Model):
     values: Mapped[list[ReportValue]] = relationship(back_populates="report", cascade="all, delete-orphan",
                                                      order_by="ReportValue.id")
     attachments: Mapped[list[Attachment]] = relationship(back_populates="report", order_by="Attachment.id")
+    extensions = relationship("ExtensionRequest", back_populates="report", order_by="ExtensionRequest.id",
+                              cascade="all, delete-orphan")
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def deadline(self) -> date:
+        """The deadline this report counts from: its period's, or the date an approved extension gave it."""
+        return self.extended_deadline or self.period.deadline
+
+    @classmethod
+    def deadline_column(cls) -> ColumnElement[date]:
+        """The same rule in SQL, for a query that joins Period."""
+        return func.coalesce(cls.extended_deadline, Period.deadline)
+
+    @property
+    def pending_extension(self):
+        return next((e for e in self.extensions if e.is_pending), None)
+
+    def can_request_extension(self, user: User) -> bool:
+        """延期申请: the lead department's liaison or head, while the report is still owed."""
+        return (user.role in DEPARTMENT_ROLES and user.department_id == self.department_id
+                and self.withdrawn_at is None and self.status in (ReportStatus.DRAFT, ReportStatus.RETURNED))
 
     # Permissions: enforced by the services, reused by templates to hide what a user may not do; the
     # `visible_filter` is the same rule as a where-clause for every list, search, export and the API.
@@ -181,6 +205,11 @@ class Contribution(db.Model):
     department: Mapped[Department] = relationship()
 
     __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def deadline(self) -> date:
+        """A contribution counts from its period's deadline (an extension is the lead report's)."""
+        return self.period.deadline
 
     def can_view(self, user: User) -> bool:
         """Office, leaders and admins; the contributing department; and, once it is submitted, the task's lead

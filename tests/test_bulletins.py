@@ -295,3 +295,48 @@ def test_the_list_runs_a_constant_number_of_queries(world, client, login_as):
                          actor=office, now=datetime(2026, 7, 20, 2, tzinfo=UTC))
         counts.append(count_queries(lambda: client.get("/bulletins/")))
     assert counts[0] == counts[1], counts
+
+
+def test_it_lists_the_extensions_granted_and_the_tasks_closed_in_both_documents(world, tmp_path):
+    """延期批准 and 办结销号: an extension approved on a 2026Q1 report and a task closed in the quarter's bulletin,
+    the same facts in the PDF (pdftotext) and the .docx (python-docx); a refused extension is not listed."""
+    import subprocess
+
+    from workflow.bulletins import documents
+    from workflow.extension_requests import services as extensions
+    from workflow.tasks import completion
+
+    plan, office, _readers = world
+    asked = datetime(2026, 4, 3, 2, tzinfo=UTC)
+    report = report_for(plan, "3.1.1", "2026Q1")
+    lead = liaison_of(report.department.name)
+    granted = extensions.request_extension(report, reason="等待统计年鉴", new_deadline=datetime(2026, 4, 24).date(),
+                                           actor=lead, now=asked)
+    extensions.approve_extension(granted, actor=office, now=asked)
+    other = report_for(plan, "3.1.2", "2026Q1")
+    refused = extensions.request_extension(other, reason="人手不足", new_deadline=datetime(2026, 4, 30).date(),
+                                           actor=liaison_of(other.department.name), now=asked)
+    extensions.refuse_extension(refused, "理由不充分", actor=office, now=asked)
+    task = report_for(plan, "3.4.3", "2026Q1").task
+    filed = completion.file_completion(task, summary="清洁取暖改造全部完成", actor=liaison_of(HOUSING),
+                                       now=datetime(2026, 4, 15, 2, tzinfo=UTC))
+    completion.confirm_completion(filed, actor=office, now=datetime(2026, 4, 16, 2, tzinfo=UTC))
+
+    data = services.compute(services.open_bulletin(plan, "2026Q1", actor=office, now=NOW), now=NOW)
+    assert [(e["task"], e["to"]) for e in data["extensions"]] == [("3.1.1", "2026-04-24")]
+    assert [(c["task"], c["closed"], c["summary"]) for c in data["closed"]] == [
+        ("3.4.3", "2026-04-16", "清洁取暖改造全部完成")]
+    pdf, _pages = documents.pdf(data)
+    (tmp_path / "b.pdf").write_bytes(pdf)
+    pdf_text = "".join(subprocess.run(["pdftotext", str(tmp_path / "b.pdf"), "-"], capture_output=True, text=True,
+                                      check=True).stdout.split())
+    docx_bytes, _ = documents.docx(data, moment=NOW)
+    doc = Document(io.BytesIO(docx_bytes))
+    docx_text = "".join("".join(p.text for p in doc.paragraphs).split()) + "".join(
+        cell.text for table in doc.tables for row in table.rows for cell in row.cells)
+    for text in (pdf_text, docx_text):
+        assert "七、延期批准" in text and "八、办结销号" in text and "九、下一步工作" in text
+        assert "2026-04-24" in text and "等待统计年鉴" in text and "人手不足" not in text
+        assert "清洁取暖改造全部完成" in text and "2026-04-16" in text
+    empty = services.compute(services.open_bulletin(plan, "2026H1", actor=office, now=NOW), now=NOW)
+    assert documents.closed_sentence({**empty, "closed": []}) == "本期没有办结销号的任务。"

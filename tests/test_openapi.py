@@ -375,6 +375,39 @@ def _exercise_everything(api: CheckedClient) -> None:
     api.call("get", f"/bulletins/{bulletin.id}/file", housing, expect=400, query={"kind": "xls"})
     api.call("get", f"/bulletins/{unpublished.id}/file", housing, expect=404)
 
+    # 延期申请 on another report, and 办结销号 of its task
+    other = report_for(plan, "3.1.1")
+    ask = {"reason": "等待统计数据", "new_deadline": "2026-04-20", "progress": "初稿"}
+    api.call("post", f"/reports/{other.id}/extension", transport, expect=403, json=ask)
+    api.call("post", f"/reports/{other.id}/extension", ndrc, expect=422, json={**ask, "new_deadline": "2026-04-01"})
+    extension = api.call("post", f"/reports/{other.id}/extension", ndrc, expect=201, json=ask)
+    api.call("post", f"/reports/{other.id}/extension", ndrc, expect=409, json=ask)
+    api.call("post", f"/extensions/{extension['id']}/approve", ndrc, expect=403)
+    api.call("post", f"/extensions/{extension['id']}/refuse", office, expect=422, json={})
+    api.call("post", f"/extensions/{extension['id']}/approve", office, expect=409, json={"version": 9})
+    api.call("post", "/extensions/99999/approve", office, expect=404)
+    api.call("post", f"/extensions/{extension['id']}/approve", office, expect=200, json={"comment": "同意"})
+    second = api.call("post", f"/reports/{other.id}/extension", ndrc, expect=201,
+                      json={**ask, "new_deadline": "2026-04-24"})
+    api.call("post", f"/extensions/{second['id']}/refuse", office, expect=200, json={"reason": "已延期一次"})
+    tid = other.task_id
+    done = {"summary": "全部完成", "values": {}}
+    api.call("post", f"/tasks/{tid}/completion", transport, expect=403, json=done)
+    api.call("post", f"/tasks/{tid}/completion", ndrc, expect=422, json={"summary": ""})
+    first = api.call("post", f"/tasks/{tid}/completion", ndrc, expect=201, json=done)
+    api.call("post", f"/tasks/{tid}/completion", ndrc, expect=409, json=done)
+    api.call("post", f"/completions/{first['id']}/return", office, expect=422, json={})
+    api.call("post", f"/completions/{first['id']}/return", office, expect=200, json={"reason": "请补充材料"})
+    completion = api.call("post", f"/tasks/{tid}/completion", ndrc, expect=201, json=done)
+    api.call("post", f"/completions/{completion['id']}/confirm", ndrc, expect=403)
+    api.call("post", f"/completions/{completion['id']}/confirm", office, expect=200, json={"comment": "同意销号"})
+    api.call("post", f"/completions/{completion['id']}/confirm", office, expect=409)
+    assert api.call("get", f"/tasks/{tid}", ndrc, expect=200)["status"] == "closed"
+    api.call("post", f"/tasks/{tid}/reopen", office, expect=422, json={})
+    api.call("post", f"/tasks/{tid}/reopen", ndrc, expect=403, json={"reason": "x"})
+    api.call("post", f"/tasks/{tid}/reopen", office, expect=200, json={"reason": "继续推进"})
+    api.call("post", f"/tasks/{tid}/reopen", office, expect=409, json={"reason": "again"})
+
     # a revoked token
     row, revoked = create_token(office_user, now=LATER, actor=office_user)
     revoke_token(row.id, actor=office_user, now=LATER)

@@ -37,12 +37,14 @@ from workflow.calendar.office import office_calendar
 from workflow.escalations.notices import notice_facts
 from workflow.evaluation import archive
 from workflow.evaluation import services as evaluation_services
+from workflow.extension_requests.services import request_extension
 from workflow.extensions import db
 from workflow.instructions.services import create_instruction, subject_for
 from workflow.plans.services import stage_upload
 from workflow.reports.services import ReportInput, add_attachment, save_contribution, save_report
 from workflow.review.services import approve_report, return_report
 from workflow.settings.services import add_arrangement, add_substitute
+from workflow.tasks.completion import file_completion
 
 PUBLISHED = datetime(2026, 4, 1, 1, tzinfo=UTC)
 NOW = datetime(2026, 4, 20, 2, tzinfo=UTC)  # 10:00 in Shanghai, after the 2026Q1 deadline
@@ -163,6 +165,9 @@ def _seed() -> dict:
     db.session.add(Notice(escalation=escalation, year=2026, number=1, issued_on=NOW.date(), frozen_at=NOW,
                           facts=notice_facts(escalation, deadline=draft.period.deadline, calendar=office_calendar())))
     db.session.commit()
+    extension = request_extension(draft, reason="等待统计数据", new_deadline=date(2026, 4, 30), actor=users["a_liaison"],
+                                  now=when)
+    completion = file_completion(tasks["1.1.3"], summary="丙项已完成", actor=users["a_liaison"], now=when)
     instruction = create_instruction(subject_for(report_id=draft.id), text="甲局批示正文：请本月底前报送",
                                      due_date=date(2026, 4, 30), department_id=a.id, actor=users["leader"], now=NOW)
     evaluation = evaluation_services.get_or_create(plan, 2026, now=NOW)
@@ -191,7 +196,8 @@ def _seed() -> dict:
            "a_task": tasks["1.1.3"].id, "target": tasks["1.1.1"].targets[0].id,
            "staged": stage_upload(STAGED, "other.txt"), "bulletin": bulletin.id, "draft_bulletin": draft_bulletin.id,
            "draft_bulletin_version": draft_bulletin.version, "instruction": instruction.id,
-           "leader_user": users["leader"].id}
+           "leader_user": users["leader"].id,
+           "extension": extension.id, "completion": completion.id}
     return {"ids": ids, "users": {k: u.id for k, u in users.items()}, "tokens": tokens,
             "session_ids": {k: u.get_id() for k, u in users.items()}}
 
@@ -370,6 +376,19 @@ WEB = [
     ("GET", "/tasks/{task}", None,                                  "302 200 200 200 200 200 200 200"),
     ("GET", "/tasks/{a_task}", None,                                "302 200 200 403 403 200 200 200"),
     ("GET", "/tasks/{b_task}", None,                                "302 200 200 200 200 200 200 200"),
+    ("POST", "/tasks/{a_task}/completion", {"summary": "完成"},      "302 409 409 403 403 403 403 403"),
+    ("POST", "/tasks/completions/{completion}/confirm", {"version": "1"},
+                                                                    "302 403 403 403 403 302 403 403"),
+    ("POST", "/tasks/completions/{completion}/return", {"version": "1", "reason": "请补充"},
+                                                                    "302 403 403 403 403 302 403 403"),
+    ("GET", "/tasks/completions/{completion}/files/abc", None,       "302 404 404 403 403 404 404 404"),
+    ("POST", "/tasks/{a_task}/reopen", {"reason": "继续"},           "302 403 403 403 403 409 403 403"),
+    ("POST", "/reports/{draft}/extension", {"new_deadline": "2026-05-08", "reason": "等数据"},
+                                                                    "302 409 409 403 403 403 403 403"),
+    ("GET", "/extensions/{extension}", None,                         "302 302 302 403 403 302 302 302"),
+    ("POST", "/extensions/{extension}/approve", {"version": "1"},    "302 403 403 403 403 302 403 403"),
+    ("POST", "/extensions/{extension}/refuse", {"version": "1", "reason": "不充分"},
+                                                                    "302 403 403 403 403 302 403 403"),
     ("GET", "/settings/holidays", None,                             "302 403 403 403 403 200 403 200"),
     ("POST", "/settings/holidays", {"name": "春节", "start": "2027-02-06", "end": "2027-02-12"},
                                                                     "302 403 403 403 403 302 403 302"),
@@ -399,6 +418,16 @@ API = [
     ("GET", "/api/v1/tasks", None,                                  "401 200 200 200 200 200 200 200"),
     ("GET", "/api/v1/tasks/{task}", None,                           "401 200 200 200 200 200 200 200"),
     ("GET", "/api/v1/tasks/{a_task}", None,                         "401 200 200 403 403 200 200 200"),
+    ("POST", "/api/v1/tasks/{a_task}/completion", {"summary": "完成"}, "401 409 409 403 403 403 403 403"),
+    ("POST", "/api/v1/completions/{completion}/confirm", {},         "401 403 403 403 403 200 403 403"),
+    ("POST", "/api/v1/completions/{completion}/return", {"reason": "请补充"},
+                                                                    "401 403 403 403 403 200 403 403"),
+    ("POST", "/api/v1/tasks/{a_task}/reopen", {"reason": "继续"},    "401 403 403 403 403 409 403 403"),
+    ("POST", "/api/v1/reports/{draft}/extension", {"new_deadline": "2026-05-08", "reason": "等数据"},
+                                                                    "401 409 409 403 403 403 403 403"),
+    ("POST", "/api/v1/extensions/{extension}/approve", {},           "401 403 403 403 403 200 403 403"),
+    ("POST", "/api/v1/extensions/{extension}/refuse", {"reason": "不充分"},
+                                                                    "401 403 403 403 403 200 403 403"),
     ("GET", "/api/v1/assignments", None,                            "401 200 200 200 200 200 200 200"),
     ("GET", "/api/v1/assignments/{assignment}", None,               "401 200 200 403 403 200 200 200"),
     ("POST", "/api/v1/assignments/{assignment}/acknowledge", {},    "401 200 403 403 403 403 403 403"),

@@ -11,10 +11,12 @@ from models import (
     AdjustmentRequest,
     AuditEvent,
     Bulletin,
+    CompletionReport,
     Contribution,
     Escalation,
     EscalationStatus,
     Evaluation,
+    ExtensionRequest,
     Instruction,
     Notice,
     OutboxEmail,
@@ -51,14 +53,20 @@ def world(app):
                               leader=leader, entered_by=leader, text="请本月底前拿出整改方案", due_date=NOW.date(),
                               created_at=NOW)
     notice = Notice(escalation=escalation, year=2026, number=1, issued_on=NOW.date(), facts={}, frozen_at=NOW)
-    db.session.add_all([request, escalation, evaluation, email, bulletin, instruction, notice])
+    extension = ExtensionRequest(report_id=report.id, department_id=report.department_id, reason="等待数据",
+                                 current_deadline=NOW.date(), new_deadline=NOW.date().replace(month=5),
+                                 requested_at=NOW, requested_by_id=office.id)
+    completion = CompletionReport(task_id=report.task_id, department_id=report.department_id, summary="已完成",
+                                  values=[], files=[], submitted_at=NOW, submitted_by_id=office.id)
+    db.session.add_all([request, escalation, evaluation, email, bulletin, instruction, notice, extension,
+                        completion])
     db.session.commit()
     people = [None, office, leader, make_user(Role.ADMIN), make_user(Role.DEPT_HEAD, report.department)]
     people += [liaison_of(d.name) for d in {report.department, contribution.department, assignment.department}]
     objects = {"report": report, "contribution": contribution, "plan": plan, "assignment": assignment,
                "adjustment_request": request, "escalation": escalation, "evaluation": evaluation,
                "outbox_email": email, "bulletin": bulletin, "instruction": instruction, "notice": notice,
-               "task": plan.tasks[-1]}
+               "task": plan.tasks[-1], "extension_request": extension, "completion_report": completion}
     return objects, people
 
 

@@ -29,6 +29,8 @@ from models import (
     AssignmentStatus,
     Bulletin,
     BulletinStatus,
+    CompletionReport,
+    CompletionStatus,
     Contribution,
     ContributionStatus,
     EmailStatus,
@@ -36,6 +38,8 @@ from models import (
     EscalationStatus,
     Evaluation,
     EvaluationStatus,
+    ExtensionRequest,
+    ExtensionStatus,
     Instruction,
     InstructionStatus,
     Notice,
@@ -139,6 +143,8 @@ def _instruction_refused(instruction, action: str) -> str:
 REVIEW_DENIED = _l("只有领导小组办公室可以审核报告。")
 REVISION_DENIED = _l("只有领导小组办公室可以修订方案。")
 ADJUSTMENT_DENIED = _l("只有领导小组办公室可以处理调整申请。")
+EXTENSION_DENIED = _l("只有领导小组办公室可以审批延期申请。")
+COMPLETION_DENIED = _l("只有领导小组办公室可以确认或退回办结报告。")
 
 TABLES: dict[str, Table] = {t.kind: t for t in (
     Table(Report, ReportStatus, {
@@ -218,6 +224,18 @@ TABLES: dict[str, Table] = {t.kind: t for t in (
                              refused=lambda n: _("该通知单的整改反馈已于 %(date)s 报送，不能重复报送。",
                                                  date=f"{local(n.feedback_at):%Y-%m-%d}" if n.feedback_at else "")),
     }),
+    Table(ExtensionRequest, ExtensionStatus, {
+        "approve": Transition((ExtensionStatus.PENDING,), ExtensionStatus.APPROVED, _reviewer, EXTENSION_DENIED),
+        "refuse": Transition((ExtensionStatus.PENDING,), ExtensionStatus.REFUSED, _reviewer, EXTENSION_DENIED),
+    }, refused=lambda e, action: _("该延期申请已处理（%(state)s），不能重复处理。",
+                                   state=label("extension_status", e.status)),
+        stale=lambda e, expected: _("该延期申请刚被他人处理，请刷新后再操作。")),
+    Table(CompletionReport, CompletionStatus, {
+        "confirm": Transition((CompletionStatus.SUBMITTED,), CompletionStatus.CONFIRMED, _reviewer, COMPLETION_DENIED),
+        "return": Transition((CompletionStatus.SUBMITTED,), CompletionStatus.RETURNED, _reviewer, COMPLETION_DENIED),
+    }, refused=lambda c, action: _("该办结报告已处理（%(state)s），不能重复处理。",
+                                   state=label("completion_status", c.status)),
+        stale=lambda c, expected: _("该办结报告刚被他人处理，请刷新后再操作。")),
     Table(Task, TaskStatus, {
         # None: the system's own move (a plan revision removing the task); people: the office.
         "close": Transition((TaskStatus.OPEN,), TaskStatus.CLOSED, lambda _t, user: user is None or user.is_reviewer,

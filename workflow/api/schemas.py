@@ -152,7 +152,8 @@ class ValidationProblem(Problem):
 
 
 class ConflictProblem(Problem):
-    current_version: int
+    current_version: int | None = Field(None, description="the record's current version, when it has one (a "
+                                                          "stale version or a versioned record's wrong state)")
 
 
 # -- people and departments ------------------------------------------------------------------------------
@@ -309,12 +310,86 @@ class Task(Out):
     implied: list[str] = Field(description="units named once for the whole plan")
     targets: list[Target]
     due: str | None = Field(None, description="完成时限: a date (YYYY-MM-DD), 'ongoing' (持续推进/长期) or null")
+    status: Literal["open", "closed"] = Field(description="closed once the office confirmed its 办结 (销号)")
+    status_label: Label
+    closed_at: Timestamp
+    close_reason: str
 
     @classmethod
     def of(cls, t: models.Task) -> Self:
         return cls(id=t.id, plan_id=t.plan_id, code=t.code, title=t.title, text=t.text, clause=t.clause,
                    leads=[d.name for d in t.leads], co=[d.name for d in t.co], implied=[d.name for d in t.implied],
-                   targets=[Target.of(x) for x in t.targets], due=t.due_label)
+                   targets=[Target.of(x) for x in t.targets], due=t.due_label, status=t.status,
+                   status_label=label("task_status", t.status), closed_at=t.closed_at, close_reason=t.close_reason)
+
+
+class Extension(Out):
+    """A 延期申请 on one report."""
+
+    id: int
+    report_id: int
+    task_id: int
+    task_code: str
+    department: str
+    period: str
+    status: Literal["pending", "approved", "refused"]
+    status_label: Label
+    reason: str
+    progress: str
+    current_deadline: date = Field(description="the report's deadline when the request was made")
+    new_deadline: date = Field(description="the date asked for; the report's deadline once approved")
+    deadline: date = Field(description="the report's deadline now")
+    requested_at: Timestamp
+    decided_at: Timestamp
+    decision_reason: str
+    version: int
+
+    @classmethod
+    def of(cls, e: models.ExtensionRequest) -> Self:
+        r = e.report
+        return cls(id=e.id, report_id=r.id, task_id=r.task_id, task_code=r.task.code, department=r.department.name,
+                   period=r.period.key, status=e.status, status_label=label("extension_status", e.status),
+                   reason=e.reason, progress=e.progress, current_deadline=e.current_deadline,
+                   new_deadline=e.new_deadline, deadline=r.deadline, requested_at=e.requested_at,
+                   decided_at=e.decided_at, decision_reason=e.decision_reason, version=e.version)
+
+
+class CompletionValue(Out):
+    target_id: int
+    value: Number
+
+
+class Completion(Out):
+    """A 办结报告 and the office's decision (销号 closes the task)."""
+
+    id: int
+    task_id: int
+    task_code: str
+    task_status: Literal["open", "closed"]
+    department: str
+    status: Literal["submitted", "confirmed", "returned"]
+    status_label: Label
+    summary: str
+    values: list[CompletionValue]
+    attachments: list[str] = Field(description="file names")
+    submitted_at: Timestamp
+    decided_at: Timestamp
+    decision_reason: str
+    version: int
+
+    @classmethod
+    def of(cls, c: models.CompletionReport) -> Self:
+        values = [CompletionValue(target_id=v["target_id"], value=_json_number(v["value"])) for v in c.values]
+        return cls(id=c.id, task_id=c.task_id, task_code=c.task.code, task_status=c.task.status,
+                   department=c.department.name, status=c.status, status_label=label("completion_status", c.status),
+                   summary=c.summary, values=values, attachments=[f["filename"] for f in c.files],
+                   submitted_at=c.submitted_at, decided_at=c.decided_at, decision_reason=c.decision_reason,
+                   version=c.version)
+
+
+def _json_number(text: str) -> int | float:
+    number = float(text)
+    return int(number) if number.is_integer() else number
 
 
 # -- the indicator tracker -------------------------------------------------------------------------------
@@ -456,7 +531,7 @@ class ReportSummary(Out):
         """`late` is lateness.days_late(r, ...): overdue while outstanding, and the working days either way."""
         return {"id": r.id, "task_id": r.task_id, "task_code": r.task.code, "task_title": r.task.title,
                 "plan_id": r.task.plan_id, "department": r.department.name, "period": r.period.key,
-                "period_label": r.period.label, "deadline": r.period.deadline, "status": r.status,
+                "period_label": r.period.label, "deadline": r.deadline, "status": r.status,
                 "status_label": label("report_status", r.status), "version": r.version,
                 "percent_complete": r.percent_complete, "progress": r.progress,
                 "progress_label": label("progress", r.progress) if r.progress else None,
@@ -958,6 +1033,28 @@ class AdjustmentBody(Body):
     proposed_department: Text = Field(
         description="canonical name or alias of the department that should take the task")
     version: Version | None = None
+
+
+class ExtensionBody(Body):
+    reason: Text | None = None
+    new_deadline: date | None = Field(None, description="YYYY-MM-DD: after the current deadline, within a year")
+    progress: Text | None = None
+
+
+class DecisionBody(Body):
+    version: Version | None = None
+    comment: Text | None = None
+
+
+class CompletionBody(Body):
+    summary: Text | None = None
+    values: list[ValueInput] | dict[Text, InputNumber] | None = Field(
+        None, description="final target values: [{target_id, value}] or {target id: value}")
+
+
+class ReasonBody(Body):
+    version: Version | None = None
+    reason: Text | None = None
 
 
 class ContributionPatch(Body):

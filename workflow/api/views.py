@@ -16,7 +16,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from models import Assignment, Attachment, Bulletin, Contribution, Department, Plan, Report
+from models import (
+    Assignment,
+    Attachment,
+    Bulletin,
+    CompletionReport,
+    Contribution,
+    Department,
+    ExtensionRequest,
+    Plan,
+    Report,
+    Task,
+)
 from workflow import files
 from workflow.api import queries
 from workflow.api import schemas as s
@@ -32,6 +43,7 @@ from workflow.calendar.office import office_calendar
 from workflow.clock import local, utcnow
 from workflow.domain import DomainError, NotFound, require
 from workflow.errors import problem
+from workflow.extension_requests import services as extension_services
 from workflow.extensions import csrf, db
 from workflow.overview import services as overview_services
 from workflow.pagination import paginate_list
@@ -42,6 +54,8 @@ from workflow.reports.services import ReportInput
 from workflow.review import services as review_services
 from workflow.security import limit
 from workflow.targets import services as target_services
+from workflow.tasks import closure
+from workflow.tasks import completion as completion_services
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer tokens, never session cookies: nothing for a forged cross-site form to ride on
@@ -255,6 +269,93 @@ def request_adjustment(assignment: Assignment, body: s.AdjustmentBody):
         assignment, reason=body.reason, proposed_department=body.proposed_department, actor=api_user(),
         now=utcnow(), version=body.version)
     return s.AdjustmentCreated.of(adjustment, assignment)
+
+
+def _visible_task(task_id: int) -> Task:
+    task = queries.load_task(task_id)
+    if task is None:
+        raise NotFound(f"任务 #{task_id} 不存在。")
+    require(task.visible_to(api_user()), "无权查看与本单位无关的任务。")
+    return task
+
+
+def _visible_extension(extension_id: int) -> ExtensionRequest:
+    extension = _get(ExtensionRequest, extension_id, "延期申请")
+    require(extension.can_view(api_user()), "无权查看其他单位的延期申请。")
+    return extension
+
+
+def _visible_completion(completion_id: int) -> CompletionReport:
+    completion = _get(CompletionReport, completion_id, "办结报告")
+    require(completion.can_view(api_user()), "无权查看与本单位无关的办结报告。")
+    return completion
+
+
+# -- 延期申请 and 办结销号 --------------------------------------------------------------------------------
+
+@api_route(bp, "post", "/reports/<id:report_id>/extension", operation_id="requestExtension",
+           summary="延期申请: the lead department asks for a later deadline, before the current one",
+           tag="reports", response=s.Extension, status=201, body=s.ExtensionBody, errors=CHANGE,
+           load=_visible_report, openapi={"description": "the request, awaiting the office"})
+def request_extension(report: Report, body: s.ExtensionBody):
+    extension = extension_services.request_extension(
+        report, reason=body.reason, new_deadline=body.new_deadline, progress=body.progress, actor=api_user(),
+        now=utcnow())
+    return s.Extension.of(extension)
+
+
+@api_route(bp, "post", "/extensions/<id:extension_id>/approve", operation_id="approveExtension",
+           summary="approve a 延期申请 (the office): the report's deadline moves", tag="review",
+           response=s.Extension, body=s.DecisionBody, body_required=False, errors=CHANGE, load=_visible_extension)
+def approve_extension(extension: ExtensionRequest, body: s.DecisionBody):
+    extension_services.approve_extension(extension, actor=api_user(), now=utcnow(), comment=body.comment,
+                                         version=body.version)
+    return s.Extension.of(extension)
+
+
+@api_route(bp, "post", "/extensions/<id:extension_id>/refuse", operation_id="refuseExtension",
+           summary="refuse a 延期申请 with a reason (the office)", tag="review", response=s.Extension,
+           body=s.ReasonBody, errors=CHANGE, load=_visible_extension)
+def refuse_extension(extension: ExtensionRequest, body: s.ReasonBody):
+    extension_services.refuse_extension(extension, body.reason, actor=api_user(), now=utcnow(),
+                                        version=body.version)
+    return s.Extension.of(extension)
+
+
+@api_route(bp, "post", "/tasks/<id:task_id>/completion", operation_id="fileCompletion",
+           summary="办结报告: the lead department reports the task done and asks for 销号", tag="plans",
+           response=s.Completion, status=201, body=s.CompletionBody, errors=CHANGE, load=_visible_task,
+           openapi={"description": "the completion report, awaiting the office"})
+def file_completion(task: Task, body: s.CompletionBody):
+    completion = completion_services.file_completion(task, summary=body.summary, values=_values(body.values or {}),
+                                                     actor=api_user(), now=utcnow())
+    return s.Completion.of(completion)
+
+
+@api_route(bp, "post", "/completions/<id:completion_id>/confirm", operation_id="confirmCompletion",
+           summary="销号 (the office): the task closes", tag="review", response=s.Completion, body=s.DecisionBody,
+           body_required=False, errors=CHANGE, load=_visible_completion)
+def confirm_completion(completion: CompletionReport, body: s.DecisionBody):
+    completion_services.confirm_completion(completion, actor=api_user(), now=utcnow(), comment=body.comment,
+                                           version=body.version)
+    return s.Completion.of(completion)
+
+
+@api_route(bp, "post", "/completions/<id:completion_id>/return", operation_id="returnCompletion",
+           summary="return a 办结报告 with a reason (the office)", tag="review", response=s.Completion,
+           body=s.ReasonBody, errors=CHANGE, load=_visible_completion)
+def return_completion(completion: CompletionReport, body: s.ReasonBody):
+    completion_services.return_completion(completion, body.reason, actor=api_user(), now=utcnow(),
+                                          version=body.version)
+    return s.Completion.of(completion)
+
+
+@api_route(bp, "post", "/tasks/<id:task_id>/reopen", operation_id="reopenTask",
+           summary="reopen a closed task with a reason (the office): periods resume from the next one",
+           tag="review", response=s.Task, body=s.ReasonBody, errors=CHANGE, load=_visible_task)
+def reopen_task(task: Task, body: s.ReasonBody):
+    closure.reopen_task(task, actor=api_user(), now=utcnow(), reason=body.reason)
+    return s.Task.of(task)
 
 
 # -- reports ---------------------------------------------------------------------------------------------

@@ -72,6 +72,21 @@ def escalation_sentence(data: dict) -> str:
             + "、".join(departments) + "。")
 
 
+def extension_sentence(data: dict) -> str:
+    extensions = data.get("extensions", [])   # bulletins published before the section have none
+    if not extensions:
+        return "本期没有批准延期的报告。"
+    return f"本期经领导小组办公室批准延期报送的报告 {len(extensions)} 份：" + "、".join(
+        f"{e['department']}（{e['task']}，延至{_day(e['to'])}）" for e in extensions) + "。"
+
+
+def closed_sentence(data: dict) -> str:
+    closed = data.get("closed", [])
+    if not closed:
+        return "本期没有办结销号的任务。"
+    return f"本期办结销号的任务 {len(closed)} 项：" + "、".join(f"{c['task']} {c['title']}" for c in closed) + "。"
+
+
 def _day(iso: str) -> str:
     y, m, d = iso.split("-")
     return f"{int(y)}年{int(m)}月{int(d)}日"
@@ -79,13 +94,15 @@ def _day(iso: str) -> str:
 
 def sections() -> list[str]:
     """The headings in order, numbered as official documents number them."""
-    names = ["总体情况", "分领域情况", "各单位报送情况", "逾期单位", "进展滞后的任务", "督办事项", "下一步工作"]
+    names = ["总体情况", "分领域情况", "各单位报送情况", "逾期单位", "进展滞后的任务", "督办事项", "延期批准", "办结销号",
+             "下一步工作"]
     return [f"{NUMERALS[i]}、{name}" for i, name in enumerate(names)]
 
 
 def helpers(data: dict) -> dict:
     return {"d": data, "sections": sections(), "overall_sentence": overall_sentence(data),
             "late_sentence": late_sentence(data), "escalation_sentence": escalation_sentence(data),
+            "extension_sentence": extension_sentence(data), "closed_sentence": closed_sentence(data),
             "department_columns": DEPARTMENT_COLUMNS, "area_columns": AREA_COLUMNS, "rate": _rate, "day": _day}
 
 
@@ -244,6 +261,19 @@ def docx(data: dict, *, moment: datetime) -> tuple[bytes, None]:
                      e["days_late"]] for e in data["escalations"]])
 
         _paragraph(doc, heads[6], font=HEADING_FONT, size=14)
+        _paragraph(doc, extension_sentence(data), indent=True)
+        if data.get("extensions"):
+            _table(doc, ["单位", "任务", "周期", "原期限", "延至", "理由"],
+                   [[e["department"], f"{e['task']} {e['task_title']}", e["period_label"], e["from"], e["to"],
+                     e["reason"]] for e in data["extensions"]])
+
+        _paragraph(doc, heads[7], font=HEADING_FONT, size=14)
+        _paragraph(doc, closed_sentence(data), indent=True)
+        if data.get("closed"):
+            _table(doc, ["任务编号", "任务", "牵头单位", "销号日期", "完成情况"],
+                   [[c["task"], c["title"], c["leads"], c["closed"], c["summary"]] for c in data["closed"]])
+
+        _paragraph(doc, heads[8], font=HEADING_FONT, size=14)
         _paragraph(doc, data["next_steps"], indent=True)
         _paragraph(doc, data["office"], align=WD_ALIGN_PARAGRAPH.RIGHT, space_after=0)
         _paragraph(doc, _day(data.get("published_at") or data["as_of"]), align=WD_ALIGN_PARAGRAPH.RIGHT)

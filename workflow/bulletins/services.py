@@ -9,7 +9,7 @@ from their own table. A draft is computed afresh each time it is shown; publishi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -18,8 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from models import (
+    Assignment,
     Bulletin,
     BulletinStatus,
+    CompletionReport,
+    CompletionStatus,
     Escalation,
     EscalationStatus,
     Period,
@@ -27,6 +30,8 @@ from models import (
     PlanStatus,
     Progress,
     Role,
+    Task,
+    TaskStatus,
     User,
 )
 from models.audit import record
@@ -36,8 +41,9 @@ from workflow.calendar.lateness import days_late
 from workflow.calendar.office import office_calendar
 from workflow.calendar.periods import Cadence, PeriodError, parse_period_key, period_label
 from workflow.calendar.workdays import WorkdayCalendar
-from workflow.clock import local
+from workflow.clock import LOCAL_TZ, local
 from workflow.domain import Conflict, ValidationFailed, require
+from workflow.extension_requests import services as extension_services
 from workflow.extensions import db
 from workflow.labels import chinese, label
 from workflow.ledger.services import LedgerFilters, LedgerRow, ledger_rows, tally_by, total
@@ -177,6 +183,8 @@ def compute(bulletin: Bulletin, *, now: datetime) -> dict:
             "late_departments": _late_departments(rows),
             "behind": _behind(rows),
             "escalations": _open_escalations(plan, periods, now=now, calendar=calendar),
+            "extensions": _extensions(periods),
+            "closed": _closed_tasks(plan, span, now=now),
             "lead": bulletin.lead, "next_steps": bulletin.next_steps,
             "number": bulletin.number_label, "published": bulletin.published,
         }
@@ -236,6 +244,33 @@ def _open_escalations(plan: Plan, periods: list[Period], *, now: datetime, calen
              "cause": label("escalation_cause", e.cause),
              "days_late": days_late(e.report or e.contribution, today, calendar).working,
              "opened": local(e.opened_at).date().isoformat()} for e in found]
+
+
+def _extensions(periods: list[Period]) -> list[dict]:
+    """延期批准: the extensions the office approved on the span's reports, by task."""
+    found = extension_services.approved_for_periods([p.id for p in periods])
+    rows = [{"department": e.report.department.name, "task": e.report.task.code, "task_title": e.report.task.title,
+             "period_label": e.report.period.label, "from": e.current_deadline.isoformat(),
+             "to": e.new_deadline.isoformat(), "reason": e.reason} for e in found]
+    return sorted(rows, key=lambda r: (_code_key(r["task"]), r["department"], r["period_label"]))
+
+
+def _closed_tasks(plan: Plan, span: Span, *, now: datetime) -> list[dict]:
+    """办结销号: the plan's tasks closed from the span's start up to the bulletin's date, with what they achieved
+    (the confirmed completion report, when the closure was one)."""
+    start = datetime.combine(span.start, time(), tzinfo=LOCAL_TZ)
+    tasks = db.session.scalars(select(Task).where(Task.plan_id == plan.id, Task.status == TaskStatus.CLOSED,
+                                                  Task.closed_at >= start, Task.closed_at <= now)
+                               .options(selectinload(Task.assignments).selectinload(Assignment.department))
+                               .order_by(Task.position)).all()
+    summaries = dict(db.session.execute(
+        select(CompletionReport.task_id, CompletionReport.summary)
+        .where(CompletionReport.task_id.in_([t.id for t in tasks]),
+               CompletionReport.status == CompletionStatus.CONFIRMED)
+        .order_by(CompletionReport.decided_at)).all()) if tasks else {}
+    return [{"task": t.code, "title": t.title, "leads": "、".join(d.name for d in t.leads),
+             "closed": local(t.closed_at).date().isoformat(), "summary": summaries.get(t.id) or t.close_reason}
+            for t in tasks]
 
 
 def content(bulletin: Bulletin, *, now: datetime) -> dict:

@@ -69,9 +69,10 @@ def first_handed_in(item: Report | Contribution) -> date | None:
 
 
 def days_late(item: Report | Contribution, today: date, calendar: WorkdayCalendar) -> Lateness:
-    """Lateness of an item against its period's deadline: to today while outstanding, else to its first
-    hand-in. ``calendar`` is loaded once by the caller (office_calendar()), so a list costs no query per row."""
-    return days_late_of(item.period.deadline, outstanding=is_outstanding(item), handed_in=first_handed_in(item),
+    """Lateness of an item against its deadline (its period's, or the one an approved extension gave the
+    report): to today while outstanding, else to its first hand-in. ``calendar`` is loaded once by the caller
+    (office_calendar()), so a list costs no query per row."""
+    return days_late_of(item.deadline, outstanding=is_outstanding(item), handed_in=first_handed_in(item),
                         today=today, calendar=calendar)
 
 

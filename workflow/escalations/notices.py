@@ -57,7 +57,7 @@ def deadline_of(escalation: Escalation, grace_workdays: int, calendar: WorkdayCa
     (the return day plus `grace_workdays`), as the reminder rules count it."""
     if escalation.cause == "returned" and escalation.report is not None and escalation.report.reviewed_at:
         return resubmission_due(escalation.report, grace_workdays, calendar)
-    return escalation.period.deadline
+    return escalation.report.deadline if escalation.report is not None else escalation.period.deadline
 
 
 def notice_facts(escalation: Escalation, *, deadline: date, calendar: WorkdayCalendar) -> dict:

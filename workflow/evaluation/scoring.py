@@ -4,6 +4,10 @@ The rules, each configurable in the evaluation's settings (DEFAULT_SETTINGS) and
 
 - Items counted: the reports (lead) and contributions (co-responsible) of the year's periods (periods ending in
   the year) whose deadline has passed on the evaluation date, plus any already submitted before it.
+- Deadlines: with `extension_on_time` a report counts from the date an approved extension (延期申请) gave it,
+  otherwise from its period's deadline. With `closed_on_time` a task closed early (办结销号) scores the periods
+  of the year it no longer reports — what its closure withdrew and the periods after it — as on time (100);
+  otherwise they are not counted.
 - Timeliness, per item: 100 on time; late: 100 − `late_points_per_day` per calendar day late, never below
   `late_floor`; never submitted: 0. Lateness comes from workflow.calendar.lateness like everywhere else, but
   the evaluation counts its calendar days (Lateness.calendar), not the working days the pages and rules show:
@@ -87,6 +91,8 @@ DEFAULT_SETTINGS: dict = {
     "min_items": 4,      # scored items a department needs to be ranked (a year of one quarterly task)
     "workload_weight": 10,   # % of the ranking score that is the workload score: it weighs, performance leads
     "target_load": 0.5,  # a target carried counts as this many lead tasks in the workload
+    "extension_on_time": True,   # an approved 延期申请's date is the deadline: met, the report is on time
+    "closed_on_time": True,      # a task closed early (办结销号) scores its remaining periods as on time
 }
 GROUP_BY = ("role", "kind", "custom", "none")
 UNGROUPED = "未分组"
@@ -312,6 +318,8 @@ def compute(evaluation: Evaluation, as_of: date) -> list[dict]:
         items[(r.department_id, r.task_id)].append(_report_item(r, as_of, settings, calendar))
     for c in data.contributions:
         items[(c.department_id, c.task_id)].append(_contribution_item(c, as_of, settings, calendar))
+    if settings["closed_on_time"]:
+        _closed_periods(data, items, as_of)
     latest: dict[tuple[int, int], tuple[float, Report]] = {}
     for r in sorted((r for r in data.reports if r.status == ReportStatus.APPROVED), key=lambda r: r.period.start):
         for v in r.values:
@@ -456,29 +464,59 @@ def rank_results(results: list[dict], settings: dict, kinds: dict[int, str] | No
     results[:] = placed
 
 
+def _closed_periods(data: YearData, items: dict, as_of: date) -> None:
+    """The year's periods after a closed task's closure for which its departments have nothing: on time."""
+    for task in data.tasks.values():
+        if task.closed_at is None:
+            continue
+        closed_on = local(task.closed_at).date()
+        for dept_id, task_id in data.roles:
+            if task_id != task.id:
+                continue
+            have = {i["period"] for i in items[(dept_id, task_id)]}
+            for p in data.periods:
+                if p.key not in have and p.start > closed_on:
+                    items[(dept_id, task_id)].append({
+                        "kind": "closed", "id": None, "period": p.key, "period_label": p.label,
+                        "period_start": p.start.isoformat(), "deadline": p.deadline.isoformat(), "submitted": None,
+                        "days_late": 0, "points": 100.0, "status": "closed", "returns": 0, "first_time": None,
+                        "summary": "", "counted": _counted(p.deadline, None, as_of)})
+
+
+def _withdrawn(item: dict, settings: dict) -> dict:
+    """What a closure withdrew: on time under `closed_on_time`, else not counted."""
+    item.update(points=100.0, days_late=0, status="closed", first_time=None)
+    if not settings["closed_on_time"]:
+        item["counted"] = False
+    return item
+
+
 def _report_item(r: Report, as_of: date, settings: dict, calendar: WorkdayCalendar) -> dict:
     submitted = first_handed_in(r)
-    points, late = timeliness_points(r.period.deadline, submitted, as_of, settings, calendar)
+    deadline = r.deadline if settings["extension_on_time"] else r.period.deadline
+    points, late = timeliness_points(deadline, submitted, as_of, settings, calendar)
     reviewed = r.status == ReportStatus.APPROVED or r.return_count > 0
-    return {"kind": "report", "id": r.id, "period": r.period.key, "period_label": r.period.label,
-            "period_start": r.period.start.isoformat(), "deadline": r.period.deadline.isoformat(),
+    item = {"kind": "report", "id": r.id, "period": r.period.key, "period_label": r.period.label,
+            "period_start": r.period.start.isoformat(), "deadline": deadline.isoformat(),
             "submitted": submitted.isoformat() if submitted else None, "days_late": late, "points": points,
             "status": r.status, "returns": r.return_count,
             "first_time": (r.return_count == 0) if reviewed else None,
             "percent_complete": r.percent_complete, "progress": r.progress,
             "summary": (r.narrative or "")[:SUMMARY_CHARS], "return_reason": r.last_return_reason,
             "values": {str(v.target_id): _num(v.value) for v in r.values if v.value is not None},
-            "counted": _counted(r.period.deadline, submitted, as_of)}
+            "counted": _counted(deadline, submitted, as_of)}
+    return _withdrawn(item, settings) if r.withdrawn_at is not None else item
 
 
 def _contribution_item(c: Contribution, as_of: date, settings: dict, calendar: WorkdayCalendar) -> dict:
     submitted = first_handed_in(c)
     points, late = timeliness_points(c.period.deadline, submitted, as_of, settings, calendar)
-    return {"kind": "contribution", "id": c.id, "period": c.period.key, "period_label": c.period.label,
+    item = {"kind": "contribution", "id": c.id, "period": c.period.key, "period_label": c.period.label,
             "period_start": c.period.start.isoformat(), "deadline": c.period.deadline.isoformat(),
             "submitted": submitted.isoformat() if submitted else None, "days_late": late, "points": points,
             "status": c.status, "returns": 0, "first_time": None, "summary": (c.text or "")[:SUMMARY_CHARS],
             "counted": _counted(c.period.deadline, submitted, as_of)}
+    return _withdrawn(item, settings) if c.withdrawn_at is not None else item
 
 
 def _target_row(target: Target, dept_id: int, year: int, data: YearData, latest: dict, settings: dict) -> dict:

@@ -170,6 +170,11 @@ def update_settings(evaluation: Evaluation, values: dict, *, actor: User, now: d
         except ValidationFailed as exc:
             errors.update(exc.errors)
     _ranking_settings(values, settings, errors)
+    for key in ("extension_on_time", "closed_on_time"):   # yes / no
+        if values.get(key) in ("yes", "no"):
+            settings[key] = values[key] == "yes"
+        elif values.get(key) not in (None, ""):
+            errors[key] = _("请选择“是”或“否”。")
     merged = scoring.effective_settings(evaluation)
     for key, value in settings.items():
         if isinstance(value, dict):

@@ -252,7 +252,7 @@ def _row(r: Report, today: date, calendar: WorkdayCalendar, areas: dict, reasons
         report_id=r.id, task_id=task.id, department_id=r.department_id, area_code=area,
         area_title=areas.get(area, "") if area else "", task_code=task.code, task_title=task.title,
         lead=r.department.name, co=[d.name for d in task.co], period_key=r.period.key,
-        period_label=r.period.label, deadline=r.period.deadline, first_submitted_at=r.first_submitted_at,
+        period_label=r.period.label, deadline=r.deadline, first_submitted_at=r.first_submitted_at,
         submitted_at=r.submitted_at, late=days_late(r, today, calendar), status=r.status, progress=r.progress,
         percent_complete=r.percent_complete, values=values, return_reasons=reasons.get(r.id, []), level=level,
         escalation_open=escalations.get(r.id, False))

@@ -2,7 +2,8 @@
 task's reports, so pages, the API, exports and tests share one rule and can check it table by table.
 
 In order, the first that applies:
-- **done** (已完成): the latest report handed in (submitted or approved) says 已完成;
+- **done** (已销号 / 已完成): the task is closed (办结销号), or the latest report handed in (submitted or approved)
+  says 已完成;
 - **red**: a level-3 escalation (督办) is open on the task; a report not handed in is `red_workdays_late`
   (default 1) or more working days late (a returned report counting from its resubmission deadline, as the
   reminder ladder does); or the latest report handed in says 滞后;
@@ -69,7 +70,7 @@ class ReportFacts(NamedTuple):
 
 class Verdict(NamedTuple):
     light: Light
-    reason: str          # why (labels 'light_reason'): completed, escalated, overdue, behind, returned, late,
+    reason: str          # why (labels 'light_reason'): closed, completed, escalated, overdue, behind, returned, late,
                          # due_soon, at_risk, handed_in, not_started
     days: int | None = None  # overdue / late: the most working days late; due_soon: the fewest left
 
@@ -83,8 +84,12 @@ def latest_progress(reports: Iterable[ReportFacts]) -> list[str | None]:
     return [r.progress for r in handed_in if r.period == last]
 
 
-def task_light(reports: Iterable[ReportFacts], *, escalated: bool = False, rules: Rules = Rules()) -> Verdict:
-    """The light of a task from its reports in scope and whether a 督办 is open on it (see the module's rule)."""
+def task_light(reports: Iterable[ReportFacts], *, escalated: bool = False, closed: bool = False,
+               rules: Rules = Rules()) -> Verdict:
+    """The light of a task from its reports in scope, whether a 督办 is open on it and whether it is closed (see
+    the module's rule)."""
+    if closed:
+        return Verdict(Light.DONE, "closed")
     reports = list(reports)
     progress = latest_progress(reports)
     outstanding = [r for r in reports if r.status not in HANDED_IN]

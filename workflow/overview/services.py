@@ -50,6 +50,7 @@ from models import (
     ReportValue,
     Target,
     Task,
+    TaskStatus,
     User,
 )
 from models.audit import record
@@ -188,7 +189,7 @@ class _Data:
     not take 20 times longer to load)."""
 
     periods: list[Period]
-    tasks: list                 # rows: id, plan_id, code, title, position
+    tasks: list                 # rows: id, plan_id, code, title, position, status
     areas: list[tuple[str, str]]
     leads: list                 # rows: task_id, department_id (active lead assignments)
     departments: dict           # id → row: id, name (every department with an active assignment)
@@ -203,6 +204,7 @@ class _Data:
 # What report_item reads (a handed-in report's lateness is history, so its submission times are not read; its
 # period's deadline and start come from the periods already loaded, not once per row).
 REPORT_COLUMNS = (Report.id, Report.task_id, Report.period_id, Report.department_id, Report.status, Report.progress,
+                  Report.extended_deadline,
                   type_coerce(case((Report.status == ReportStatus.RETURNED, Report.reviewed_at)), UTCDateTime)
                   .label("reviewed_at"))   # only a returned report's (its resubmission deadline counts from it)
 CONTRIBUTION_COLUMNS = (Contribution.task_id, Contribution.period_id, Contribution.department_id)
@@ -210,7 +212,7 @@ CONTRIBUTION_COLUMNS = (Contribution.task_id, Contribution.period_id, Contributi
 
 def _load(plan: Plan, today: date) -> _Data:
     periods = list(db.session.scalars(select(Period).where(Period.plan_id == plan.id).order_by(Period.start)))
-    tasks = db.session.execute(select(Task.id, Task.plan_id, Task.code, Task.title, Task.position)
+    tasks = db.session.execute(select(Task.id, Task.plan_id, Task.code, Task.title, Task.position, Task.status)
                                .where(Task.plan_id == plan.id).order_by(Task.position)).all()
     areas = [(code, title) for code, title in db.session.execute(
         select(OutlineNode.code, OutlineNode.title).where(OutlineNode.plan_id == plan.id,
@@ -223,11 +225,13 @@ def _load(plan: Plan, today: date) -> _Data:
         select(Department.id, Department.name).where(Department.id.in_(
             select(Assignment.department_id).join(Task).where(*active))))}
     opened = (Period.plan_id == plan.id, Period.opened.is_(True))
-    reports = db.session.execute(select(*REPORT_COLUMNS).join(Report.period).where(*opened)
-                                 .order_by(Report.id)).all()
+    # What a closure withdrew is owed by no one: not counted (the closed task's light says 已销号).
+    reports = db.session.execute(select(*REPORT_COLUMNS).join(Report.period)
+                                 .where(*opened, Report.withdrawn_at.is_(None)).order_by(Report.id)).all()
     contributions = db.session.execute(
         select(*CONTRIBUTION_COLUMNS).join(Contribution.period)
-        .where(*opened, Contribution.status == ContributionStatus.DRAFT, Period.deadline < today)).all()
+        .where(*opened, Contribution.withdrawn_at.is_(None), Contribution.status == ContributionStatus.DRAFT,
+               Period.deadline < today)).all()
     escalations = db.session.execute(
         select(Escalation.task_id, Escalation.period_id, Escalation.department_id)
         .where(Escalation.plan_id == plan.id, Escalation.status == EscalationStatus.OPEN)).all()
@@ -289,13 +293,13 @@ def report_item(r, period: Period, today: date, cal: WorkdayCalendar, rules: Rul
     if status in HANDED_IN:   # its lateness is history: it counts for the evaluation, not for today's figures
         facts = ReportFacts(status, period.start.toordinal(), 0, 0, r.progress)
         return Item(r.period_id, r.task_id, r.department_id, area, status, 0, facts, r.id)
-    deadline = period.deadline
+    deadline = r.extended_deadline or period.deadline   # Report.deadline, on a row
     if status == RETURNED and r.reviewed_at is not None:
         deadline = resubmission_due(r, ladder["returned_grace_workdays"], cal)
         late = lateness(deadline, today, cal).working
     else:
         late = days_late_of(deadline, outstanding=True, handed_in=None, today=today, calendar=cal).working
-    left = workdays_left(period.deadline, today, cal) if status == DRAFT else 0
+    left = workdays_left(deadline, today, cal) if status == DRAFT else 0
     if status != DRAFT:
         state = status
     elif late:
@@ -437,7 +441,8 @@ def _scope(data: _Data, in_scope: set[int], reports: list[Item], contributions: 
         per[e.department_id] = per.get(e.department_id, 0) + 1
 
     lines = [TaskLine(task=t, area=task_area[t.id], leads=leads.get(t.id, []),
-                      verdict=task_light(facts.get(t.id, ()), escalated=t.id in escalated, rules=rules),
+                      verdict=task_light(facts.get(t.id, ()), escalated=t.id in escalated,
+                                         closed=t.status == TaskStatus.CLOSED, rules=rules),
                       missing=missing.get(t.id, NONE), levels=levels.get(t.id, NONE),
                       escalated=escalated.get(t.id, NONE), targets=task_targets.get(t.id, NONE),
                       report_id=latest[t.id].id if t.id in latest else None)

@@ -37,7 +37,8 @@ def visible_reports(user: User, *, period: str | None = None, status: str | None
     if task_code:
         q = q.where(Task.code == task_code)
     if overdue and overdue_before is not None:
-        q = q.where(Period.deadline < overdue_before, Report.status.in_(OUTSTANDING_REPORT))
+        q = q.where(Report.deadline_column() < overdue_before, Report.status.in_(OUTSTANDING_REPORT),
+                    Report.withdrawn_at.is_(None))
     return q.order_by(Period.start, Task.position, Report.id)
 
 

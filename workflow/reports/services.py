@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from models import (
     AssignmentRole,
     Attachment,
+    CompletionReport,
     Contribution,
     ContributionStatus,
     Period,
@@ -360,7 +361,8 @@ def remove_attachment(attachment: Attachment, *, actor: User, now: datetime) -> 
 
 def sweep_attachments(*, now: datetime) -> int:
     """The scheduler's housekeeping: attachment files without a row, an hour old (see files.sweep)."""
-    referenced = db.session.scalars(select(Attachment.sha256).distinct())
+    referenced = {*db.session.scalars(select(Attachment.sha256).distinct()),
+                  *(f["sha256"] for files_ in db.session.scalars(select(CompletionReport.files)) for f in files_ or ())}
     return len(files.sweep(attachment_area(), referenced, older_than=now - timedelta(hours=1)))
 
 

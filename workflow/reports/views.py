@@ -15,6 +15,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from forms.closure import ApproveForm, ExtensionForm, RefuseForm
 from forms.reports import AttachmentForm, ContributionForm, ReportForm, plain_number
 from models import (
     Attachment,
@@ -127,8 +128,25 @@ def _plain(value: str | None) -> str | None:
         return value
 
 
+def _extension_forms(report: Report, today: date, *, extension_form=None, approve_form=None,
+                     refuse_form=None) -> dict:
+    """The 延期申请 panel's forms: the lead's request while one may be made, the office's decision on the
+    pending one (a refused POST passes its form back with the input and errors)."""
+    pending = report.pending_extension
+    may_ask = report.can_request_extension(current_user) and pending is None and today <= report.deadline
+    if extension_form is None and may_ask:
+        extension_form = ExtensionForm(formdata=None)
+    decide = pending is not None and pending.can_decide(current_user)
+    if approve_form is None and decide:
+        approve_form = ApproveForm(formdata=None, data={"version": pending.version})
+    if refuse_form is None and decide:
+        refuse_form = RefuseForm(formdata=None, data={"version": pending.version})
+    return {"extension_form": extension_form, "approve_form": approve_form if decide else None,
+            "refuse_form": refuse_form if decide else None, "pending_extension": pending}
+
+
 def render_report(report: Report, *, form: ReportForm | None = None, upload_form: AttachmentForm | None = None,
-                  conflict: bool = False, status: int = 200):
+                  conflict: bool = False, status: int = 200, **extension_forms):
     editable = report.can_edit(current_user)
     if form is None and editable:
         form = ReportForm.for_report(report, formdata=None)
@@ -157,6 +175,7 @@ def render_report(report: Report, *, form: ReportForm | None = None, upload_form
         late=overdue(report, today, office_calendar()),
         upload_types=list(files.ALLOWED), upload_accept=",".join(f".{kind}" for kind in files.ALLOWED),
         upload_limit=current_app.config.get("ATTACHMENT_MAX_BYTES") or files.DEFAULT_MAX_BYTES,
+        **_extension_forms(report, today, **extension_forms),
     ), status
 
 

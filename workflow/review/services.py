@@ -112,11 +112,12 @@ def _filtered(f: QueueFilters, *, cutoff: Cutoffs) -> Select:
     if f.area:
         q = q.where(Task.in_area(f.area))
     if f.overdue:
-        q = q.where(Period.deadline < cutoff.overdue, Report.status.in_(OUTSTANDING_REPORT))
+        q = q.where(Report.deadline_column() < cutoff.overdue, Report.status.in_(OUTSTANDING_REPORT),
+                    Report.withdrawn_at.is_(None))
     if f.due == "due_soon":
-        q = q.where(Period.deadline >= cutoff.overdue, Period.deadline < cutoff.due_soon)
+        q = q.where(Report.deadline_column() >= cutoff.overdue, Report.deadline_column() < cutoff.due_soon)
     elif f.due == "not_due":
-        q = q.where(Period.deadline >= cutoff.due_soon)
+        q = q.where(Report.deadline_column() >= cutoff.due_soon)
     return q
 
 

@@ -281,7 +281,7 @@ def _review_pending(p: Pass, report: Report, rules: dict) -> None:
            key=f"review_pending:{subject.key}:{report.submitted_at:%Y%m%d%H%M%S}", subject=subject,
            title=f"【待审核】{report.department.name} {report.task.code} {report.period.label}报告已等待审核 "
                  f"{waiting} 个工作日",
-           body="请及时审核通过或退回。", data=_describe(subject, report.period.deadline, 0))
+           body="请及时审核通过或退回。", data=_describe(subject, report.deadline, 0))
 
 
 def _one_pass_at_a_time() -> None:
@@ -330,7 +330,7 @@ def _plan_pass(p: Pass, plan: Plan) -> None:
     ).all()
     for report in reports:
         if report.status == ReportStatus.DRAFT:
-            _ladder(p, Subject(report, "report"), report.period.deadline, rules, returned=False)
+            _ladder(p, Subject(report, "report"), report.deadline, rules, returned=False)
         elif report.status == ReportStatus.RETURNED and report.reviewed_at is not None:
             grace_end = resubmission_due(report, rules["returned_grace_workdays"], p.cal)
             _ladder(p, Subject(report, "report"), grace_end, rules, returned=True)

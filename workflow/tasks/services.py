@@ -20,8 +20,10 @@ from sqlalchemy.orm import selectinload
 from models import (
     Assignment,
     AuditEvent,
+    CompletionReport,
     Contribution,
     Escalation,
+    ExtensionRequest,
     Period,
     Report,
     Task,
@@ -33,6 +35,7 @@ from workflow.clock import local
 from workflow.extensions import db
 from workflow.pagination import paginate
 from workflow.targets.services import TrackedTarget, area_of, plan_areas, tracked_targets
+from workflow.tasks.completion import completions_of
 
 AUDIT_PER_PAGE = 30
 
@@ -65,6 +68,8 @@ class TaskPage:
     escalations: list[Escalation]
     trail: Pagination
     subjects: dict[tuple[str, int], str]                                 # what each trail entry is about
+    completions: list[CompletionReport]                                  # newest first
+    extensions: list[ExtensionRequest]                                   # of the reports shown, newest first
 
 
 def load_task(task_id: int) -> Task | None:
@@ -79,7 +84,8 @@ def task_page(task: Task, *, user: User, now: datetime, audit_page: int = 1) -> 
     calendar = office_calendar()
     reports = db.session.scalars(
         select(Report).join(Period).where(Report.task_id == task.id, Report.visible_filter(user))
-        .options(selectinload(Report.period), selectinload(Report.department), selectinload(Report.values))
+        .options(selectinload(Report.period), selectinload(Report.department), selectinload(Report.values),
+                 selectinload(Report.extensions))
         .order_by(Period.start.desc(), Report.id)).all()
     contributions = db.session.scalars(
         select(Contribution).join(Period).where(Contribution.task_id == task.id, Contribution.visible_filter(user))
@@ -105,17 +111,22 @@ def task_page(task: Task, *, user: User, now: datetime, audit_page: int = 1) -> 
         targets.append((target, [t for t in tracked if t.target.id == target.id], reported))
 
     subjects = _subjects(reports, contributions, assignments, escalations)
-    trail = paginate(_trail(reports, contributions, assignments, escalations)
+    subjects[(Task.__tablename__, task.id)] = _("任务 · 办结销号")
+    trail = paginate(_trail(task, reports, contributions, assignments, escalations)
                      .options(selectinload(AuditEvent.actor)).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()),
                      page=audit_page, per_page=AUDIT_PER_PAGE)
     return TaskPage(task=task, area=area_of(task, plan_areas([task.plan_id]).get(task.plan_id, [])), targets=targets, assignments=assignments,
                     periods=sorted(periods.values(), key=lambda p: p.period.start, reverse=True),
-                    escalations=list(escalations), trail=trail, subjects=subjects)
+                    escalations=list(escalations), trail=trail, subjects=subjects,
+                    completions=completions_of(task),
+                    extensions=sorted((e for r in reports for e in r.extensions), key=lambda e: e.requested_at,
+                                      reverse=True))
 
 
-def _trail(reports, contributions, assignments, escalations):
-    """The audit entries of the task's parts the viewer sees (the ids are already the visible ones)."""
-    parts = [(Report.__tablename__, [r.id for r in reports]),
+def _trail(task, reports, contributions, assignments, escalations):
+    """The audit entries of the task itself (its 办结 and 销号) and of its parts the viewer sees (the ids are
+    already the visible ones)."""
+    parts = [(Task.__tablename__, [task.id]), (Report.__tablename__, [r.id for r in reports]),
              (Contribution.__tablename__, [c.id for c in contributions]),
              (Assignment.__tablename__, [a.id for a in assignments]),
              (Escalation.__tablename__, [e.id for e in escalations])]
