@@ -47,9 +47,18 @@ def office_users() -> list[User]:
     ))
 
 
+UNREAD_SHOWN = 99   # the badge says "99+" beyond this: counting further would read every unread row
+
+
 def unread_count(user: User) -> int:
+    """The user's unread notifications, counted up to UNREAD_SHOWN + 1 (every page shows the badge, and a
+    liaison nobody reads for may have thousands); see unread_label."""
     from sqlalchemy import func
 
-    return db.session.scalar(
-        select(func.count(Notification.id)).where(Notification.user_id == user.id, Notification.read_at.is_(None))
-    ) or 0
+    unread = (select(Notification.id).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+              .limit(UNREAD_SHOWN + 1).subquery())
+    return db.session.scalar(select(func.count()).select_from(unread)) or 0
+
+
+def unread_label(count: int) -> str:
+    return f"{UNREAD_SHOWN}+" if count > UNREAD_SHOWN else str(count)
