@@ -16,7 +16,7 @@ DEB_PACKAGES := fonts-noto-cjk fonts-hanazono libharfbuzz-subset0 poppler-utils 
 # `make prod-check` runs gunicorn on PostgreSQL in a database of its own, created beside this one and dropped after.
 PROD_CHECK_DATABASE_URL ?= $(or $(TEST_DATABASE_URL),postgresql+psycopg://postgres@127.0.0.1:5432/test_ops)
 
-.PHONY: run test lint bench system-deps install install-dev db demo clean translations prod-check
+.PHONY: run test lint bench bench-more system-deps install install-dev db demo clean translations prod-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,8 +77,14 @@ prod-check: system-deps install
 lint: install-dev
 	$(BIN)/ruff check .
 
+# The one table at city and (scaled) province size on PostgreSQL (bench/bench_scale.py); BENCH_ARGS=--reuse times
+# again on the databases the last run generated. bench-more: the parser, the evaluation PDF and the overview's
+# pages on SQLite (bench/bench_parse.py, bench_evaluation_pdf.py, bench_pages.py); bench/load.py needs a server.
 bench: install-dev
-	@ls bench/*.py >/dev/null 2>&1 && for f in bench/*.py; do $(BIN)/python $$f || exit 1; done || echo "no benchmarks yet"
+	$(BIN)/python bench/bench_scale.py $(BENCH_ARGS)
+
+bench-more: install-dev
+	for f in bench/bench_parse.py bench/bench_evaluation_pdf.py bench/bench_pages.py; do $(BIN)/python $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) instance/workflow.sqlite

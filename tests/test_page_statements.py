@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import time_machine
+from sqlalchemy import func, select
 
-from models import Role
-from tests.conftest import FUSHUN, PASSWORD, count_queries, make_user
+from models import Escalation, Role
+from tests.conftest import FUSHUN, PASSWORD, _empty_tables, count_queries, make_user
 from tests.factories import PUBLISH_AT, liaison_of, published_fushun, published_plan
 from workflow.auth.tokens import create_token
 from workflow.extensions import db
@@ -64,3 +65,27 @@ def test_every_list_page_runs_the_same_statements_for_one_plan_and_for_three(cli
     grew = {page: (small[page], large[page]) for page in small if small[page] != large[page]}
     assert not grew, grew
     assert max(large.values()) <= 40, large
+
+
+def test_a_reminders_pass_runs_the_same_statements_for_one_plan_and_for_three(app):
+    """Set-based: the first pass over one overdue plan, and over three on an emptied database (three times the
+    reminders and escalations to queue and open, every period to open at publishing), run the same statements,
+    but for the driver's insert batches (SQLAlchemy's insertmanyvalues: one statement per page of rows)."""
+    text = FUSHUN.read_text("utf-8")
+    counted, made = [], []
+    for plans in (1, 3):
+        _empty_tables()
+        for n in range(plans):
+            published_plan(text.replace("碳达峰实施方案", f"碳达峰实施方案（第{n + 1}份）", 1), f"plan{n}.txt")
+        make_user(Role.DEPT_HEAD, liaison_of(HOUSING).department)
+        result = {}
+        counted.append(count_queries(lambda result=result: result.update(run_reminders(now=LATE))))
+        made.append((len(result["queued"]), len(result["escalations_opened"])))
+        assert db.session.scalar(select(func.count()).select_from(Escalation)) == made[-1][1] > 0
+    assert made[1] == (3 * made[0][0], 3 * made[0][1])
+    page = db.engine.dialect.insertmanyvalues_page_size
+
+    def batches(queued: int, opened: int) -> int:   # notifications, escalations, notices
+        return sum(-(-n // page) for n in (queued, opened, opened))
+
+    assert 0 <= counted[1] - counted[0] <= batches(*made[1]) - batches(*made[0]), (counted, made, page)

@@ -33,6 +33,24 @@ def queue(user: User, *, kind: str, key: str, subject: str, body: str = "", link
     return note
 
 
+def row(user: User, *, kind: str, key: str, subject: str, body: str = "", link: str = "", now: datetime,
+        level: int = 0, data: dict | None = None) -> dict:
+    """The notification `queue` would add, as a row for insert_new (the key completed with the recipient)."""
+    return {"key": f"{key}:u{user.id}", "user_id": user.id, "kind": kind, "level": level, "subject": subject,
+            "body": body, "link": link, "data": data, "created_at": now, "wants_email": True}
+
+
+def insert_new(rows: list[dict]) -> set[str]:
+    """Insert the rows whose key is not stored yet, set-based: INSERT ... ON CONFLICT (key) DO NOTHING RETURNING
+    key, in the caller's transaction (batched by SQLAlchemy's insertmanyvalues, not a statement per row).
+    Returns the keys inserted."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[db.session.get_bind().dialect.name]
+    stmt = insert(Notification).on_conflict_do_nothing(index_elements=["key"]).returning(Notification.key)
+    return set(db.session.scalars(stmt, rows))
+
+
 def department_users(department: Department | int, roles: Iterable[str] = (Role.LIAISON,)) -> list[User]:
     dept_id = department if isinstance(department, int) else department.id
     return list(db.session.scalars(
