@@ -92,6 +92,16 @@ def measure(size: str, args) -> dict:
     if not reuse:
         recreate(name)
     app = generate.make_app(database_url(name))
+
+    @app.before_request
+    def forget_cached_user():
+        """The bench holds one app context, which its requests share, and with it Flask-Login's cached user
+        (tests/conftest.py does the same): each request loads its own user, as in production."""
+        from flask import g
+
+        g.pop("_login_user", None)
+        g.pop("_flask_babel", None)
+
     out: dict = {"pages": {}, "explain": {}}
     with app.app_context():
         logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -46,9 +46,28 @@ def insert_new(rows: list[dict]) -> set[str]:
     Returns the keys inserted."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[db.session.get_bind().dialect.name]
+    dialect = db.session.get_bind().dialect.name
+    stored = _stored_keys([row["key"] for row in rows], postgres=dialect == "postgresql")
+    rows = [row for row in rows if row["key"] not in stored]
+    if not rows:
+        return set()
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
     stmt = insert(Notification).on_conflict_do_nothing(index_elements=["key"]).returning(Notification.key)
     return set(db.session.scalars(stmt, rows))
+
+
+def _stored_keys(keys: list[str], *, postgres: bool) -> set[str]:
+    """Which of `keys` are stored already (an index lookup each), so that a pass re-wanting yesterday's rows
+    sends none of them again: on PostgreSQL as one array parameter (= ANY), elsewhere in chunks of IN."""
+    from sqlalchemy import String, any_, bindparam
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    if postgres:
+        wanted = bindparam("keys", keys, type_=ARRAY(String))
+        return set(db.session.scalars(select(Notification.key).where(Notification.key == any_(wanted))))
+    chunk = 10_000   # SQLite's bound-parameter limit is 32,766
+    return {key for i in range(0, len(keys), chunk)
+            for key in db.session.scalars(select(Notification.key).where(Notification.key.in_(keys[i:i + chunk])))}
 
 
 def department_users(department: Department | int, roles: Iterable[str] = (Role.LIAISON,)) -> list[User]:

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
-from sqlalchemy import func, insert, or_, select, text
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.orm import joinedload
 
 from models import (
@@ -49,7 +50,7 @@ from workflow.clock import local
 from workflow.escalations.effects import settle
 from workflow.escalations.notices import deadline_of, freeze_notices
 from workflow.extensions import db
-from workflow.labels import chinese_label
+from workflow.labels import chinese_label as _chinese_label
 from workflow.scheduling.lock import advisory_key
 
 DEFAULT_RULES = {
@@ -65,6 +66,11 @@ REMINDER_KINDS = ("due_soon", "due_today", "overdue", "returned_overdue", "revie
                   f"{INSTRUCTION}due_soon", f"{INSTRUCTION}due_today", f"{INSTRUCTION}overdue")
 REPORT_LINK = "/reports/"
 LADDER_KINDS = ("overdue", "returned_overdue", "escalation")   # the kinds that carry a level (1–3)
+
+
+# The Chinese names are the source strings, the same on every call: a pass names tens of thousands of items, and
+# each uncached call switches Babel's locale.
+chinese_label = lru_cache(maxsize=None)(_chinese_label)
 
 
 def rules_for(plan: Plan) -> dict:
@@ -123,6 +129,7 @@ class Pass:
         self.pending: dict[str, tuple[dict, dict]] = {}
         # The escalations this pass opens (their columns, with their deadlines), inserted together by write().
         self.opened: list[tuple[dict, date]] = []
+        self.late_days: dict[int, int] = {}   # open escalation id → its working days late today, if changed
         self.escalations = {e.key: e for e in db.session.scalars(_escalations_in_play().options(
             joinedload(Escalation.report), joinedload(Escalation.contribution), joinedload(Escalation.notice),
             joinedload(Escalation.department), joinedload(Escalation.task), joinedload(Escalation.period)))}
@@ -159,6 +166,8 @@ class Pass:
     def write(self) -> None:
         """Number the notices of the escalations opened, in the order they opened; insert the notifications
         wanted, skipping the keys already stored (`queued` lists what was new, in rule order)."""
+        if self.late_days:   # one executemany by primary key, not a flush of every loaded escalation
+            db.session.execute(update(Escalation), [{"id": i, "days_late": n} for i, n in self.late_days.items()])
         opened = []
         if self.opened:   # one executemany, then the rows back by key (RETURNING in order is a row at a time)
             db.session.execute(insert(Escalation), [values for values, _deadline in self.opened])
@@ -272,8 +281,8 @@ def _escalate(p: Pass, subject: Subject, late: int, *, deadline: date, returned:
     key = f"esc:{subject.key}:{'returned' if returned else 'overdue'}{round_tag}"
     existing = p.escalations.get(key)
     if existing is not None:
-        if existing.is_open:
-            existing.days_late = late
+        if existing.is_open and existing.days_late != late:
+            p.late_days[existing.id] = late
         return
     row = subject.row
     p.opened.append(({
