@@ -74,6 +74,7 @@ def test_a_reminders_pass_runs_the_same_statements_for_one_plan_and_for_three(ap
     text = FUSHUN.read_text("utf-8")
     counted, made = [], []
     for plans in (1, 3):
+        db.session.remove()   # end the session's transaction: PostgreSQL's TRUNCATE waits for its locks
         _empty_tables()
         for n in range(plans):
             published_plan(text.replace("碳达峰实施方案", f"碳达峰实施方案（第{n + 1}份）", 1), f"plan{n}.txt")
@@ -89,3 +90,20 @@ def test_a_reminders_pass_runs_the_same_statements_for_one_plan_and_for_three(ap
         return sum(-(-n // page) for n in (queued, opened, opened))
 
     assert 0 <= counted[1] - counted[0] <= batches(*made[1]) - batches(*made[0]), (counted, made, page)
+
+
+def test_the_unread_badge_counts_up_to_a_hundred(client, login_as):
+    """Every page shows the badge: it counts at most 100 rows and says 99+ beyond 99."""
+    from models import Notification
+
+    user = login_as(Role.LIAISON, department=HOUSING)
+    for n in range(101):
+        db.session.add(Notification(key=f"t:{n}:u{user.id}", user_id=user.id, kind="test", subject=f"第{n}条",
+                                    created_at=PUBLISH_AT))
+    db.session.commit()
+    html = client.get("/account/inbox").get_data(as_text=True)
+    assert '<span class="badge text-bg-warning">99+</span>' in html and "未读 99+ 条" in html
+    db.session.execute(Notification.__table__.update().where(Notification.id > 2).values(read_at=PUBLISH_AT))
+    db.session.commit()
+    html = client.get("/account/inbox").get_data(as_text=True)
+    assert '<span class="badge text-bg-warning">2</span>' in html and "未读 2 条" in html
