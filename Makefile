@@ -18,7 +18,7 @@ PROD_CHECK_DATABASE_URL ?= $(or $(TEST_DATABASE_URL),postgresql+psycopg://postgr
 # `make load` creates this database, runs the load test against gunicorn on it and drops it (it must not hold data).
 LOAD_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test_load
 
-.PHONY: run test lint bench load system-deps install install-dev db demo clean translations prod-check
+.PHONY: run test lint bench bench-more load system-deps install install-dev db demo clean translations prod-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -85,8 +85,15 @@ load: install-dev
 lint: install-dev
 	$(BIN)/ruff check .
 
+# The one table at city and (scaled) province size on PostgreSQL (bench/bench_scale.py); BENCH_ARGS=--reuse times
+# again on the databases the last run generated. bench-more: every other bench/bench_*.py (the parser, the evaluation
+# PDF, the overview's pages on SQLite, the storage backends); bench/load.py needs a server (`make load`).
+
 bench: install-dev
-	@ls bench/bench_*.py >/dev/null 2>&1 && for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done || echo "no benchmarks yet"
+	$(BIN)/python bench/bench_scale.py $(BENCH_ARGS)
+
+bench-more: install-dev
+	for f in $(filter-out bench/bench_scale.py,$(wildcard bench/bench_*.py)); do $(BIN)/python $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) instance/workflow.sqlite

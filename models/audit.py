@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, Select, String, Text, and_, or_, select
+from sqlalchemy import JSON, ForeignKey, Index, Integer, Select, String, Text, and_, or_, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from models.base import UTCDateTime, db
@@ -12,6 +12,8 @@ from models.org import User
 
 class AuditEvent(db.Model):
     __tablename__ = "audit_event"
+    # A record's trail (the report and task pages, the API) reads by the audited object, newest first.
+    __table_args__ = (Index("ix_audit_event_object", "object_type", "object_id", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -32,6 +33,10 @@ class Notification(db.Model):
     """
 
     __tablename__ = "notification"
+    __table_args__ = (
+        Index("ix_notification_kind", "kind"),                         # the reminder pass's keys by kind
+        Index("ix_notification_unread", "user_id", "read_at", "id"),   # the unread count and the inbox
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)

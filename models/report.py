@@ -14,6 +14,7 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
@@ -79,6 +80,7 @@ class Report(db.Model):
     __table_args__ = (
         UniqueConstraint("task_id", "period_id", "department_id"),
         CheckConstraint(f"status IN ({in_clause(*ReportStatus)})", name="status"),
+        Index("ix_report_department_status", "department_id", "status"),   # a department's lists, the queue
         CheckConstraint(f"progress IS NULL OR progress IN ({in_clause(*Progress)})", name="progress"),
         CheckConstraint("percent_complete IS NULL OR (percent_complete >= 0 AND percent_complete <= 100)",
                         name="percent_range"),
@@ -187,6 +189,7 @@ class Contribution(db.Model):
     __table_args__ = (
         UniqueConstraint("task_id", "period_id", "department_id"),
         CheckConstraint(f"status IN ({in_clause(*ContributionStatus)})", name="status"),
+        Index("ix_contribution_department_status", "department_id", "status"),   # a department's lists
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

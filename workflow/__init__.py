@@ -177,9 +177,10 @@ def _register_template_helpers(app: Flask) -> None:
 
     @app.context_processor
     def inject_globals():
-        from workflow.notify import unread_count
+        from workflow.notify import unread_count, unread_label
 
         if not has_request_context():  # emails and PDFs rendered by the scheduler or the CLI
             return {}
         unread = unread_count(current_user) if current_user.is_authenticated else 0
-        return {"current_locale": select_locale(), "request_path": request.path, "unread_count": unread}
+        return {"current_locale": select_locale(), "request_path": request.path, "unread_count": unread,
+                "unread_label": unread_label(unread)}

@@ -33,6 +33,43 @@ def queue(user: User, *, kind: str, key: str, subject: str, body: str = "", link
     return note
 
 
+def row(user: User, *, kind: str, key: str, subject: str, body: str = "", link: str = "", now: datetime,
+        level: int = 0, data: dict | None = None) -> dict:
+    """The notification `queue` would add, as a row for insert_new (the key completed with the recipient)."""
+    return {"key": f"{key}:u{user.id}", "user_id": user.id, "kind": kind, "level": level, "subject": subject,
+            "body": body, "link": link, "data": data, "created_at": now, "wants_email": True}
+
+
+def insert_new(rows: list[dict]) -> set[str]:
+    """Insert the rows whose key is not stored yet, set-based: INSERT ... ON CONFLICT (key) DO NOTHING RETURNING
+    key, in the caller's transaction (batched by SQLAlchemy's insertmanyvalues, not a statement per row).
+    Returns the keys inserted."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = db.session.get_bind().dialect.name
+    stored = _stored_keys([row["key"] for row in rows], postgres=dialect == "postgresql")
+    rows = [row for row in rows if row["key"] not in stored]
+    if not rows:
+        return set()
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    stmt = insert(Notification).on_conflict_do_nothing(index_elements=["key"]).returning(Notification.key)
+    return set(db.session.scalars(stmt, rows))
+
+
+def _stored_keys(keys: list[str], *, postgres: bool) -> set[str]:
+    """Which of `keys` are stored already (an index lookup each), so that a pass re-wanting yesterday's rows
+    sends none of them again: on PostgreSQL as one array parameter (= ANY), elsewhere in chunks of IN."""
+    from sqlalchemy import String, any_, bindparam
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    if postgres:
+        wanted = bindparam("keys", keys, type_=ARRAY(String))
+        return set(db.session.scalars(select(Notification.key).where(Notification.key == any_(wanted))))
+    chunk = 10_000   # SQLite's bound-parameter limit is 32,766
+    return {key for i in range(0, len(keys), chunk)
+            for key in db.session.scalars(select(Notification.key).where(Notification.key.in_(keys[i:i + chunk])))}
+
+
 def department_users(department: Department | int, roles: Iterable[str] = (Role.LIAISON,)) -> list[User]:
     dept_id = department if isinstance(department, int) else department.id
     return list(db.session.scalars(
@@ -47,9 +84,18 @@ def office_users() -> list[User]:
     ))
 
 
+UNREAD_SHOWN = 99   # the badge says "99+" beyond this: counting further would read every unread row
+
+
 def unread_count(user: User) -> int:
+    """The user's unread notifications, counted up to UNREAD_SHOWN + 1 (every page shows the badge, and a
+    liaison nobody reads for may have thousands); see unread_label."""
     from sqlalchemy import func
 
-    return db.session.scalar(
-        select(func.count(Notification.id)).where(Notification.user_id == user.id, Notification.read_at.is_(None))
-    ) or 0
+    unread = (select(Notification.id).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+              .limit(UNREAD_SHOWN + 1).subquery())
+    return db.session.scalar(select(func.count()).select_from(unread)) or 0
+
+
+def unread_label(count: int) -> str:
+    return f"{UNREAD_SHOWN}+" if count > UNREAD_SHOWN else str(count)

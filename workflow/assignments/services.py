@@ -131,6 +131,12 @@ def open_due_periods(plan: Plan, *, now: datetime) -> int:
     return _open(Period.plan_id == plan.id, now=now)
 
 
+def open_started_periods(*, now: datetime) -> int:
+    """Open the started periods of every published plan in a fixed number of statements (one SELECT when there
+    are none; else the INSERT ... ON CONFLICT DO NOTHING batches and one UPDATE). The caller commits."""
+    return _open(Plan.status == PlanStatus.PUBLISHED, now=now) or 0
+
+
 def open_all_due_periods(*, now: datetime) -> int:
     """Open the started periods of every published plan and commit: for a read that must see a period that
     began since the scheduler's last pass. It writes only then, and only idempotently; otherwise it is one

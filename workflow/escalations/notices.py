@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
-from sqlalchemy import update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from models import Escalation, Notice, NumberSeries
@@ -108,30 +108,46 @@ def notice_wording(facts: dict) -> dict:
     return words
 
 
-def take_number(series: str, year: int) -> int:
-    """The next number of `series` in `year`, in the caller's transaction.
+def take_number(series: str, year: int, count: int = 1) -> int:
+    """The next number of `series` in `year` (with `count`: the last of the next `count`), in the caller's
+    transaction.
 
     One UPDATE … RETURNING: PostgreSQL locks the year's row until the caller commits, so a concurrent taker
     waits and then gets the following number; a rollback returns the number (no gaps). The year's first number
     creates the row in a savepoint; if another transaction created it meanwhile, take from theirs."""
     taken = db.session.execute(
         update(NumberSeries).where(NumberSeries.series == series, NumberSeries.year == year)
-        .values(last=NumberSeries.last + 1).returning(NumberSeries.last)
+        .values(last=NumberSeries.last + count).returning(NumberSeries.last)
         .execution_options(synchronize_session=False)).scalar()
     if taken is not None:
         return taken
     try:
         with db.session.begin_nested():
-            db.session.add(NumberSeries(series=series, year=year, last=1))
+            db.session.add(NumberSeries(series=series, year=year, last=count))
     except IntegrityError:
-        return take_number(series, year)
-    return 1
+        return take_number(series, year, count)
+    return count
 
 
-def freeze_notice(escalation: Escalation, *, deadline: date, calendar: WorkdayCalendar, now: datetime) -> Notice:
-    """Number, date and freeze the notice of a just-opened escalation (the caller's transaction)."""
-    facts = notice_facts(escalation, deadline=deadline, calendar=calendar)
-    notice = Notice(escalation=escalation, year=facts["year"], number=take_number(NOTICE_SERIES, facts["year"]),
-                    issued_on=date.fromisoformat(facts["date"]), facts=facts, frozen_at=now)
-    db.session.add(notice)
-    return notice
+def freeze_notices(opened: list[tuple[Escalation, date]], *, calendar: WorkdayCalendar,
+                   now: datetime) -> list[Notice]:
+    """Number, date and freeze the notices of just-opened (stored) escalations with their deadlines, in the
+    caller's transaction, numbered in the order given: one UPDATE per year takes the whole run of numbers and
+    one INSERT writes the notices (the reminder pass opens thousands at once at province size)."""
+    if not opened:
+        return []
+    facts = [notice_facts(e, deadline=deadline, calendar=calendar) for e, deadline in opened]
+    wanted: dict[int, int] = {}
+    for f in facts:
+        wanted[f["year"]] = wanted.get(f["year"], 0) + 1
+    with db.session.no_autoflush:   # flushing the pending escalations first would cost a round trip each
+        next_of = {year: take_number(NOTICE_SERIES, year, n) - n + 1 for year, n in sorted(wanted.items())}
+    rows = []
+    for (escalation, _deadline), f in zip(opened, facts, strict=True):
+        number, next_of[f["year"]] = next_of[f["year"]], next_of[f["year"]] + 1
+        rows.append({"escalation_id": escalation.id, "year": f["year"], "number": number,
+                     "issued_on": date.fromisoformat(f["date"]), "facts": f, "frozen_at": now})
+    db.session.execute(insert(Notice), rows)   # one executemany (RETURNING in order would be a row at a time)
+    stored = {n.escalation_id: n for n in db.session.scalars(
+        select(Notice).where(Notice.frozen_at == now))}   # this call's (and any frozen at the same moment)
+    return [stored[row["escalation_id"]] for row in rows]

@@ -18,6 +18,7 @@ from models import (
     User,
 )
 from workflow.calendar.lateness import OUTSTANDING_REPORT
+from workflow.extensions import db
 
 
 def visible_reports(user: User, *, period: str | None = None, status: str | None = None,
@@ -69,3 +70,33 @@ def visible_assignments(user: User, *, department: Department | None = None, sta
     if plan_id:
         q = q.where(Task.plan_id == plan_id)
     return q.order_by(Assignment.role != AssignmentRole.LEAD, Task.plan_id, Task.position, Assignment.id)
+
+
+ITEMS_PER_PAGE = 50
+
+
+def visible_items_page(user: User, *, department: Department | None, page: int, per_page: int = ITEMS_PER_PAGE):
+    """One page of 报送, reports and contributions together, newest period first, a period's reports before its
+    contributions, each in plan order: the ids come from one paginated UNION of the two visible queries, then the
+    page's rows are loaded by id (with what the list shows), so the page reads a fixed number of rows and
+    statements however many periods and tasks the department has. Returns (pagination, reports, contributions).
+    """
+    from sqlalchemy import literal, union_all
+
+    from workflow.pagination import paginate
+
+    def keyed(q: Select, kind: int, model) -> Select:
+        return q.order_by(None).with_only_columns(
+            literal(kind).label("kind"), model.id.label("id"), Period.start.label("start"),
+            Period.plan_id.label("plan_id"), Task.position.label("position"), maintain_column_froms=False)
+
+    both = union_all(keyed(visible_reports(user), 0, Report),
+                     keyed(visible_contributions(user, department=department), 1, Contribution)).subquery()
+    ordered = select(both.c.kind, both.c.id).order_by(both.c.start.desc(), both.c.plan_id.desc(), both.c.kind,
+                                                      both.c.position, both.c.id)
+    pagination = paginate(ordered, page=page, per_page=per_page, rows=True)
+    wanted = {kind: [row.id for row in pagination.items if row.kind == kind] for kind in (0, 1)}
+    reports = list(db.session.scalars(visible_reports(user).where(Report.id.in_(wanted[0])))) if wanted[0] else []
+    contributions = list(db.session.scalars(visible_contributions(user, department=department)
+                                            .where(Contribution.id.in_(wanted[1])))) if wanted[1] else []
+    return pagination, reports, contributions

@@ -35,12 +35,13 @@ from workflow.calendar.lateness import ON_TIME, Lateness, days_late, is_outstand
 from workflow.calendar.office import office_calendar
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local, utcnow
+from workflow.converters import page_arg
 from workflow.domain import Conflict, PermissionDenied, TooLarge, ValidationFailed
 from workflow.errors import forbid_unless, refused
 from workflow.extensions import db
 from workflow.instructions.services import instructions_on
 from workflow.reports import services
-from workflow.reports.queries import visible_contributions, visible_reports
+from workflow.reports.queries import visible_items_page
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -87,10 +88,9 @@ def index():
     if current_user.is_overseer:
         return redirect(url_for("review.queue"))
     department = None if current_user.sees_everything else current_user.department
-    reports = db.session.scalars(visible_reports(current_user)).all()
-    contributions = db.session.scalars(visible_contributions(current_user, department=department)).all()
+    page, reports, contributions = visible_items_page(current_user, department=department, page=page_arg())
     groups = grouped_by_period(reports, contributions, local(now).date())
-    return render_template("reports/index.html", groups=groups, department=department)
+    return render_template("reports/index.html", groups=groups, department=department, page=page)
 
 
 # -- one report ------------------------------------------------------------------------------------------

@@ -162,8 +162,10 @@ def queue_choices() -> dict:
     departments = db.session.scalars(
         select(Department).where(Department.id.in_(select(Report.department_id))).order_by(Department.id)).all()
     periods = db.session.scalars(select(Period.key).distinct().order_by(Period.key)).all()
-    areas = db.session.execute(select(OutlineNode.code, OutlineNode.title).where(OutlineNode.level == AREA_LEVEL)
-                               .order_by(OutlineNode.position)).all()
+    # One option per area code (the filter matches the code in every plan), not every plan's areas.
+    areas = db.session.execute(select(OutlineNode.code, func.min(OutlineNode.title))
+                               .where(OutlineNode.level == AREA_LEVEL).group_by(OutlineNode.code)
+                               .order_by(func.min(OutlineNode.position), OutlineNode.code)).all()
     plans = db.session.execute(select(Plan.id, Plan.title).where(Plan.id.in_(select(Period.plan_id)))
                                .order_by(Plan.id)).all()
     return {"departments": departments, "periods": periods, "areas": areas, "plans": plans,

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
-from sqlalchemy import func, select, text
-from sqlalchemy.orm import selectinload
+from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy.orm import joinedload
 
 from models import (
     Contribution,
     ContributionStatus,
     Escalation,
+    EscalationStatus,
     Instruction,
     InstructionStatus,
     Notification,
@@ -41,15 +43,15 @@ from models import (
     User,
 )
 from workflow import notify
-from workflow.assignments.services import open_due_periods
+from workflow.assignments.services import open_started_periods
 from workflow.calendar.lateness import days_late, lateness, resubmission_due, workdays_left
 from workflow.calendar.office import office_calendar
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
 from workflow.escalations.effects import settle
-from workflow.escalations.notices import deadline_of, freeze_notice
+from workflow.escalations.notices import deadline_of, freeze_notices
 from workflow.extensions import db
-from workflow.labels import chinese_label
+from workflow.labels import chinese_label as _chinese_label
 from workflow.scheduling.lock import advisory_key
 
 DEFAULT_RULES = {
@@ -65,6 +67,11 @@ REMINDER_KINDS = ("due_soon", "due_today", "overdue", "returned_overdue", "revie
                   f"{INSTRUCTION}due_soon", f"{INSTRUCTION}due_today", f"{INSTRUCTION}overdue")
 REPORT_LINK = "/reports/"
 LADDER_KINDS = ("overdue", "returned_overdue", "escalation")   # the kinds that carry a level (1–3)
+
+
+# The Chinese names are the source strings, the same on every call: a pass names tens of thousands of items, and
+# each uncached call switches Babel's locale.
+chinese_label = lru_cache(maxsize=None)(_chinese_label)
 
 
 def rules_for(plan: Plan) -> dict:
@@ -110,15 +117,23 @@ class Subject:
 
 
 class Pass:
-    """One run of the rules at one moment; collects what it queued for the caller's report."""
+    """One run of the rules at one moment; collects what it queued for the caller's report.
+
+    Rows are loaded with their many-to-one neighbours joined (joinedload), not selectinload, whose IN batches
+    of 500 would add a statement per 500 items."""
 
     def __init__(self, now: datetime, calendar: WorkdayCalendar):
         self.now, self.today, self.cal = now, local(now).date(), calendar
         self.result: dict[str, list] = {"queued": [], "escalations_opened": [], "escalations_closed": []}
-        self.known = set(db.session.scalars(select(Notification.key).where(Notification.kind.in_(REMINDER_KINDS))))
-        self.escalations = {e.key: e for e in db.session.scalars(select(Escalation).options(
-            selectinload(Escalation.report), selectinload(Escalation.contribution), selectinload(Escalation.notice),
-            selectinload(Escalation.department), selectinload(Escalation.task), selectinload(Escalation.period)))}
+        # What the rules want sent, by full key; written at the end in one INSERT ... ON CONFLICT DO NOTHING, so
+        # the pass never loads the keys queued before (the unique key refuses a second copy).
+        self.pending: dict[str, tuple[dict, dict]] = {}
+        # The escalations this pass opens (their columns, with their deadlines), inserted together by write().
+        self.opened: list[tuple[dict, date]] = []
+        self.late_days: dict[int, int] = {}   # open escalation id → its working days late today, if changed
+        self.escalations = {e.key: e for e in db.session.scalars(_escalations_in_play().options(
+            joinedload(Escalation.report), joinedload(Escalation.contribution), joinedload(Escalation.notice),
+            joinedload(Escalation.department), joinedload(Escalation.task), joinedload(Escalation.period)))}
         users = db.session.scalars(select(User).where(User.active.is_(True))).all()
         self.by_department: dict[tuple[int, str], list[User]] = {}
         for u in users:
@@ -126,7 +141,7 @@ class Pass:
                 self.by_department.setdefault((u.department_id, u.role), []).append(u)
         self.office = [u for u in users if u.role == Role.OFFICE]
         self.substitutes: dict[int, list[User]] = {}
-        for s in db.session.scalars(select(Substitute).options(selectinload(Substitute.substitute)).where(
+        for s in db.session.scalars(select(Substitute).options(joinedload(Substitute.substitute)).where(
                 Substitute.start_date <= self.today, Substitute.end_date >= self.today)):
             if s.substitute.active:
                 self.substitutes.setdefault(s.user_id, []).append(s.substitute)
@@ -142,14 +157,49 @@ class Pass:
                 if person not in targets:
                     targets.append(person)
         for person in targets:
-            note = notify.queue(person, kind=kind, level=level, key=key, subject=title, body=body,
-                                link=subject.link if subject else data.get("link", ""), now=self.now,
-                                data=data, known_keys=self.known)
-            if note is not None:
-                self.result["queued"].append({
-                    "kind": kind, "level": level, "recipient": person.username, "department": data["department"],
-                    "task": data["task"], "period": data["period"],
-                })
+            row = notify.row(person, kind=kind, level=level, key=key, subject=title, body=body,
+                             link=subject.link if subject else data.get("link", ""), now=self.now, data=data)
+            self.pending.setdefault(row["key"], (row, {
+                "kind": kind, "level": level, "recipient": person.username, "department": data["department"],
+                "task": data["task"], "period": data["period"],
+            }))
+
+    def write(self) -> None:
+        """Number the notices of the escalations opened, in the order they opened; insert the notifications
+        wanted, skipping the keys already stored (`queued` lists what was new, in rule order)."""
+        if self.late_days:   # one executemany by primary key, not a flush of every loaded escalation
+            db.session.execute(update(Escalation), [{"id": i, "days_late": n} for i, n in self.late_days.items()])
+        opened = []
+        if self.opened:   # one executemany, then the rows back by key (RETURNING in order is a row at a time)
+            db.session.execute(insert(Escalation), [values for values, _deadline in self.opened])
+            load = [joinedload(getattr(Escalation, name)) for name in
+                    ("task", "period", "department", "report", "contribution")]
+            stored = {e.key: e for e in db.session.scalars(   # by the moment: one parameter, whatever the number
+                select(Escalation).options(*load).where(Escalation.opened_at == self.now))}
+            opened = [stored[values["key"]] for values, _deadline in self.opened]
+        notices = freeze_notices([(e, deadline) for e, (_v, deadline) in zip(opened, self.opened, strict=True)],
+                                 calendar=self.cal, now=self.now)
+        for e, notice in zip(opened, notices, strict=True):
+            self.result["escalations_opened"].append({
+                "key": e.key, "department": e.department.name, "task": e.task.code, "period": e.period.key,
+                "cause": e.cause, "days_late": e.days_late, "notice": notice.title})
+        if not self.pending:
+            return
+        added = notify.insert_new([row for row, _queued in self.pending.values()])
+        self.result["queued"] = [queued for key, (_row, queued) in self.pending.items() if key in added]
+
+
+def _escalations_in_play():
+    """The escalations a pass can touch: open ones (to update or settle), those without a notice (to number),
+    and any on a report or contribution still outstanding in an opened period (so a closed one is not opened
+    twice). Not every escalation ever opened: the rest are history."""
+    outstanding_reports = (select(Report.id).join(Report.period)
+                           .where(Period.opened.is_(True), Report.status.in_([ReportStatus.DRAFT, ReportStatus.RETURNED])))
+    outstanding_contributions = (select(Contribution.id).join(Contribution.period)
+                                 .where(Period.opened.is_(True), Contribution.status == ContributionStatus.DRAFT))
+    return select(Escalation).where(or_(
+        Escalation.status == EscalationStatus.OPEN, ~Escalation.notice.has(),
+        Escalation.report_id.in_(outstanding_reports), Escalation.contribution_id.in_(outstanding_contributions)))
 
 
 def reached_levels() -> dict[int, int]:
@@ -232,21 +282,16 @@ def _escalate(p: Pass, subject: Subject, late: int, *, deadline: date, returned:
     key = f"esc:{subject.key}:{'returned' if returned else 'overdue'}{round_tag}"
     existing = p.escalations.get(key)
     if existing is not None:
-        if existing.is_open:
-            existing.days_late = late
+        if existing.is_open and existing.days_late != late:
+            p.late_days[existing.id] = late
         return
     row = subject.row
-    escalation = Escalation(
-        key=key, plan_id=row.task.plan_id, task=row.task, period=row.period, department=row.department,
-        cause="returned" if returned else "overdue", days_late=late, opened_at=p.now,
-        **({"report": row} if subject.kind == "report" else {"contribution": row}),
-    )
-    db.session.add(escalation)
-    notice = freeze_notice(escalation, deadline=deadline, calendar=p.cal, now=p.now)
-    p.escalations[key] = escalation
-    p.result["escalations_opened"].append({"key": key, "department": row.department.name, "task": row.task.code,
-                                           "period": row.period.key, "cause": escalation.cause,
-                                           "days_late": late, "notice": notice.title})
+    p.opened.append(({
+        "key": key, "plan_id": row.task.plan_id, "task_id": row.task_id, "period_id": row.period_id,
+        "department_id": row.department_id, "cause": "returned" if returned else "overdue", "days_late": late,
+        "opened_at": p.now, "status": EscalationStatus.OPEN, "closed_at": None, "close_reason": "", "close_note": "",
+        "report_id": row.id if subject.kind == "report" else None,
+        "contribution_id": row.id if subject.kind == "contribution" else None}, deadline))
 
 
 def _number_unfrozen(p: Pass, plans: list[Plan]) -> None:
@@ -254,9 +299,8 @@ def _number_unfrozen(p: Pass, plans: list[Plan]) -> None:
     they opened and with the facts of that day."""
     rules = {plan.id: rules_for(plan) for plan in plans}
     waiting = sorted((e for e in p.escalations.values() if e.notice is None), key=lambda e: (e.opened_at, e.id))
-    for e in waiting:
-        grace = rules.get(e.plan_id, DEFAULT_RULES)["returned_grace_workdays"]
-        freeze_notice(e, deadline=deadline_of(e, grace, p.cal), calendar=p.cal, now=p.now)
+    freeze_notices([(e, deadline_of(e, rules.get(e.plan_id, DEFAULT_RULES)["returned_grace_workdays"], p.cal))
+                    for e in waiting], calendar=p.cal, now=p.now)
 
 
 def _close_settled(p: Pass) -> None:
@@ -299,15 +343,14 @@ def run_reminders(*, now: datetime, dry_run: bool = False, calendar: WorkdayCale
     """One pass of every rule; commits (or, with dry_run, rolls back) and returns what it did."""
     try:
         _one_pass_at_a_time()
-        plans = db.session.scalars(select(Plan).where(Plan.status == PlanStatus.PUBLISHED)).all()
-        for plan in plans:
-            open_due_periods(plan, now=now)
+        plans = db.session.scalars(select(Plan).where(Plan.status == PlanStatus.PUBLISHED).order_by(Plan.id)).all()
+        open_started_periods(now=now)
         p = Pass(now, calendar or office_calendar())
         _close_settled(p)
         _number_unfrozen(p, plans)
-        if p.cal.is_workday(p.today):
-            for plan in plans:
-                _plan_pass(p, plan)
+        if p.cal.is_workday(p.today) and plans:
+            _rules_pass(p, plans)
+        p.write()
         if dry_run:
             db.session.rollback()
         else:
@@ -318,17 +361,21 @@ def run_reminders(*, now: datetime, dry_run: bool = False, calendar: WorkdayCale
     return p.result
 
 
-def _plan_pass(p: Pass, plan: Plan) -> None:
-    rules = rules_for(plan)
-    load = (selectinload(Report.task), selectinload(Report.period), selectinload(Report.department))
+def _rules_pass(p: Pass, plans: list[Plan]) -> None:
+    """Every published plan's open items in three queries (reports, contributions, instructions; plan by plan,
+    in plan order), whatever the number of plans and items: each plan's rules are looked up per row."""
+    rules_of = {plan.id: rules_for(plan) for plan in plans}
+    plan_ids = list(rules_of)
+    load = (joinedload(Report.task), joinedload(Report.period), joinedload(Report.department))
     reports = db.session.scalars(
         select(Report).join(Report.period).join(Report.task).options(*load)
-        .where(Task.plan_id == plan.id, Task.status == TaskStatus.OPEN, Period.opened.is_(True),
+        .where(Task.plan_id.in_(plan_ids), Task.status == TaskStatus.OPEN, Period.opened.is_(True),
                Report.withdrawn_at.is_(None),
                Report.status.in_([ReportStatus.DRAFT, ReportStatus.RETURNED, ReportStatus.SUBMITTED]))
-        .order_by(Period.start, Task.position, Report.id)
+        .order_by(Task.plan_id, Period.start, Task.position, Report.id)
     ).all()
     for report in reports:
+        rules = rules_of[report.task.plan_id]
         if report.status == ReportStatus.DRAFT:
             _ladder(p, Subject(report, "report"), report.deadline, rules, returned=False)
         elif report.status == ReportStatus.RETURNED and report.reviewed_at is not None:
@@ -338,20 +385,22 @@ def _plan_pass(p: Pass, plan: Plan) -> None:
             _review_pending(p, report, rules)
     contributions = db.session.scalars(
         select(Contribution).join(Contribution.period).join(Contribution.task)
-        .options(selectinload(Contribution.task), selectinload(Contribution.period),
-                 selectinload(Contribution.department))
-        .where(Task.plan_id == plan.id, Task.status == TaskStatus.OPEN, Period.opened.is_(True),
+        .options(joinedload(Contribution.task), joinedload(Contribution.period),
+                 joinedload(Contribution.department))
+        .where(Task.plan_id.in_(plan_ids), Task.status == TaskStatus.OPEN, Period.opened.is_(True),
                Contribution.withdrawn_at.is_(None), Contribution.status == ContributionStatus.DRAFT)
-        .order_by(Period.start, Task.position, Contribution.id)
+        .order_by(Task.plan_id, Period.start, Task.position, Contribution.id)
     ).all()
     for contribution in contributions:
-        _ladder(p, Subject(contribution, "contribution"), contribution.period.deadline, rules, returned=False)
+        _ladder(p, Subject(contribution, "contribution"), contribution.period.deadline,
+                rules_of[contribution.task.plan_id], returned=False)
     instructions = db.session.scalars(
         select(Instruction).join(Instruction.task)
-        .options(selectinload(Instruction.task), selectinload(Instruction.department),
-                 selectinload(Instruction.report).selectinload(Report.period))
-        .where(Task.plan_id == plan.id, Task.status == TaskStatus.OPEN, Instruction.status == InstructionStatus.OPEN)
-        .order_by(Instruction.due_date, Instruction.id)
+        .options(joinedload(Instruction.task), joinedload(Instruction.department),
+                 joinedload(Instruction.report).joinedload(Report.period))
+        .where(Task.plan_id.in_(plan_ids), Task.status == TaskStatus.OPEN, Instruction.status == InstructionStatus.OPEN)
+        .order_by(Task.plan_id, Instruction.due_date, Instruction.id)
     ).all()
     for instruction in instructions:
-        _ladder(p, Subject(instruction, "instruction"), instruction.due_date, rules, returned=False)
+        _ladder(p, Subject(instruction, "instruction"), instruction.due_date, rules_of[instruction.task.plan_id],
+                returned=False)

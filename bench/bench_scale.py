@@ -1,0 +1,287 @@
+"""Benchmark at city and province size on PostgreSQL (issue 18 point 6, issue 14's growth): one table.
+
+    .venv/bin/python bench/bench_scale.py            (make bench)
+    .venv/bin/python bench/bench_scale.py --reuse    (time again on the databases the last run generated)
+
+1. Two PostgreSQL databases of its own (BENCH_DATABASE_URL's server, databases bench_city and bench_province;
+   dropped and created unless --reuse finds them filled), filled by bench/generate.py: *city* (the bundled plan,
+   4 years quarterly, played by `demo simulate`) and *province* scaled by --fraction (default 0.1 of 15,000
+   tasks, 1,000 departments, 5 years quarterly; see generate.py for the bulk paths). Generation is timed apart.
+2. Pages, in-process through the test client at the last day generated, as the office (review queue, overview,
+   task page, tracker, API report list) and as the liaison of the department with the most reports (department
+   home, report list): one warm-up, the statements of one request, then --runs requests timed (wall clock of
+   the request, PostgreSQL's share included): median and p95, and the growth ratio province / city of the
+   median. Targets (issue 18): median ≤ 100 ms, p95 ≤ 250 ms, growth ≤ 2×, statements identical.
+3. Work off the page: one reminders pass on the next working day (dry run, so a second run finds the same
+   data), the evaluation computed for one plan and for every plan, parsing the bundled plan's text.
+4. EXPLAIN (PostgreSQL's plan, not executed) of every SELECT the province pages ran: the big tables
+   (report, contribution, notification, audit_event, escalation, assignment, task) read by a sequential scan.
+
+Benchmarks print numbers and never assert on timing: the exit status is 0 unless something fails to run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, func, make_url, select, text
+
+ROOT = Path(__file__).resolve().parent.parent
+for path in (ROOT, ROOT / "bench"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
+
+import generate  # noqa: E402  (bench/generate.py)
+
+SERVER = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+BIG = ("report", "contribution", "notification", "audit_event", "escalation", "assignment", "task")
+NEXT_DAY = datetime(2026, 11, 23, 2, tzinfo=UTC)   # the Monday after the last day generated, 10:00 Beijing
+PAGES = {   # name → (who, URL template)
+    "review queue": ("office", "/review/"),
+    "overview": ("office", "/overview/plans/{plan}"),
+    "department home": ("liaison", "/my/"),
+    "task page": ("office", "/tasks/{task}"),
+    "tracker": ("office", "/targets/"),
+    "report list": ("liaison", "/reports/"),
+    "API report list": ("api", "/api/v1/reports"),
+}
+
+
+def database_url(name: str) -> str:
+    return make_url(SERVER).set(database=name).render_as_string(hide_password=False)
+
+
+def recreate(name: str) -> None:
+    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+
+
+def filled(name: str) -> bool:
+    engine = create_engine(database_url(name))
+    try:
+        with engine.connect() as conn:
+            return bool(conn.scalar(text("SELECT count(*) FROM report")))
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def measure(size: str, args) -> dict:
+    """Generate (or reuse) the size's database and time everything on it."""
+    import logging
+
+    import flask_migrate
+
+    name = f"bench_{size}"
+    reuse = args.reuse and filled(name)
+    if not reuse:
+        recreate(name)
+    app = generate.make_app(database_url(name))
+
+    @app.before_request
+    def forget_cached_user():
+        """The bench holds one app context, which its requests share, and with it Flask-Login's cached user
+        (tests/conftest.py does the same): each request loads its own user, as in production."""
+        from flask import g
+
+        g.pop("_login_user", None)
+        g.pop("_flask_babel", None)
+
+    out: dict = {"pages": {}, "explain": {}}
+    with app.app_context():
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        if not reuse:
+            flask_migrate.upgrade()
+            print(f"generating {size}:", flush=True)
+            began = time.perf_counter()
+            made = generate.generate(size, seed=args.seed, fraction=args.fraction,
+                                     log=lambda line: print(line, flush=True))
+            out["generated"] = time.perf_counter() - began
+        out["counts"] = generate.counts()
+        out["pages"], out["explain"] = time_pages(app, args)
+        out.update(off_page(size))
+    if not reuse:
+        print(f"  generated in {out['generated']:.0f} s: {made}", flush=True)
+    return out
+
+
+def people():
+    from models import Plan, Report, Role, Task, User
+    from workflow.extensions import db
+
+    office = db.session.scalar(select(User).where(User.role == Role.OFFICE).order_by(User.id))
+    busiest = db.session.execute(select(Report.department_id, func.count()).group_by(Report.department_id)
+                                 .order_by(func.count().desc(), Report.department_id).limit(1)).first()[0]
+    liaison = db.session.scalar(select(User).where(User.role == Role.LIAISON, User.department_id == busiest)
+                                .order_by(User.id))
+    plan = db.session.scalar(select(Plan.id).order_by(Plan.id))
+    task = db.session.execute(select(Task.id).join(Report, Report.task_id == Task.id).where(Task.plan_id == plan)
+                              .group_by(Task.id).order_by(func.count().desc(), Task.id).limit(1)).scalar()
+    return office, liaison, plan, task
+
+
+def time_pages(app, args) -> tuple[dict, dict]:
+    import time_machine
+
+    from workflow.auth.tokens import create_token
+    from workflow.extensions import db
+
+    office, liaison, plan, task = people()
+    token = create_token(office, name="bench", now=generate.NOW, actor=office)[1]
+    db.session.commit()
+    clients = {who: app.test_client() for who in ("office", "liaison", "api")}
+    seen: list[tuple[str, object]] = []
+    event.listen(db.engine, "before_cursor_execute", lambda c, cur, st, params, *a: seen.append((st, params)))
+    pages, explain = {}, {}
+    with time_machine.travel(generate.NOW, tick=True):
+        for who, user in (("office", office), ("liaison", liaison)):
+            answer = clients[who].post("/login", data={"username": user.username, "password": generate.PASSWORD})
+            if answer.status_code != 302:
+                raise SystemExit(f"bench: {user.username} could not log in ({answer.status_code})")
+        headers = {"api": {"Authorization": f"Bearer {token}"}}
+        for name, (who, template) in PAGES.items():
+            url = template.format(plan=plan, task=task)
+            client = clients[who]
+
+            def get(url=url, client=client, who=who):
+                response = client.get(url, headers=headers.get(who, {}))
+                if response.status_code != 200:
+                    raise SystemExit(f"bench: {url} answered {response.status_code}")
+                db.session.remove()
+            get()
+            seen.clear()
+            get()
+            statements = list(seen)
+            times = []
+            for _ in range(args.runs):
+                began = time.perf_counter()
+                get()
+                times.append(time.perf_counter() - began)
+            pages[name] = {"median": statistics.median(times), "p95": quantile(times, 0.95),
+                           "statements": len(statements)}
+            explain[name] = sequential_scans(statements)
+    return pages, explain
+
+
+def sequential_scans(statements) -> list[str]:
+    """The big tables a SELECT of the page reads with a sequential scan, by PostgreSQL's EXPLAIN."""
+    from workflow.extensions import db
+
+    found = set()
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for statement, params in statements:
+            if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
+                continue
+            cursor.execute("EXPLAIN " + statement, params or None)
+            for (line,) in cursor.fetchall():
+                hit = re.search(r"Seq Scan on (\w+)", line)
+                if hit and hit.group(1) in BIG:
+                    found.add(hit.group(1))
+        raw.rollback()
+    finally:
+        raw.close()
+    return sorted(found)
+
+
+def off_page(size: str) -> dict:
+    from models import Plan, Role, User
+    from workflow.evaluation import services as evaluation
+    from workflow.extensions import db
+    from workflow.plans.parsing import parse_plan_bytes
+    from workflow.scheduling.reminders import run_reminders
+
+    statements: list[int] = []
+    listener = lambda *a: statements.append(1)   # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    began = time.perf_counter()
+    result = run_reminders(now=NEXT_DAY, dry_run=True)
+    reminders = time.perf_counter() - began
+    event.remove(db.engine, "before_cursor_execute", listener)
+    office = db.session.scalar(select(User).where(User.role == Role.OFFICE).order_by(User.id))
+    plans = db.session.scalars(select(Plan).order_by(Plan.id)).all()
+
+    def compute(plan):
+        e = evaluation.get_or_create(plan, 2026, now=generate.NOW)
+        evaluation.compute_evaluation(e, actor=office, now=generate.NOW)
+
+    began = time.perf_counter()
+    compute(plans[0])
+    one = time.perf_counter() - began
+    began = time.perf_counter()
+    for plan in plans:
+        compute(plan)
+    every = time.perf_counter() - began
+    data = generate.BUNDLED.read_bytes()
+    parse = min(generate.timed(lambda: parse_plan_bytes(data, generate.BUNDLED.name))[0] for _ in range(3))
+    return {"reminders": reminders, "reminder_statements": len(statements),
+            "reminder_queued": len(result["queued"]), "evaluation_one": one, "evaluation_all": every,
+            "plans": len(plans), "parse": parse}
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}"
+
+
+def report(city: dict, province: dict, args) -> None:
+    c, p = city["counts"], province["counts"]
+    print(f"\nbench_scale: Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, PostgreSQL; "
+          f"province = {args.fraction:g} of the full size; {args.runs} requests per page")
+    print(f"  city:     {c['task']:>6} tasks {c['department']:>5} departments {c['report']:>8} reports "
+          f"{c['contribution']:>8} contributions {c['notification']:>7} notifications {c['audit_event']:>7} audit rows")
+    print(f"  province: {p['task']:>6} tasks {p['department']:>5} departments {p['report']:>8} reports "
+          f"{p['contribution']:>8} contributions {p['notification']:>7} notifications {p['audit_event']:>7} audit rows")
+    data = (p["report"] + p["contribution"]) / max(c["report"] + c["contribution"], 1)
+    print(f"\n| {'page':<17} | city median / p95 ms | province median / p95 ms | growth | statements city / province |"
+          f" province seq scans on big tables |")
+    print(f"|{'-' * 19}|{'-' * 22}|{'-' * 26}|{'-' * 8}|{'-' * 28}|{'-' * 34}|")
+    for name in PAGES:
+        a, b = city["pages"][name], province["pages"][name]
+        growth = b["median"] / a["median"]
+        scans = ", ".join(province["explain"][name]) or "none"
+        print(f"| {name:<17} | {ms(a['median']):>9} / {ms(a['p95']):>6}   | {ms(b['median']):>11} / {ms(b['p95']):>8}   "
+              f"| {growth:5.2f}× | {a['statements']:>12} / {b['statements']:<11} | {scans:<32} |")
+    print(f"|{'-' * 19}|{'-' * 22}|{'-' * 26}|{'-' * 8}|{'-' * 28}|{'-' * 34}|")
+    rows = (("reminders pass", "reminders", lambda x: f"{x['reminders']:.2f} s ({x['reminder_statements']} st.)"),
+            ("evaluation, 1 plan", "evaluation_one", lambda x: f"{x['evaluation_one']:.2f} s"),
+            ("evaluation, all", "evaluation_all", lambda x: f"{x['evaluation_all']:.2f} s ({x['plans']} plans)"),
+            ("plan parsing", "parse", lambda x: f"{x['parse'] * 1000:.0f} ms"))
+    for label, key, shown in rows:
+        print(f"| {label:<17} | {shown(city):>20} | {shown(province):>24} | {province[key] / city[key]:5.2f}× |"
+              f" {'':<26} | {'':<32} |")
+    print(f"\nthe province has {data:.0f}× the city's reports and contributions")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--fraction", type=float, default=0.1, help="of the full province (1 = 15,000 tasks)")
+    parser.add_argument("--runs", type=int, default=20, help="timed requests per page and size")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--reuse", action="store_true", help="keep bench_city / bench_province when filled")
+    args = parser.parse_args()
+    began = time.perf_counter()
+    city = measure("city", args)
+    province = measure("province", args)
+    report(city, province, args)
+    print(f"\nbench_scale took {(time.perf_counter() - began) / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
