@@ -39,6 +39,7 @@ NOW = datetime(2026, 4, 3, 2, tzinfo=UTC)
 def world(app):
     """One object of every table, and the people who may act on them."""
     plan, office = published_fushun()
+    office_id = office.id
     leader = make_user(Role.LEADER)
     report = db.session.scalar(select(Report).join(Task).where(~Task.targets.any()).order_by(Report.id))
     contribution = db.session.scalar(select(Contribution).order_by(Contribution.id))
@@ -55,9 +56,9 @@ def world(app):
     notice = Notice(escalation=escalation, year=2026, number=1, issued_on=NOW.date(), facts={}, frozen_at=NOW)
     extension = ExtensionRequest(report_id=report.id, department_id=report.department_id, reason="等待数据",
                                  current_deadline=NOW.date(), new_deadline=NOW.date().replace(month=5),
-                                 requested_at=NOW, requested_by_id=office.id)
+                                 requested_at=NOW, requested_by_id=office_id)
     completion = CompletionReport(task_id=report.task_id, department_id=report.department_id, summary="已完成",
-                                  values=[], files=[], submitted_at=NOW, submitted_by_id=office.id)
+                                  values=[], files=[], submitted_at=NOW, submitted_by_id=office_id)
     db.session.add_all([request, escalation, evaluation, email, bulletin, instruction, notice, extension,
                         completion])
     db.session.commit()
