@@ -97,6 +97,8 @@ SHORT_TEXTS = {
     "returned_overdue": _l("%(task)s %(period)s%(what)s退回后已逾期 %(days)s 个工作日未重新报送。"),
     "review_pending": _l("%(task)s %(period)s报告待审核，请及时审核。"),
     "escalation": _l("%(task)s %(period)s%(what)s已逾期 %(days)s 个工作日，列入督办。"),
+    "task_due_soon": _l("%(task)s 完成时限 %(deadline)s，完成后请报送办结报告。"),
+    "task_overdue": _l("%(task)s 已超过完成时限 %(days)s 个工作日，尚未办结销号。"),
 }
 
 

@@ -7,6 +7,8 @@ Stages, in working days on the office calendar (package data plus entered arrang
   level 3 (5 late): an escalation (督办) for the office, and mail to the office and the department head;
 - returned and not resubmitted: the same ladder, counted from N working days after the return;
 - submitted and not reviewed within N working days: the office;
+- a task's own completion deadline (完成时限, read from the plan's text): its lead department's liaisons N
+  working days before it; once passed with the task not closed (办结销号), its liaisons, head and the office, once;
 - a leader's instruction (领导批示) not answered: the same ladder against its due date (level 3 is mail to the
   office and the department head, not an escalation: a 督办 is about a report or contribution).
 A pass only queues on working days. After the scheduler was down, the first pass queues each item once at
@@ -17,13 +19,15 @@ gets its notice at the next pass.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.orm import joinedload
 
 from models import (
+    Assignment,
+    AssignmentRole,
     Contribution,
     ContributionStatus,
     Escalation,
@@ -61,10 +65,13 @@ DEFAULT_RULES = {
     "level3_late": 5,
     "returned_grace_workdays": 3,
     "review_grace_workdays": 3,
+    "task_due_soon_workdays": 10,   # remind the lead this many working days before a task's own 完成时限
 }
 INSTRUCTION = "instruction_"   # the kinds of an instruction's reminders: instruction_due_soon, ...
+TASK_DUE_SOON, TASK_OVERDUE = "task_due_soon", "task_overdue"   # a task's own 完成时限 (Task.due)
 REMINDER_KINDS = ("due_soon", "due_today", "overdue", "returned_overdue", "review_pending", "escalation",
-                  f"{INSTRUCTION}due_soon", f"{INSTRUCTION}due_today", f"{INSTRUCTION}overdue")
+                  f"{INSTRUCTION}due_soon", f"{INSTRUCTION}due_today", f"{INSTRUCTION}overdue",
+                  TASK_DUE_SOON, TASK_OVERDUE)
 REPORT_LINK = "/reports/"
 LADDER_KINDS = ("overdue", "returned_overdue", "escalation")   # the kinds that carry a level (1–3)
 
@@ -315,6 +322,40 @@ def _close_settled(p: Pass) -> None:
                                                "period": e.period.key, "reason": "submitted"})
 
 
+def _task_deadlines(p: Pass, rules_of: dict[int, dict]) -> None:
+    """Open tasks of the plans whose 完成时限 is near or past: one query (their assignments joined), whatever the
+    number of tasks. Past it, one notice per task and due date; the task leaves the rule when it is closed."""
+    horizon = p.today + timedelta(days=2 * max(r["task_due_soon_workdays"] for r in rules_of.values()) + 14)
+    tasks = db.session.scalars(
+        select(Task).options(joinedload(Task.assignments).joinedload(Assignment.department))
+        .where(Task.plan_id.in_(list(rules_of)), Task.status == TaskStatus.OPEN, Task.due.is_not(None),
+               Task.due <= horizon)
+        .order_by(Task.plan_id, Task.position, Task.id)).unique().all()
+    for task in tasks:
+        leads = [a.department_id for a in task.active_assignments if a.role == AssignmentRole.LEAD]
+        liaisons = [u for d in leads for u in p.people(d, Role.LIAISON)]
+        data = {"department": "、".join(sorted({a.department.name for a in task.active_assignments
+                                                  if a.role == AssignmentRole.LEAD})),
+                "task": task.code, "task_title": task.title, "period": "", "period_label": "",
+                "deadline": task.due.isoformat(), "what": "task", "link": f"/tasks/{task.id}"}
+        if p.today <= task.due:
+            left = workdays_left(task.due, p.today, p.cal)
+            if left <= rules_of[task.plan_id]["task_due_soon_workdays"]:
+                p.send(liaisons, kind=TASK_DUE_SOON, level=0, key=f"{TASK_DUE_SOON}:t{task.id}:{task.due:%Y%m%d}",
+                       subject=None, title=f"【完成时限临近】{task.code} {task.title}应于 {task.due:%Y-%m-%d} 前完成",
+                       body=f"还有 {left} 个工作日。完成后请在任务页报送办结报告。", data={**data, "days_late": 0})
+            continue
+        late = lateness(task.due, p.today, p.cal).working
+        if late < 1:
+            continue
+        heads = [u for d in leads for u in p.people(d, Role.DEPT_HEAD)]
+        p.send(liaisons + heads + p.office, kind=TASK_OVERDUE, level=0,
+               key=f"{TASK_OVERDUE}:t{task.id}:{task.due:%Y%m%d}", subject=None,
+               title=f"【逾期未办结】{data['department']} {task.code} {task.title}已超过完成时限 {task.due:%Y-%m-%d}",
+               body="任务尚未办结销号。已完成的，请报送办结报告；未完成的，请说明原因和计划完成时间。",
+               data={**data, "days_late": late})
+
+
 def _review_pending(p: Pass, report: Report, rules: dict) -> None:
     submitted_on = local(report.submitted_at).date()
     waiting = p.cal.workdays_between(submitted_on, p.today)
@@ -362,8 +403,9 @@ def run_reminders(*, now: datetime, dry_run: bool = False, calendar: WorkdayCale
 
 
 def _rules_pass(p: Pass, plans: list[Plan]) -> None:
-    """Every published plan's open items in three queries (reports, contributions, instructions; plan by plan,
-    in plan order), whatever the number of plans and items: each plan's rules are looked up per row."""
+    """Every published plan's open items in four queries (reports, contributions, instructions, tasks near or
+    past their 完成时限; plan by plan, in plan order), whatever the number of plans and items: each plan's rules
+    are looked up per row."""
     rules_of = {plan.id: rules_for(plan) for plan in plans}
     plan_ids = list(rules_of)
     load = (joinedload(Report.task), joinedload(Report.period), joinedload(Report.department))
@@ -404,3 +446,4 @@ def _rules_pass(p: Pass, plans: list[Plan]) -> None:
     for instruction in instructions:
         _ladder(p, Subject(instruction, "instruction"), instruction.due_date, rules_of[instruction.task.plan_id],
                 returned=False)
+    _task_deadlines(p, rules_of)
