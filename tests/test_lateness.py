@@ -60,8 +60,8 @@ def test_handed_in_counts_to_the_first_submission_and_outstanding_to_today():
     assert days_late(report(deadline, ReportStatus.APPROVED, late), today, CAL) == Lateness(2, 2)
     # returned and not resubmitted: outstanding again, counted to today
     assert days_late(report(deadline, ReportStatus.RETURNED, on_time), today, CAL) == Lateness(8, 12)
-    contribution = SimpleNamespace(status=ContributionStatus.DRAFT, submitted_at=None,
-                                   period=SimpleNamespace(deadline=deadline))
+    contribution = SimpleNamespace(status=ContributionStatus.DRAFT, submitted_at=None, deadline=deadline,
+                                   withdrawn_at=None)
     assert days_late(contribution, today, CAL).working == 8
 
 

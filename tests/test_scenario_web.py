@@ -73,7 +73,9 @@ def test_publish_report_contribute_return_resubmit_approve(app):
             Contribution.task_id == task.id, Contribution.period_id == report.period_id,
             Contribution.department_id == Department.lookup(NDRC).id))
         contribution_url = f"/reports/contributions/{contribution.id}"
-        assert f'href="{contribution_url}"' in ndrc_web.get("/reports/").get_data(as_text=True)
+        # 报送 lists a period's reports before its contributions, 50 a page: NDRC's are on its second page
+        listing = "".join(ndrc_web.get(f"/reports/?page={n}").get_data(as_text=True) for n in (1, 2))
+        assert f'href="{contribution_url}"' in listing
         page = ndrc_web.get(contribution_url).get_data(as_text=True)
         assert ndrc_web.post(contribution_url, data={"text": "配合推进热源建设", "submit": "1",
                                                      "version": hidden(page, "version")}).status_code == 302
