@@ -80,6 +80,25 @@ def test_an_expired_lease_is_taken_over_and_the_job_completes_once(app, evaluati
     assert jobs.run_one(later + timedelta(hours=1)) == {"ran": 0}
 
 
+def test_a_worker_overtaken_while_it_ran_does_not_mark_the_job_done(app, evaluation, monkeypatch):
+    """The slow worker's lease ran out mid-run and another worker claimed the job: the slow one's result is
+    dropped, the job stays the new attempt's."""
+    _ev, office = evaluation
+
+    def overtaken(job, progress):
+        later = job.started_at + timedelta(seconds=app.config["JOB_LEASE_SECONDS"] + 1)
+        assert jobs.claim(later) == jobs.Claim(job.id, 2)      # the other worker, meanwhile
+        progress(80, "too late")                                # no longer this attempt's to report
+        return {"slow": True}
+
+    monkeypatch.setitem(jobs.HANDLERS, "slow", jobs.Handler(overtaken, lambda job: "slow", lambda job: None))
+    job = jobs.enqueue("slow", {}, actor=office, now=NOW)
+    assert jobs.run_one(NOW) == {"ran": 1, "stale": 1}
+    db.session.refresh(job)
+    assert job.status == JobStatus.RUNNING and job.attempts == 2 and job.result is None and job.progress == 0
+    assert not notes_of(office)
+
+
 def test_a_failing_job_is_retried_then_failed_with_its_message(app, evaluation, monkeypatch):
     _ev, office = evaluation
     app.config["JOB_MAX_ATTEMPTS"] = 2
@@ -172,6 +191,7 @@ def test_a_big_plans_pdf_is_queued_shown_with_progress_and_linked_when_done(clie
     assert jobs.run_one(NOW) == {"ran": 1, "done": 1}
     page = client.get(location).get_data(as_text=True)
     assert 'http-equiv="refresh"' not in page and "已生成完毕" in page
+    assert f'href="/evaluation/{ev.plan_id}/2026/"' in page             # back to where it was asked for
     link = re.search(r'href="(/evaluation/files/\d+)"', page).group(1)
     download = client.get(link)
     assert download.status_code == 200 and download.data.startswith(b"%PDF")

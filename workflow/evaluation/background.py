@@ -42,7 +42,17 @@ def _link(job: Job) -> tuple[str, str] | None:
     return url_for("evaluation.download", file_id=file_id), _("下载 PDF")
 
 
-@jobs.handler(KIND, title=_title, link=_link)
+def _back(job: Job) -> tuple[str, str] | None:
+    evaluation = db.session.get(Evaluation, job.params["evaluation_id"])
+    if evaluation is None:
+        return None
+    if job.params.get("department_id"):
+        return url_for("evaluation.department", plan_id=evaluation.plan_id, year=evaluation.year,
+                       department_id=job.params["department_id"]), _("返回评估结果")
+    return url_for("evaluation.show", plan_id=evaluation.plan_id, year=evaluation.year), _("返回评估结果")
+
+
+@jobs.handler(KIND, title=_title, link=_link, back=_back)
 def make_pdf(job: Job, progress: jobs.Progress) -> dict:
     evaluation = db.session.get(Evaluation, job.params["evaluation_id"])
     if evaluation is None:

@@ -8,7 +8,8 @@ completed once, by whoever holds the current attempt. A handler that raises puts
 JOB_MAX_ATTEMPTS, then it fails with the error's message. Done or failed, the requester gets a notification.
 
 Handlers register by kind: `@handler("evaluation_pdf")` on a function(job, progress) -> result dict, where
-progress(percent, message) records how far it got, and `link(job)` names the page showing the result.
+progress(percent, message) records how far it got, `link(job)` names the result and `back(job)` the page the
+job was started from.
 """
 from __future__ import annotations
 
@@ -34,15 +35,17 @@ class Handler:
     run: Callable[[Job, Progress], dict]
     title: Callable[[Job], str]                 # what the job makes, for its page and the notification
     link: Callable[[Job], tuple[str, str] | None]   # (url, label) of the result once done
+    back: Callable[[Job], tuple[str, str] | None] | None = None   # (url, label) of the page it was started from
 
 
 HANDLERS: dict[str, Handler] = {}
 
 
-def handler(kind: str, *, title: Callable[[Job], str], link: Callable[[Job], tuple[str, str] | None]):
+def handler(kind: str, *, title: Callable[[Job], str], link: Callable[[Job], tuple[str, str] | None],
+            back: Callable[[Job], tuple[str, str] | None] | None = None):
     """Register the function that runs jobs of `kind` (a domain registers at import)."""
     def register(run):
-        HANDLERS[kind] = Handler(run, title, link)
+        HANDLERS[kind] = Handler(run, title, link, back)
         return run
     return register
 

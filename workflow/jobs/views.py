@@ -20,4 +20,5 @@ def show(job_id: int):
     forbid_unless(job.can_view(current_user))
     handler = HANDLERS[job.kind]
     return render_template("jobs/show.html", job=job, title=handler.title(job),
-                           result=handler.link(job) if job.status == "done" else None)
+                           result=handler.link(job) if job.status == "done" else None,
+                           back=handler.back(job) if handler.back else None)
