@@ -13,6 +13,7 @@ from models.evaluation import (
 )
 from models.extension import CompletionReport, CompletionStatus, ExtensionRequest, ExtensionStatus
 from models.instruction import Instruction, InstructionStatus
+from models.job import Job, JobStatus
 from models.notify import (
                          EmailStatus,
                          Escalation,
@@ -66,5 +67,5 @@ __all__ = [
     "ScoreAdjustment", "TargetMilestone", "TaskRating", "RateLimitCounter", "Bulletin", "BulletinFile",
     "BulletinKind", "BulletinStatus", "Instruction", "InstructionStatus", "Notice", "NoticeStatus", "NumberSeries",
     "Channel", "CompletionReport", "CompletionStatus", "ENDED_ASSIGNMENT", "ExtensionRequest", "ExtensionStatus",
-    "PlanRevision", "TaskVersion",
+    "PlanRevision", "TaskVersion", "Job", "JobStatus",
 ]

@@ -17,6 +17,7 @@ from workflow.scheduling import runner
 from workflow.scheduling.lock import ADVISORY, LEASE, LeaderLock
 from workflow.scheduling.runner import (
     HEARTBEAT_JOB,
+    JOBS_JOB,
     OUTBOX_JOB,
     REMINDERS_JOB,
     SchedulerSettings,
@@ -212,9 +213,9 @@ def test_jobs_have_fixed_ids_and_safe_options(app):
     settings = SchedulerSettings()
     scheduler = build_scheduler(app, lease_lock("me"), settings)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {REMINDERS_JOB, OUTBOX_JOB, HEARTBEAT_JOB}
+    assert set(jobs) == {REMINDERS_JOB, OUTBOX_JOB, JOBS_JOB, HEARTBEAT_JOB}
     assert {job.id: job.trigger.interval.total_seconds() for job in jobs.values()} == {
-        REMINDERS_JOB: 300, OUTBOX_JOB: 60, HEARTBEAT_JOB: 15}
+        REMINDERS_JOB: 300, OUTBOX_JOB: 60, JOBS_JOB: 5, HEARTBEAT_JOB: 15}
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
     assert jobs[REMINDERS_JOB].misfire_grace_time == jobs[OUTBOX_JOB].misfire_grace_time == 300

@@ -118,6 +118,7 @@ def _register_blueprints(app: Flask) -> None:
     from workflow.evaluation.views import bp as evaluation_bp
     from workflow.extension_requests.views import bp as extension_requests_bp
     from workflow.instructions.views import bp as instructions_bp
+    from workflow.jobs.views import bp as jobs_bp
     from workflow.ledger.views import bp as ledger_bp
     from workflow.overview.views import bp as overview_bp
     from workflow.plans.views import bp as plans_bp
@@ -130,7 +131,8 @@ def _register_blueprints(app: Flask) -> None:
 
     for bp in (auth_bp, dashboard_bp, plans_bp, assignments_bp, reports_bp, review_bp, admin_bp, mailbox_bp,
                account_bp, api_bp, escalations_bp, settings_bp, evaluation_bp, search_bp, ledger_bp,
-               bulletins_bp, instructions_bp, overview_bp, targets_bp, tasks_bp, extension_requests_bp):
+               bulletins_bp, instructions_bp, overview_bp, targets_bp, tasks_bp, extension_requests_bp,
+               jobs_bp):
         app.register_blueprint(bp)
 
 

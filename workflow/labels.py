@@ -35,6 +35,7 @@ from models import (
     EvaluationStatus,
     ExtensionStatus,
     InstructionStatus,
+    JobStatus,
     NoticeStatus,
     PlanStatus,
     Progress,
@@ -107,6 +108,8 @@ LABELS = {
     "evaluation_status": {EvaluationStatus.DRAFT: _l("草稿"), EvaluationStatus.FROZEN: _l("已签认")},
     "channel": {Channel.EMAIL: _l("邮件"), Channel.SMS: _l("短信"), Channel.DINGTALK: _l("钉钉群机器人"),
                 Channel.WECOM: _l("企业微信群机器人")},
+    "job_status": {JobStatus.QUEUED: _l("排队中"), JobStatus.RUNNING: _l("生成中"), JobStatus.DONE: _l("已完成"),
+                   JobStatus.FAILED: _l("失败")},
     "email_status": {EmailStatus.PENDING: _l("待发送"), EmailStatus.SENT: _l("已发送"),
                      EmailStatus.PARKED: _l("已搁置")},
     # Grades are stored by their Chinese name (DepartmentScore.grade), best first.

@@ -42,6 +42,8 @@ from models import (
     ExtensionStatus,
     Instruction,
     InstructionStatus,
+    Job,
+    JobStatus,
     Notice,
     NoticeStatus,
     OutboxEmail,
@@ -245,6 +247,14 @@ TABLES: dict[str, Table] = {t.kind: t for t in (
         "reopen": Transition((TaskStatus.CLOSED,), TaskStatus.OPEN, lambda _t, user: user is None or user.is_reviewer,
                              _l("只有领导小组办公室可以重新开启任务。"),
                              refused=lambda t: _("任务 %(code)s 未销号，无需重新开启。", code=t.code)),
+    }),
+    # Background jobs move by the worker alone (workflow/jobs): claimed (again, once a dead worker's lease ran
+    # out), finished, put back after a failed attempt, or failed for good.
+    Table(Job, JobStatus, {
+        "start": Transition((JobStatus.QUEUED, JobStatus.RUNNING), JobStatus.RUNNING),
+        "finish": Transition((JobStatus.RUNNING,), JobStatus.DONE),
+        "requeue": Transition((JobStatus.RUNNING,), JobStatus.QUEUED),
+        "fail": Transition((JobStatus.QUEUED, JobStatus.RUNNING), JobStatus.FAILED),
     }),
     Table(OutboxEmail, EmailStatus, {
         "send": Transition((EmailStatus.PENDING,), EmailStatus.SENT),

@@ -6,9 +6,11 @@ watermark and are generated afresh each time.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from flask import Response
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -49,7 +51,7 @@ def _archived(evaluation: Evaluation, kind: str, department: Department | None) 
 
 def _archive(evaluation: Evaluation, *, kind: str, department: Department | None, data: bytes, pages: int | None,
              actor: User | None, now: datetime) -> EvaluationFile:
-    digest, _ = files.write_blob(_root(), data)
+    digest, _size = files.write_blob(_root(), data)
     row = EvaluationFile(evaluation=evaluation, department=department, kind=kind,
                          filename=_filename(evaluation, department, kind), size=len(data), pages=pages,
                          sha256=digest, status=evaluation.status, freeze_round=evaluation.freeze_round,
@@ -60,16 +62,21 @@ def _archive(evaluation: Evaluation, *, kind: str, department: Department | None
 
 
 def generate_pdf(evaluation: Evaluation, *, department: Department | None = None, actor: User | None,
-                 now: datetime) -> EvaluationFile:
-    """The whole report, or one department's; a frozen evaluation's file is made once per sign-off."""
+                 now: datetime, progress: Callable[[int, str], None] | None = None) -> EvaluationFile:
+    """The whole report, or one department's; a frozen evaluation's file is made once per sign-off.
+    `progress(percent, message)` hears of each step (a background job's progress bar)."""
+    step = progress or (lambda percent, message: None)
     if department is not None:
         services.score_of(evaluation, department)
     existing = _archived(evaluation, "pdf", department)
     if existing is not None:
         return existing
     moment = _moment(evaluation, now)
+    step(10, _("正在汇总评估数据"))
     html = documents.render_html(evaluation, department=department, generated_at=moment)
+    step(40, _("正在排版 PDF"))
     rendered = render_document(html)
+    step(90, _("正在归档"))
     return _archive(evaluation, kind="pdf", department=department, data=rendered.data, pages=rendered.pages,
                     actor=actor, now=now)
 

@@ -42,7 +42,7 @@ from workflow.clock import local, utcnow
 from workflow.converters import parse_id, parse_version
 from workflow.domain import Conflict, DomainError, ValidationFailed
 from workflow.errors import forbid_unless, refused
-from workflow.evaluation import archive, documents, scoring, services
+from workflow.evaluation import archive, background, documents, scoring, services
 from workflow.extensions import db
 from workflow.files import content_disposition
 from workflow.labels import names
@@ -386,7 +386,8 @@ def reopen(plan_id: int, year: int):
 @login_required
 @limit("PDF_RATE_LIMIT")
 def generate(plan_id: int, year: int):
-    """Generate (or, for a frozen evaluation, fetch the archived) PDF or workbook, then download it."""
+    """Generate (or, for a frozen evaluation, fetch the archived) PDF or workbook, then download it; a big plan's
+    PDF is queued for the worker instead and the job's progress page shown."""
     evaluation = _evaluation_or_404(plan_id, year)
     form = GenerateForm()
     if not form.validate() or form.kind.data not in MIMETYPES:
@@ -397,6 +398,9 @@ def generate(plan_id: int, year: int):
         if form.kind.data == "xlsx":
             forbid_unless(current_user.sees_everything)
             archived = archive.generate_workbook(evaluation, actor=current_user, now=utcnow())
+        elif background.runs_in_background(evaluation):
+            job = background.request_pdf(evaluation, department=dept, actor=current_user, now=utcnow())
+            return redirect(url_for("jobs.show", job_id=job.id))
         else:
             archived = archive.generate_pdf(evaluation, department=dept, actor=current_user, now=utcnow())
     except PdfError as exc:

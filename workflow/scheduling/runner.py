@@ -9,6 +9,7 @@ jobs; the others stand by and keep trying to take the lock, so a leader that die
 Jobs (fixed ids, replace_existing, coalesce, max_instances=1, a misfire grace time):
   reminders   every SCHEDULER_REMINDERS_SECONDS (300)  workflow.scheduling.reminders.run_reminders(now=...)
   outbox      every SCHEDULER_OUTBOX_SECONDS (60)      workflow.mail.smtp.deliver_pass(now=...)
+  jobs        every SCHEDULER_JOBS_SECONDS (5)         workflow.jobs.run_one(now=...): one background job
   heartbeat   every SCHEDULER_HEARTBEAT_SECONDS (15)   renew the lock, or try to take it (standby)
 
 Environment (all optional; seconds may be fractional):
@@ -17,6 +18,7 @@ Environment (all optional; seconds may be fractional):
                                      after at most 45 s and a standby notices within one heartbeat: < 1 minute
   SCHEDULER_REMINDERS_SECONDS  300   reminder and escalation pass
   SCHEDULER_OUTBOX_SECONDS     60    digest building and email delivery pass
+  SCHEDULER_JOBS_SECONDS       5     how often a queued background job (a big PDF) is looked for
   SCHEDULER_MISFIRE_GRACE_SECONDS 300  a run delayed longer than this is skipped (the next one catches up)
   SCHEDULER_TEST_MARKER_FILE   —     TEST HOOK ONLY: when set, every reminders/outbox run appends
                                      "<holder>\t<job>\tstart|end\t<unix time>" lines to this file, so tests
@@ -53,8 +55,9 @@ log = logging.getLogger("workflow.scheduler")
 
 REMINDERS_JOB = "reminders"
 OUTBOX_JOB = "outbox"
+JOBS_JOB = "jobs"
 HEARTBEAT_JOB = "heartbeat"
-WORK_JOBS = (REMINDERS_JOB, OUTBOX_JOB)
+WORK_JOBS = (REMINDERS_JOB, OUTBOX_JOB, JOBS_JOB)
 
 
 def reminders_body(*, now: datetime):
@@ -75,8 +78,15 @@ def outbox_body(*, now: datetime):
     return deliver_pass(now=now)
 
 
+def jobs_body(*, now: datetime):
+    from workflow.jobs import run_one
+
+    return run_one(now=now)
+
+
 #: What each work job does; looked up at every run (tests replace entries with monkeypatch.setitem).
-JOB_BODIES: dict[str, Callable[..., object]] = {REMINDERS_JOB: reminders_body, OUTBOX_JOB: outbox_body}
+JOB_BODIES: dict[str, Callable[..., object]] = {REMINDERS_JOB: reminders_body, OUTBOX_JOB: outbox_body,
+                                                JOBS_JOB: jobs_body}
 
 
 @dataclass(frozen=True)
@@ -87,12 +97,14 @@ class SchedulerSettings:
     outbox_seconds: float = 60.0
     misfire_grace_seconds: int = 300
     marker_file: str | None = None
+    jobs_seconds: float = 5.0
 
     ENV = {
         "heartbeat_seconds": "SCHEDULER_HEARTBEAT_SECONDS",
         "lease_seconds": "SCHEDULER_LEASE_SECONDS",
         "reminders_seconds": "SCHEDULER_REMINDERS_SECONDS",
         "outbox_seconds": "SCHEDULER_OUTBOX_SECONDS",
+        "jobs_seconds": "SCHEDULER_JOBS_SECONDS",
         "misfire_grace_seconds": "SCHEDULER_MISFIRE_GRACE_SECONDS",
     }
 
@@ -196,7 +208,7 @@ def _mark(settings: SchedulerSettings, holder: str, job: str, event: str) -> Non
 
 def build_scheduler(app: Flask, lock: LeaderLock, settings: SchedulerSettings,
                     now: datetime | None = None) -> BackgroundScheduler:
-    """A BackgroundScheduler with the three jobs added (not started)."""
+    """A BackgroundScheduler with its jobs added (not started)."""
     now = now or utcnow()
     scheduler = BackgroundScheduler(
         timezone=UTC,
@@ -204,7 +216,8 @@ def build_scheduler(app: Flask, lock: LeaderLock, settings: SchedulerSettings,
         logger=logging.getLogger("apscheduler.scheduler"),
     )
     common = {"replace_existing": True, "coalesce": True, "max_instances": 1}
-    for name, every in ((REMINDERS_JOB, settings.reminders_seconds), (OUTBOX_JOB, settings.outbox_seconds)):
+    for name, every in ((REMINDERS_JOB, settings.reminders_seconds), (OUTBOX_JOB, settings.outbox_seconds),
+                        (JOBS_JOB, settings.jobs_seconds)):
         scheduler.add_job(
             run_job, "interval", seconds=every, args=(app, lock, name, settings), id=name, name=name,
             misfire_grace_time=settings.misfire_grace_seconds,
@@ -232,9 +245,9 @@ def run_scheduler(app: Flask, *, stop_event: threading.Event | None = None,
     with app.app_context():
         engine = db.engine
     lock = lock or LeaderLock(engine, lease_seconds=settings.lease_seconds)
-    log.info("scheduler %s: starting (%s lock; heartbeat %gs, lease %gs, reminders every %gs, outbox every %gs)",
-             lock.holder, lock.mode, settings.heartbeat_seconds, settings.lease_seconds,
-             settings.reminders_seconds, settings.outbox_seconds)
+    log.info("scheduler %s: starting (%s lock; heartbeat %gs, lease %gs, reminders every %gs, outbox every %gs, "
+             "jobs every %gs)", lock.holder, lock.mode, settings.heartbeat_seconds, settings.lease_seconds,
+             settings.reminders_seconds, settings.outbox_seconds, settings.jobs_seconds)
     scheduler = build_scheduler(app, lock, settings)
     with _stop_on_signals(stop):
         try:

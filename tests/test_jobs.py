@@ -1,0 +1,214 @@
+"""Background jobs (workflow/jobs): the evaluation PDF of a big plan made by the worker, not in the request;
+claimed once even by concurrent workers (PostgreSQL: SKIP LOCKED), taken over when a worker's lease ran out and
+never completed twice, failed after its attempts, its page visible to the requester, the office and admins."""
+from __future__ import annotations
+
+import re
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import func, select, text
+
+from models import Job, JobStatus, Notification, Role
+from models.evaluation import EvaluationFile
+from tests.conftest import EVALUATED_AT as NOW
+from workflow import jobs
+from workflow.evaluation import archive, background
+from workflow.extensions import db
+
+HOUSING = "市住房城乡建设局"
+
+
+def files_count() -> int:
+    return db.session.scalar(select(func.count(EvaluationFile.id)))
+
+
+def notes_of(user) -> list[Notification]:
+    return list(db.session.scalars(select(Notification).where(Notification.user_id == user.id,
+                                                              Notification.kind.like("job_%"))))
+
+
+@pytest.fixture
+def quick(monkeypatch):
+    """A handler kind that does nothing but count its runs (no PDF: for the queue's own behaviour)."""
+    runs: list[int] = []
+
+    def run(job, progress):
+        progress(50, "halfway")
+        runs.append(job.id)
+        return {"n": len(runs)}
+
+    monkeypatch.setitem(jobs.HANDLERS, "quick", jobs.Handler(run, lambda job: "quick", lambda job: None))
+    return runs
+
+
+def test_a_queued_pdf_is_made_once_archived_and_the_requester_notified(evaluation):
+    ev, office = evaluation
+    job = background.request_pdf(ev, department=None, actor=office, now=NOW)
+    assert job.status == JobStatus.QUEUED and job.progress == 0 and files_count() == 0
+    assert jobs.run_one(NOW) == {"ran": 1, "done": 1}
+    db.session.refresh(job)
+    assert job.status == JobStatus.DONE and job.progress == 100 and job.attempts == 1
+    assert job.finished_at == NOW and job.lease_until is None
+    archived = db.session.get(EvaluationFile, job.result["evaluation_file"])
+    data = archive.read_file(archived)
+    assert data.startswith(b"%PDF") and archived.sha256 == job.result["sha256"] and archived.created_by == office
+    [note] = notes_of(office)
+    assert note.kind == "job_done" and note.link == f"/jobs/{job.id}" and "年度评估报告" in note.subject
+    # nothing left to do: a second pass runs nothing and makes no second file
+    assert jobs.run_one(NOW + timedelta(minutes=1)) == {"ran": 0}
+    assert files_count() == 1 and len(notes_of(office)) == 1
+    actions = db.session.scalars(text("SELECT action FROM audit_event WHERE object_type = 'job' ORDER BY id")).all()
+    assert actions == ["job.start", "job.finish"]
+
+
+def test_an_expired_lease_is_taken_over_and_the_job_completes_once(app, evaluation, quick):
+    _ev, office = evaluation
+    job = jobs.enqueue("quick", {}, actor=office, now=NOW)
+    first = jobs.claim(NOW)                       # a worker takes it, then dies without finishing
+    assert first == jobs.Claim(job.id, 1)
+    assert jobs.claim(NOW + timedelta(seconds=1)) is None          # its lease still holds
+    later = NOW + timedelta(seconds=app.config["JOB_LEASE_SECONDS"] + 1)
+    assert jobs.run_one(later) == {"ran": 1, "done": 1}          # another worker retries it
+    db.session.refresh(job)
+    assert job.status == JobStatus.DONE and job.attempts == 2 and job.result == {"n": 1}
+    # the first worker coming back finishes nothing: its attempt is no longer the job's
+    assert jobs.execute(first, now=later) == "stale"
+    assert quick == [job.id] and len(notes_of(office)) == 1
+    assert jobs.run_one(later + timedelta(hours=1)) == {"ran": 0}
+
+
+def test_a_worker_overtaken_while_it_ran_does_not_mark_the_job_done(app, evaluation, monkeypatch):
+    """The slow worker's lease ran out mid-run and another worker claimed the job: the slow one's result is
+    dropped, the job stays the new attempt's."""
+    _ev, office = evaluation
+
+    def overtaken(job, progress):
+        later = job.started_at + timedelta(seconds=app.config["JOB_LEASE_SECONDS"] + 1)
+        assert jobs.claim(later) == jobs.Claim(job.id, 2)      # the other worker, meanwhile
+        progress(80, "too late")                                # no longer this attempt's to report
+        return {"slow": True}
+
+    monkeypatch.setitem(jobs.HANDLERS, "slow", jobs.Handler(overtaken, lambda job: "slow", lambda job: None))
+    job = jobs.enqueue("slow", {}, actor=office, now=NOW)
+    assert jobs.run_one(NOW) == {"ran": 1, "stale": 1}
+    db.session.refresh(job)
+    assert job.status == JobStatus.RUNNING and job.attempts == 2 and job.result is None and job.progress == 0
+    assert not notes_of(office)
+
+
+def test_a_failing_job_is_retried_then_failed_with_its_message(app, evaluation, monkeypatch):
+    _ev, office = evaluation
+    app.config["JOB_MAX_ATTEMPTS"] = 2
+
+    def broken(job, progress):
+        raise RuntimeError("磁盘已满")
+
+    monkeypatch.setitem(jobs.HANDLERS, "broken", jobs.Handler(broken, lambda job: "broken", lambda job: None))
+    job = jobs.enqueue("broken", {}, actor=office, now=NOW)
+    assert jobs.run_one(NOW) == {"ran": 1, "retry": 1}
+    db.session.refresh(job)
+    assert job.status == JobStatus.QUEUED and job.message == "磁盘已满" and not notes_of(office)
+    assert jobs.run_one(NOW + timedelta(seconds=5)) == {"ran": 1, "failed": 1}
+    db.session.refresh(job)
+    assert job.status == JobStatus.FAILED and job.attempts == 2 and job.message == "磁盘已满"
+    [note] = notes_of(office)
+    assert note.kind == "job_failed"
+    assert jobs.run_one(NOW + timedelta(minutes=1)) == {"ran": 0}
+
+
+def test_a_job_whose_worker_died_on_its_last_attempt_fails(app, evaluation, quick):
+    _ev, office = evaluation
+    app.config["JOB_MAX_ATTEMPTS"] = 1
+    job = jobs.enqueue("quick", {}, actor=office, now=NOW)
+    assert jobs.claim(NOW) is not None
+    later = NOW + timedelta(seconds=app.config["JOB_LEASE_SECONDS"] + 1)
+    assert jobs.claim(later) is None
+    db.session.refresh(job)
+    assert job.status == JobStatus.FAILED and job.message and quick == []
+    assert [n.kind for n in notes_of(office)] == ["job_failed"]
+
+
+def test_concurrent_workers_never_claim_the_same_job(app, evaluation, quick):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("row locks (SKIP LOCKED) need PostgreSQL; SQLite runs one worker")
+    _ev, office = evaluation
+    ids = [jobs.enqueue("quick", {}, actor=office, now=NOW).id for _ in range(12)]
+    db.session.remove()
+    # one worker holds the oldest job's row lock: another claims the next one instead of waiting or doubling it
+    with db.engine.connect() as holder:
+        holder.execute(text("SELECT id FROM job WHERE id = :id FOR UPDATE"), {"id": ids[0]})
+        assert jobs.claim(NOW).job_id == ids[1]
+        holder.rollback()
+    claimed: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def worker():
+        with app.app_context():
+            barrier.wait()
+            while (taken := jobs.claim(NOW)) is not None:
+                claimed.append(taken.job_id)
+            db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(claimed) == sorted(set(ids) - {ids[1]})   # each once, none twice
+    attempts = db.session.scalars(select(Job.attempts).where(Job.id.in_(ids))).all()
+    assert set(attempts) == {1}
+
+
+# -- the pages ----------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def big_plan(app):
+    """The bundled plan counts as big: its PDF goes to the worker. (Flask-Babel's locale cached on `g` is dropped
+    per request, as production's per-request context does: see test_i18n.)"""
+    from flask import g
+
+    app.config["EVALUATION_PDF_INLINE_MAX_TASKS"] = 10
+    app.before_request(lambda: g.pop("_flask_babel", None))
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def test_a_big_plans_pdf_is_queued_shown_with_progress_and_linked_when_done(client, login_as, evaluation,
+                                                                           big_plan):
+    ev, _office = evaluation
+    office = login_as(Role.OFFICE)
+    response = client.post(f"/evaluation/{ev.plan_id}/2026/files", data={"kind": "pdf"})
+    assert response.status_code == 302 and files_count() == 0
+    location = response.headers["Location"]
+    assert re.fullmatch(r"/jobs/\d+", location)
+    page = client.get(location).get_data(as_text=True)
+    assert '<meta http-equiv="refresh" content="3">' in page and "<progress" in page and "排队" in page
+    job = db.session.get(Job, int(location.rsplit("/", 1)[1]))
+    assert job.requested_by_id == office.id and job.params == {"evaluation_id": ev.id, "department_id": None}
+    assert jobs.run_one(NOW) == {"ran": 1, "done": 1}
+    page = client.get(location).get_data(as_text=True)
+    assert 'http-equiv="refresh"' not in page and "已生成完毕" in page
+    assert f'href="/evaluation/{ev.plan_id}/2026/"' in page             # back to where it was asked for
+    link = re.search(r'href="(/evaluation/files/\d+)"', page).group(1)
+    download = client.get(link)
+    assert download.status_code == 200 and download.data.startswith(b"%PDF")
+    client.post("/lang/en", data={"next": location})
+    english = client.get(location).get_data(as_text=True)
+    assert "Download PDF" in english and "Background job" in english
+
+
+def test_the_job_page_is_the_requesters_the_offices_and_admins(client, login_as, evaluation, big_plan):
+    ev, _office = evaluation
+    liaison = login_as(Role.LIAISON, department=HOUSING)
+    response = client.post(f"/evaluation/{ev.plan_id}/2026/files", data={"kind": "pdf", "department": liaison.department_id})
+    location = response.headers["Location"]
+    assert client.get(location).status_code == 200
+    login_as(Role.LIAISON, department="市交通运输局")
+    assert client.get(location).status_code == 403
+    assert client.get("/jobs/99999").status_code == 404
+    for role in (Role.OFFICE, Role.ADMIN):
+        login_as(role)
+        assert client.get(location).status_code == 200

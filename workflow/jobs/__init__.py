@@ -1,0 +1,175 @@
+"""Background jobs: long work taken off the web request and run by the scheduler process (`run_one`).
+
+The job table is the queue. `claim` takes the oldest queued job, or a running one whose lease ran out (its
+worker died or hung), with SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL so that several workers never take
+the same row; SQLite has one worker and no row locks. Each claim counts an attempt; a worker finishes only the
+attempt it claimed (`_finish` re-reads the row under lock), so a job taken over after its lease expired is
+completed once, by whoever holds the current attempt. A handler that raises puts the job back in the queue until
+JOB_MAX_ATTEMPTS, then it fails with the error's message. Done or failed, the requester gets a notification.
+
+Handlers register by kind: `@handler("evaluation_pdf")` on a function(job, progress) -> result dict, where
+progress(percent, message) records how far it got, `link(job)` names the result and `back(job)` the page the
+job was started from.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import or_, select, update
+
+from models import Job, JobStatus, User
+from workflow import notify
+from workflow.extensions import db
+from workflow.labels import chinese
+from workflow.transitions import apply_transition
+
+Progress = Callable[[int, str], None]
+
+
+@dataclass(frozen=True)
+class Handler:
+    run: Callable[[Job, Progress], dict]
+    title: Callable[[Job], str]                 # what the job makes, for its page and the notification
+    link: Callable[[Job], tuple[str, str] | None]   # (url, label) of the result once done
+    back: Callable[[Job], tuple[str, str] | None] | None = None   # (url, label) of the page it was started from
+
+
+HANDLERS: dict[str, Handler] = {}
+
+
+def handler(kind: str, *, title: Callable[[Job], str], link: Callable[[Job], tuple[str, str] | None],
+            back: Callable[[Job], tuple[str, str] | None] | None = None):
+    """Register the function that runs jobs of `kind` (a domain registers at import)."""
+    def register(run):
+        HANDLERS[kind] = Handler(run, title, link, back)
+        return run
+    return register
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A worker's hold on a job: the attempt it claimed is the only one it may finish."""
+
+    job_id: int
+    attempt: int
+
+
+def enqueue(kind: str, params: dict, *, actor: User | None, now: datetime) -> Job:
+    if kind not in HANDLERS:
+        raise ValueError(f"unknown job kind: {kind}")
+    job = Job(kind=kind, params=params, status=JobStatus.QUEUED, progress=0, message="", requested_by=actor,
+              created_at=now, attempts=0)
+    db.session.add(job)
+    db.session.commit()
+    return job
+
+
+def _lease(now: datetime) -> datetime:
+    return now + timedelta(seconds=current_app.config.get("JOB_LEASE_SECONDS", 900))
+
+
+def _max_attempts() -> int:
+    return max(1, current_app.config.get("JOB_MAX_ATTEMPTS", 3))
+
+
+def claim(now: datetime) -> Claim | None:
+    """The oldest claimable job moved to running with a fresh lease, or None. A job whose lease ran out after its
+    last allowed attempt fails instead of running again."""
+    while True:
+        query = (select(Job).where(or_(Job.status == JobStatus.QUEUED,
+                                       (Job.status == JobStatus.RUNNING) & (Job.lease_until < now)))
+                 .order_by(Job.id).limit(1))
+        if db.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        job = db.session.scalar(query.execution_options(populate_existing=True))
+        if job is None:
+            db.session.rollback()
+            return None
+        if job.attempts >= _max_attempts():
+            _fail(job, _("多次尝试后仍未完成（工作进程中断）。"), now)
+            continue
+        apply_transition(job, "start", actor=None, now=now,
+                         changes={"attempts": job.attempts + 1, "started_at": now, "lease_until": _lease(now)})
+        return Claim(job.id, job.attempts)
+
+
+def run_one(now: datetime) -> dict:
+    """Claim one job and run it: the scheduler's pass. Returns counts for its log line."""
+    taken = claim(now)
+    if taken is None:
+        return {"ran": 0}
+    return {"ran": 1, execute(taken, now=now): 1}
+
+
+def execute(taken: Claim, *, now: datetime) -> str:
+    """Run a claimed job's handler; "done", "retry", "failed" or "stale" (another worker holds the job now)."""
+    job = db.session.get(Job, taken.job_id, populate_existing=True)
+    if job is None or job.status != JobStatus.RUNNING or job.attempts != taken.attempt:
+        return "stale"
+    try:
+        result = HANDLERS[job.kind].run(job, _progress(taken))
+    except Exception as exc:   # any failure of the work: logged, retried, then reported
+        db.session.rollback()
+        current_app.logger.exception("job %s (%s) attempt %s failed", taken.job_id, job.kind, taken.attempt)
+        return _after_failure(taken, str(exc) or type(exc).__name__, now)
+    job = _locked(taken)
+    if job is None:
+        return "stale"
+    apply_transition(job, "finish", actor=None, now=now, notify=lambda: _tell(job, now, done=True),
+                     changes={"progress": 100, "message": "", "result": result, "finished_at": now,
+                              "lease_until": None})
+    return "done"
+
+
+def _progress(taken: Claim) -> Progress:
+    """Record how far the handler got, committed at once so the job page shows it (only while this attempt
+    holds the job)."""
+    def report(percent: int, message: str) -> None:
+        db.session.execute(update(Job).where(Job.id == taken.job_id, Job.attempts == taken.attempt,
+                                             Job.status == JobStatus.RUNNING)
+                           .values(progress=max(0, min(100, int(percent))), message=message))
+        db.session.commit()
+    return report
+
+
+def _locked(taken: Claim) -> Job | None:
+    """The job, locked, if this attempt still holds it."""
+    query = select(Job).where(Job.id == taken.job_id, Job.attempts == taken.attempt, Job.status == JobStatus.RUNNING)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    job = db.session.scalar(query.execution_options(populate_existing=True))
+    if job is None:
+        db.session.rollback()
+    return job
+
+
+def _after_failure(taken: Claim, message: str, now: datetime) -> str:
+    job = _locked(taken)
+    if job is None:
+        return "stale"
+    if job.attempts >= _max_attempts():
+        _fail(job, message, now)
+        return "failed"
+    apply_transition(job, "requeue", actor=None, now=now, changes={"message": message[:500], "lease_until": None})
+    return "retry"
+
+
+def _fail(job: Job, message: str, now: datetime) -> None:
+    apply_transition(job, "fail", actor=None, now=now, notify=lambda: _tell(job, now, done=False),
+                     changes={"message": message[:500], "finished_at": now, "lease_until": None})
+
+
+def _tell(job: Job, now: datetime, *, done: bool) -> None:
+    """The requester's notification, in the transaction that finishes the job (stored in Chinese, as every
+    notification title is)."""
+    if job.requested_by is None:
+        return
+    with chinese():
+        title = HANDLERS[job.kind].title(job)
+        subject = _("已生成：%(title)s", title=title) if done else _("生成失败：%(title)s", title=title)
+    notify.queue(job.requested_by, kind="job_done" if done else "job_failed", key=f"job:{job.id}", now=now,
+                 subject=subject, link=f"/jobs/{job.id}")
