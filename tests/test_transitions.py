@@ -18,6 +18,7 @@ from models import (
     Evaluation,
     ExtensionRequest,
     Instruction,
+    Job,
     Notice,
     OutboxEmail,
     Report,
@@ -59,15 +60,17 @@ def world(app):
                                  requested_at=NOW, requested_by_id=office_id)
     completion = CompletionReport(task_id=report.task_id, department_id=report.department_id, summary="已完成",
                                   values=[], files=[], submitted_at=NOW, submitted_by_id=office_id)
+    job = Job(kind="evaluation_pdf", params={}, requested_by_id=office_id, created_at=NOW)
     db.session.add_all([request, escalation, evaluation, email, bulletin, instruction, notice, extension,
-                        completion])
+                        completion, job])
     db.session.commit()
     people = [None, office, leader, make_user(Role.ADMIN), make_user(Role.DEPT_HEAD, report.department)]
     people += [liaison_of(d.name) for d in {report.department, contribution.department, assignment.department}]
     objects = {"report": report, "contribution": contribution, "plan": plan, "assignment": assignment,
                "adjustment_request": request, "escalation": escalation, "evaluation": evaluation,
                "outbox_email": email, "bulletin": bulletin, "instruction": instruction, "notice": notice,
-               "task": plan.tasks[-1], "extension_request": extension, "completion_report": completion}
+               "task": plan.tasks[-1], "extension_request": extension, "completion_report": completion,
+               "job": job}
     return objects, people
 
 
