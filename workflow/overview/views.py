@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup, escape
 
 from forms.overview import LightRulesForm, TaskFilterForm
 from models import Plan
@@ -59,6 +60,15 @@ def _chart(rows) -> str:
     shown = [(f"{r.key} {r.name}" if isinstance(r.key, str) and r.key else r.name, r.figures.tasks)
              for r in rows if r.figures.task_total]
     return stacked_status_chart(shown, legend) if shown else ""
+
+
+def number(n, href: str, cls: str = "", *, linked: bool = True) -> Markup:
+    """A count linking to the list behind it (`linked` false: the bare count). A function, not a Jinja macro:
+    the department table prints one per cell, and a macro call cost more than the rest of the cell."""
+    if not linked:
+        return Markup(escape(n))
+    zero = " num-zero" if not n else ""
+    return Markup(f'<a href="{escape(href)}" class="num{zero} {escape(cls or "")}">{escape(n)}</a>')
 
 
 URL_SAFE = "!$'()*,/:;?@"   # what werkzeug leaves unquoted in a query (werkzeug.urls._urlencode)
@@ -124,7 +134,7 @@ def _render(plan: Plan, *, form: LightRulesForm | None = None, status: int = 200
         area_chart=_chart(areas), department_chart=_chart(departments), form=form,
         can_edit=current_user.can_edit_light_rules(), defaults=DEFAULT_RULES, lights=LIGHTS,
         report_states=services.REPORT_STATES, target_states=services.TARGET_STATES, colours=LIGHT_COLOURS,
-        links=Links(overview), columns=COLUMNS,
+        links=Links(overview), columns=COLUMNS, num=number,
     ), status
 
 
