@@ -88,6 +88,8 @@ def measure(size: str, args) -> dict:
 
     import flask_migrate
 
+    from workflow.extensions import db
+
     name = f"{args.prefix}_{size}"
     reuse = args.reuse and filled(name)
     if not reuse:
@@ -113,6 +115,10 @@ def measure(size: str, args) -> dict:
             made = generate.generate(size, seed=args.seed, fraction=args.fraction,
                                      log=lambda line: print(line, flush=True))
             out["generated"] = time.perf_counter() - began
+        # The planner's statistics, as autovacuum keeps them on a live database: without them (bulk writes just
+        # done, or a copy of the database) PostgreSQL guesses a handful of rows and its plans are not the real ones.
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
         out["counts"] = generate.counts()
         out["pages"], out["explain"] = time_pages(app, args)
         if not args.pages:   # one page asked for: its timing only
