@@ -56,7 +56,8 @@ class Period(db.Model):
     """One reporting period of a plan, with its working-day deadline (movable by the office, with a reason)."""
 
     __tablename__ = "period"
-    __table_args__ = (UniqueConstraint("plan_id", "key"),)
+    __table_args__ = (UniqueConstraint("plan_id", "key"),
+                      Index("ix_period_start", "start"))   # report lists in period order: read period by period
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"), index=True)

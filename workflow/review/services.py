@@ -97,8 +97,15 @@ class Cutoffs:
     due_soon: date
 
 
-def _filtered(f: QueueFilters, *, cutoff: Cutoffs) -> Select:
-    q = select(Report).join(Report.period).join(Report.task)
+def _filtered(f: QueueFilters, *, cutoff: Cutoffs, ordered: bool = False) -> Select:
+    """The reports matching `f`. Period and task (never null on a report) are joined only when a filter, or the
+    page's order (`ordered`), reads them: the office's counts under no filter then read the report table alone
+    instead of joining every report of every plan to its task and period."""
+    q = select(Report)
+    if ordered or f.period_key or f.year or f.overdue or f.due:
+        q = q.join(Report.period)
+    if ordered or f.plan_id or f.area:
+        q = q.join(Report.task)
     if f.plan_id:
         q = q.where(Task.plan_id == f.plan_id)
     if f.status:
@@ -136,7 +143,7 @@ def review_queue(f: QueueFilters, *, now: datetime,
     Overdue means at least one working day late (lateness.days_late), on the office calendar."""
     cutoff = _cutoffs(f, local(now).date(), calendar or office_calendar())
     page = paginate(
-        _filtered(f, cutoff=cutoff)
+        _filtered(f, cutoff=cutoff, ordered=True)
         .options(selectinload(Report.task), selectinload(Report.department), selectinload(Report.period))
         .order_by(func.coalesce(Report.submitted_at, Report.updated_at), Period.deadline, Task.position, Report.id),
         page=f.page, per_page=f.per_page)
