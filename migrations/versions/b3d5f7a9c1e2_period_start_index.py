@@ -5,7 +5,7 @@ sequential scan of report and task, growing with the data); with it, it walks th
 once the page is full. Plain CREATE INDEX: no table is recreated, so SQLite's search triggers stay as they are.
 
 Revision ID: b3d5f7a9c1e2
-Revises: e7a1c3d5f9b2
+Revises: b8d2f4a6c0e1
 Create Date: 2026-12-02 06:45:00
 
 """
@@ -14,7 +14,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'b3d5f7a9c1e2'
-down_revision = 'e7a1c3d5f9b2'
+down_revision = 'b8d2f4a6c0e1'
 branch_labels = None
 depends_on = None
 
