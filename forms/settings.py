@@ -67,11 +67,12 @@ RULE_LABELS = {
     "level3_late": _l("三级督办"),
     "returned_grace_workdays": _l("退回后重报期限"),
     "review_grace_workdays": _l("待审核提醒"),
+    "task_due_soon_workdays": _l("任务完成时限前提醒"),
 }
 
 
 class ReminderRulesForm(BaseForm):
-    """The six numbers of DEFAULT_RULES (working days), and 恢复默认."""
+    """The numbers of DEFAULT_RULES (working days), and 恢复默认."""
 
     due_soon_workdays = StringField(RULE_LABELS["due_soon_workdays"])
     level1_late = StringField(RULE_LABELS["level1_late"])
@@ -79,6 +80,7 @@ class ReminderRulesForm(BaseForm):
     level3_late = StringField(RULE_LABELS["level3_late"])
     returned_grace_workdays = StringField(RULE_LABELS["returned_grace_workdays"])
     review_grace_workdays = StringField(RULE_LABELS["review_grace_workdays"])
+    task_due_soon_workdays = StringField(RULE_LABELS["task_due_soon_workdays"])
     submit = SubmitField(_l("保存"))
     reset = SubmitField(_l("恢复默认"))
 

@@ -21,6 +21,7 @@ from models import (
     Contribution,
     Department,
     Escalation,
+    Job,
     Notice,
     Notification,
     OutboxEmail,
@@ -179,7 +180,9 @@ def _seed() -> dict:
     message = db.session.scalar(select(Notification).where(Notification.user_id == users["a_liaison"].id))
     email = OutboxEmail(user_id=users["a_liaison"].id, to_address="a@example.gov.cn", subject="提醒", text_body="x",
                         html_body="<p>x</p>", created_at=NOW)
-    db.session.add(email)
+    job = Job(kind="evaluation_pdf", params={"evaluation_id": evaluation.id}, requested_by_id=users["a_liaison"].id,
+              created_at=NOW)
+    db.session.add_all([email, job])
     db.session.commit()
     bulletin = bulletin_services.open_bulletin(plan, "2026Q1", actor=office, now=NOW)
     bulletin_services.publish(bulletin, actor=office, now=NOW)
@@ -197,7 +200,7 @@ def _seed() -> dict:
            "staged": stage_upload(STAGED, "other.txt"), "bulletin": bulletin.id, "draft_bulletin": draft_bulletin.id,
            "draft_bulletin_version": draft_bulletin.version, "instruction": instruction.id,
            "leader_user": users["leader"].id,
-           "extension": extension.id, "completion": completion.id}
+           "extension": extension.id, "completion": completion.id, "job": job.id}
     return {"ids": ids, "users": {k: u.id for k, u in users.items()}, "tokens": tokens,
             "session_ids": {k: u.get_id() for k, u in users.items()}}
 
@@ -389,6 +392,7 @@ WEB = [
     ("POST", "/extensions/{extension}/approve", {"version": "1"},    "302 403 403 403 403 302 403 403"),
     ("POST", "/extensions/{extension}/refuse", {"version": "1", "reason": "不充分"},
                                                                     "302 403 403 403 403 302 403 403"),
+    ("GET", "/jobs/{job}", None,                                     "302 200 403 403 403 200 403 200"),
     ("GET", "/settings/holidays", None,                             "302 403 403 403 403 200 403 200"),
     ("POST", "/settings/holidays", {"name": "春节", "start": "2027-02-06", "end": "2027-02-12"},
                                                                     "302 403 403 403 403 302 403 302"),
