@@ -39,7 +39,7 @@ class SettingsForm(BaseForm):
     group_by = SelectField(_l("排名分组"), choices=select_choices(choices("ranking_group_by")),
                            validate_choice=False)
     groups = TextAreaField(_l("自定义分组（每行一组）"), validators=[max_length(10000)], render_kw={
-        "rows": 4, "placeholder": _l("组名：单位、单位，例如\n市直部门：市发展改革委、市工业和信息化局\n县区：新抚区、望花区")})
+        "rows": 4, "placeholder": _l("组名：单位、单位，例如\n市直部门：甲局、乙委\n县区：甲区、乙县")})
     min_items = StringField(_l("参与排名的最少事项数"))
     workload_weight = StringField(_l("工作量权重（%）"))
     target_load = StringField(_l("每项指标折合任务数"))

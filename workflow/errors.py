@@ -51,6 +51,13 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+def require_valid(form) -> None:
+    """A form that does not validate becomes a ValidationFailed with its first error per field, so a view
+    handles it in the same `except DomainError` as the service's own refusals (`refused` puts them back)."""
+    if not form.validate():
+        raise ValidationFailed({name: str(errors[0]) for name, errors in form.errors.items()})
+
+
 def refused(exc: DomainError, form=None) -> dict[str, str]:
     """A service said no to a view that re-renders its page: roll back what the call began. A ValidationFailed's
     field errors go onto `form` (when given) and are returned, for pages that show them per row; any other

@@ -19,7 +19,7 @@ def _root() -> files.Area:
 
 
 def filename(data: dict, kind: str) -> str:
-    """情况通报-2026年第3期-抚顺市碳达峰实施方案-2026年第三季度.pdf; a draft says so."""
+    """情况通报-2026年第3期-某市碳达峰实施方案-2026年第三季度.pdf; a draft says so."""
     number = data.get("number") or "草稿"
     return f"情况通报-{number}-{data['plan']['title']}-{data['period']['label']}.{kind}"
 

@@ -17,7 +17,7 @@ from workflow.calendar.periods import Cadence, period_for
 from workflow.clock import local, utcnow
 from workflow.converters import id_arg, page_arg, parse_id, parse_version
 from workflow.domain import DomainError, ValidationFailed
-from workflow.errors import forbid_unless, refused
+from workflow.errors import forbid_unless, refused, require_valid
 from workflow.extensions import db
 from workflow.files import content_disposition
 from workflow.pagination import paginate
@@ -59,8 +59,7 @@ def open_bulletin():
     plan_id = parse_id(form.plan.data)
     plan = db.session.get(Plan, plan_id) if plan_id else None
     try:
-        if not form.validate():
-            raise ValidationFailed({name: str(errors[0]) for name, errors in form.errors.items()})
+        require_valid(form)
         if plan is None:
             raise ValidationFailed({"plan": _("请选择实施方案。")})
         bulletin = services.open_bulletin(plan, form.period.data or "", actor=current_user, now=utcnow())

@@ -22,8 +22,8 @@ from workflow.calendar.office import office_calendar
 from workflow.calendar.periods import MAX_YEAR, MIN_YEAR, period_name
 from workflow.clock import local, utcnow
 from workflow.converters import id_arg, page_arg
-from workflow.domain import DomainError, ValidationFailed
-from workflow.errors import forbid_unless, refused
+from workflow.domain import DomainError
+from workflow.errors import forbid_unless, refused, require_valid
 from workflow.escalations import services
 from workflow.escalations.notices import notice_title
 from workflow.extensions import db
@@ -130,8 +130,7 @@ def close(escalation_id: int):
     note = form.note.data or ""
     typed = {escalation.id: note}
     try:
-        if not form.validate():
-            raise ValidationFailed({name: str(errors[0]) for name, errors in form.errors.items()})
+        require_valid(form)
         services.close_escalation(escalation, note=note, actor=current_user, now=utcnow())
     except DomainError as exc:
         return _render_index(errors={escalation.id: refused(exc)}, typed=typed, status=exc.status)
@@ -170,8 +169,7 @@ def feedback(escalation_id: int):
         abort(404)   # not numbered yet: nothing to answer (the next reminder pass numbers it)
     form = FeedbackForm()
     try:
-        if not form.validate():
-            raise ValidationFailed({name: str(errors[0]) for name, errors in form.errors.items()})
+        require_valid(form)
         services.give_feedback(notice, form.feedback.data or "", actor=current_user, now=utcnow())
     except DomainError as exc:
         refused(exc, form)

@@ -41,7 +41,7 @@ from pdf.render import FONT_MESSAGE, PdfError, PdfUnavailable
 from workflow.clock import local, utcnow
 from workflow.converters import parse_id, parse_version
 from workflow.domain import Conflict, DomainError, ValidationFailed
-from workflow.errors import forbid_unless, refused
+from workflow.errors import forbid_unless, refused, require_valid
 from workflow.evaluation import archive, background, documents, scoring, services
 from workflow.extensions import db
 from workflow.files import content_disposition
@@ -141,8 +141,7 @@ def open_evaluation():
     year_text = unicodedata.normalize("NFKC", form.year.data or "").strip()    # ２０２６ is 2026
     year = int(year_text) if year_text.isascii() and year_text.isdigit() and len(year_text) <= 6 else 0
     try:
-        if not form.validate():
-            raise ValidationFailed({name: str(errors[0]) for name, errors in form.errors.items()})
+        require_valid(form)
         if plan is None:
             raise ValidationFailed({"plan": _("请选择实施方案。")})
         evaluation = services.get_or_create(plan, year, now=utcnow())

@@ -9,17 +9,12 @@ from flask_login import current_user, login_required
 from forms.closure import ApproveForm, ExtensionForm, RefuseForm
 from models.org import DEPARTMENT_ROLES
 from workflow.clock import utcnow
-from workflow.domain import DomainError, ValidationFailed
-from workflow.errors import forbid_unless, refused
+from workflow.domain import DomainError
+from workflow.errors import forbid_unless, refused, require_valid
 from workflow.extension_requests import services
 from workflow.reports.views import _report_or_abort, render_report
 
 bp = Blueprint("extension_requests", __name__)
-
-
-def _checked(form) -> None:
-    if not form.validate():
-        raise ValidationFailed({name: str(errors[0]) for name, errors in form.errors.items()})
 
 
 def _extension_or_abort(extension_id: int):
@@ -35,7 +30,7 @@ def request_extension(report_id: int):
     forbid_unless(current_user.role in DEPARTMENT_ROLES and current_user.department_id == report.department_id)
     form = ExtensionForm()
     try:
-        _checked(form)
+        require_valid(form)
         services.request_extension(report, reason=form.reason.data, new_deadline=form.date,
                                    progress=form.progress.data, actor=current_user, now=utcnow())
     except DomainError as exc:
@@ -60,7 +55,7 @@ def approve(extension_id: int):
     forbid_unless(current_user.is_reviewer)
     form = ApproveForm()
     try:
-        _checked(form)
+        require_valid(form)
         services.approve_extension(extension, actor=current_user, now=utcnow(), comment=form.comment.data,
                                    version=form.version_number)
     except DomainError as exc:
@@ -77,7 +72,7 @@ def refuse(extension_id: int):
     forbid_unless(current_user.is_reviewer)
     form = RefuseForm()
     try:
-        _checked(form)
+        require_valid(form)
         services.refuse_extension(extension, form.reason.data, actor=current_user, now=utcnow(),
                                   version=form.version_number)
     except DomainError as exc:

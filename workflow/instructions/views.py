@@ -16,7 +16,7 @@ from workflow.calendar.office import office_calendar
 from workflow.clock import local, utcnow
 from workflow.converters import id_arg, page_arg
 from workflow.domain import DomainError, ValidationFailed
-from workflow.errors import forbid_unless, refused
+from workflow.errors import forbid_unless, refused, require_valid
 from workflow.extensions import db
 from workflow.instructions import services
 
@@ -89,8 +89,7 @@ def create():
     subject, arg = _subject_or_404()
     form = InstructionForm()
     try:
-        if not form.validate():
-            raise ValidationFailed({name: str(errors[0]) for name, errors in form.errors.items()})
+        require_valid(form)
         instruction = services.create_instruction(
             subject, text=form.text.data, due_date=form.due, department_id=form.department_id,
             leader_id=form.leader_id, actor=current_user, now=utcnow())
@@ -144,8 +143,7 @@ def answer(instruction_id: int):
     forbid_unless(is_department_member(current_user, instruction.department_id))  # else: answered, a conflict
     form = AnswerForm()
     try:
-        if not form.validate():
-            raise ValidationFailed({name: str(errors[0]) for name, errors in form.errors.items()})
+        require_valid(form)
         services.answer_instruction(instruction, form.answer.data, actor=current_user, now=utcnow(),
                                     version=form.version_number)
     except DomainError as exc:
@@ -165,8 +163,7 @@ def close(instruction_id: int):
     forbid_unless(may_close(instruction, current_user))  # else: not answered yet or closed, a conflict
     form = CloseInstructionForm()
     try:
-        if not form.validate():
-            raise ValidationFailed({name: str(errors[0]) for name, errors in form.errors.items()})
+        require_valid(form)
         services.close_instruction(instruction, form.comment.data, actor=current_user, now=utcnow(),
                                    version=form.version_number)
     except DomainError as exc:

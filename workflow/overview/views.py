@@ -17,7 +17,7 @@ from workflow.assignments.services import open_all_due_periods
 from workflow.clock import utcnow
 from workflow.converters import page_arg, parse_id
 from workflow.domain import ValidationFailed
-from workflow.errors import forbid_unless, refused
+from workflow.errors import forbid_unless, refused, require_valid
 from workflow.extensions import db
 from workflow.labels import label
 from workflow.overview import services
@@ -165,8 +165,7 @@ def light_rules(plan_id: int):
     plan = _plan_or_404(plan_id)
     form = LightRulesForm()
     try:
-        if not form.validate():
-            raise ValidationFailed({name: str(errors[0]) for name, errors in form.errors.items()})
+        require_valid(form)
         services.set_light_rules(plan, None if form.reset.data else form.values(), actor=current_user, now=utcnow())
     except ValidationFailed as exc:
         refused(exc, form)

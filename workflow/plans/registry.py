@@ -1,6 +1,7 @@
 """One department registry across plans: which existing department a newly read name probably means.
 
-A second plan names the same bureau differently (市发展和改革委员会 / 市发展改革委, 市住房和城乡建设局 / 市住建局). Exact
+A second plan names the same bureau differently (a full 发展和改革委员会 and its short 发展改革委, a 住房和城乡建设局 and a
+住建局). Exact
 names and aliases are reused at import (Department.lookup); the abbreviations found here are only *suggested*
 on the review page — the office decides — because two similar names can be two units. Rules, not a list:
 joining words (和/及/与) and 委员会→委 fold away, and a shorter name that keeps the longer one's characters in

@@ -12,8 +12,8 @@ from forms.closure import CompletionForm, ConfirmForm, ReopenForm, ReturnComplet
 from models.extension import is_lead_member
 from workflow.clock import utcnow
 from workflow.converters import page_arg
-from workflow.domain import DomainError, ValidationFailed
-from workflow.errors import forbid_unless, refused
+from workflow.domain import DomainError
+from workflow.errors import forbid_unless, refused, require_valid
 from workflow.tasks import closure, completion, services
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -45,11 +45,6 @@ def _render(task, *, status: int = 200, completion_form=None, confirm_form=None,
                            typed_values=typed_values or {}), status
 
 
-def _checked(form) -> None:
-    if not form.validate():
-        raise ValidationFailed({name: str(errors[0]) for name, errors in form.errors.items()})
-
-
 @bp.get("/<id:task_id>")
 @login_required
 def show(task_id: int):
@@ -64,7 +59,7 @@ def file_completion(task_id: int):
     form = CompletionForm()
     typed = {t.id: (request.form.get(f"value_{t.id}") or "").strip() for t in task.targets}
     try:
-        _checked(form)
+        require_valid(form)
         completion.file_completion(task, summary=form.summary.data, values=typed,
                                    uploads=request.files.getlist(form.files.name), actor=current_user, now=utcnow())
     except DomainError as exc:
@@ -88,7 +83,7 @@ def confirm(completion_id: int):
     forbid_unless(current_user.is_reviewer)
     form = ConfirmForm()
     try:
-        _checked(form)
+        require_valid(form)
         completion.confirm_completion(found, actor=current_user, now=utcnow(), comment=form.comment.data,
                                       version=form.version_number)
     except DomainError as exc:
@@ -105,7 +100,7 @@ def return_(completion_id: int):
     forbid_unless(current_user.is_reviewer)
     form = ReturnCompletionForm()
     try:
-        _checked(form)
+        require_valid(form)
         completion.return_completion(found, form.reason.data, actor=current_user, now=utcnow(),
                                      version=form.version_number)
     except DomainError as exc:
@@ -122,7 +117,7 @@ def reopen(task_id: int):
     forbid_unless(current_user.is_reviewer)
     form = ReopenForm()
     try:
-        _checked(form)
+        require_valid(form)
         closure.reopen_task(task, actor=current_user, now=utcnow(), reason=form.reason.data)
     except DomainError as exc:
         refused(exc, form)
