@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, literal, select, union_all
 from sqlalchemy.orm import selectinload
 
 from models import (
@@ -19,6 +19,7 @@ from models import (
 )
 from workflow.calendar.lateness import OUTSTANDING_REPORT
 from workflow.extensions import db
+from workflow.pagination import paginate
 
 
 def visible_reports(user: User, *, period: str | None = None, status: str | None = None,
@@ -81,10 +82,6 @@ def visible_items_page(user: User, *, department: Department | None, page: int, 
     page's rows are loaded by id (with what the list shows), so the page reads a fixed number of rows and
     statements however many periods and tasks the department has. Returns (pagination, reports, contributions).
     """
-    from sqlalchemy import literal, union_all
-
-    from workflow.pagination import paginate
-
     def keyed(q: Select, kind: int, model) -> Select:
         return q.order_by(None).with_only_columns(
             literal(kind).label("kind"), model.id.label("id"), Period.start.label("start"),
