@@ -179,7 +179,7 @@ def _history(seed: int) -> None:
 
     today = UNTIL.isoformat()
     h = f"((id::bigint * 7919 + {seed} * 104729) % 100)"   # bigint: id * 7919 overflows int4 past 271,000 rows
-    days = f"((id::bigint * 31 + {seed}) % 12 - 6)"   # −6…+5 days around the deadline
+    days = f"((id * 31 + {seed}) % 12 - 6)"   # −6…+5 days around the deadline (int4: make_interval takes int)
     if db.session.get_bind().dialect.name != "postgresql":
         raise SystemExit("generate: the province's bulk history is written for PostgreSQL")
     at = "(p.deadline + make_interval(days => {d}) + interval '2 hours')"
