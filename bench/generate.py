@@ -10,7 +10,7 @@ The database must be empty; it is migrated first. Sizes:
   contribution, return, approval and reminder pass through the services) until UNTIL.
 - *province*: PROVINCE_TASKS tasks in PROVINCE_PLANS plans led and co-operated by PROVINCE_DEPARTMENTS
   departments, published from 2022Q1 (5 years quarterly), scaled by `--fraction` (0.1: 1,500 tasks, 100
-  departments, ~120,000 reports and contributions; 1: ~1.2 million).
+  departments, ~120,000 reports and contributions; 1: ~1.2 million; 10: the 10× province of the cost curve).
 
 What goes through the product and what is a documented bulk path (the services would take hours at province
 size; none of the bulk paths decides anything the rules decide):
@@ -114,7 +114,8 @@ def province(seed: int, fraction: float, steps: dict) -> dict:
 
 def _plan_draft(base, title: str, n_tasks: int, names: list[str], rng: random.Random):
     """The bundled plan's outline with its measures repeated to `n_tasks`, renumbered within their area, each
-    led by one generated department and co-operated by 0–4 others."""
+    led by one generated department and co-operated by 0–6 others (3 on average: 20 reports and
+    60 contributions a task over the 5 years, ~1.2 million at full size)."""
     tasks = []
     per_area: dict[str, int] = {}
     source = [t for t in base.tasks if t.leads]
@@ -122,7 +123,7 @@ def _plan_draft(base, title: str, n_tasks: int, names: list[str], rng: random.Ra
         t = source[i % len(source)]
         area = t.code.rsplit(".", 1)[0]
         per_area[area] = per_area.get(area, 0) + 1
-        depts = rng.sample(names, 1 + rng.randrange(5))
+        depts = rng.sample(names, 1 + rng.randrange(7))
         tasks.append(replace(t, code=f"{area}.{per_area[area]}", leads=depts[:1], co=depts[1:], implied=[],
                              placeholders=[], lead_rule=""))
     outline = [replace(node, children=[replace(c, children=[]) for c in node.children]) for node in base.outline]
@@ -177,8 +178,8 @@ def _history(seed: int) -> None:
     from workflow.extensions import db
 
     today = UNTIL.isoformat()
-    h = f"((id * 7919 + {seed} * 104729) % 100)"
-    days = f"((id * 31 + {seed}) % 12 - 6)"   # −6…+5 days around the deadline
+    h = f"((id::bigint * 7919 + {seed} * 104729) % 100)"   # bigint: id * 7919 overflows int4 past 271,000 rows
+    days = f"((id * 31 + {seed}) % 12 - 6)"   # −6…+5 days around the deadline (int4: make_interval takes int)
     if db.session.get_bind().dialect.name != "postgresql":
         raise SystemExit("generate: the province's bulk history is written for PostgreSQL")
     at = "(p.deadline + make_interval(days => {d}) + interval '2 hours')"
