@@ -19,6 +19,7 @@ import requests
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
+from deploy.prod_check import wait_until_up
 from models import Attachment, Report, Role
 from tests.conftest import PASSWORD, _config, make_user
 from tests.factories import PDF, liaison_of, published_fushun, report_for
@@ -106,12 +107,7 @@ def test_a_web_process_killed_mid_upload_leaves_the_draft_whole_and_no_stray_fil
     try:
         base = f"http://127.0.0.1:{port}"
         session = requests.Session()
-        for _ in range(100):
-            try:
-                session.get(f"{base}/login", timeout=2)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        wait_until_up(base, server, seconds=120)
         assert session.post(f"{base}/login", data={"username": username, "password": PASSWORD},
                             allow_redirects=False, timeout=10).status_code == 302
         form = {"version": str(version), "narrative": "断电前写好的说明", "percent_complete": "20",

@@ -12,7 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, select
 
+from deploy.prod_check import wait_until_up
 from models import Attachment
 from tests.conftest import PASSWORD, _config, free_port
 from tests.factories import PDF, liaison_of, published_fushun, report_for
@@ -53,12 +53,7 @@ def web_host(env: dict[str, str]) -> Iterator[str]:
                               start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            with suppress(requests.ConnectionError):
-                if requests.get(f"{base}/login", timeout=5).status_code == 200:
-                    break
-            assert server.poll() is None, "gunicorn exited"
-            time.sleep(0.1)
+        wait_until_up(base, server, seconds=180)
         yield base
     finally:
         with suppress(ProcessLookupError):
