@@ -18,6 +18,7 @@ from tests.conftest import FUSHUN, count_queries, import_text_plan, make_user
 from tests.factories import liaison_of, published_fushun, report_for
 from workflow.auth.tokens import create_token
 from workflow.bulletins import services
+from workflow.bulletins.documents import overall_sentence
 from workflow.domain import Conflict, PermissionDenied, ValidationFailed
 from workflow.extensions import db
 from workflow.mail.digests import build_digests
@@ -340,3 +341,12 @@ def test_it_lists_the_extensions_granted_and_the_tasks_closed_in_both_documents(
         assert "清洁取暖改造全部完成" in text and "2026-04-16" in text
     empty = services.compute(services.open_bulletin(plan, "2026H1", actor=office, now=NOW), now=NOW)
     assert documents.closed_sentence({**empty, "closed": []}) == "本期没有办结销号的任务。"
+
+
+def test_the_overall_sentence_names_reports_withdrawn_apart_from_those_owed():
+    overall = {"due": 10, "on_time": 8, "on_time_rate": 80.0, "late": 1, "missing": 1, "pending": 0,
+               "returned": 2, "approved": 7}
+    data = {"as_of": "2026-04-20", "period": {"label": "2026年第一季度"}, "escalations": [], "overall": overall}
+    assert "撤销" not in overall_sentence(data)       # old snapshots have no count of withdrawn reports
+    text = overall_sentence({**data, "overall": {**overall, "withdrawn": 3}})
+    assert "应报送报告 10 份" in text and "另有 3 份因任务办结撤销，不计应报" in text

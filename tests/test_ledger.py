@@ -12,14 +12,16 @@ import openpyxl
 import pytest
 import time_machine
 
-from models import Department, Escalation, Role
+from models import Department, Escalation, Role, Task
 from tests.conftest import count_queries
 from tests.factories import liaison_of, published_fushun, report_for
 from workflow.assignments.services import open_due_periods
 from workflow.extensions import db
+from workflow.ledger.services import LedgerFilters, ledger_rows, total
 from workflow.ledger.workbook import HEADERS
 from workflow.reports.services import ReportInput, save_report
 from workflow.review.services import approve_report, return_report
+from workflow.tasks.closure import close_task
 
 HOUSING, TRANSPORT, DEVELOPMENT = "市住房城乡建设局", "市交通运输局", "市发展改革委"
 NOW = datetime(2026, 4, 20, 2, tzinfo=UTC)           # 10:00 in Shanghai, after the 2026Q1 deadline (04-08)
@@ -219,3 +221,34 @@ def test_the_page_and_export_run_a_constant_number_of_queries(ledger_world, clie
                            count_queries(lambda: client.get("/ledger/?page=2"))))
     assert counts[0] == counts[1], counts
     assert max(counts[0]) < 30, counts
+
+
+def test_a_report_withdrawn_by_the_tasks_closure_is_neither_owed_nor_missing(ledger_world, runner, client, login_as,
+                                                                          tmp_path):
+    """A draft left when the office closes its task is owed by no one: the ledger says 已撤销, not 待报送 or
+    逾期未报送, and the summaries leave it out of 应报 (so it does not lower the on-time rate)."""
+    plan, office = ledger_world
+    filters = LedgerFilters(plan_id=plan.id, periods=("2026Q1",))
+    before = {r.task_code: r for r in ledger_rows(filters, viewer=None, now=NOW)}
+    code = next(c for c, r in before.items() if r.state == "missing" and not r.escalation_open)
+    closed = before[code]
+    close_task(db.session.get(Task, closed.task_id), actor=office, now=datetime(2026, 4, 15, 2, tzinfo=UTC),
+               reason="并入其他任务")
+    after = {r.task_code: r for r in ledger_rows(filters, viewer=None, now=NOW)}
+    assert after[code].state == "withdrawn" and after[code].withdrawn_at is not None
+    assert {c: r.state for c, r in after.items() if c != code} == {c: r.state for c, r in before.items() if c != code}
+    was, now = total(list(before.values())), total(list(after.values()))
+    assert (now.withdrawn, now.missing, now.due) == (1, was.missing - 1, was.due - 1)
+    assert now.on_time_rate > was.on_time_rate
+
+    out = tmp_path / "台账.xlsx"
+    assert _export(runner, plan, out, "--period", "2026Q1").exit_code == 0
+    wb = openpyxl.load_workbook(out)
+    assert _by_code(_records(wb["台账"]))[code]["报送情况"] == "已撤销"
+    lead = {r["单位"]: r for r in _records(wb["按单位汇总"])}[closed.lead]
+    assert lead["已撤销"] == 1 and lead["应报"] == lead["报告数"] - lead["待报送"] - 1
+
+    with time_machine.travel(NOW, tick=False):
+        login_as(Role.OFFICE)
+        html = client.get("/ledger/?period=2026Q1").get_data(as_text=True)
+    assert html.count("已撤销") >= 2        # the column of the summary and the row's state

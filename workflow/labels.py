@@ -139,7 +139,7 @@ LABELS = {
     "submission": {"submitted": _l("已报送"), "missing": _l("未报送")},
     # How a report stands against its deadline in the ledger and the bulletin (workflow/ledger/services.py).
     "ledger_state": {"on_time": _l("按时报送"), "late": _l("逾期报送"), "missing": _l("逾期未报送"),
-                     "pending": _l("待报送")},
+                     "pending": _l("待报送"), "withdrawn": _l("已撤销")},
     "search_kind": {"task": _l("任务"), "report": _l("报告"), "department": _l("单位")},
     "item_kind": {"report": _l("报告"), "contribution": _l("配合情况"), "instruction": _l("领导批示"),
                   "task": _l("任务")},

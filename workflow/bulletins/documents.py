@@ -46,6 +46,8 @@ def overall_sentence(data: dict) -> str:
             f"{o['missing']} 份")
     if o["pending"]:
         text += f"，尚待报送 {o['pending']} 份"
+    if o.get("withdrawn"):
+        text += f"（另有 {o['withdrawn']} 份因任务办结撤销，不计应报）"
     text += f"；被退回修改的 {o['returned']} 份，已审核通过 {o['approved']} 份"
     escalations = len(data["escalations"])
     text += f"；未关闭的督办事项 {escalations} 项。" if escalations else "；无未关闭的督办事项。"

@@ -46,7 +46,7 @@ from workflow.scheduling.reminders import reached_levels
 
 ESCALATION_LEVEL = 3   # an escalation (督办) is the ladder's top level
 # How a report stands against its deadline (labels: "ledger_state").
-STATES = ("on_time", "late", "missing", "pending")
+STATES = ("on_time", "late", "missing", "pending", "withdrawn")
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,7 @@ class LedgerRow:
     deadline: date
     first_submitted_at: datetime | None
     submitted_at: datetime | None
+    withdrawn_at: datetime | None
     late: Lateness
     status: str
     progress: str | None
@@ -99,9 +100,12 @@ class LedgerRow:
     @property
     def state(self) -> str:
         """on_time / late: handed in (first submission) within or past the deadline, in working days;
-        missing: never handed in and at least one working day late; pending: not handed in, not late yet."""
+        withdrawn: never handed in and owed by no one any more (its task was closed); missing: never handed in
+        and at least one working day late; pending: not handed in, not late yet."""
         if self.first_submitted_at is not None:
             return "late" if self.late else "on_time"
+        if self.withdrawn_at is not None:
+            return "withdrawn"
         return "missing" if self.late else "pending"
 
     @property
@@ -146,6 +150,7 @@ class Tally:
     late: int = 0
     missing: int = 0
     pending: int = 0
+    withdrawn: int = 0    # never handed in, withdrawn when the task was closed: not due
     returned: int = 0     # reports returned at least once
     approved: int = 0
     escalated: int = 0    # reports with an open escalation
@@ -161,8 +166,8 @@ class Tally:
 
     @property
     def due(self) -> int:
-        """Reports whose deadline has passed or that were handed in anyway."""
-        return self.reports - self.pending
+        """Reports whose deadline has passed or that were handed in anyway, less those withdrawn unfiled."""
+        return self.reports - self.pending - self.withdrawn
 
     @property
     def on_time_rate(self) -> float | None:
@@ -170,8 +175,9 @@ class Tally:
 
     def as_dict(self) -> dict:
         return {"reports": self.reports, "due": self.due, "on_time": self.on_time, "late": self.late,
-                "missing": self.missing, "pending": self.pending, "returned": self.returned,
-                "approved": self.approved, "escalated": self.escalated, "on_time_rate": self.on_time_rate}
+                "missing": self.missing, "pending": self.pending, "withdrawn": self.withdrawn,
+                "returned": self.returned, "approved": self.approved, "escalated": self.escalated,
+                "on_time_rate": self.on_time_rate}
 
 
 def total(rows: list[LedgerRow]) -> Tally:
@@ -253,7 +259,7 @@ def _row(r: Report, today: date, calendar: WorkdayCalendar, areas: dict, reasons
         area_title=areas.get(area, "") if area else "", task_code=task.code, task_title=task.title,
         lead=r.department.name, co=[d.name for d in task.co], period_key=r.period.key,
         period_label=r.period.label, deadline=r.deadline, first_submitted_at=r.first_submitted_at,
-        submitted_at=r.submitted_at, late=days_late(r, today, calendar), status=r.status, progress=r.progress,
+        submitted_at=r.submitted_at, withdrawn_at=r.withdrawn_at, late=days_late(r, today, calendar), status=r.status, progress=r.progress,
         percent_complete=r.percent_complete, values=values, return_reasons=reasons.get(r.id, []), level=level,
         escalation_open=escalations.get(r.id, False))
 

@@ -20,8 +20,8 @@ from workflow.ledger.services import LedgerRow, tally_by
 HEADERS = ["领域", "任务编号", "任务", "牵头单位", "配合单位", "周期", "截止日期", "首次报送时间", "最近报送时间",
            "逾期工作日", "报送情况", "状态", "进展", "完成比例（%）", "填报指标值", "退回次数", "退回理由",
            "催督级别", "催督情况"]
-SUMMARY_HEADERS = ["单位", "报告数", "应报", "按时报送", "逾期报送", "逾期未报送", "待报送", "退回过", "已通过",
-                   "督办未关闭", "按时率（%）"]
+SUMMARY_HEADERS = ["单位", "报告数", "应报", "按时报送", "逾期报送", "逾期未报送", "待报送", "已撤销", "退回过",
+                   "已通过", "督办未关闭", "按时率（%）"]
 VALUE_HEADERS = ["任务编号", "任务", "牵头单位", "周期", "指标", "目标", "目标年份", "填报值", "计量单位", "状态"]
 SHEET_ALL, SHEET_SUMMARY, SHEET_VALUES = "台账", "按单位汇总", "指标填报"
 
@@ -43,7 +43,7 @@ def _values(rows: list[LedgerRow]) -> list[list]:
 
 def _summary(rows: list[LedgerRow]) -> list[list]:
     counts = tally_by(sorted(rows, key=lambda r: r.lead), lambda r: r.lead)
-    return [[name, t.reports, t.due, t.on_time, t.late, t.missing, t.pending, t.returned, t.approved,
+    return [[name, t.reports, t.due, t.on_time, t.late, t.missing, t.pending, t.withdrawn, t.returned, t.approved,
              t.escalated, t.on_time_rate] for name, t in counts.items()]
 
 
