@@ -18,7 +18,7 @@ PROD_CHECK_DATABASE_URL ?= $(or $(TEST_DATABASE_URL),postgresql+psycopg://postgr
 # `make load` creates this database, runs the load test against gunicorn on it and drops it (it must not hold data).
 LOAD_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test_load
 
-.PHONY: run test lint bench bench-more load system-deps install install-dev db demo clean translations prod-check
+.PHONY: run test lint bench bench-10x bench-more load system-deps install install-dev db demo clean translations prod-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -91,6 +91,10 @@ lint: install-dev
 
 bench: install-dev
 	$(BIN)/python bench/bench_scale.py $(BENCH_ARGS)
+
+# The cost curve's third point: ten times the full province (150,000 tasks), in databases of their own (hours).
+bench-10x: install-dev
+	$(BIN)/python bench/bench_scale.py --fraction 10 --prefix bench10x $(BENCH_ARGS)
 
 bench-more: install-dev
 	for f in $(filter-out bench/bench_scale.py,$(wildcard bench/bench_*.py)); do $(BIN)/python $$f || exit 1; done

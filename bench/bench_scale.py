@@ -14,8 +14,15 @@
    the request, PostgreSQL's share included): median and p95, and the growth ratio province / city of the
    median. Targets (issue 18): median ≤ 100 ms, p95 ≤ 250 ms, growth ≤ 2×, statements identical.
 3. Work off the page: one reminders pass on the next working day (dry run, so a second run finds the same
-   data), the evaluation computed for one plan and for every plan, parsing the bundled plan's text.
-4. EXPLAIN (PostgreSQL's plan, not executed) of every SELECT the province pages ran: the big tables
+   data), the evaluation computed for one plan and for every plan, parsing the bundled plan's text, the first
+   plan's whole ledger as its workbook, and its evaluation PDF through the product against plain WeasyPrint on
+   the same HTML (target: the product within 1.3× of plain).
+4. Served as in production, on a copy of the database: gunicorn with deploy/gunicorn.conf.py and 2 workers, the
+   department home against the trivial page (GET /login), --probe requests each, 4 at a time, in the same run
+   (target: ≥ 0.3 of the trivial page's req/s); then the workers' peak RSS (VmHWM) and the peak RSS of a
+   scheduler pass (`flask reminders run-once`, the scheduler's heaviest job) in a process of its own
+   (target: ≤ 300 MB).
+5. EXPLAIN (PostgreSQL's plan, not executed) of every SELECT the province pages ran: the big tables
    (report, contribution, notification, audit_event, escalation, assignment, task) read by a sequential scan.
 
 Benchmarks print numbers and never assert on timing: the exit status is 0 unless something fails to run.
@@ -39,6 +46,9 @@ for path in (ROOT, ROOT / "bench"):
         sys.path.insert(0, str(path))
 
 import generate  # noqa: E402  (bench/generate.py)
+import load  # noqa: E402  (bench/load.py: gunicorn on a database, the throughput probe)
+import processes  # noqa: E402  (bench/processes.py: peak RSS)
+from bench_evaluation_pdf import best_of_alternating  # noqa: E402
 
 SERVER = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BIG = ("report", "contribution", "notification", "audit_event", "escalation", "assignment", "task")
@@ -125,6 +135,11 @@ def measure(size: str, args) -> dict:
         out["pages"], out["explain"] = time_pages(app, args)
         if not args.pages:   # one page asked for: its timing only
             out.update(off_page(size))
+            liaison = people()[1].username
+        db.session.remove()
+        db.engine.dispose()   # copying the database (serving) needs no one connected to it
+    if not args.pages:
+        out.update(serving(name, liaison, args))
     if not reuse:
         print(f"  generated in {out['generated']:.0f} s: {made}", flush=True)
     return out
@@ -244,7 +259,63 @@ def off_page(size: str) -> dict:
     parse = min(generate.timed(lambda: parse_plan_bytes(data, generate.BUNDLED.name))[0] for _ in range(3))
     return {"reminders": reminders, "reminder_statements": len(statements),
             "reminder_queued": len(result["queued"]), "evaluation_one": one, "evaluation_all": every,
-            "plans": len(plans), "parse": parse}
+            "plans": len(plans), "parse": parse, **ledger_export(plans[0]), **evaluation_pdf(plans[0])}
+
+
+def ledger_export(plan) -> dict:
+    """The whole ledger of the first plan as its workbook (the rows and the .xlsx, what the download builds)."""
+    from workflow.ledger.services import LedgerFilters, ledger_rows
+    from workflow.ledger.workbook import build_workbook
+
+    began = time.perf_counter()
+    rows = ledger_rows(LedgerFilters(plan_id=plan.id), viewer=None, now=generate.NOW)
+    data = build_workbook(plan, rows, now=generate.NOW)
+    return {"ledger": time.perf_counter() - began, "ledger_rows": len(rows), "ledger_bytes": len(data)}
+
+
+def evaluation_pdf(plan) -> dict:
+    """The first plan's evaluation PDF through the product (archive.generate_pdf: fonts checked, restricted fetcher,
+    archived) against plain WeasyPrint on the same HTML, one warm-up each, then one round each."""
+    import weasyprint
+
+    from workflow.evaluation import archive, documents
+    from workflow.evaluation import services as evaluation
+
+    e = evaluation.get_or_create(plan, 2026, now=generate.NOW)   # computed in off_page, still a draft
+    html = documents.render_html(e, generated_at=generate.NOW)
+    measured = best_of_alternating(1, product=lambda: archive.generate_pdf(e, actor=None, now=generate.NOW),
+                                   plain=lambda: weasyprint.HTML(string=html).write_pdf())
+    product, plain = measured["product"][0][0], measured["plain"][0][0]
+    return {"pdf": product, "pdf_plain": plain, "pdf_ratio": product / plain, "pdf_pages": measured["product"][1].pages}
+
+
+def serving(name: str, liaison: str, args) -> dict:
+    """Production-like, on a copy of the database (the scheduler's pass writes): gunicorn with the deploy settings
+    and 2 workers, the department home against the trivial page (GET /login) over loopback in the same run (req/s
+    and their ratio), then the workers' peak RSS; and the peak RSS of a scheduler pass (`flask reminders run-once`,
+    its heaviest job, at the real date) in a process of its own."""
+    copy = f"{name}_serve"
+    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{copy}" TEMPLATE "{name}"'))
+        with load.served(database_url(copy), workers=2) as (base, gunicorn, env):
+            rec = load.Recorder()
+            session = load.login(base, liaison, rec, password=generate.PASSWORD)
+            trivial = load.probe(base, load.requests.Session(), "/login", args.probe, 4, rec)
+            home = load.probe(base, session, "/my/", args.probe, 4, rec)
+            if rec.errors:
+                raise SystemExit(f"bench: serving {name}: {rec.errors[:3]}")
+            workers = max(processes.peak_rss_mb(pid) for pid in processes.children(gunicorn.pid))
+            scheduler = processes.run_peak_rss_mb([str(load.BIN / "flask"), "--app", "wsgi", "reminders", "run-once"],
+                                                  env=env, cwd=ROOT)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)'))
+        admin.dispose()
+    return {"throughput_home": home, "throughput_trivial": trivial, "throughput": home / trivial,
+            "worker_rss": workers, "scheduler_rss": scheduler}
 
 
 def ms(seconds: float) -> str:
@@ -273,7 +344,14 @@ def report(city: dict, province: dict, args) -> None:
     rows = (("reminders pass", "reminders", lambda x: f"{x['reminders']:.2f} s ({x['reminder_statements']} st.)"),
             ("evaluation, 1 plan", "evaluation_one", lambda x: f"{x['evaluation_one']:.2f} s"),
             ("evaluation, all", "evaluation_all", lambda x: f"{x['evaluation_all']:.2f} s ({x['plans']} plans)"),
-            ("plan parsing", "parse", lambda x: f"{x['parse'] * 1000:.0f} ms"))
+            ("plan parsing", "parse", lambda x: f"{x['parse'] * 1000:.0f} ms"),
+            ("ledger export", "ledger", lambda x: f"{x['ledger']:.2f} s ({x['ledger_rows']} rows)"),
+            ("evaluation PDF", "pdf", lambda x: f"{x['pdf']:.1f} s ({x['pdf_pages']} p.)"),
+            ("PDF / plain", "pdf_ratio", lambda x: f"{x['pdf_ratio']:.2f}"),
+            ("home / trivial", "throughput", lambda x: f"{x['throughput_home']:.0f}/{x['throughput_trivial']:.0f}"
+                                                       f" = {x['throughput']:.2f}"),
+            ("worker peak RSS", "worker_rss", lambda x: f"{x['worker_rss']:.0f} MB"),
+            ("scheduler RSS", "scheduler_rss", lambda x: f"{x['scheduler_rss']:.0f} MB"))
     for label, key, shown in rows if not args.pages else ():
         print(f"| {label:<17} | {shown(city):>20} | {shown(province):>24} | {province[key] / city[key]:5.2f}× |"
               f" {'':<26} | {'':<32} |")
@@ -287,6 +365,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reuse", action="store_true", help="keep bench_city / bench_province when filled")
     parser.add_argument("--prefix", default="bench", help="the databases' names: PREFIX_city, PREFIX_province")
+    parser.add_argument("--probe", type=int, default=200, help="requests per page in the gunicorn throughput probe")
     parser.add_argument("--page", dest="pages", action="append", choices=list(PAGES),
                         help="time only this page (repeatable; default every page)")
     args = parser.parse_args()

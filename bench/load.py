@@ -82,11 +82,11 @@ def _field(pattern: re.Pattern, html: str) -> str:
     return found.group(1)
 
 
-def login(base: str, username: str, rec: Recorder) -> requests.Session:
+def login(base: str, username: str, rec: Recorder, password: str = PASSWORD) -> requests.Session:
     session = requests.Session()
     page = rec.call("GET /login", session, "GET", f"{base}/login")
     rec.call("POST /login", session, "POST", f"{base}/login", expect=(302,), allow_redirects=False, data={
-        "csrf_token": _field(CSRF, page.text), "username": username, "password": PASSWORD})
+        "csrf_token": _field(CSRF, page.text), "username": username, "password": password})
     return session
 
 
@@ -213,37 +213,35 @@ def check(database_url: str, report_ids: list[int]) -> list[str]:
     return problems
 
 
-@contextmanager
-def own_server(database_url: str, workers: int):
-    """A fresh database of that name, migrated, served by gunicorn on a free loopback port; yields the base URL.
-    gunicorn is stopped and the database dropped on the way out, whatever happened."""
-    from sqlalchemy import create_engine, make_url, text
-
-    from deploy.prod_check import flask, free_port, wait_until_up
-
-    url = make_url(database_url)
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    drop = text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-    work = Path(tempfile.mkdtemp(prefix="load-"))
-    port = free_port()
+def server_env(database_url: str, work: Path) -> dict[str, str]:
+    """The environment of a production-like process on that database: a random key, uploads in `work`, the login
+    and API limits raised (one address signs in as hundreds of people; the limits are tested in the suite)."""
     env = {**os.environ, "DATABASE_URL": database_url, "UPLOAD_DIR": str(work / "uploads"),
-           "SECRET_KEY": secrets.token_hex(32), "SESSION_COOKIE_SECURE": "0", "GUNICORN_BIND": f"127.0.0.1:{port}",
-           "GUNICORN_WORKERS": str(workers), "GUNICORN_ACCESS_LOG": str(work / "access.log"),
+           "SECRET_KEY": secrets.token_hex(32), "SESSION_COOKIE_SECURE": "0",
            "LOGIN_RATE_LIMIT": "100000 per minute", "API_RATE_LIMIT": "100000 per minute"}
     env.pop("FLASK_DEBUG", None)
+    return env
+
+
+@contextmanager
+def served(database_url: str, workers: int):
+    """gunicorn with deploy/gunicorn.conf.py on a database already there, on a free loopback port; yields (base URL,
+    the gunicorn master process, its environment). Stopped on the way out, whatever happened."""
+    from deploy.prod_check import free_port, wait_until_up
+
+    work = Path(tempfile.mkdtemp(prefix="served-"))
+    port = free_port()
+    env = {**server_env(database_url, work), "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(workers),
+           "GUNICORN_ACCESS_LOG": str(work / "access.log")}
     process = None
     try:
-        with admin.connect() as conn:
-            conn.execute(drop)
-            conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-        flask(env, "db", "upgrade")
         with (work / "gunicorn.log").open("w") as log:
             process = subprocess.Popen([str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "wsgi:app"], cwd=ROOT,
                                        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         wait_until_up(base, process)
-        print(f"gunicorn: {workers} workers on {base}, database {url.database}", file=sys.stderr)
-        yield base
+        print(f"gunicorn: {workers} workers on {base}", file=sys.stderr)
+        yield base, process, env
     finally:
         if process is not None and process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -251,6 +249,29 @@ def own_server(database_url: str, workers: int):
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@contextmanager
+def own_server(database_url: str, workers: int):
+    """A fresh database of that name, migrated, served (served()); yields the base URL. The database is dropped on
+    the way out, whatever happened."""
+    from sqlalchemy import create_engine, make_url, text
+
+    from deploy.prod_check import flask
+
+    url = make_url(database_url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    drop = text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+    work = Path(tempfile.mkdtemp(prefix="load-"))
+    try:
+        with admin.connect() as conn:
+            conn.execute(drop)
+            conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+        flask(server_env(database_url, work), "db", "upgrade")
+        with served(database_url, workers) as (base, _process, _env):
+            yield base
+    finally:
         with admin.connect() as conn:
             conn.execute(drop)
         admin.dispose()

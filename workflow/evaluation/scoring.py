@@ -262,6 +262,15 @@ class YearData:
     milestones: dict[int, dict[int, float]]    # target id → year → value
     first_values: dict[tuple[int, int], float]  # (department id, target id) → first approved value
 
+    def __post_init__(self) -> None:
+        """Each department's tasks and escalations, grouped in one pass (not one scan of all per department)."""
+        self.tasks_of: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for (dept_id, task_id), role in self.roles.items():
+            self.tasks_of[dept_id].append((task_id, role))
+        self.escalations_of: dict[int, list[Escalation]] = defaultdict(list)
+        for e in self.escalations:
+            self.escalations_of[e.department_id].append(e)
+
 
 def load_year(evaluation: Evaluation, as_of: date) -> YearData:
     plan_id, year = evaluation.plan_id, evaluation.year
@@ -329,9 +338,7 @@ def compute(evaluation: Evaluation, as_of: date) -> list[dict]:
     results = []
     for dept_id, dept in data.departments.items():
         task_rows = []
-        for (d, task_id), role in data.roles.items():
-            if d != dept_id:
-                continue
+        for task_id, role in data.tasks_of[dept_id]:
             task = data.tasks[task_id]
             rows = [i for i in items[(dept_id, task_id)] if i["counted"]]
             parts = {p: None for p in PARTS}
@@ -361,7 +368,7 @@ def compute(evaluation: Evaluation, as_of: date) -> list[dict]:
         scored = [t for t in task_rows if t["score"] is not None]
         base = weighted_mean((t["weight"], t["score"]) for t in scored)
         dept_parts = {p: _num(weighted_mean((t["weight"], t["parts"][p]) for t in scored)) for p in PARTS}
-        escalations = [e for e in data.escalations if e.department_id == dept_id]
+        escalations = data.escalations_of[dept_id]
         deduction = min(float(settings["escalation_cap"]), float(settings["escalation_points"]) * len(escalations))
         adjustment = sum((a.points for a in adjustments[dept_id]), Decimal(0))
         score = None
