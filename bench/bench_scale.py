@@ -8,6 +8,8 @@
    dropped and created unless --reuse finds them filled), filled by bench/generate.py: *city* (the bundled plan,
    4 years quarterly, played by `demo simulate`) and *province* scaled by --fraction (default 0.1 of 15,000
    tasks, 1,000 departments, 5 years quarterly; see generate.py for the bulk paths). Generation is timed apart.
+   The city is also generated on SQLite (a file in the temporary folder; `--no-sqlite` skips it) and its pages
+   timed there: the embedded default's figures.
 2. Pages, in-process through the test client at the last day generated, as the office (review queue, overview,
    task page, tracker, API report list) and as the liaison of the department with the most reports (department
    home, report list): one warm-up, the statements of one request, then --runs requests timed (wall clock of
@@ -34,6 +36,7 @@ import os
 import re
 import statistics
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,11 +67,17 @@ PAGES = {   # name → (who, URL template)
 }
 
 
-def database_url(name: str) -> str:
+def database_url(name: str, sqlite: bool = False) -> str:
+    """PostgreSQL: a database of that name on BENCH_DATABASE_URL's server; SQLite: a file in the temporary folder."""
+    if sqlite:
+        return f"sqlite:///{Path(tempfile.gettempdir()) / name}.sqlite"
     return make_url(SERVER).set(database=name).render_as_string(hide_password=False)
 
 
-def recreate(name: str) -> None:
+def recreate(name: str, sqlite: bool = False) -> None:
+    if sqlite:
+        Path(make_url(database_url(name, sqlite)).database).unlink(missing_ok=True)
+        return
     admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
@@ -76,8 +85,8 @@ def recreate(name: str) -> None:
     admin.dispose()
 
 
-def filled(name: str) -> bool:
-    engine = create_engine(database_url(name))
+def filled(url: str) -> bool:
+    engine = create_engine(url)
     try:
         with engine.connect() as conn:
             return bool(conn.scalar(text("SELECT count(*) FROM report")))
@@ -92,8 +101,8 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def measure(size: str, args) -> dict:
-    """Generate (or reuse) the size's database and time everything on it."""
+def measure(size: str, args, sqlite: bool = False) -> dict:
+    """Generate (or reuse) the size's database and time everything on it (on SQLite: the pages only)."""
     import logging
 
     import flask_migrate
@@ -101,10 +110,10 @@ def measure(size: str, args) -> dict:
     from workflow.extensions import db
 
     name = f"{args.prefix}_{size}"
-    reuse = args.reuse and filled(name)
+    reuse = args.reuse and filled(database_url(name, sqlite))
     if not reuse:
-        recreate(name)
-    app = generate.make_app(database_url(name))
+        recreate(name, sqlite)
+    app = generate.make_app(database_url(name, sqlite))
 
     @app.before_request
     def forget_cached_user():
@@ -130,15 +139,15 @@ def measure(size: str, args) -> dict:
         # not the real ones and an index-only scan still reads the table.
         db.session.commit()
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
+            conn.execute(text("ANALYZE" if sqlite else "VACUUM ANALYZE"))
         out["counts"] = generate.counts()
         out["pages"], out["explain"] = time_pages(app, args)
-        if not args.pages:   # one page asked for: its timing only
+        if not args.pages and not sqlite:   # one page asked for: its timing only
             out.update(off_page(size))
             liaison = people()[1].username
         db.session.remove()
         db.engine.dispose()   # copying the database (serving) needs no one connected to it
-    if not args.pages:
+    if not args.pages and not sqlite:
         out.update(serving(name, liaison, args))
     if not reuse:
         print(f"  generated in {out['generated']:.0f} s: {made}", flush=True)
@@ -206,9 +215,12 @@ def time_pages(app, args) -> tuple[dict, dict]:
 
 
 def sequential_scans(statements) -> list[str]:
-    """The big tables a SELECT of the page reads with a sequential scan, by PostgreSQL's EXPLAIN."""
+    """The big tables a SELECT of the page reads with a sequential scan, by PostgreSQL's EXPLAIN (SQLite's EXPLAIN
+    QUERY PLAN: a plain SCAN of the table, without an index)."""
     from workflow.extensions import db
 
+    sqlite = db.engine.dialect.name == "sqlite"
+    explain, scan = ("EXPLAIN QUERY PLAN ", r"^SCAN (\w+)(?: AS \w+)?$") if sqlite else ("EXPLAIN ", r"Seq Scan on (\w+)")
     found = set()
     raw = db.engine.raw_connection()
     try:
@@ -216,9 +228,9 @@ def sequential_scans(statements) -> list[str]:
         for statement, params in statements:
             if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
                 continue
-            cursor.execute("EXPLAIN " + statement, params or None)
-            for (line,) in cursor.fetchall():
-                hit = re.search(r"Seq Scan on (\w+)", line)
+            cursor.execute(explain + statement, params or (() if sqlite else None))
+            for row in cursor.fetchall():
+                hit = re.search(scan, row[-1])
                 if hit and hit.group(1) in BIG:
                     found.add(hit.group(1))
         raw.rollback()
@@ -356,6 +368,13 @@ def report(city: dict, province: dict, args) -> None:
         print(f"| {label:<17} | {shown(city):>20} | {shown(province):>24} | {province[key] / city[key]:5.2f}× |"
               f" {'':<26} | {'':<32} |")
     print(f"\nthe province has {data:.0f}× the city's reports and contributions")
+    if "sqlite" in city:
+        print(f"\n| {'page':<17} | SQLite city median / p95 ms | statements | seq scans on big tables |")
+        print(f"|{'-' * 19}|{'-' * 29}|{'-' * 12}|{'-' * 25}|")
+        for name in args.pages or PAGES:
+            a = city["sqlite"]["pages"][name]
+            scans = ", ".join(city["sqlite"]["explain"][name]) or "none"
+            print(f"| {name:<17} | {ms(a['median']):>15} / {ms(a['p95']):>7}   | {a['statements']:>10} | {scans:<23} |")
 
 
 def main() -> int:
@@ -365,12 +384,15 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reuse", action="store_true", help="keep bench_city / bench_province when filled")
     parser.add_argument("--prefix", default="bench", help="the databases' names: PREFIX_city, PREFIX_province")
+    parser.add_argument("--no-sqlite", action="store_true", help="skip the city's pages on SQLite")
     parser.add_argument("--probe", type=int, default=200, help="requests per page in the gunicorn throughput probe")
     parser.add_argument("--page", dest="pages", action="append", choices=list(PAGES),
                         help="time only this page (repeatable; default every page)")
     args = parser.parse_args()
     began = time.perf_counter()
     city = measure("city", args)
+    if not args.no_sqlite:
+        city["sqlite"] = measure("city", args, sqlite=True)
     province = measure("province", args)
     report(city, province, args)
     print(f"\nbench_scale took {(time.perf_counter() - began) / 60:.1f} min")
