@@ -423,6 +423,7 @@ API = [
     ("GET", "/api/v1/tasks/{task}", None,                           "401 200 200 200 200 200 200 200"),
     ("GET", "/api/v1/tasks/{a_task}", None,                         "401 200 200 403 403 200 200 200"),
     ("POST", "/api/v1/tasks/{a_task}/completion", {"summary": "完成"}, "401 409 409 403 403 403 403 403"),
+    ("POST", "/api/v1/tasks/{a_task}/completion", {"file": "PDF"},  "401 409 409 403 403 403 403 403"),
     ("POST", "/api/v1/completions/{completion}/confirm", {},         "401 403 403 403 403 200 403 403"),
     ("POST", "/api/v1/completions/{completion}/return", {"reason": "请补充"},
                                                                     "401 403 403 403 403 200 403 403"),
