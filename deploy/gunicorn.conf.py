@@ -41,3 +41,24 @@ proxy_allow_ips = forwarded_allow_ips
 # Request limits as nginx enforces them too; bodies are limited by MAX_CONTENT_LENGTH and client_max_body_size.
 limit_request_line = 8190
 limit_request_fields = 100
+
+
+def on_starting(server) -> None:
+    """gunicorn writes `Server: gunicorn` into every response's head itself (Response.default_headers), beyond
+    the application's reach; drop that line in the master before the workers fork, so nothing names the
+    software even without nginx's proxy_hide_header. Should a gunicorn release move or rename that method, refuse
+    to start rather than announce the server again unnoticed (tests/test_deploy.py starts gunicorn with this file)."""
+    from gunicorn.http import wsgi
+
+    default_headers = getattr(wsgi.Response, "default_headers", None)
+    if not callable(default_headers):
+        raise RuntimeError("gunicorn.http.wsgi.Response.default_headers is gone: update deploy/gunicorn.conf.py "
+                           "so responses carry no Server header")
+    if getattr(default_headers, "drops_server", False):
+        return
+
+    def without_server(self):
+        return [line for line in default_headers(self) if not line.lower().startswith("server:")]
+
+    without_server.drops_server = True
+    wsgi.Response.default_headers = without_server

@@ -3,7 +3,7 @@
 In a database of its own, created beside PROD_CHECK_DATABASE_URL's (whose role must be allowed to create
 databases) and dropped afterwards, so nothing else is touched: `flask db upgrade`, `flask demo load`, `flask plan publish`, an API token; then gunicorn with
 deploy/gunicorn.conf.py (2 workers on a free loopback port) and, through it: the login page with its security
-headers and no development server, static files, a login with the CSRF token, the department's and the office's
+headers and no server named, static files, a login with the CSRF token, the department's and the office's
 pages, the API's /me with the token and without one, a 404 page. gunicorn is stopped and the database dropped
 afterwards. Prints one line per check and the timings; exits non-zero when any check fails.
 """
@@ -33,6 +33,7 @@ BIN = Path(sys.executable).parent
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test_ops"
 SECURITY_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy")
 PASSWORD = "prod-check-demo-password"
+SERVERS = ("werkzeug", "gunicorn")  # names a Server header must not carry (deploy/gunicorn.conf.py drops gunicorn's)
 
 
 class Failed(Exception):
@@ -127,7 +128,8 @@ def smoke(base: str, token: str) -> tuple[list[tuple[str, bool, str]], int]:
     missing = [h for h in SECURITY_HEADERS if h not in headers]
     check("security headers present", not missing, f"missing {missing}" if missing else ", ".join(SECURITY_HEADERS))
     server = headers.get("Server", "")
-    check("no development server (Server: Werkzeug)", "werkzeug" not in server.lower(), f"Server: {server or '—'}")
+    check("no server named (Server: Werkzeug or gunicorn)", not any(name in server.lower() for name in SERVERS),
+          f"Server: {server or '—'}")
     status, headers, css = anon.open("/static/app.css")
     check("static file /static/app.css", status == 200 and "text/css" in headers.get("Content-Type", ""),
           f"{status} {headers.get('Content-Type')}")

@@ -3,16 +3,20 @@ reminder, drafts withdrawn and kept) or returns it with a reason, and may reopen
 with nothing written; the round through the API, with the next quarter's reminder pass finding nothing for it."""
 from __future__ import annotations
 
+import io
+import json
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
+from pypdf import PdfWriter
 from sqlalchemy import func, select
 
 from models import AuditEvent, CompletionReport, CompletionStatus, Period, Report, Role, TaskStatus
 from tests.conftest import make_user
-from tests.factories import liaison_of, published_fushun, report_for
+from tests.factories import PDF, liaison_of, published_fushun, report_for
 from tests.test_api_scenario import Caller
+from tests.test_security import EXE
 from workflow.domain import Conflict, PermissionDenied, ValidationFailed
 from workflow.extensions import db
 from workflow.scheduling.reminders import run_reminders
@@ -131,3 +135,53 @@ def test_completion_through_the_api_no_reminder_next_quarter_then_reopened(app, 
     run_reminders(now=datetime(2026, 10, 9, 1, tzinfo=UTC))
     q4 = select(func.count()).select_from(Report).join(Period).where(Report.task_id == task.id, Period.key == "2026Q4")
     assert db.session.scalar(q3) == 0 and db.session.scalar(q4) == 1
+
+
+
+def _pdf(width: int) -> bytes:
+    writer, buffer = PdfWriter(), io.BytesIO()
+    writer.add_blank_page(width, 72)
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def _multipart(caller: Caller, task, data: dict, files: list[tuple[str, bytes]], expect: int) -> dict:
+    form = {**data, "file": [(io.BytesIO(content), name) for name, content in files]}
+    return caller("POST", f"/tasks/{task.id}/completion", data=form, content_type="multipart/form-data",
+                  expect=expect)
+
+
+def test_a_completion_through_the_api_as_multipart_with_evidence_files(app, client):
+    """The JSON body's fields as parts (`values` as JSON) and `file` parts, checked and stored as the web form's
+    files are; a refused file or a bad part is a problem and no completion is filed."""
+    with time_machine.travel(FILED, tick=False):
+        plan, _office = published_fushun()
+        task = report_for(plan, "3.4.3").task
+        housing = Caller(client, liaison_of(HOUSING))
+        values = json.dumps({str(task.targets[0].id): 98.5})
+        refused = _multipart(housing, task, {"summary": SUMMARY, "values": values},
+                             [("验收.pdf", PDF), ("setup.exe", EXE)], expect=422)
+        assert set(refused["errors"]) == {"files"}
+        assert _multipart(housing, task, {"summary": SUMMARY, "values": "{"}, [], expect=400)["status"] == 400
+        wrong = _multipart(housing, task, {"summary": SUMMARY, "values": '{"x": [1]}'}, [], expect=422)
+        assert [name.split(".")[0] for name in wrong["errors"]] == ["values"], wrong["errors"]
+        assert "summary" in _multipart(housing, task, {"values": values}, [("验收.pdf", PDF)], expect=422)["errors"]
+        assert count(CompletionReport, CompletionReport.task_id == task.id) == 0
+
+        created = _multipart(housing, task, {"summary": SUMMARY, "values": values},
+                             [("验收.pdf", PDF), ("现场.pdf", _pdf(144))], expect=201)
+        assert created["attachments"] == ["验收.pdf", "现场.pdf"] and created["values"][0]["value"] == 98.5
+        completion = db.session.get(CompletionReport, created["id"])
+        with app.test_request_context():
+            stored = services.completion_file(completion, completion.files[0]["sha256"])
+            stored.direct_passthrough = False
+            assert stored.get_data() == PDF
+
+
+def test_the_json_completion_body_takes_no_files(app, client):
+    with time_machine.travel(FILED, tick=False):
+        plan, _office = published_fushun()
+        task = report_for(plan, "3.4.3").task
+        created = Caller(client, liaison_of(HOUSING))("POST", f"/tasks/{task.id}/completion", {"summary": SUMMARY},
+                                                     expect=201)
+        assert created["attachments"] == [] and created["summary"] == SUMMARY

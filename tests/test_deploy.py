@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import re
 import runpy
+import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import click
 import pytest
 from flask import request
 
+from deploy.prod_check import SERVERS, free_port, wait_until_up
 from tests.conftest import _config
 from workflow import create_app
 from workflow.config import Config
@@ -48,6 +51,47 @@ def test_gunicorn_settings():
     assert settings["workers"] >= 2 and settings["worker_class"] == "sync"
     assert settings["accesslog"] == "-" and settings["errorlog"] == "-"
     assert settings["forwarded_allow_ips"] == "127.0.0.1"
+
+
+TINY_APP = """
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+"""
+
+
+def test_gunicorn_with_the_deploy_settings_names_no_server(tmp_path):
+    """gunicorn adds `Server: gunicorn` itself, whatever the application does; the deploy settings drop it. A tiny
+    application that sets no Server header of its own, so only gunicorn could name one."""
+    (tmp_path / "tiny.py").write_text(TINY_APP)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1", "PYTHONPATH": str(tmp_path)}
+    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", str(DEPLOY / "gunicorn.conf.py"),
+                               "tiny:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              start_new_session=True)
+    try:
+        wait_until_up(base, server)
+        for path in ("/login", "/anything"):
+            with urllib.request.urlopen(base + path, timeout=10) as response:
+                assert response.read() == b"ok"
+                named = response.headers.get_all("Server") or []
+            assert not any(name in value.lower() for value in named for name in SERVERS), named
+            assert not named, named  # nothing else names it either
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+        _out, errors = server.communicate(timeout=30)
+    assert server.returncode == 0, errors.decode()[-2000:]
+
+
+def test_the_server_line_hook_refuses_to_start_when_gunicorn_changed(monkeypatch):
+    from gunicorn.http import wsgi
+
+    on_starting = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))["on_starting"]
+    monkeypatch.delattr(wsgi.Response, "default_headers")
+    with pytest.raises(RuntimeError, match="default_headers is gone"):
+        on_starting(None)
 
 
 def _units() -> dict[str, str]:

@@ -3,6 +3,7 @@ retrying a parked message, and the banner when no mail server is configured."""
 from __future__ import annotations
 
 import html as htmllib
+import re
 from datetime import timedelta
 
 import pytest
@@ -21,6 +22,7 @@ from tests.test_outbox import (
     person,
     use_server,
 )
+from workflow.admin.mailbox import PREVIEW_BASE, preview_html
 from workflow.extensions import db
 from workflow.mail.digests import build_digests
 from workflow.mail.smtp import deliver_pass, send_due
@@ -140,9 +142,12 @@ def test_the_detail_shows_both_bodies_safely(app, client, login_as):
     body = page(client, f"/admin/mailbox/{row.id}")
     assert "<script>alert" not in body and "<img src=x" not in body
     assert "&lt;script&gt;alert(&#39;text&#39;)&lt;/script&gt;" in body          # the text body, escaped
-    assert '<iframe class="w-100 border-0 mail-html"' in body and 'sandbox=""' in body
+    assert '<iframe class="w-100 border-0 mail-html"' in body
+    assert 'sandbox="allow-popups allow-popups-to-escape-sandbox"' in body      # no scripts; links open a tab
     srcdoc = body.split('srcdoc="', 1)[1].split('"', 1)[0]
-    assert htmllib.unescape(srcdoc) == row.html_body                             # the HTML body, as an attribute
+    assert htmllib.unescape(srcdoc) == preview_html(row.html_body)               # the HTML body, as an attribute
+    assert preview_html(row.html_body).replace(PREVIEW_BASE, "", 1) == row.html_body
+    assert re.search(r"<head>\s*" + re.escape(PREVIEW_BASE), preview_html(row.html_body))
     assert "3.4.1" in body and "liaison@zjj.example.gov.cn" in body and row.message_id.strip("<>") in body
     assert "&lt;b&gt;王&lt;/b&gt;" in body
     listing = page(client, "/admin/mailbox")

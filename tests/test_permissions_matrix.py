@@ -4,8 +4,11 @@ an allowed POST really happens (and is answered as it would be) without changing
 Then: a department's people find no other department's data, drafts included, in any list or API response."""
 from __future__ import annotations
 
+import html as htmllib
 import io
 import json
+import re
+import zipfile
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
@@ -13,6 +16,7 @@ import pytest
 import time_machine
 from flask import g
 from flask_sqlalchemy.session import Session
+from pypdf import PdfReader
 from sqlalchemy import event, select
 from werkzeug.exceptions import HTTPException
 
@@ -423,6 +427,7 @@ API = [
     ("GET", "/api/v1/tasks/{task}", None,                           "401 200 200 200 200 200 200 200"),
     ("GET", "/api/v1/tasks/{a_task}", None,                         "401 200 200 403 403 200 200 200"),
     ("POST", "/api/v1/tasks/{a_task}/completion", {"summary": "完成"}, "401 409 409 403 403 403 403 403"),
+    ("POST", "/api/v1/tasks/{a_task}/completion", {"file": "PDF"},  "401 409 409 403 403 403 403 403"),
     ("POST", "/api/v1/completions/{completion}/confirm", {},         "401 403 403 403 403 200 403 403"),
     ("POST", "/api/v1/completions/{completion}/return", {"reason": "请补充"},
                                                                     "401 403 403 403 403 200 403 403"),
@@ -540,13 +545,31 @@ LISTS = ["/api/v1/reports?per_page=200", "/api/v1/reports?status=draft&per_page=
          f"/api/v1/contributions?department={B}&per_page=200", "/api/v1/contributions?report_id={submitted}",
          "/api/v1/contributions?report_id={b_report}", "/api/v1/assignments?per_page=200",
          f"/api/v1/assignments?department={A}", "/api/v1/tasks?per_page=200", "/api/v1/tasks?q=推进",
-         "/api/v1/targets?per_page=200", f"/api/v1/targets?department={A}", f"/api/v1/targets?department={B}"]
+         "/api/v1/targets?per_page=200", f"/api/v1/targets?department={A}", f"/api/v1/targets?department={B}",
+         "/ledger/?department={a_dept}", "/ledger/?department={b_dept}", "/ledger/export.xlsx?department={a_dept}",
+         "/ledger/export.xlsx?department={b_dept}", "/ledger/export.csv?department={b_dept}"]
+
+
+def _readable(data: bytes) -> str:
+    """What a person opening the bytes would read: a zip's members (xlsx and docx are zips of XML parts, whose
+    text a run boundary may split and openpyxl writes as &#...; references, so also without the markup), a PDF's
+    extracted text, else the bytes."""
+    if data.startswith(b"PK\x03\x04"):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return "\n".join(_readable(archive.read(name)) for name in archive.namelist())
+    if data.startswith(b"%PDF-"):  # CJK text may come out letter-spaced: also without the whitespace
+        text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+        return text + "\n" + re.sub(r"\s+", "", text)
+    text = data.decode("utf-8", "replace")
+    if text.lstrip().startswith("<"):  # XML or HTML: the text between the tags, character references resolved
+        text += "\n" + htmllib.unescape(re.sub(r"<[^>]+>", "", text))
+    return text
 
 
 def _text(response) -> str:
     if response.is_json:
         return json.dumps(response.get_json(), ensure_ascii=False)
-    return response.get_data().decode("utf-8", "replace")  # downloads (a PDF) are bytes, not UTF-8
+    return _readable(response.get_data())
 
 
 @pytest.mark.parametrize(("role", "theirs", "mine"), [
@@ -559,8 +582,9 @@ def test_a_department_never_meets_another_departments_data(world, role, theirs, 
     client = world["app"].test_client()
     column = ROLES.index(role)
     pages = [(path, None) for method, path, _b, expected in WEB + API
-             if method == "GET" and expected.split()[column] == "200" and not path.endswith(".pdf")]
-    seen_mine = False
+             if method == "GET" and expected.split()[column] == "200"]
+    own = A if role.startswith("a_") else B
+    seen_mine, files_read = False, set()
     for path, body in pages + [(path, None) for path in LISTS]:
         response = _request(client, world, role, "GET", path, body)
         assert response.status_code == 200, path
@@ -568,4 +592,8 @@ def test_a_department_never_meets_another_departments_data(world, role, theirs, 
         leaked = [s for s in theirs if s in text]
         assert not leaked, f"{path} shows {leaked}"
         seen_mine = seen_mine or mine in text
+        if response.get_data()[:4] in (b"PK\x03\x04", b"%PDF") and own in text:
+            files_read.add(path)
     assert seen_mine  # the department does see its own drafts, so the check above is not vacuous
+    # nor blind to downloads: the ledger workbook and the bulletin's files were read inside
+    assert {"/ledger/export.xlsx", "/bulletins/{bulletin}/file.docx", "/bulletins/{bulletin}/file.pdf"} <= files_read

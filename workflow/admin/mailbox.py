@@ -4,6 +4,8 @@ one message's bodies, and retrying a parked one.
 Its own blueprint under /admin (admins only). Without MAIL_SERVER this page is where the mail "goes"."""
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -66,6 +68,18 @@ def mailbox():
                            action_form=ActionForm())
 
 
+PREVIEW_BASE = '<base target="_blank">'
+
+
+def preview_html(html: str) -> str:
+    """The HTML body as its preview frame shows it: links open in a new tab, outside the sandbox, as in a mail
+    client. Followed inside the frame they would frame the application, which its CSP (frame-src) and
+    X-Frame-Options refuse, leaving a broken-page icon where the mail was."""
+    head = re.search(r"<head\b[^>]*>", html, re.I)
+    at = head.end() if head else 0
+    return html[:at] + PREVIEW_BASE + html[at:]
+
+
 @bp.get("/mailbox/<id:email_id>")
 def mailbox_message(email_id: int):
     row = db.session.scalar(select(OutboxEmail).where(OutboxEmail.id == email_id).options(
@@ -73,6 +87,7 @@ def mailbox_message(email_id: int):
     if row is None:
         abort(404)
     return render_template("admin/mailbox_message.html", row=row, settings=mail_settings(),
+                           preview=preview_html(row.html_body) if row.html_body else "",
                            channel_settings=channel_settings(), action_form=ActionForm())
 
 

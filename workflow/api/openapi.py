@@ -6,6 +6,7 @@ from pydantic.json_schema import models_json_schema
 
 from workflow.api import schemas
 from workflow.api.operations import OPERATIONS, Operation
+from workflow.api.problems import FILE_PART, json_fields
 from workflow.converters import MAX_ID
 
 DESCRIPTION = """\
@@ -42,6 +43,9 @@ PROBLEM_RESPONSES = {
     413: ("TooLarge", "the upload is larger than the limit", schemas.Problem),
     422: ("Unprocessable", "field errors; nothing was saved", schemas.ValidationProblem),
 }
+# An uploaded file, as a part of a multipart/form-data body.
+FILE = {"type": "string", "contentMediaType": "application/octet-stream",
+        "description": "pdf, docx, xlsx, jpg or png; type checked from content"}
 TAGS = ("meta", "people", "plans", "assignments", "reports", "review", "contributions", "bulletins")
 
 
@@ -51,6 +55,14 @@ def ref(name: str) -> dict:
 
 def _json(model) -> dict:
     return {"content": {"application/json": {"schema": ref(model.__name__)}}}
+
+
+def _form(model, defs: dict) -> dict:
+    """The body's fields as parts (those taking an object or a list as JSON) and any number of `file` parts."""
+    schema = {k: v for k, v in defs[model.__name__].items() if k in ("properties", "required")}
+    schema["properties"] = {**schema["properties"], FILE_PART: {"type": "array", "items": FILE}}
+    return {"schema": {"type": "object", **schema},
+            "encoding": {name: {"contentType": "application/json"} for name in sorted(json_fields(model))}}
 
 
 def _query_parameter(name: str, prop: dict) -> dict:
@@ -98,6 +110,8 @@ def _operation(op: Operation, defs: dict) -> dict:
         operation["parameters"] = parameters
     if op.body is not None:
         operation["requestBody"] = {"required": op.body_required, **_json(op.body)}
+        if op.multipart:
+            operation["requestBody"]["content"]["multipart/form-data"] = _form(op.body, defs)
     elif "requestBody" in op.openapi:
         operation["requestBody"] = op.openapi["requestBody"]
     return operation

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 from pydantic import BaseModel
 
-from workflow.api.problems import parse_body, parse_query
+from workflow.api.problems import parse_body, parse_form, parse_query
 from workflow.api.schemas import Body, Query
 
 
@@ -30,6 +30,9 @@ class Operation:
     query: type[Query] | None = None
     body: type[Body] | None = None
     body_required: bool = True
+    # The body may also come as multipart/form-data: its fields as parts and files as `file` parts, which the
+    # view receives as `uploads=` (none from a JSON body).
+    multipart: bool = False
     errors: tuple[int, ...] = ()
     description: str = ""
     public: bool = False
@@ -50,9 +53,10 @@ OPERATIONS: list[Operation] = []
 
 
 def api_route(bp: Blueprint, method: str, rule: str, **declared):
-    """Register the view on `bp`; it receives `query=` and `body=` as parsed models and returns a model of
-    `response` (answered with `status`) or a ready Flask response. With `load`, the view receives the record
-    instead of its id, and an unknown or forbidden record is a 404 or 403 before a bad body is a 400 or 422."""
+    """Register the view on `bp`; it receives `query=` and `body=` as parsed models (and `uploads=` if
+    `multipart`) and returns a model of `response` (answered with `status`) or a ready Flask response. With
+    `load`, the view receives the record instead of its id, and an unknown or forbidden record is a 404 or 403
+    before a bad body is a 400 or 422."""
 
     def decorate(view):
         op = Operation(method=method, rule=rule, operation_id=declared.pop("operation_id", view.__name__),
@@ -65,8 +69,12 @@ def api_route(bp: Blueprint, method: str, rule: str, **declared):
             kwargs = {} if op.load is not None else path_args
             if op.query is not None:
                 kwargs["query"] = parse_query(op.query)
-            if op.body is not None:
+            if op.multipart and request.mimetype == "multipart/form-data":
+                kwargs["body"], kwargs["uploads"] = parse_form(op.body)
+            elif op.body is not None:
                 kwargs["body"] = parse_body(op.body, required=op.body_required)
+                if op.multipart:
+                    kwargs["uploads"] = []
             result = view(*args, **kwargs)
             if op.response is None:
                 return result

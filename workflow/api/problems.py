@@ -1,4 +1,5 @@
-"""Reading a request into the models of workflow.api.schemas, and its errors as RFC 9457 problem details.
+"""Reading a request (a JSON body, a multipart form, query parameters) into the models of workflow.api.schemas,
+and its errors as RFC 9457 problem details.
 
 Everything here raises a DomainError subclass; the blueprint's error handler turns each into an
 `application/problem+json` answer through workflow.errors.problem.
@@ -7,11 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cache
 from typing import TypeVar
 
 from flask import request
 from flask_babel import gettext as _
 from pydantic import BaseModel, ValidationError
+from werkzeug.datastructures import FileStorage
 
 from models import Department
 from workflow.domain import DomainError, TooLarge, ValidationFailed  # noqa: F401  (re-exported)
@@ -111,6 +114,19 @@ def _too_deep(value, limit: int) -> bool:
     return False
 
 
+def _loads(raw: bytes | str):
+    """JSON text as a value, nested no deeper than MAX_JSON_DEPTH; anything else is a 400."""
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise BadRequest(_("请求体嵌套过深（最多 %(limit)s 层）。", limit=MAX_JSON_DEPTH)) from None
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest(_("请求体不是合法的 JSON。")) from None
+    if _too_deep(value, MAX_JSON_DEPTH):
+        raise BadRequest(_("请求体嵌套过深（最多 %(limit)s 层）。", limit=MAX_JSON_DEPTH))
+    return value
+
+
 def json_body(*, required: bool) -> dict:
     """The request body as a JSON object. An empty body is {} unless `required`; anything else is a 400."""
     raw = request.get_data(cache=True)
@@ -118,22 +134,50 @@ def json_body(*, required: bool) -> dict:
         if required:
             raise BadRequest(_("请求体不能为空，应为 JSON 对象。"))
         return {}
-    try:
-        body = json.loads(raw)
-    except RecursionError:
-        raise BadRequest(_("请求体嵌套过深（最多 %(limit)s 层）。", limit=MAX_JSON_DEPTH)) from None
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequest(_("请求体不是合法的 JSON。")) from None
-    if isinstance(body, dict) and _too_deep(body, MAX_JSON_DEPTH):
-        raise BadRequest(_("请求体嵌套过深（最多 %(limit)s 层）。", limit=MAX_JSON_DEPTH))
+    body = _loads(raw)
     if not isinstance(body, dict):
         raise BadRequest(_("请求体应为 JSON 对象。"))
     return body
 
 
-def parse_body(model: type[B], *, required: bool) -> B:
-    """The body as `model`: not JSON or not an object is a 400, a field of the wrong type a 422."""
+def _validated(model: type[B], data: dict) -> B:
     try:
-        return model.model_validate(json_body(required=required))
+        return model.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed(field_errors(exc)) from None
+
+
+def parse_body(model: type[B], *, required: bool) -> B:
+    """The body as `model`: not JSON or not an object is a 400, a field of the wrong type a 422."""
+    return _validated(model, json_body(required=required))
+
+
+# -- multipart/form-data bodies --------------------------------------------------------------------------
+
+FILE_PART = "file"
+
+
+@cache
+def json_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields that take an object or a list: OpenAPI sends those as JSON parts."""
+    def structured(schema: dict) -> bool:
+        return schema.get("type") in ("array", "object") or "$ref" in schema or \
+            any(structured(branch) for branch in schema.get("anyOf", ()))
+
+    return frozenset(name for name, schema in model.model_json_schema()["properties"].items() if structured(schema))
+
+
+def parse_form(model: type[B]) -> tuple[B, list[FileStorage]]:
+    """A multipart/form-data body as `model`, and its `file` parts: each field is a part of its name (one that
+    takes an object or a list is JSON, the whole value in one part or, for a list, one part per item, as OpenAPI
+    encodes it), validated as the JSON body is, with the same 400 and 422 problems. Files are the service's to
+    check and store."""
+    structured = json_fields(model)
+    data = {}
+    for name in model.model_fields:
+        parts = request.form.getlist(name)  # beyond MAX_CONTENT_LENGTH werkzeug answers 413 here
+        if name in structured:
+            parts = [_loads(part) for part in parts]
+        if parts:
+            data[name] = parts[0] if len(parts) == 1 else parts
+    return _validated(model, data), request.files.getlist(FILE_PART)

@@ -32,9 +32,9 @@ from workflow import files
 from workflow.api import queries
 from workflow.api import schemas as s
 from workflow.api.auth import api_user, authenticate
-from workflow.api.openapi import build_document
+from workflow.api.openapi import FILE, build_document
 from workflow.api.operations import api_route
-from workflow.api.problems import TooLarge, ValidationFailed, department_arg
+from workflow.api.problems import FILE_PART, TooLarge, ValidationFailed, department_arg
 from workflow.assignments import services as assignment_services
 from workflow.bulletins import archive as bulletin_archive
 from workflow.bulletins import services as bulletin_services
@@ -324,11 +324,15 @@ def refuse_extension(extension: ExtensionRequest, body: s.ReasonBody):
 
 @api_route(bp, "post", "/tasks/<id:task_id>/completion", operation_id="fileCompletion",
            summary="办结报告: the lead department reports the task done and asks for 销号", tag="plans",
-           response=s.Completion, status=201, body=s.CompletionBody, errors=CHANGE, load=_visible_task,
+           response=s.Completion, status=201, body=s.CompletionBody, multipart=True, errors=(*CHANGE, 413),
+           load=_visible_task,
+           description="JSON, or multipart/form-data with the same fields (`values` as JSON) and up to 10 "
+                       "evidence files as `file` parts; a refused file is a 422 (`errors.files`) and nothing "
+                       "is filed",
            openapi={"description": "the completion report, awaiting the office"})
-def file_completion(task: Task, body: s.CompletionBody):
+def file_completion(task: Task, body: s.CompletionBody, uploads: list):
     completion = completion_services.file_completion(task, summary=body.summary, values=_values(body.values or {}),
-                                                     actor=api_user(), now=utcnow())
+                                                     uploads=uploads, actor=api_user(), now=utcnow())
     return s.Completion.of(completion)
 
 
@@ -489,9 +493,7 @@ def _stream_size(stream) -> int:
 
 
 UPLOAD_BODY = {"required": True, "content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["file"], "properties": {"file": {
-        "type": "string", "contentMediaType": "application/octet-stream",
-        "description": "pdf, docx, xlsx, jpg or png; type checked from content"}}}}}}
+    "type": "object", "required": [FILE_PART], "properties": {FILE_PART: FILE}}}}}
 
 
 @api_route(bp, "post", "/reports/<id:report_id>/attachments", operation_id="uploadAttachment",
