@@ -23,6 +23,9 @@ keepalive = 5
 # Recycle workers now and then (PDF rendering holds on to memory); the jitter keeps them from restarting together.
 max_requests = _int("GUNICORN_MAX_REQUESTS", 1000)
 max_requests_jitter = 100
+# No control socket (gunicorn ≥ 24 opens ~/.gunicorn/gunicorn.ctl, which the unit's ProtectHome=yes refuses with a
+# warning at every start); the service is managed by systemd signals.
+control_socket_disable = True
 # Heartbeat files in memory, not on a disk that may stall.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 

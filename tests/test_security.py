@@ -197,6 +197,16 @@ def test_no_template_has_inline_script_or_event_handlers():
         assert not re.search(r"\son[a-z]+\s*=", html), path
 
 
+def test_every_page_names_its_icon_from_its_own_origin(client):
+    """Browsers ask for an icon on every page: a same-origin one (the CSP's img-src 'self'), not a 404 per page."""
+    html = client.get("/login").get_data(as_text=True)
+    icon = re.search(r'<link rel="icon"[^>]*href="([^"]+)"', html).group(1)
+    assert icon.startswith("/static/")
+    served = client.get(icon)
+    assert served.status_code == 200 and served.mimetype == "image/svg+xml"
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
+
+
 # -- item 4: brute force and enumeration ---------------------------------------------------------------------
 
 def _login(client, username: str, password: str):
