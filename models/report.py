@@ -57,7 +57,8 @@ class Period(db.Model):
 
     __tablename__ = "period"
     __table_args__ = (UniqueConstraint("plan_id", "key"),
-                      Index("ix_period_start", "start"))   # report lists in period order: read period by period
+                      Index("ix_period_start_plan", "start", "plan_id"))   # report lists in period, then plan order:
+                                                                     # read one plan's period at a time
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"), index=True)

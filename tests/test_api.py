@@ -299,6 +299,30 @@ def test_report_list_totals_are_the_rows_listed_and_count_the_report_table_alone
         event.remove(db.engine, "before_cursor_execute", seen)
 
 
+def test_report_list_goes_period_by_period_then_plan_by_plan(world):
+    """Two plans' periods of one quarter start on the same day: the list gives one plan's reports in its order,
+    then the other's (ix_period_start_plan reads one plan's period at a time)."""
+    from tests.conftest import FUSHUN
+    from tests.factories import published_plan
+
+    second, _office = published_plan(FUSHUN.read_text("utf-8").replace("碳达峰实施方案", "碳达峰实施方案（第二份）", 1),
+                                     "second.txt")
+    rows = []
+    page = 1
+    while True:
+        body = world.office.get(f"/reports?period=2026Q1&per_page=200&page={page}").get_json()
+        rows += body["items"]
+        if len(rows) >= body["total"]:
+            break
+        page += 1
+    plans = [r["plan_id"] for r in rows]
+    assert set(plans) == {world.plan.id, second.id}
+    assert plans == sorted(plans)   # plan by plan (the first plan's id is the smaller)
+    first = [r["task_code"] for r in rows if r["plan_id"] == world.plan.id]
+    order = {t.code: t.position for t in world.plan.tasks}
+    assert [order[c] for c in first] == sorted(order[c] for c in first)
+
+
 # -- reports: detail and bad input -----------------------------------------------------------------------
 
 def test_report_detail_has_targets_contributions_and_permissions(world):

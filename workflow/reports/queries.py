@@ -26,7 +26,9 @@ def visible_reports(user: User, *, period: str | None = None, status: str | None
                     department: Department | None = None, task_code: str | None = None,
                     overdue: bool = False, overdue_before: date | None = None, plan_id: int | None = None,
                     ordered: bool = True) -> Select:
-    """`overdue` keeps the outstanding reports due before `overdue_before` (lateness.overdue_before). Without
+    """In period order, then plan (the plans' periods of one quarter start on the same day: ix_period_start_plan
+    then reads one plan's period at a time instead of every plan's), then the plan's order.
+    `overdue` keeps the outstanding reports due before `overdue_before` (lateness.overdue_before). Without
     `ordered` (a list's count) period and task (never null on a report) are joined only when a filter reads
     them, so counting every visible report reads the report table alone instead of joining it to both."""
     q = select(Report).where(Report.visible_filter(user))
@@ -50,7 +52,7 @@ def visible_reports(user: User, *, period: str | None = None, status: str | None
     if not ordered:
         return q
     return (q.options(selectinload(Report.task), selectinload(Report.department), selectinload(Report.period))
-            .order_by(Period.start, Task.position, Report.id))
+            .order_by(Period.start, Period.plan_id, Task.position, Report.id))
 
 
 def visible_contributions(user: User, *, report: Report | None = None, department: Department | None = None,
