@@ -8,8 +8,8 @@
    dropped and created unless --reuse finds them filled), filled by bench/generate.py: *city* (the bundled plan,
    4 years quarterly, played by `demo simulate`) and *province* scaled by --fraction (default 0.1 of 15,000
    tasks, 1,000 departments, 5 years quarterly; see generate.py for the bulk paths). Generation is timed apart.
-2. Pages, in-process through the test client at the last day generated, as the office (review queue, overview,
-   task page, tracker, API report list) and as the liaison of the department with the most reports (department
+2. Pages, in-process through the test client at the last day generated, as the office (review queue with every
+   status, overview, task page, tracker, API report list) and as the liaison of the department with the most reports (department
    home, report list): one warm-up, the statements of one request, then --runs requests timed (wall clock of
    the request, PostgreSQL's share included): median and p95, and the growth ratio province / city of the
    median. Targets (issue 18): median ≤ 100 ms, p95 ≤ 250 ms, growth ≤ 2×, statements identical.
