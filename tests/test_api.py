@@ -274,6 +274,55 @@ def test_report_list_query_count_does_not_grow_with_the_page(world):
     assert large == small <= 10
 
 
+def test_report_list_totals_are_the_rows_listed_and_count_the_report_table_alone(world):
+    """The total is counted without the period and task joins the order needs, unless a filter reads them;
+    under every filter it is still the number of rows the pages list."""
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        with time_machine.travel(datetime(2026, 4, 9, 2, 0, tzinfo=UTC), tick=False):
+            for who, args in ((world.office, ""), (world.office, "period=2026Q1"), (world.office, "status=draft"),
+                              (world.office, f"plan_id={world.plan.id}"), (world.office, "task_code=3.4.3"),
+                              (world.office, "overdue=true"), (world.office, "department=市住房城乡建设局"),
+                              (world.housing, ""), (world.housing, "overdue=true&period=2026Q1")):
+                statements.clear()
+                body = who.get(f"/reports?per_page=200&{args}").get_json()
+                assert body["total"] == len(body["items"]) > 0, args
+                if args in ("", "status=draft", "department=市住房城乡建设局"):
+                    counts = [s for s in statements if "count(" in s.lower() and "report" in s.lower()]
+                    assert counts and not any(" JOIN " in s.upper() for s in counts), (args, counts)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+
+
+def test_report_list_goes_period_by_period_then_plan_by_plan(world):
+    """Two plans' periods of one quarter start on the same day: the list gives one plan's reports in its order,
+    then the other's (ix_period_start_plan reads one plan's period at a time)."""
+    from tests.conftest import FUSHUN
+    from tests.factories import published_plan
+
+    second, _office = published_plan(FUSHUN.read_text("utf-8").replace("碳达峰实施方案", "碳达峰实施方案（第二份）", 1),
+                                     "second.txt")
+    rows = []
+    page = 1
+    while True:
+        body = world.office.get(f"/reports?period=2026Q1&per_page=200&page={page}").get_json()
+        rows += body["items"]
+        if len(rows) >= body["total"]:
+            break
+        page += 1
+    plans = [r["plan_id"] for r in rows]
+    assert set(plans) == {world.plan.id, second.id}
+    assert plans == sorted(plans)   # plan by plan (the first plan's id is the smaller)
+    first = [r["task_code"] for r in rows if r["plan_id"] == world.plan.id]
+    order = {t.code: t.position for t in world.plan.tasks}
+    assert [order[c] for c in first] == sorted(order[c] for c in first)
+
+
 # -- reports: detail and bad input -----------------------------------------------------------------------
 
 def test_report_detail_has_targets_contributions_and_permissions(world):

@@ -26,7 +26,8 @@ def _login(client, username: str) -> None:
 
 def _counts(client, plan_id: int, task_id: int, office, liaison, token: str) -> dict[str, int]:
     pages = {
-        "office": ["/review/", "/review/?status=all&area=1", f"/overview/plans/{plan_id}",
+        "office": ["/review/", "/review/?status=all&area=1", "/review/?status=all&overdue=y",
+                   f"/overview/plans/{plan_id}",
                    f"/overview/plans/{plan_id}/tasks?light=red", f"/tasks/{task_id}", "/targets/",
                    "/account/inbox", "/escalations/"],
         "liaison": ["/my/", "/reports/", "/account/inbox", f"/tasks/{task_id}"],
@@ -40,7 +41,8 @@ def _counts(client, plan_id: int, task_id: int, office, liaison, token: str) -> 
             db.session.remove()
             counts[f"{who} {url}"] = count_queries(lambda url=url: client.get(url))
     api = {"Authorization": f"Bearer {token}"}
-    for url in ("/api/v1/reports", "/api/v1/reports?overdue=true", "/api/v1/contributions"):
+    for url in ("/api/v1/reports", "/api/v1/reports?overdue=true", "/api/v1/reports?period=2026Q1",
+                "/api/v1/contributions"):
         assert client.get(url, headers=api).status_code == 200, url
         db.session.remove()
         counts[f"api {url}"] = count_queries(lambda url=url: client.get(url, headers=api))

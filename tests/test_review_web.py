@@ -128,6 +128,37 @@ def test_queue_paginates_and_uses_a_bounded_number_of_queries(app, client, login
     assert len(codes_in(second)) == min(total - 50, 50)
 
 
+def test_queue_totals_are_the_rows_it_lists_under_every_filter(client):
+    """The page's total is the counts per state added up when no overdue / due filter narrows the page (one
+    count fewer), counted on its own otherwise; either way it is the number of rows the pages list."""
+    from workflow.review.services import QueueFilters, review_queue
+
+    plan, _office = published_fushun()
+    for i, code in enumerate(("3.4.3", "3.1.1", "3.5.1")):
+        submit(plan, code, at=SUBMIT_AT + timedelta(minutes=i))
+    housing = report_for(plan, "3.4.3", "2026Q1").department_id
+    cases = [{}, {"status": None}, {"status": "draft"}, {"status": "approved"}, {"department_id": housing},
+             {"status": None, "period_key": "2026Q1"}, {"status": None, "area": "3.4"}, {"plan_id": plan.id},
+             {"status": None, "year": 2026}, {"status": None, "overdue": True}, {"status": "draft", "overdue": True},
+             {"status": None, "due": "due_soon"}, {"status": None, "due": "not_due", "plan_id": plan.id}]
+    for case in cases:
+        listed, page_number, total = 0, 1, None
+        while True:
+            page, counts = review_queue(QueueFilters(**case, page=page_number, per_page=20), now=NOW)
+            total = page.total if total is None else total
+            assert page.total == total, case
+            listed += len(page.items)
+            if page_number >= page.pages:
+                break
+            page_number += 1
+        assert listed == total, case
+        if not case.get("overdue") and not case.get("due"):
+            status = case.get("status", ReportStatus.SUBMITTED)
+            assert total == (counts[status] if status else sum(n for k, n in counts.items() if k != "overdue"))
+    assert review_queue(QueueFilters(), now=NOW)[0].total == 3
+    assert review_queue(QueueFilters(status=None, overdue=True), now=NOW)[0].total > 0
+
+
 def test_queue_opens_due_periods_before_listing(client, login_as):
     plan, _office = published_fushun()
     with time_machine.travel(datetime(2026, 7, 2, 2, tzinfo=UTC), tick=False):

@@ -3,12 +3,26 @@ already in memory (rows computed in Python from a fixed number of queries, such 
 from __future__ import annotations
 
 from flask_sqlalchemy.pagination import Pagination, SelectPagination
-from sqlalchemy import Select
+from sqlalchemy import Select, func, select
 
 from workflow.extensions import db
 
 
-class RowPagination(SelectPagination):
+class CountedPagination(SelectPagination):
+    """db.paginate's page, its total counted from `count_from` when given: the same rows selected without what
+    only the page's order reads (a join per row of every report, for a count); or the `total` the caller has
+    already counted (the review queue's counts per state add up to it)."""
+
+    def _query_count(self) -> int:
+        if self._query_args.get("total") is not None:
+            return self._query_args["total"]
+        lean = self._query_args.get("count_from")
+        if lean is None:
+            return super()._query_count()
+        return self._query_args["session"].execute(select(func.count()).select_from(lean.subquery())).scalar()
+
+
+class RowPagination(CountedPagination):
     """A page of rows of several columns (db.paginate gives the first column's values only)."""
 
     def _query_items(self) -> list:
@@ -16,17 +30,21 @@ class RowPagination(SelectPagination):
         return list(self._query_args["session"].execute(select).all())
 
 
-def paginate(query: Select, *, page: int, per_page: int, rows: bool = False) -> Pagination:
-    """The page asked for, or the last one when it is past the end (an old link after rows went away, a typed
-    number): a list page never shows an empty page while there are rows. `page` comes from converters.page_arg.
-    With `rows`, a select of plain columns (a search's union of kinds and ids) gives Row tuples as items."""
-    kind = RowPagination if rows else SelectPagination
+def paginate(query: Select, *, page: int, per_page: int, rows: bool = False, count_from: Select | None = None,
+             total: int | None = None, held: bool = True, max_per_page: int | None = 100) -> Pagination:
+    """The page asked for, or (`held`, for pages) the last one when it is past the end (an old link after rows
+    went away, a typed number): a list page never shows an empty page while there are rows; the API answers a
+    page past the end with no items. `page` comes from converters.page_arg. With `rows`, a select of plain
+    columns (a search's union of kinds and ids) gives Row tuples as items. `count_from`: the select the total
+    is counted from, or `total` already counted (CountedPagination)."""
+    kind = RowPagination if rows else CountedPagination
 
     def one(number: int) -> Pagination:  # what db.paginate(query, error_out=False) builds
-        return kind(select=query, session=db.session(), page=number, per_page=per_page, error_out=False)
+        return kind(select=query, session=db.session(), page=number, per_page=per_page, max_per_page=max_per_page,
+                    error_out=False, count_from=count_from, total=total)
 
     pagination = one(max(page, 1))
-    if pagination.page > 1 and pagination.page > pagination.pages:
+    if held and pagination.page > 1 and pagination.page > pagination.pages:
         pagination = one(max(pagination.pages, 1))
     return pagination
 

@@ -46,7 +46,7 @@ from workflow.errors import problem
 from workflow.extension_requests import services as extension_services
 from workflow.extensions import csrf, db
 from workflow.overview import services as overview_services
-from workflow.pagination import paginate_list
+from workflow.pagination import paginate, paginate_list
 from workflow.plans import services as plan_services
 from workflow.reports import queries as report_queries
 from workflow.reports import services as report_services
@@ -91,9 +91,9 @@ def _get(model, object_id: int, what: str):
     return obj
 
 
-def _paginate(stmt, query: s.PageQuery):
-    return db.paginate(stmt, page=query.page, per_page=query.per_page, max_per_page=s.MAX_PER_PAGE,
-                       error_out=False, count=True)
+def _paginate(stmt, query: s.PageQuery, *, count_from=None):
+    return paginate(stmt, page=query.page, per_page=query.per_page, max_per_page=s.MAX_PER_PAGE, held=False,
+                    count_from=count_from)
 
 
 def _today():
@@ -371,11 +371,12 @@ def list_reports(query: s.ReportQuery):
     department = department_arg(query.department)
     assignment_services.open_all_due_periods(now=now)
     today, calendar = local(now).date(), office_calendar()
-    stmt = report_queries.visible_reports(api_user(), overdue_before=overdue_before(today, calendar),
-                                          period=query.period, status=query.status,
-                                          department=department, task_code=query.task_code,
-                                          overdue=query.overdue, plan_id=query.plan_id)
-    return s.ReportSummaryPage.of(_paginate(stmt, query),
+    filters = {"overdue_before": overdue_before(today, calendar), "period": query.period, "status": query.status,
+               "department": department, "task_code": query.task_code, "overdue": query.overdue,
+               "plan_id": query.plan_id}
+    stmt = report_queries.visible_reports(api_user(), **filters)
+    count_from = report_queries.visible_reports(api_user(), **filters, ordered=False)
+    return s.ReportSummaryPage.of(_paginate(stmt, query, count_from=count_from),
                                   lambda r: s.ReportSummary.of(r, late=days_late(r, today, calendar)))
 
 

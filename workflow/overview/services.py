@@ -210,8 +210,13 @@ REPORT_COLUMNS = (Report.id, Report.task_id, Report.period_id, Report.department
 CONTRIBUTION_COLUMNS = (Contribution.task_id, Contribution.period_id, Contribution.department_id)
 
 
-def _load(plan: Plan, today: date) -> _Data:
-    periods = list(db.session.scalars(select(Period).where(Period.plan_id == plan.id).order_by(Period.start)))
+def _periods(plan: Plan) -> list[Period]:
+    return list(db.session.scalars(select(Period).where(Period.plan_id == plan.id).order_by(Period.start)))
+
+
+def _load(plan: Plan, today: date, periods: list[Period], counted: list[int]) -> _Data:
+    """The plan's data; its reports, contributions and open 督办 of the `counted` periods only (those of the
+    scopes asked for: the page's period and year, not every period opened since the plan began)."""
     tasks = db.session.execute(select(Task.id, Task.plan_id, Task.code, Task.title, Task.position, Task.status)
                                .where(Task.plan_id == plan.id).order_by(Task.position)).all()
     areas = [(code, title) for code, title in db.session.execute(
@@ -224,17 +229,19 @@ def _load(plan: Plan, today: date) -> _Data:
     departments = {d.id: d for d in db.session.execute(
         select(Department.id, Department.name).where(Department.id.in_(
             select(Assignment.department_id).join(Task).where(*active))))}
-    opened = (Period.plan_id == plan.id, Period.opened.is_(True))
     # What a closure withdrew is owed by no one: not counted (the closed task's light says 已销号).
-    reports = db.session.execute(select(*REPORT_COLUMNS).join(Report.period)
-                                 .where(*opened, Report.withdrawn_at.is_(None)).order_by(Report.id)).all()
+    reports = db.session.execute(select(*REPORT_COLUMNS)
+                                 .where(Report.period_id.in_(counted), Report.withdrawn_at.is_(None))
+                                 .order_by(Report.id)).all()
+    past = [p.id for p in periods if p.id in set(counted) and p.deadline < today]
     contributions = db.session.execute(
-        select(*CONTRIBUTION_COLUMNS).join(Contribution.period)
-        .where(*opened, Contribution.withdrawn_at.is_(None), Contribution.status == ContributionStatus.DRAFT,
-               Period.deadline < today)).all()
+        select(*CONTRIBUTION_COLUMNS)
+        .where(Contribution.period_id.in_(past), Contribution.withdrawn_at.is_(None),
+               Contribution.status == ContributionStatus.DRAFT)).all()
     escalations = db.session.execute(
         select(Escalation.task_id, Escalation.period_id, Escalation.department_id)
-        .where(Escalation.plan_id == plan.id, Escalation.status == EscalationStatus.OPEN)).all()
+        .where(Escalation.plan_id == plan.id, Escalation.period_id.in_(counted),
+               Escalation.status == EscalationStatus.OPEN)).all()
     targets = db.session.execute(
         select(Target.id, Target.task_id, Target.value, Target.year, Target.metric, Target.sentence,
                Target.comparator).where(Target.plan_id == plan.id, Target.task_id.is_not(None))
@@ -348,12 +355,13 @@ def compute(plan: Plan, *, now: datetime, calendar: WorkdayCalendar | None = Non
     today = local(now).date()
     cal = calendar or office_calendar()
     rules, ladder = light_rules(plan), rules_for(plan)
-    data = _load(plan, today)
-    period = current_period(data.periods, today)
-    opened = [p for p in data.periods if p.opened]
+    periods = _periods(plan)
+    period = current_period(periods, today)
+    opened = [p for p in periods if p.opened]
     within = {"period": [period.id] if period else [], "year": [p.id for p in opened if p.end.year == today.year],
               "all": [p.id for p in opened]}
     scopes = {scope: within[scope] for scope in SCOPES if scope in set(scopes)}
+    data = _load(plan, today, periods, sorted({i for ids in scopes.values() for i in ids}))
     area_codes = [code for code, _title in data.areas]
     task_area = {t.id: area_of(t.code, area_codes) for t in data.tasks}
     leads: dict[int, list] = defaultdict(list)

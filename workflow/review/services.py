@@ -142,14 +142,16 @@ def review_queue(f: QueueFilters, *, now: datetime,
 
     Overdue means at least one working day late (lateness.days_late), on the office calendar."""
     cutoff = _cutoffs(f, local(now).date(), calendar or office_calendar())
-    page = paginate(
-        _filtered(f, cutoff=cutoff, ordered=True)
-        .options(selectinload(Report.task), selectinload(Report.department), selectinload(Report.period))
-        .order_by(func.coalesce(Report.submitted_at, Report.updated_at), Period.deadline, Task.position, Report.id),
-        page=f.page, per_page=f.per_page)
     same = {"department_id": f.department_id, "period_key": f.period_key, "area": f.area, "plan_id": f.plan_id,
             "year": f.year}
     counts = _state_counts(_filtered(QueueFilters(status=None, **same), cutoff=cutoff))
+    # The counts are the page's filters but any status: without overdue / due they add up to the page's total.
+    total = None if f.overdue or f.due else counts.get(f.status, 0) if f.status else sum(counts.values())
+    page = paginate(
+        _filtered(f, cutoff=cutoff, ordered=True)
+        .options(selectinload(Report.task), selectinload(Report.department), selectinload(Report.period))
+        .order_by(Report.queue_moment(), Period.deadline, Task.position, Report.id),
+        page=f.page, per_page=f.per_page, count_from=_filtered(f, cutoff=cutoff), total=total)
     overdue = db.session.scalar(select(func.count()).select_from(
         _filtered(QueueFilters(status=None, overdue=True, **same), cutoff=cutoff).subquery()))
     counts["overdue"] = overdue or 0
