@@ -12,9 +12,9 @@
    timed there: the embedded default's figures.
 2. Pages, in-process through the test client at the last day generated, as the office (review queue with every
    status, overview, task page, tracker, API report list) and as the liaison of the department with the most
-   reports (department home, report list): one warm-up, the statements of one request, then --runs requests timed (wall clock of
-   the request, PostgreSQL's share included): median and p95, and the growth ratio province / city of the
-   median. Targets (issue 18): median ≤ 100 ms, p95 ≤ 250 ms, growth ≤ 2×, statements identical.
+   reports (department home, report list): one warm-up, the statements of one request, then --runs requests
+   timed (wall clock of the request, PostgreSQL's share included): median and p95, and the growth ratio
+   province / city of the median. Targets (issue 18): median ≤ 100 ms, p95 ≤ 250 ms, growth ≤ 2×, statements identical.
 3. Work off the page: one reminders pass on the next working day (dry run, so a second run finds the same
    data), the evaluation computed for one plan and for every plan, parsing the bundled plan's text, the first
    plan's whole ledger as its workbook, and its evaluation PDF through the product against plain WeasyPrint on
