@@ -16,6 +16,7 @@ from models import Contribution, Department, Escalation, Period, Report, Role, T
 from tests.conftest import count_queries, make_user
 from tests.factories import published_plan
 from workflow.dashboard import services
+from workflow.extension_requests.services import approve_extension, request_extension
 from workflow.extensions import db
 from workflow.reports.services import ReportInput, save_report
 from workflow.review.services import approve_report, return_report
@@ -195,6 +196,29 @@ def test_the_service_counts_working_days_with_the_calendar(plan):
     assert home.escalations is None and not any(o.escalated for o in home.overdue)
     head = make_user(Role.DEPT_HEAD, Department.lookup(A))
     assert [e.task.code for e in services.department_home(head, now=NOW).escalations] == ["1.1.3"]
+
+
+def test_a_report_given_more_time_is_due_by_its_own_deadline_not_overdue(client, login_as, plan):
+    """An approved 延期申请 moves one report's deadline (Report.deadline): the home lists it under what is due,
+    in a group of its own with the new date and the working days left to it, and no longer as overdue."""
+    liaison = login_as(Role.LIAISON, department=A)
+    office = make_user(Role.OFFICE)
+    extended = date(2026, 4, 24)   # the Friday after NOW
+    report = row(Report, plan, "1.1.4", "2026Q1", A)
+    approve_extension(request_extension(report, reason="等待统计数据", new_deadline=extended, actor=liaison,
+                                        now=FILED), actor=office, now=FILED)
+    home = services.department_home(liaison, now=NOW)
+    assert [(g.period.key, g.deadline) for g in home.due] == [("2026Q1", extended), ("2026Q2", home.due[1].deadline)]
+    moved = home.due[0]
+    assert [r.task.code for r in moved.reports] == ["1.1.4"] and (moved.handed_in, moved.total) == (0, 1)
+    assert moved.left == workdays_after(date(2026, 4, 20), extended)
+    assert (home.due[1].handed_in, home.due[1].total) == (1, 4)   # the period's other reports keep their group
+    assert "1.1.4" not in [o.item.task.code for o in home.overdue]
+
+    html = html_of(client.get("/my/"))
+    due = section(html, "due")
+    assert "2026年第一季度" in due and f"报送截止 {extended.isoformat()}" in due and "已延期" in due and "1.1.4" in due
+    assert "1.1.4" not in section(html, "overdue")
 
 
 def test_the_home_runs_the_same_statements_for_three_tasks_and_for_thirty(client, login_as, plan):

@@ -52,9 +52,11 @@ TASKS_PER_PAGE = 50
 
 @dataclass
 class PeriodDue:
-    """One open period whose deadline has not passed: the department's reports still to hand in for it."""
+    """The department's reports of one open period with one deadline that has not passed, and those still to
+    hand in: reports given more time (延期申请) form a group of their own under their new date."""
 
     period: Period
+    deadline: date                              # the reports' own (Report.deadline): the period's or extended
     left: int                                   # working days to the deadline; 0 = due today
     reports: list[Report] = field(default_factory=list)
     handed_in: int = 0                          # the department's reports of the period submitted or approved
@@ -134,7 +136,7 @@ def department_home(user: User, *, now: datetime, page: int = 1) -> DepartmentHo
     escalations = _open_escalations(user, department.id) if user.can_list_escalations() else None
     escalated = {(e.report_id, e.contribution_id) for e in escalations or ()}
 
-    due = {g.period.id: g for g in _due_periods(department.id, today, calendar)}
+    due = {(g.period.id, g.deadline): g for g in _due_periods(department.id, today, calendar)}
     returned, overdue = [], []
     for report in reports:
         if report.status == ReportStatus.RETURNED:
@@ -144,7 +146,7 @@ def department_home(user: User, *, now: datetime, page: int = 1) -> DepartmentHo
         if late:
             overdue.append(Overdue("report", report, late, (report.id, None) in escalated))
         else:  # not late: its deadline is at or after overdue_before, as _due_periods selects
-            due[report.period_id].reports.append(report)
+            due[report.period_id, report.deadline].reports.append(report)
     owed = []
     for contribution in contributions:
         late = days_late(contribution, today, calendar)
@@ -159,7 +161,7 @@ def department_home(user: User, *, now: datetime, page: int = 1) -> DepartmentHo
 
     tasks = paginate(_assignments(department.id), page=page, per_page=TASKS_PER_PAGE)
     return DepartmentHome(
-        department=department, today=today, due=sorted(due.values(), key=lambda g: (g.period.deadline, g.period.id)),
+        department=department, today=today, due=sorted(due.values(), key=lambda g: (g.deadline, g.period.id)),
         returned=returned, owed=owed, overdue=overdue, escalations=escalations, tasks=tasks,
         history=_history(department.id, [a.task_id for a in tasks.items]), counts=_assignment_counts(department.id),
     )
@@ -199,17 +201,21 @@ def _open_escalations(user: User, department_id: int) -> list[Escalation]:
 
 
 def _due_periods(department_id: int, today: date, calendar) -> list[PeriodDue]:
-    """The opened periods in which the department has reports and whose deadline has not passed by a working
-    day (lateness.overdue_before: nothing due in them is late yet), with how many reports are handed in."""
-    groups: dict[int, PeriodDue] = {}
+    """The department's reports of opened periods grouped by period and their own deadline (an approved
+    extension's, else the period's), the groups whose deadline has not passed by a working day
+    (lateness.overdue_before: nothing due in them is late yet), with how many reports are handed in."""
+    groups: dict[tuple[int, date], PeriodDue] = {}
+    deadline = Report.deadline_column()
     rows = db.session.execute(
-        select(Period, Report.status, func.count(Report.id)).join(Report, Report.period_id == Period.id)
+        select(Period, deadline, Report.status, func.count(Report.id)).join(Report, Report.period_id == Period.id)
         .where(Report.department_id == department_id, Period.opened.is_(True),
-               Period.deadline >= overdue_before(today, calendar))
-        .group_by(Period.id, Report.status)
+               deadline >= overdue_before(today, calendar))
+        .group_by(Period.id, deadline, Report.status)
     )
-    for period, status, n in rows:
-        group = groups.setdefault(period.id, PeriodDue(period, workdays_left(period.deadline, today, calendar)))
+    for period, day, status, n in rows:
+        group = groups.get((period.id, day))
+        if group is None:
+            group = groups[period.id, day] = PeriodDue(period, day, workdays_left(day, today, calendar))
         group.total += n
         if status in (ReportStatus.SUBMITTED, ReportStatus.APPROVED):
             group.handed_in += n
