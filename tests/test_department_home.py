@@ -1,7 +1,7 @@
 """The department's home (本单位首页) as a liaison and a head find it on a Monday after the first deadline: what is
 due this period in how many working days, what was returned and why, the contributions owed to another lead,
-what is overdue and under escalation, the task list with each task's history; nothing of another department;
-and a number of statements that does not grow with the department's tasks."""
+what is overdue and under escalation, the task list with each task's history one click away; nothing of another
+department; and a number of statements that does not grow with the department's tasks."""
 from __future__ import annotations
 
 import re
@@ -161,21 +161,31 @@ def test_a_head_also_sees_its_departments_open_escalations(client, login_as, pla
     assert ">查看</a>" in html and ">填写</a>" not in html   # heads read, liaisons write
 
 
-def test_the_task_list_pages_and_keeps_each_tasks_history(client, login_as, plan, monkeypatch):
+def test_the_task_list_pages_and_keeps_each_tasks_history_one_click_away(client, login_as, plan, monkeypatch):
+    """Each row counts the department's reports and contributions of the task and links to the task page, where
+    the history is (各期报送); the home itself does not carry it, so it stays small as the years add periods."""
     monkeypatch.setattr(services, "TASKS_PER_PAGE", 2)
     liaison = login_as(Role.LIAISON, department=A)
     first = section(html_of(client.get("/my/")), "tasks")
     assert re.findall(CODE_CELL, first) == ["1.1.1", "1.1.2"]
     assert "共 5 项：牵头 4 项，配合 1 项。" in first and 'href="/my/?page=2#tasks"' in first
-    history = re.search(r'<tr id="a\d+">.*?</tr>', first).group(0)
-    assert "历次报送（2）" in history and "2026年第一季度" in history and "2026年第二季度" in history
     q1 = row(Report, plan, "1.1.1", "2026Q1", A)
-    assert f'href="/reports/{q1.id}"' in history
+    history = re.search(r'<tr id="a\d+">.*?</tr>', first).group(0)
+    link = f"/tasks/{q1.task_id}#periods"
+    assert f'href="{link}">历次报送（2）</a>' in history
+    assert "2026年第一季度" not in history and f'href="/reports/{q1.id}"' not in history
+    periods = re.search(r'<section class="mb-3" id="periods">(.*?)</section>',
+                        html_of(client.get(link.split("#")[0])), re.S).group(1)
+    assert "2026年第一季度" in periods and "2026年第二季度" in periods
+    assert f'href="/reports/{q1.id}"' in periods and f'href="/reports/{row(Report, plan, "1.1.1", "2026Q2", A).id}"' \
+        in periods
 
     third = section(html_of(client.get("/my/?page=99")), "tasks")   # past the end: the last page
     assert re.findall(CODE_CELL, third) == ["1.1.5"]
     contribution = row(Contribution, plan, "1.1.5", "2026Q1", A)
-    assert f'href="/reports/contributions/{contribution.id}"' in third
+    assert f'href="/tasks/{contribution.task_id}#periods">历次报送（2）</a>' in third   # two contributions, Q1 and Q2
+    task_page = html_of(client.get(f"/tasks/{contribution.task_id}"))
+    assert f'href="/reports/contributions/{contribution.id}"' in task_page
 
     assignment = next(a for a in contribution.task.assignments if a.department_id == liaison.department_id)
     response = client.post(f"/assignments/{assignment.id}/acknowledge", data={"version": assignment.version,

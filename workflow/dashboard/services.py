@@ -1,6 +1,7 @@
 """The department's home (本单位首页), the start page of liaisons and department heads: what is due this period
 and in how many working days, what the office returned and why, the contributions owed to other departments'
-leads, what is overdue and under escalation, then the department's tasks with each one's history.
+leads, what is overdue and under escalation, then the department's tasks, each with a link to its history on
+the task page.
 
 Every figure comes from a fixed number of statements, whatever the number of tasks, periods and reports
 (tests/test_department_home.py counts them at two sizes). Working days come from workflow.calendar (the
@@ -12,8 +13,8 @@ from datetime import date, datetime
 
 from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import func, select
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy import func, select, union_all
+from sqlalchemy.orm import selectinload
 
 from models import (
     AdjustmentRequest,
@@ -93,14 +94,6 @@ class Overdue:
     escalated: bool                             # an open escalation (shown to those who may see escalations)
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One period of a task as the department took part in it: its report (lead) or its contribution (co)."""
-
-    kind: str
-    item: Report | Contribution
-
-
 @dataclass
 class DepartmentHome:
     department: Department
@@ -111,7 +104,7 @@ class DepartmentHome:
     overdue: list[Overdue]
     escalations: list[Escalation] | None        # None: the user may not see escalations (a liaison)
     tasks: Pagination                           # of Assignment, lead first, in plan order
-    history: dict[int, list[HistoryEntry]]      # task id -> newest period first
+    handed: dict[int, int]                      # task id -> the department's reports and contributions in it
     counts: dict[str, int]                      # 'total', 'lead', 'co', 'pending' over every assignment
 
     @property
@@ -163,7 +156,8 @@ def department_home(user: User, *, now: datetime, page: int = 1) -> DepartmentHo
     return DepartmentHome(
         department=department, today=today, due=sorted(due.values(), key=lambda g: (g.deadline, g.period.id)),
         returned=returned, owed=owed, overdue=overdue, escalations=escalations, tasks=tasks,
-        history=_history(department.id, [a.task_id for a in tasks.items]), counts=_assignment_counts(department.id),
+        handed=_history_counts(department.id, [a.task_id for a in tasks.items]),
+        counts=_assignment_counts(department.id),
     )
 
 
@@ -255,21 +249,15 @@ def _assignment_counts(department_id: int) -> dict[str, int]:
     return counts
 
 
-def _history(department_id: int, task_ids: list[int]) -> dict[int, list[HistoryEntry]]:
-    """Per task of the page: the department's report or contribution of every opened period, newest first."""
-    history: dict[int, list[HistoryEntry]] = {task_id: [] for task_id in task_ids}
-    if not task_ids:
-        return history
-    for kind, model in (("report", Report), ("contribution", Contribution)):
-        rows = db.session.scalars(
-            select(model).join(model.period).options(contains_eager(model.period))
-            .where(model.department_id == department_id, model.task_id.in_(task_ids))
-        )
-        for item in rows:
-            history[item.task_id].append(HistoryEntry(kind, item))
-    for entries in history.values():
-        entries.sort(key=lambda e: (e.item.period.start, e.kind), reverse=True)
-    return history
+def _history_counts(department_id: int, task_ids: list[int]) -> dict[int, int]:
+    """Per task of the page: how many reports and contributions the department has in it. The history itself is
+    one click away, on the task page (its 各期报送): a task's periods inline made the page grow with the years."""
+    rows = union_all(*(select(model.task_id).where(model.department_id == department_id, model.task_id.in_(task_ids))
+                       for model in (Report, Contribution))).subquery()
+    counts = dict.fromkeys(task_ids, 0)
+    if task_ids:
+        counts.update(db.session.execute(select(rows.c.task_id, func.count()).group_by(rows.c.task_id)).all())
+    return counts
 
 
 def department_names() -> list[str]:
