@@ -20,6 +20,7 @@ from workflow.extension_requests.services import approve_extension, request_exte
 from workflow.extensions import db
 from workflow.reports.services import ReportInput, save_report
 from workflow.review.services import approve_report, return_report
+from workflow.tasks.closure import close_task
 
 A, B = "市甲局", "市乙局"
 PUBLISHED = datetime(2026, 4, 1, 1, tzinfo=UTC)   # 2026Q1 (deadline 2026-04-08) and 2026Q2 open at publication
@@ -229,6 +230,35 @@ def test_a_report_given_more_time_is_due_by_its_own_deadline_not_overdue(client,
     due = section(html, "due")
     assert "2026年第一季度" in due and f"报送截止 {extended.isoformat()}" in due and "已延期" in due and "1.1.4" in due
     assert "1.1.4" not in section(html, "overdue")
+
+
+def test_each_section_holds_its_first_items_and_counts_the_rest(client, login_as, plan, monkeypatch):
+    """However much a department owes, each section loads its first LIMIT items (most urgent first) and counts
+    the others, which the full list on 报送 shows."""
+    monkeypatch.setattr(services, "LIMIT", 1)
+    liaison = login_as(Role.LIAISON, department=A)
+    home = services.department_home(liaison, now=NOW)
+    [group] = home.due
+    assert [r.task.code for r in group.reports] == ["1.1.2"] and group.drafts == 3 and home.due_count == 3
+    assert [o.item.task.code for o in home.overdue] == ["1.1.3"] and home.totals["overdue"] == 3
+    assert home.totals["returned"] == 1 and home.totals["owed"] == 1 and home.attention == 8
+    html = html_of(client.get("/my/"))
+    assert "另有 2 项，见“报送”" in section(html, "due") and "另有 2 项，见“报送”" in section(html, "overdue")
+    figures = re.sub(r"<[^>]+>|\s+", "", html.split('class="home-figures')[1].split("</nav>")[0])
+    assert "3本期待报送" in figures and "3已逾期" in figures and "本单位有 8 项待办" in html
+
+
+def test_what_a_closed_task_withdrew_is_owed_by_no_one(client, login_as, plan):
+    """办结销号 withdraws the task's unsent reports (kept as history): the home lists them nowhere."""
+    login_as(Role.LIAISON, department=A)
+    task = row(Report, plan, "1.1.4", "2026Q1", A).task
+    close_task(task, actor=make_user(Role.OFFICE), now=NOW, reason="提前完成")
+    home = services.department_home(make_user(Role.LIAISON, Department.lookup(A)), now=NOW)
+    listed = [r.task.code for g in home.due for r in g.reports] + [o.item.task.code for o in home.overdue]
+    assert sorted(listed) == ["1.1.2", "1.1.3", "1.1.3", "1.1.5"]   # due: Q2 1.1.2, 1.1.3; overdue: Q1 1.1.3, 1.1.5
+    assert (home.due[0].handed_in, home.due[0].total) == (1, 3)   # the withdrawn Q2 report is not owed either
+    html = html_of(client.get("/my/"))
+    assert "1.1.4" not in section(html, "due") and "1.1.4" not in section(html, "overdue")
 
 
 def test_the_home_runs_the_same_statements_for_three_tasks_and_for_thirty(client, login_as, plan):
