@@ -14,7 +14,7 @@ from datetime import date, datetime
 from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import and_, case, func, or_, select, union_all
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from models import (
     AdjustmentRequest,
@@ -198,7 +198,7 @@ def _outstanding_reports(department_id: int, cutoff: date) -> list[tuple[Report,
         [deadline, Task.plan_id, Task.position, Report.id],
         [Report.department_id == department_id, Period.opened.is_(True), Report.status.in_(OUTSTANDING_REPORT),
          Report.withdrawn_at.is_(None)],
-        [selectinload(Report.task).selectinload(Task.plan), selectinload(Report.period)])
+        [joinedload(Report.task).joinedload(Task.plan), joinedload(Report.period)])
 
 
 def _outstanding_contributions(department_id: int, cutoff: date) -> list[tuple[Contribution, int]]:
@@ -208,8 +208,8 @@ def _outstanding_contributions(department_id: int, cutoff: date) -> list[tuple[C
         Contribution, [Period.deadline < cutoff], [Period.deadline, Task.plan_id, Task.position, Contribution.id],
         [Contribution.department_id == department_id, Period.opened.is_(True),
          Contribution.status == ContributionStatus.DRAFT, Contribution.withdrawn_at.is_(None)],
-        [selectinload(Contribution.task).selectinload(Task.assignments).selectinload(Assignment.department),
-         selectinload(Contribution.period)])
+        [joinedload(Contribution.task).selectinload(Task.assignments).joinedload(Assignment.department),
+         joinedload(Contribution.period)])
 
 
 def _open_escalations(user: User, department_id: int) -> tuple[list[Escalation], int]:
@@ -218,7 +218,7 @@ def _open_escalations(user: User, department_id: int) -> tuple[list[Escalation],
                 Escalation.status == EscalationStatus.OPEN)
     rows = db.session.execute(
         select(Escalation, func.count().over()).where(*criteria)
-        .options(selectinload(Escalation.task), selectinload(Escalation.period))
+        .options(joinedload(Escalation.task), joinedload(Escalation.period))
         .order_by(Escalation.opened_at, Escalation.id).limit(LIMIT)
     ).all()
     return [e for e, _ in rows], (rows[0][1] if rows else 0)
@@ -269,11 +269,11 @@ def _returned(report: Report, today: date, calendar) -> Returned:
 def _assignments(department_id: int):
     """The department's assignments (transferred ones too, as history), lead first, each in plan order, with
     everything the task list shows loaded up front."""
-    task = selectinload(Assignment.task)
+    task = contains_eager(Assignment.task)
     return (select(Assignment).join(Task).where(Assignment.department_id == department_id)
-            .options(task.selectinload(Task.assignments).selectinload(Assignment.department),
-                     task.selectinload(Task.targets), task.selectinload(Task.plan),
-                     selectinload(Assignment.adjustments).selectinload(AdjustmentRequest.proposed_department))
+            .options(task.selectinload(Task.assignments).joinedload(Assignment.department),
+                     task.selectinload(Task.targets), task.joinedload(Task.plan),
+                     selectinload(Assignment.adjustments).joinedload(AdjustmentRequest.proposed_department))
             .order_by(Assignment.role != AssignmentRole.LEAD, Task.plan_id, Task.position, Assignment.id))
 
 
