@@ -235,17 +235,21 @@ def test_a_report_given_more_time_is_due_by_its_own_deadline_not_overdue(client,
 def test_each_section_holds_its_first_items_and_counts_the_rest(client, login_as, plan, monkeypatch):
     """However much a department owes, each section loads its first LIMIT items (most urgent first) and counts
     the others, which the full list on 报送 shows."""
+    early = row(Report, plan, "1.1.1", "2026Q2", A)   # handed in early, returned: due again before the deadline
+    return_report(early, actor=make_user(Role.OFFICE), now=NOW, reason="请补充")
     monkeypatch.setattr(services, "LIMIT", 1)
     liaison = login_as(Role.LIAISON, department=A)
     home = services.department_home(liaison, now=NOW)
     [group] = home.due
     assert [r.task.code for r in group.reports] == ["1.1.2"] and group.drafts == 3 and home.due_count == 3
     assert [o.item.task.code for o in home.overdue] == ["1.1.3"] and home.totals["overdue"] == 3
-    assert home.totals["returned"] == 1 and home.totals["owed"] == 1 and home.attention == 8
+    assert [x.report.task.code for x in home.returned] == ["1.1.2"] and home.totals["returned"] == 2
+    assert home.totals["owed"] == 1 and home.attention == 9
     html = html_of(client.get("/my/"))
     assert "另有 2 项，见“报送”" in section(html, "due") and "另有 2 项，见“报送”" in section(html, "overdue")
+    assert "另有 1 项，见“报送”" in section(html, "returned")
     figures = re.sub(r"<[^>]+>|\s+", "", html.split('class="home-figures')[1].split("</nav>")[0])
-    assert "3本期待报送" in figures and "3已逾期" in figures and "本单位有 8 项待办" in html
+    assert "3本期待报送" in figures and "2被退回" in figures and "3已逾期" in figures and "本单位有 9 项待办" in html
 
 
 def test_what_a_closed_task_withdrew_is_owed_by_no_one(client, login_as, plan):

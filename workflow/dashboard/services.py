@@ -191,8 +191,8 @@ def _outstanding_reports(department_id: int, cutoff: date) -> list[tuple[Report,
     """The department's owed reports of opened periods (drafts and returned ones, not withdrawn): the first of
     the returned, of the late drafts, and of the drafts of each period and deadline, in deadline and plan order."""
     deadline = Report.deadline_column()
-    returned, late = Report.status == ReportStatus.RETURNED, deadline < cutoff
-    on_time = and_(~returned, ~late)
+    returned = Report.status == ReportStatus.RETURNED
+    late, on_time = and_(~returned, deadline < cutoff), and_(~returned, deadline >= cutoff)
     return _first_of_each(
         Report, [returned, late, case((on_time, Report.period_id)), case((on_time, deadline))],
         [deadline, Task.plan_id, Task.position, Report.id],
