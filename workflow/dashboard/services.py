@@ -140,12 +140,12 @@ def department_home(user: User, *, now: datetime, page: int = 1) -> DepartmentHo
         elif report.deadline < cutoff:
             overdue.append(Overdue("report", report, days_late(report, today, calendar), False))
             totals["late reports"] = total
-        else:  # the group _due_periods counted (or one made since, by a concurrent extension)
-            group = due.get((report.period_id, report.deadline)) or due.setdefault(
-                (report.period_id, report.deadline),
-                PeriodDue(report.period, report.deadline, workdays_left(report.deadline, today, calendar)))
-            group.reports.append(report)
-            group.drafts = total
+        else:  # in a group _due_periods counted (or in one a concurrent extension made since)
+            key = (report.period_id, report.deadline)
+            if key not in due:
+                due[key] = PeriodDue(report.period, report.deadline, workdays_left(report.deadline, today, calendar))
+            due[key].reports.append(report)
+            due[key].drafts = total
     owed = []
     for contribution, total in _outstanding_contributions(department.id, cutoff):
         if contribution.deadline < cutoff:
