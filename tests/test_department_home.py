@@ -1,7 +1,7 @@
 """The department's home (本单位首页) as a liaison and a head find it on a Monday after the first deadline: what is
 due this period in how many working days, what was returned and why, the contributions owed to another lead,
-what is overdue and under escalation, the task list with each task's history; nothing of another department;
-and a number of statements that does not grow with the department's tasks."""
+what is overdue and under escalation, the task list with each task's history one click away; nothing of another
+department; and a number of statements that does not grow with the department's tasks."""
 from __future__ import annotations
 
 import re
@@ -16,9 +16,11 @@ from models import Contribution, Department, Escalation, Period, Report, Role, T
 from tests.conftest import count_queries, make_user
 from tests.factories import published_plan
 from workflow.dashboard import services
+from workflow.extension_requests.services import approve_extension, request_extension
 from workflow.extensions import db
 from workflow.reports.services import ReportInput, save_report
 from workflow.review.services import approve_report, return_report
+from workflow.tasks.closure import close_task
 
 A, B = "市甲局", "市乙局"
 PUBLISHED = datetime(2026, 4, 1, 1, tzinfo=UTC)   # 2026Q1 (deadline 2026-04-08) and 2026Q2 open at publication
@@ -160,21 +162,31 @@ def test_a_head_also_sees_its_departments_open_escalations(client, login_as, pla
     assert ">查看</a>" in html and ">填写</a>" not in html   # heads read, liaisons write
 
 
-def test_the_task_list_pages_and_keeps_each_tasks_history(client, login_as, plan, monkeypatch):
+def test_the_task_list_pages_and_keeps_each_tasks_history_one_click_away(client, login_as, plan, monkeypatch):
+    """Each row counts the department's reports and contributions of the task and links to the task page, where
+    the history is (各期报送); the home itself does not carry it, so it stays small as the years add periods."""
     monkeypatch.setattr(services, "TASKS_PER_PAGE", 2)
     liaison = login_as(Role.LIAISON, department=A)
     first = section(html_of(client.get("/my/")), "tasks")
     assert re.findall(CODE_CELL, first) == ["1.1.1", "1.1.2"]
     assert "共 5 项：牵头 4 项，配合 1 项。" in first and 'href="/my/?page=2#tasks"' in first
-    history = re.search(r'<tr id="a\d+">.*?</tr>', first).group(0)
-    assert "历次报送（2）" in history and "2026年第一季度" in history and "2026年第二季度" in history
     q1 = row(Report, plan, "1.1.1", "2026Q1", A)
-    assert f'href="/reports/{q1.id}"' in history
+    history = re.search(r'<tr id="a\d+">.*?</tr>', first).group(0)
+    link = f"/tasks/{q1.task_id}#periods"
+    assert f'href="{link}">历次报送（2）</a>' in history
+    assert "2026年第一季度" not in history and f'href="/reports/{q1.id}"' not in history
+    periods = re.search(r'<section class="mb-3" id="periods">(.*?)</section>',
+                        html_of(client.get(link.split("#")[0])), re.S).group(1)
+    assert "2026年第一季度" in periods and "2026年第二季度" in periods
+    assert f'href="/reports/{q1.id}"' in periods and f'href="/reports/{row(Report, plan, "1.1.1", "2026Q2", A).id}"' \
+        in periods
 
     third = section(html_of(client.get("/my/?page=99")), "tasks")   # past the end: the last page
     assert re.findall(CODE_CELL, third) == ["1.1.5"]
     contribution = row(Contribution, plan, "1.1.5", "2026Q1", A)
-    assert f'href="/reports/contributions/{contribution.id}"' in third
+    assert f'href="/tasks/{contribution.task_id}#periods">历次报送（2）</a>' in third   # two contributions, Q1 and Q2
+    task_page = html_of(client.get(f"/tasks/{contribution.task_id}"))
+    assert f'href="/reports/contributions/{contribution.id}"' in task_page
 
     assignment = next(a for a in contribution.task.assignments if a.department_id == liaison.department_id)
     response = client.post(f"/assignments/{assignment.id}/acknowledge", data={"version": assignment.version,
@@ -195,6 +207,62 @@ def test_the_service_counts_working_days_with_the_calendar(plan):
     assert home.escalations is None and not any(o.escalated for o in home.overdue)
     head = make_user(Role.DEPT_HEAD, Department.lookup(A))
     assert [e.task.code for e in services.department_home(head, now=NOW).escalations] == ["1.1.3"]
+
+
+def test_a_report_given_more_time_is_due_by_its_own_deadline_not_overdue(client, login_as, plan):
+    """An approved 延期申请 moves one report's deadline (Report.deadline): the home lists it under what is due,
+    in a group of its own with the new date and the working days left to it, and no longer as overdue."""
+    liaison = login_as(Role.LIAISON, department=A)
+    office = make_user(Role.OFFICE)
+    extended = date(2026, 4, 24)   # the Friday after NOW
+    report = row(Report, plan, "1.1.4", "2026Q1", A)
+    approve_extension(request_extension(report, reason="等待统计数据", new_deadline=extended, actor=liaison,
+                                        now=FILED), actor=office, now=FILED)
+    home = services.department_home(liaison, now=NOW)
+    assert [(g.period.key, g.deadline) for g in home.due] == [("2026Q1", extended), ("2026Q2", home.due[1].deadline)]
+    moved = home.due[0]
+    assert [r.task.code for r in moved.reports] == ["1.1.4"] and (moved.handed_in, moved.total) == (0, 1)
+    assert moved.left == workdays_after(date(2026, 4, 20), extended)
+    assert (home.due[1].handed_in, home.due[1].total) == (1, 4)   # the period's other reports keep their group
+    assert "1.1.4" not in [o.item.task.code for o in home.overdue]
+
+    html = html_of(client.get("/my/"))
+    due = section(html, "due")
+    assert "2026年第一季度" in due and f"报送截止 {extended.isoformat()}" in due and "已延期" in due and "1.1.4" in due
+    assert "1.1.4" not in section(html, "overdue")
+
+
+def test_each_section_holds_its_first_items_and_counts_the_rest(client, login_as, plan, monkeypatch):
+    """However much a department owes, each section loads its first LIMIT items (most urgent first) and counts
+    the others, which the full list on 报送 shows."""
+    early = row(Report, plan, "1.1.1", "2026Q2", A)   # handed in early, returned: due again before the deadline
+    return_report(early, actor=make_user(Role.OFFICE), now=NOW, reason="请补充")
+    monkeypatch.setattr(services, "LIMIT", 1)
+    liaison = login_as(Role.LIAISON, department=A)
+    home = services.department_home(liaison, now=NOW)
+    [group] = home.due
+    assert [r.task.code for r in group.reports] == ["1.1.2"] and group.drafts == 3 and home.due_count == 3
+    assert [o.item.task.code for o in home.overdue] == ["1.1.3"] and home.totals["overdue"] == 3
+    assert [x.report.task.code for x in home.returned] == ["1.1.2"] and home.totals["returned"] == 2
+    assert home.totals["owed"] == 1 and home.attention == 9
+    html = html_of(client.get("/my/"))
+    assert "另有 2 项，见“报送”" in section(html, "due") and "另有 2 项，见“报送”" in section(html, "overdue")
+    assert "另有 1 项，见“报送”" in section(html, "returned")
+    figures = re.sub(r"<[^>]+>|\s+", "", html.split('class="home-figures')[1].split("</nav>")[0])
+    assert "3本期待报送" in figures and "2被退回" in figures and "3已逾期" in figures and "本单位有 9 项待办" in html
+
+
+def test_what_a_closed_task_withdrew_is_owed_by_no_one(client, login_as, plan):
+    """办结销号 withdraws the task's unsent reports (kept as history): the home lists them nowhere."""
+    login_as(Role.LIAISON, department=A)
+    task = row(Report, plan, "1.1.4", "2026Q1", A).task
+    close_task(task, actor=make_user(Role.OFFICE), now=NOW, reason="提前完成")
+    home = services.department_home(make_user(Role.LIAISON, Department.lookup(A)), now=NOW)
+    listed = [r.task.code for g in home.due for r in g.reports] + [o.item.task.code for o in home.overdue]
+    assert sorted(listed) == ["1.1.2", "1.1.3", "1.1.3", "1.1.5"]   # due: Q2 1.1.2, 1.1.3; overdue: Q1 1.1.3, 1.1.5
+    assert (home.due[0].handed_in, home.due[0].total) == (1, 3)   # the withdrawn Q2 report is not owed either
+    html = html_of(client.get("/my/"))
+    assert "1.1.4" not in section(html, "due") and "1.1.4" not in section(html, "overdue")
 
 
 def test_the_home_runs_the_same_statements_for_three_tasks_and_for_thirty(client, login_as, plan):

@@ -181,6 +181,32 @@ def test_service_errors_are_english_under_the_english_locale(app):
     assert chinese.value.message == "当前状态为“草稿”，不能审核通过。"
 
 
+def test_a_request_looks_its_catalogue_up_once_and_a_forced_or_switched_locale_still_wins(app, monkeypatch):
+    """workflow.i18n binds the catalogue once per context (a page names thousands of things) and reads Flask-Babel's
+    locale as flask_babel.gettext does: force_locale() for its block, then back; refresh() after a switch."""
+    from flask import g, session
+    from flask_babel import force_locale, refresh
+
+    from workflow import i18n
+    from workflow.calendar.periods import period_name
+    from workflow.labels import label
+
+    looked_up = []
+    real = i18n.get_translations
+    monkeypatch.setattr(i18n, "get_translations", lambda: looked_up.append(1) or real())
+    with app.test_request_context("/"):
+        g.pop("_flask_babel", None)   # the tests' shared app context: begin as a fresh request does
+        assert {label("report_status", "draft") for _ in range(100)} == {"草稿"}
+        with force_locale("en"):
+            assert {label("report_status", "draft") for _ in range(100)} == {"Draft"}
+            assert period_name("2026Q1") == "2026 Q1"
+        assert period_name("2026Q1") == "2026年第一季度" and label("weekday", 0) == "周一"
+        assert len(looked_up) == 2   # Chinese once, English once; Chinese again from the binding force_locale kept
+        session["locale"] = "en"
+        refresh()
+        assert label("report_status", "draft") == "Draft" and len(looked_up) == 3
+
+
 def test_service_errors_are_english_on_the_english_pages(client, login_as):
     report, _office = _published_report()
     login_as(Role.OFFICE)

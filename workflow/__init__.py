@@ -12,6 +12,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from models.base import render_migration_type
+from workflow import i18n
 from workflow.calendar.periods import period_name
 from workflow.config import BASE_DIR, Config
 from workflow.escalations import effects as escalation_effects  # noqa: F401  (registers its transition effects with the package)
@@ -69,6 +70,7 @@ def create_app(config: type | dict | None = None) -> Flask:
     limiter.init_app(app)
     bootstrap.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(BASE_DIR / "translations"))
+    i18n.install(app.jinja_env)
     _init_login(app)
     _register_blueprints(app)
     _register_template_helpers(app)

@@ -18,7 +18,6 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from flask_babel import force_locale
-from flask_babel import lazy_gettext as _l
 
 from models import (
     AdjustmentStatus,
@@ -43,6 +42,7 @@ from models import (
     Role,
     TaskStatus,
 )
+from workflow.i18n import lazy_gettext as _l
 
 CHINESE = "zh_Hans_CN"
 

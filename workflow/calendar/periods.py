@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask_babel import force_locale
-from flask_babel import gettext as _
 
 from workflow.calendar.workdays import WorkdayCalendar, default_calendar
+from workflow.i18n import gettext as _
 
 __all__ = [
     "DEFAULT_CADENCE",

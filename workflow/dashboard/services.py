@@ -1,19 +1,20 @@
 """The department's home (本单位首页), the start page of liaisons and department heads: what is due this period
 and in how many working days, what the office returned and why, the contributions owed to other departments'
-leads, what is overdue and under escalation, then the department's tasks with each one's history.
+leads, what is overdue and under escalation, then the department's tasks, each with a link to its history on
+the task page.
 
 Every figure comes from a fixed number of statements, whatever the number of tasks, periods and reports
 (tests/test_department_home.py counts them at two sizes). Working days come from workflow.calendar (the
 reminders count the same days), names from the models' relationships loaded up front."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from flask_babel import gettext as _
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import func, select
-from sqlalchemy.orm import contains_eager, selectinload
+from sqlalchemy import and_, case, func, or_, select, union_all
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from models import (
     AdjustmentRequest,
@@ -48,15 +49,19 @@ from workflow.pagination import paginate
 from workflow.scheduling.reminders import rules_for
 
 TASKS_PER_PAGE = 50
+LIMIT = 8   # the items each section shows; the rest are on 报送, the full list
 
 
 @dataclass
 class PeriodDue:
-    """One open period whose deadline has not passed: the department's reports still to hand in for it."""
+    """The department's reports of one open period with one deadline that has not passed, and those still to
+    hand in: reports given more time (延期申请) form a group of their own under their new date."""
 
     period: Period
+    deadline: date                              # the reports' own (Report.deadline): the period's or extended
     left: int                                   # working days to the deadline; 0 = due today
-    reports: list[Report] = field(default_factory=list)
+    reports: list[Report] = field(default_factory=list)   # the first LIMIT drafts of the group
+    drafts: int = 0                             # how many drafts the group has in all
     handed_in: int = 0                          # the department's reports of the period submitted or approved
     total: int = 0
 
@@ -91,14 +96,6 @@ class Overdue:
     escalated: bool                             # an open escalation (shown to those who may see escalations)
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One period of a task as the department took part in it: its report (lead) or its contribution (co)."""
-
-    kind: str
-    item: Report | Contribution
-
-
 @dataclass
 class DepartmentHome:
     department: Department
@@ -108,108 +105,152 @@ class DepartmentHome:
     owed: list[Owed]
     overdue: list[Overdue]
     escalations: list[Escalation] | None        # None: the user may not see escalations (a liaison)
+    totals: dict[str, int]                      # each section's size: returned, owed, overdue, escalations
     tasks: Pagination                           # of Assignment, lead first, in plan order
-    history: dict[int, list[HistoryEntry]]      # task id -> newest period first
+    handed: dict[int, int]                      # task id -> the department's reports and contributions in it
     counts: dict[str, int]                      # 'total', 'lead', 'co', 'pending' over every assignment
 
     @property
     def due_count(self) -> int:
-        return sum(len(g.reports) for g in self.due)
+        return sum(g.drafts for g in self.due)
 
     @property
     def attention(self) -> int:
         """How many things ask for action now (the page's heading)."""
-        return self.due_count + len(self.returned) + len(self.owed) + len(self.overdue)
+        return self.due_count + sum(self.totals[k] for k in ("returned", "owed", "overdue"))
 
 
 def department_home(user: User, *, now: datetime, page: int = 1) -> DepartmentHome:
-    """The home of the user's department at `now`; NotFound for users without one (office, leaders, admins)."""
+    """The home of the user's department at `now`; NotFound for users without one (office, leaders, admins).
+    Each section holds its first LIMIT items and counts the rest (the full lists are on 报送)."""
     department = user.department
     if department is None or user.sees_everything:
         raise NotFound(_("您的账号不属于任何单位。"))
     today = local(now).date()
     calendar = office_calendar()
-    reports = _outstanding_reports(department.id)
-    contributions = _outstanding_contributions(department.id)
-    escalations = _open_escalations(user, department.id) if user.can_list_escalations() else None
-    escalated = {(e.report_id, e.contribution_id) for e in escalations or ()}
+    cutoff = overdue_before(today, calendar)   # an outstanding item with an earlier deadline is late
+    totals = dict.fromkeys(("returned", "owed", "late reports", "late contributions", "escalations"), 0)
 
-    due = {g.period.id: g for g in _due_periods(department.id, today, calendar)}
+    due = {(g.period.id, g.deadline): g for g in _due_periods(department.id, today, calendar)}
     returned, overdue = [], []
-    for report in reports:
+    for report, total in _outstanding_reports(department.id, cutoff):
         if report.status == ReportStatus.RETURNED:
             returned.append(_returned(report, today, calendar))
-            continue
-        late = days_late(report, today, calendar)
-        if late:
-            overdue.append(Overdue("report", report, late, (report.id, None) in escalated))
-        else:  # not late: its deadline is at or after overdue_before, as _due_periods selects
-            due[report.period_id].reports.append(report)
+            totals["returned"] = total
+        elif report.deadline < cutoff:
+            overdue.append(Overdue("report", report, days_late(report, today, calendar), False))
+            totals["late reports"] = total
+        else:  # in a group _due_periods counted (or in one a concurrent extension made since)
+            key = (report.period_id, report.deadline)
+            if key not in due:
+                due[key] = PeriodDue(report.period, report.deadline, workdays_left(report.deadline, today, calendar))
+            due[key].reports.append(report)
+            due[key].drafts = total
     owed = []
-    for contribution in contributions:
-        late = days_late(contribution, today, calendar)
-        if late:
-            overdue.append(Overdue("contribution", contribution, late, (None, contribution.id) in escalated))
+    for contribution, total in _outstanding_contributions(department.id, cutoff):
+        if contribution.deadline < cutoff:
+            overdue.append(Overdue("contribution", contribution, days_late(contribution, today, calendar), False))
+            totals["late contributions"] = total
         else:
-            owed.append(Owed(contribution, contribution.task.leads,
-                             workdays_left(contribution.period.deadline, today, calendar)))
-    overdue.sort(key=lambda o: (-o.late.working, o.item.task.plan_id, o.item.task.position, o.kind))
-    owed.sort(key=lambda o: (o.contribution.period.deadline, o.contribution.task.plan_id,
-                             o.contribution.task.position))
+            owed.append(Owed(contribution, contribution.task.leads, workdays_left(contribution.deadline, today,
+                                                                                  calendar)))
+            totals["owed"] = total
+    # Most late first: the earliest deadline (SQL picked each kind's first LIMIT in this order).
+    overdue = sorted(overdue, key=lambda o: (o.item.deadline, o.item.task.plan_id, o.item.task.position,
+                                             o.kind))[:LIMIT]
+    totals["overdue"] = totals.pop("late reports") + totals.pop("late contributions")
+
+    escalations = None
+    if user.can_list_escalations():
+        escalations, totals["escalations"] = _open_escalations(user, department.id)
+        escalated = _escalated(user, department.id, overdue)
+        overdue = [replace(o, escalated=(o.item.id, o.kind) in escalated) for o in overdue]
 
     tasks = paginate(_assignments(department.id), page=page, per_page=TASKS_PER_PAGE)
     return DepartmentHome(
-        department=department, today=today, due=sorted(due.values(), key=lambda g: (g.period.deadline, g.period.id)),
-        returned=returned, owed=owed, overdue=overdue, escalations=escalations, tasks=tasks,
-        history=_history(department.id, [a.task_id for a in tasks.items]), counts=_assignment_counts(department.id),
+        department=department, today=today, due=sorted(due.values(), key=lambda g: (g.deadline, g.period.id)),
+        returned=returned, owed=owed, overdue=overdue, escalations=escalations, totals=totals, tasks=tasks,
+        handed=_history_counts(department.id, [a.task_id for a in tasks.items]),
+        counts=_assignment_counts(department.id),
     )
 
 
-def _outstanding_reports(department_id: int) -> list[Report]:
-    """Drafts and returned reports of the department's opened periods, in plan order."""
-    return list(db.session.scalars(
-        select(Report).join(Report.period).join(Report.task)
-        .where(Report.department_id == department_id, Period.opened.is_(True),
-               Report.status.in_(OUTSTANDING_REPORT))
-        .options(selectinload(Report.task).selectinload(Task.plan), selectinload(Report.period))
-        .order_by(Period.deadline, Task.plan_id, Task.position, Report.id)
-    ))
+def _first_of_each(model, sections: list, order: list, criteria: list, options: list) -> list[tuple[object, int]]:
+    """The first LIMIT rows of `model` in each section (rows alike in every expression of `sections`), in
+    `order`, each with the size of its section: one statement whatever the number of rows."""
+    numbered = (select(model.id.label("id"),
+                       func.row_number().over(partition_by=sections, order_by=order).label("n"),
+                       func.count().over(partition_by=sections).label("total"))
+                .join(model.period).join(model.task).where(*criteria).subquery())
+    rows = db.session.execute(select(model, numbered.c.total).join(numbered, numbered.c.id == model.id)
+                              .where(numbered.c.n <= LIMIT).options(*options).order_by(numbered.c.n))
+    return [(item, total) for item, total in rows]
 
 
-def _outstanding_contributions(department_id: int) -> list[Contribution]:
-    """Unsubmitted contributions of the department's opened periods, with the task's lead departments."""
-    return list(db.session.scalars(
-        select(Contribution).join(Contribution.period).join(Contribution.task)
-        .where(Contribution.department_id == department_id, Period.opened.is_(True),
-               Contribution.status == ContributionStatus.DRAFT)
-        .options(selectinload(Contribution.task).selectinload(Task.assignments).selectinload(Assignment.department),
-                 selectinload(Contribution.period))
-        .order_by(Period.deadline, Task.plan_id, Task.position, Contribution.id)
-    ))
+def _outstanding_reports(department_id: int, cutoff: date) -> list[tuple[Report, int]]:
+    """The department's owed reports of opened periods (drafts and returned ones, not withdrawn): the first of
+    the returned, of the late drafts, and of the drafts of each period and deadline, in deadline and plan order."""
+    deadline = Report.deadline_column()
+    returned = Report.status == ReportStatus.RETURNED
+    late, on_time = and_(~returned, deadline < cutoff), and_(~returned, deadline >= cutoff)
+    return _first_of_each(
+        Report, [returned, late, case((on_time, Report.period_id)), case((on_time, deadline))],
+        [deadline, Task.plan_id, Task.position, Report.id],
+        [Report.department_id == department_id, Period.opened.is_(True), Report.status.in_(OUTSTANDING_REPORT),
+         Report.withdrawn_at.is_(None)],
+        [joinedload(Report.task).joinedload(Task.plan), joinedload(Report.period)])
 
 
-def _open_escalations(user: User, department_id: int) -> list[Escalation]:
-    return list(db.session.scalars(
-        select(Escalation)
-        .where(Escalation.visible_filter(user), Escalation.department_id == department_id,
-               Escalation.status == EscalationStatus.OPEN)
-        .options(selectinload(Escalation.task), selectinload(Escalation.period))
-        .order_by(Escalation.opened_at, Escalation.id)
-    ))
+def _outstanding_contributions(department_id: int, cutoff: date) -> list[tuple[Contribution, int]]:
+    """The first of the department's unsubmitted contributions of opened periods still on time and of the late
+    ones (deadline and plan order), with the task's lead departments."""
+    return _first_of_each(
+        Contribution, [Period.deadline < cutoff], [Period.deadline, Task.plan_id, Task.position, Contribution.id],
+        [Contribution.department_id == department_id, Period.opened.is_(True),
+         Contribution.status == ContributionStatus.DRAFT, Contribution.withdrawn_at.is_(None)],
+        [joinedload(Contribution.task).selectinload(Task.assignments).joinedload(Assignment.department),
+         joinedload(Contribution.period)])
+
+
+def _open_escalations(user: User, department_id: int) -> tuple[list[Escalation], int]:
+    """The first LIMIT of the department's open escalations the user may see, oldest first, and how many."""
+    criteria = (Escalation.visible_filter(user), Escalation.department_id == department_id,
+                Escalation.status == EscalationStatus.OPEN)
+    rows = db.session.execute(
+        select(Escalation, func.count().over()).where(*criteria)
+        .options(joinedload(Escalation.task), joinedload(Escalation.period))
+        .order_by(Escalation.opened_at, Escalation.id).limit(LIMIT)
+    ).all()
+    return [e for e, _ in rows], (rows[0][1] if rows else 0)
+
+
+def _escalated(user: User, department_id: int, overdue: list[Overdue]) -> set[tuple[int, str]]:
+    """Which of the overdue items shown are under an open escalation the user may see: (id, kind)."""
+    reports = [o.item.id for o in overdue if o.kind == "report"]
+    contributions = [o.item.id for o in overdue if o.kind == "contribution"]
+    rows = db.session.execute(select(Escalation.report_id, Escalation.contribution_id).where(
+        Escalation.visible_filter(user), Escalation.department_id == department_id,
+        Escalation.status == EscalationStatus.OPEN,
+        or_(Escalation.report_id.in_(reports), Escalation.contribution_id.in_(contributions))))
+    return {(c, "contribution") if c is not None else (r, "report") for r, c in rows}
 
 
 def _due_periods(department_id: int, today: date, calendar) -> list[PeriodDue]:
-    """The opened periods in which the department has reports and whose deadline has not passed by a working
-    day (lateness.overdue_before: nothing due in them is late yet), with how many reports are handed in."""
-    groups: dict[int, PeriodDue] = {}
+    """The department's reports of opened periods grouped by period and their own deadline (an approved
+    extension's, else the period's), the groups whose deadline has not passed by a working day
+    (lateness.overdue_before: nothing due in them is late yet), with how many reports are handed in."""
+    groups: dict[tuple[int, date], PeriodDue] = {}
+    deadline = Report.deadline_column()
     rows = db.session.execute(
-        select(Period, Report.status, func.count(Report.id)).join(Report, Report.period_id == Period.id)
-        .where(Report.department_id == department_id, Period.opened.is_(True),
-               Period.deadline >= overdue_before(today, calendar))
-        .group_by(Period.id, Report.status)
+        select(Period, deadline, Report.status, func.count(Report.id)).join(Report, Report.period_id == Period.id)
+        .where(Report.department_id == department_id, Period.opened.is_(True), Report.withdrawn_at.is_(None),
+               deadline >= overdue_before(today, calendar))
+        .group_by(Period.id, deadline, Report.status)
     )
-    for period, status, n in rows:
-        group = groups.setdefault(period.id, PeriodDue(period, workdays_left(period.deadline, today, calendar)))
+    for period, day, status, n in rows:
+        group = groups.get((period.id, day))
+        if group is None:
+            group = groups[period.id, day] = PeriodDue(period, day, workdays_left(day, today, calendar))
         group.total += n
         if status in (ReportStatus.SUBMITTED, ReportStatus.APPROVED):
             group.handed_in += n
@@ -228,11 +269,11 @@ def _returned(report: Report, today: date, calendar) -> Returned:
 def _assignments(department_id: int):
     """The department's assignments (transferred ones too, as history), lead first, each in plan order, with
     everything the task list shows loaded up front."""
-    task = selectinload(Assignment.task)
+    task = contains_eager(Assignment.task)
     return (select(Assignment).join(Task).where(Assignment.department_id == department_id)
-            .options(task.selectinload(Task.assignments).selectinload(Assignment.department),
-                     task.selectinload(Task.targets), task.selectinload(Task.plan),
-                     selectinload(Assignment.adjustments).selectinload(AdjustmentRequest.proposed_department))
+            .options(task.selectinload(Task.assignments).joinedload(Assignment.department),
+                     task.selectinload(Task.targets), task.joinedload(Task.plan),
+                     selectinload(Assignment.adjustments).joinedload(AdjustmentRequest.proposed_department))
             .order_by(Assignment.role != AssignmentRole.LEAD, Task.plan_id, Task.position, Assignment.id))
 
 
@@ -249,21 +290,15 @@ def _assignment_counts(department_id: int) -> dict[str, int]:
     return counts
 
 
-def _history(department_id: int, task_ids: list[int]) -> dict[int, list[HistoryEntry]]:
-    """Per task of the page: the department's report or contribution of every opened period, newest first."""
-    history: dict[int, list[HistoryEntry]] = {task_id: [] for task_id in task_ids}
-    if not task_ids:
-        return history
-    for kind, model in (("report", Report), ("contribution", Contribution)):
-        rows = db.session.scalars(
-            select(model).join(model.period).options(contains_eager(model.period))
-            .where(model.department_id == department_id, model.task_id.in_(task_ids))
-        )
-        for item in rows:
-            history[item.task_id].append(HistoryEntry(kind, item))
-    for entries in history.values():
-        entries.sort(key=lambda e: (e.item.period.start, e.kind), reverse=True)
-    return history
+def _history_counts(department_id: int, task_ids: list[int]) -> dict[int, int]:
+    """Per task of the page: how many reports and contributions the department has in it. The history itself is
+    one click away, on the task page (its 各期报送): a task's periods inline made the page grow with the years."""
+    rows = union_all(*(select(model.task_id).where(model.department_id == department_id, model.task_id.in_(task_ids))
+                       for model in (Report, Contribution))).subquery()
+    counts = dict.fromkeys(task_ids, 0)
+    if task_ids:
+        counts.update(db.session.execute(select(rows.c.task_id, func.count()).group_by(rows.c.task_id)).all())
+    return counts
 
 
 def department_names() -> list[str]:
