@@ -212,3 +212,92 @@ def test_the_job_page_is_the_requesters_the_offices_and_admins(client, login_as,
     for role in (Role.OFFICE, Role.ADMIN):
         login_as(role)
         assert client.get(location).status_code == 200
+
+
+# -- the heartbeat, the workbook, the ledger export ---------------------------------------------------------
+
+def test_a_live_workers_heartbeat_keeps_a_job_that_outlives_its_lease(app, evaluation, monkeypatch):
+    """Lease 1 s, heartbeat every 0.2 s, a job running 2.5 s: another worker looking meanwhile never takes it."""
+    import time
+
+    from workflow.clock import utcnow
+    _ev, office = evaluation
+    app.config.update(JOB_LEASE_SECONDS=1, JOB_HEARTBEAT_SECONDS=0.2)
+    seen: list = []
+
+    def long(job, progress):
+        for _ in range(5):
+            time.sleep(0.5)
+            with app.app_context():      # another worker, its own session
+                seen.append(jobs.claim(utcnow()))
+                db.session.remove()
+        return {"long": True}
+
+    monkeypatch.setitem(jobs.HANDLERS, "long", jobs.Handler(long, lambda job: "long", lambda job: None))
+    job = jobs.enqueue("long", {}, actor=office, now=utcnow())
+    assert jobs.run_one(utcnow()) == {"ran": 1, "done": 1}
+    assert seen == [None] * 5
+    db.session.refresh(job)
+    assert job.status == JobStatus.DONE and job.attempts == 1 and len(notes_of(office)) == 1
+
+
+def test_a_big_plans_workbook_is_a_job_with_its_steps_archived_once(client, login_as, evaluation, big_plan):
+    ev, _office = evaluation
+    app = client.application
+    app.config["EVALUATION_WORKBOOK_INLINE_MAX_TASKS"] = 10
+    login_as(Role.OFFICE)
+    response = client.post(f"/evaluation/{ev.plan_id}/2026/files", data={"kind": "xlsx"})
+    location = response.headers["Location"]
+    assert re.fullmatch(r"/jobs/\d+", location) and files_count() == 0
+    steps: list[int] = []
+    real = jobs._progress
+
+    def spy(taken):
+        report = real(taken)
+        return lambda percent, message: (steps.append(percent), report(percent, message))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(jobs, "_progress", spy)
+        assert jobs.run_one(NOW) == {"ran": 1, "done": 1}
+    assert steps == sorted(steps) and len(steps) >= 5
+    page = client.get(location).get_data(as_text=True)
+    link = re.search(r'href="(/evaluation/files/\d+)"', page).group(1)
+    assert client.get(link).data[:2] == b"PK" and files_count() == 1
+
+
+def test_a_big_ledger_export_is_offered_queued_and_the_requesters_alone(client, login_as, evaluation, big_plan):
+    ev, _office = evaluation
+    client.application.config["LEDGER_EXPORT_INLINE_MAX_ROWS"] = 1
+    office = login_as(Role.OFFICE)
+    offer = client.get(f"/ledger/export.csv?plan={ev.plan_id}")
+    assert offer.status_code == 200 and "开始生成" in offer.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Job.id))) == 0           # a read queues nothing
+    response = client.post(f"/ledger/export.csv?plan={ev.plan_id}")
+    location = response.headers["Location"]
+    job = db.session.get(Job, int(location.rsplit("/", 1)[1]))
+    assert job.kind == "ledger_export" and job.requested_by_id == office.id
+    assert jobs.run_one(NOW) == {"ran": 1, "done": 1}
+    page = client.get(location).get_data(as_text=True)
+    assert f'href="/jobs/{job.id}/file"' in page
+    download = client.get(f"/jobs/{job.id}/file")
+    assert download.status_code == 200 and "任务编号" in download.data.decode("utf-8-sig")
+    assert download.data.decode("utf-8-sig").count("\n") > 2
+    [note] = notes_of(office)
+    assert note.kind == "job_done" and "台账" in note.subject
+    login_as(Role.ADMIN)        # sees the job, not the requester's file
+    page = client.get(location).get_data(as_text=True)
+    assert "只有申请人可以下载" in page and client.get(f"/jobs/{job.id}/file").status_code == 403
+
+
+def test_a_ledger_export_restarted_in_the_middle_completes_once(app, client, login_as, evaluation, big_plan):
+    ev, _office = evaluation
+    app.config["LEDGER_EXPORT_INLINE_MAX_ROWS"] = 1
+    office = login_as(Role.OFFICE)
+    client.post(f"/ledger/export.xlsx?plan={ev.plan_id}")
+    first = jobs.claim(NOW)                      # the worker is killed after claiming
+    later = NOW + timedelta(seconds=app.config["JOB_LEASE_SECONDS"] + 1)
+    assert jobs.run_one(later) == {"ran": 1, "done": 1}
+    assert jobs.execute(first, now=later) == "stale"
+    job = db.session.get(Job, first.job_id)
+    assert job.attempts == 2 and job.result["file"]["filename"].endswith(".xlsx")
+    assert len(notes_of(office)) == 1
