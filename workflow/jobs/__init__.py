@@ -5,15 +5,17 @@ worker died or hung), with SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL so th
 the same row; SQLite has one worker and no row locks. Each claim counts an attempt; a worker finishes only the
 attempt it claimed (`_finish` re-reads the row under lock), so a job taken over after its lease expired is
 completed once, by whoever holds the current attempt. A handler that raises puts the job back in the queue until
-JOB_MAX_ATTEMPTS, then it fails with the error's message. Done or failed, the requester gets a notification.
-While a handler runs, a heartbeat thread renews the lease every JOB_HEARTBEAT_SECONDS (on its own connection),
+JOB_MAX_ATTEMPTS, then it fails with the error's message; a refusal (a DomainError: the bulletin was edited
+since it was queued) fails it at once, since trying again would be refused again. Done or failed, the requester
+gets a notification. While a handler runs, a heartbeat thread renews the lease every JOB_HEARTBEAT_SECONDS (on its own connection),
 so a long job whose worker is alive is never taken over; only a dead or hung worker's lease runs out.
 
 Handlers register by kind: `@handler("evaluation_pdf")` on a function(job, progress) -> result dict, where
 progress(percent, message) records how far it got, `link(job)` names the result and `back(job)` the page the
 job was started from. `inline_max` names the setting of the one inline-or-job rule (`runs_in_background`): a
 document bigger than it (tasks, rows) is a job, a smaller one is made in the request. A handler whose result is
-a file of its own (not an archived document) keeps it with `keep_file`; only its requester downloads it.
+a file of its own (not an archived document) keeps it with `keep_file`; only its requester downloads it, for
+JOB_RESULT_DAYS after the job finished, when the scheduler's housekeeping sweeps it (`sweep_results`).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from sqlalchemy import or_, select, update
 from models import Job, JobStatus, User
 from workflow import files, notify
 from workflow.clock import utcnow
+from workflow.domain import DomainError
 from workflow.extensions import db
 from workflow.labels import chinese
 from workflow.transitions import apply_transition
@@ -81,12 +84,38 @@ def result_file(job: Job) -> dict | None:
     return (job.result or {}).get("file") if job.status == JobStatus.DONE else None
 
 
-def send_file(job: Job):
-    """The job's file streamed (FileNotFoundError when it made none or the file is gone)."""
+def _kept_since(now: datetime) -> datetime:
+    return now - timedelta(days=current_app.config["JOB_RESULT_DAYS"])
+
+
+def kept_until(job: Job) -> datetime | None:
+    """When the job's own file expires (JOB_RESULT_DAYS after the job finished); None if it made none."""
+    if result_file(job) is None:
+        return None
+    return job.finished_at + timedelta(days=current_app.config["JOB_RESULT_DAYS"])
+
+
+def result_expired(job: Job, *, now: datetime) -> bool:
+    """Whether the job's own file is past its days: swept, or about to be (ask for it again)."""
+    until = kept_until(job)
+    return until is not None and until < now
+
+
+def send_file(job: Job, *, now: datetime):
+    """The job's file streamed (FileNotFoundError when it made none, or it expired or is gone)."""
     made = result_file(job)
-    if made is None:
+    if made is None or result_expired(job, now=now):
         raise FileNotFoundError(job.id)
     return files.send_stored(_results(), made["sha256"], mimetype=made["mimetype"]), made["filename"]
+
+
+def sweep_results(*, now: datetime) -> int:
+    """The scheduler's housekeeping: job files older than JOB_RESULT_DAYS that no job finished since names (the
+    store is content-addressed, so a newer job's identical file keeps the blob); see files.sweep."""
+    kept = db.session.scalars(select(Job.result).where(Job.status == JobStatus.DONE,
+                                                       Job.finished_at >= _kept_since(now)))
+    referenced = {result["file"]["sha256"] for result in kept if result and result.get("file")}
+    return len(files.sweep(_results(), referenced, older_than=_kept_since(now)))
 
 
 @dataclass(frozen=True)
@@ -152,6 +181,9 @@ def execute(taken: Claim, *, now: datetime) -> str:
     try:
         with _heartbeat(taken):
             result = HANDLERS[job.kind].run(job, _progress(taken))
+    except DomainError as exc:   # the domain's answer, not a crash: the same next time
+        db.session.rollback()
+        return _after_failure(taken, exc.message, now, final=True)
     except Exception as exc:   # any failure of the work: logged, retried, then reported
         db.session.rollback()
         current_app.logger.exception("job %s (%s) attempt %s failed", taken.job_id, job.kind, taken.attempt)
@@ -216,11 +248,11 @@ def _locked(taken: Claim) -> Job | None:
     return job
 
 
-def _after_failure(taken: Claim, message: str, now: datetime) -> str:
+def _after_failure(taken: Claim, message: str, now: datetime, *, final: bool = False) -> str:
     job = _locked(taken)
     if job is None:
         return "stale"
-    if job.attempts >= _max_attempts():
+    if final or job.attempts >= _max_attempts():
         _fail(job, message, now)
         return "failed"
     apply_transition(job, "requeue", actor=None, now=now, changes={"message": message[:500], "lease_until": None})

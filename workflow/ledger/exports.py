@@ -1,10 +1,11 @@
 """台账 exports (xlsx, CSV) from the page's filters: made in the request up to LEDGER_EXPORT_INLINE_MAX_ROWS rows,
 by the worker as a background job beyond (jobs.runs_in_background, the one rule). A job's export is cut to what
 its requester may see, kept as the job's own file (jobs.keep_file) and downloadable by the requester alone
-(Job.can_download); the rows are built in chunks, each one a step of the job's progress bar."""
+(Job.can_download); the rows are built in chunks, each one a step of the job's progress bar. `flask ledger
+export` writes the same `build` (viewer None: the operator reads every department)."""
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from flask import url_for
@@ -25,29 +26,45 @@ MIMETYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetm
 CHUNK = 1000   # reports per step of a job's progress
 
 
+@dataclass(frozen=True)
+class Export:
+    data: bytes
+    filename: str
+    rows: int
+
+
 def row_count(filters: services.LedgerFilters, viewer: User) -> int:
     query = services.ledger_query(filters, viewer).with_only_columns(Report.id).order_by(None)
     return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
-def runs_in_background(filters: services.LedgerFilters, viewer: User) -> bool:
-    return jobs.runs_in_background(KIND, row_count(filters, viewer))
+def runs_in_background(rows: int) -> bool:
+    return jobs.runs_in_background(KIND, rows)
 
 
-def filename(plan: Plan, filters: services.LedgerFilters, viewer: User, now: datetime, fmt: str) -> str:
+def _what(fmt: str) -> str:
+    return _("台账 Excel") if fmt == "xlsx" else _("台账 CSV")
+
+
+def title(plan: Plan, fmt: str) -> str:
+    """What the export is called on its offer, its job page and the requester's notification."""
+    return f"{plan.title} {_what(fmt)}"
+
+
+def filename(plan: Plan, filters: services.LedgerFilters, viewer: User | None, now: datetime, fmt: str) -> str:
     parts = [plan.title, "台账"]
     parts.extend(filters.periods)
     if filters.area:
         parts.append(filters.area)
     if filters.department_id:
         parts.append(db.session.get(Department, filters.department_id).name)
-    elif not viewer.sees_everything and viewer.department:
+    elif viewer is not None and not viewer.sees_everything and viewer.department:
         parts.append(viewer.department.name)
     parts.append(f"{local(now):%Y%m%d}")
     return "-".join(parts) + f".{fmt}"
 
 
-def _rows(filters: services.LedgerFilters, viewer: User, now: datetime, step: jobs.Progress
+def _rows(filters: services.LedgerFilters, viewer: User | None, now: datetime, step: jobs.Progress
           ) -> list[services.LedgerRow]:
     """The viewer's rows in ledger order, a chunk of reports at a time (5–80 % of the bar)."""
     query = services.ledger_query(filters, viewer)
@@ -61,15 +78,15 @@ def _rows(filters: services.LedgerFilters, viewer: User, now: datetime, step: jo
     return rows
 
 
-def build(filters: services.LedgerFilters, fmt: str, *, viewer: User, now: datetime,
-          progress: jobs.Progress | None = None) -> tuple[bytes, str]:
-    """(bytes, filename) of the viewer's ledger as xlsx or CSV: every row the page would show."""
+def build(filters: services.LedgerFilters, fmt: str, *, viewer: User | None, now: datetime,
+          progress: jobs.Progress | None = None) -> Export:
+    """The viewer's ledger as xlsx or CSV: every row the page would show (viewer None: every department's)."""
     step = progress or (lambda percent, message: None)
     plan = db.session.get(Plan, filters.plan_id)
     rows = _rows(filters, viewer, now, step)
     step(85, _("正在写入表格"))
     data = build_workbook(plan, rows, now=now) if fmt == "xlsx" else build_csv(rows)
-    return data, filename(plan, filters, viewer, now, fmt)
+    return Export(data, filename(plan, filters, viewer, now, fmt), len(rows))
 
 
 def request_export(filters: services.LedgerFilters, fmt: str, *, actor: User, now: datetime) -> Job:
@@ -85,8 +102,7 @@ def _filters(job: Job) -> services.LedgerFilters:
 
 def _title(job: Job) -> str:
     plan = db.session.get(Plan, job.params["filters"]["plan_id"])
-    what = _("台账 Excel") if job.params["format"] == "xlsx" else _("台账 CSV")
-    return f"{plan.title} {what}" if plan else what
+    return title(plan, job.params["format"]) if plan else _what(job.params["format"])
 
 
 def _link(job: Job) -> tuple[str, str] | None:
@@ -108,6 +124,6 @@ def make_export(job: Job, progress: jobs.Progress) -> dict:
     if job.requested_by is None:
         raise LookupError(_("申请人账号已不存在。"))
     fmt = job.params["format"]
-    data, name = build(_filters(job), fmt, viewer=job.requested_by, now=job.started_at, progress=progress)
+    made = build(_filters(job), fmt, viewer=job.requested_by, now=job.started_at, progress=progress)
     progress(95, _("正在保存文件"))
-    return jobs.keep_file(data, filename=name, mimetype=MIMETYPES[fmt])
+    return jobs.keep_file(made.data, filename=made.filename, mimetype=MIMETYPES[fmt])

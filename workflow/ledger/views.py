@@ -92,14 +92,19 @@ def export(fmt: str):
     if filters is None:
         abort(404)
     now = utcnow()
-    if exports.runs_in_background(filters, current_user):
+    rows = exports.row_count(filters, current_user)
+    if exports.runs_in_background(rows):
         if request.method == "GET":
-            return render_template("jobs/offer.html", title=_("下载台账"), action=url_for(
-                "ledger.export", fmt=fmt, **_args(filters)), back=url_for("ledger.index", **_args(filters)))
+            return render_template(
+                "jobs/offer.html", title=exports.title(plan, fmt),
+                detail=_("%(name)s，共 %(rows)s 行", name=exports.filename(plan, filters, current_user, now, fmt),
+                         rows=rows),
+                action=url_for("ledger.export", fmt=fmt, **_args(filters)),
+                back=url_for("ledger.index", **_args(filters)))
         job = exports.request_export(filters, fmt, actor=current_user, now=now)
         return redirect(url_for("jobs.show", job_id=job.id))
-    data, filename = exports.build(filters, fmt, viewer=current_user, now=now)
-    response = current_app.response_class(data, mimetype=exports.MIMETYPES[fmt])
-    response.headers["Content-Disposition"] = content_disposition(filename)
+    made = exports.build(filters, fmt, viewer=current_user, now=now)
+    response = current_app.response_class(made.data, mimetype=exports.MIMETYPES[fmt])
+    response.headers["Content-Disposition"] = content_disposition(made.filename)
     response.headers["Cache-Control"] = "private, no-store"
     return response
