@@ -270,7 +270,9 @@ def test_a_big_ledger_export_is_offered_queued_and_the_requesters_alone(client, 
     client.application.config["LEDGER_EXPORT_INLINE_MAX_ROWS"] = 1
     office = login_as(Role.OFFICE)
     offer = client.get(f"/ledger/export.csv?plan={ev.plan_id}")
-    assert offer.status_code == 200 and "开始生成" in offer.get_data(as_text=True)
+    offered = offer.get_data(as_text=True)
+    assert offer.status_code == 200 and "开始生成" in offered
+    assert re.search(r"台账-\d{8}\.csv，共 \d+ 行", offered)                # the file it would make, its rows
     assert db.session.scalar(select(func.count(Job.id))) == 0           # a read queues nothing
     response = client.post(f"/ledger/export.csv?plan={ev.plan_id}")
     location = response.headers["Location"]

@@ -183,6 +183,7 @@ def _seed() -> dict:
     job = Job(kind="evaluation_pdf", params={"evaluation_id": evaluation.id}, requested_by_id=users["a_liaison"].id,
               created_at=NOW)
     export_job = Job(kind="ledger_export", status="done", requested_by_id=users["a_liaison"].id, created_at=NOW,
+                     finished_at=NOW,   # as the finish transition sets it: the file's days count from it
                      params={"filters": {"plan_id": plan.id, "periods": [], "area": None, "department_id": None},
                              "format": "csv"},
                      result=jobs.keep_file(b"x", filename="t.csv", mimetype="text/csv"))
