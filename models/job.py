@@ -55,3 +55,7 @@ class Job(db.Model):
     def can_view(self, user: User) -> bool:
         """The one who asked for it, the office and the admins."""
         return user.id == self.requested_by_id or user.is_reviewer or user.is_admin
+
+    def can_download(self, user: User) -> bool:
+        """A job's own file (a ledger export, cut to what its requester may see) is the requester's alone."""
+        return self.requested_by_id is not None and user.id == self.requested_by_id

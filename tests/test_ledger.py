@@ -187,6 +187,17 @@ def test_an_unpublished_plan_has_no_ledger(app, runner, tmp_path):
     assert result.exit_code == 1 and "尚未发布" in result.stderr
 
 
+def test_the_command_line_writes_what_the_office_downloads(ledger_world, runner, client, login_as, tmp_path):
+    """One build for the page's export, the background job and `flask ledger export`: the same bytes."""
+    plan, _office = ledger_world
+    out = tmp_path / "ledger.csv"
+    assert _export(runner, plan, out, "--period", "2026Q1").exit_code == 0
+    with time_machine.travel(NOW, tick=False):
+        login_as(Role.OFFICE)
+        web = client.get(f"/ledger/export.csv?plan={plan.id}&period=2026Q1")
+    assert web.status_code == 200 and out.read_bytes() == web.data
+
+
 def test_a_department_downloads_only_its_own_rows(ledger_world, client, login_as):
     with time_machine.travel(NOW, tick=False):
         login_as(Role.LIAISON, department=HOUSING)

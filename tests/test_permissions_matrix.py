@@ -34,7 +34,7 @@ from models import (
 )
 from tests.conftest import _config, _empty_tables, import_text_plan, make_user
 from tests.factories import PDF
-from workflow import create_app
+from workflow import create_app, jobs
 from workflow.assignments.services import publish_plan, request_adjustment
 from workflow.auth.tokens import create_token
 from workflow.bulletins import services as bulletin_services
@@ -186,7 +186,12 @@ def _seed() -> dict:
                         html_body="<p>x</p>", created_at=NOW)
     job = Job(kind="evaluation_pdf", params={"evaluation_id": evaluation.id}, requested_by_id=users["a_liaison"].id,
               created_at=NOW)
-    db.session.add_all([email, job])
+    export_job = Job(kind="ledger_export", status="done", requested_by_id=users["a_liaison"].id, created_at=NOW,
+                     finished_at=NOW,   # as the finish transition sets it: the file's days count from it
+                     params={"filters": {"plan_id": plan.id, "periods": [], "area": None, "department_id": None},
+                             "format": "csv"},
+                     result=jobs.keep_file(b"x", filename="t.csv", mimetype="text/csv"))
+    db.session.add_all([email, job, export_job])
     db.session.commit()
     bulletin = bulletin_services.open_bulletin(plan, "2026Q1", actor=office, now=NOW)
     bulletin_services.publish(bulletin, actor=office, now=NOW)
@@ -204,7 +209,8 @@ def _seed() -> dict:
            "staged": stage_upload(STAGED, "other.txt"), "bulletin": bulletin.id, "draft_bulletin": draft_bulletin.id,
            "draft_bulletin_version": draft_bulletin.version, "instruction": instruction.id,
            "leader_user": users["leader"].id,
-           "extension": extension.id, "completion": completion.id, "job": job.id}
+           "extension": extension.id, "completion": completion.id, "job": job.id,
+           "export_job": export_job.id}
     return {"ids": ids, "users": {k: u.id for k, u in users.items()}, "tokens": tokens,
             "session_ids": {k: u.get_id() for k, u in users.items()}}
 
@@ -321,6 +327,7 @@ WEB = [
     ("GET", "/ledger/", None,                                       "302 200 200 200 200 200 200 200"),
     ("GET", "/ledger/export.xlsx", None,                            "302 200 200 200 200 200 200 200"),
     ("GET", "/ledger/export.csv?department={a_dept}", None,         "302 200 200 200 200 200 200 200"),
+    ("POST", "/ledger/export.csv", {},                               "302 200 200 200 200 200 200 200"),
     ("GET", "/login", None,                                         "200 302 302 302 302 302 302 302"),
     ("POST", "/login", {"username": "nobody", "password": "wrong"}, "200 302 302 302 302 302 302 302"),
     ("GET", "/my/", None,                                           "302 200 200 200 200 404 404 404"),
@@ -397,6 +404,8 @@ WEB = [
     ("POST", "/extensions/{extension}/refuse", {"version": "1", "reason": "不充分"},
                                                                     "302 403 403 403 403 302 403 403"),
     ("GET", "/jobs/{job}", None,                                     "302 200 403 403 403 200 403 200"),
+    ("GET", "/jobs/{export_job}", None,                              "302 200 403 403 403 200 403 200"),
+    ("GET", "/jobs/{export_job}/file", None,                         "302 200 403 403 403 403 403 403"),
     ("GET", "/settings/holidays", None,                             "302 403 403 403 403 200 403 200"),
     ("POST", "/settings/holidays", {"name": "春节", "start": "2027-02-06", "end": "2027-02-12"},
                                                                     "302 403 403 403 403 302 403 302"),

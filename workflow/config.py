@@ -77,11 +77,19 @@ class Config:
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "20 per 10 minutes")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
     PDF_RATE_LIMIT = os.environ.get("PDF_RATE_LIMIT", "10 per minute")
-    # Background jobs (workflow/jobs, run by the scheduler process): an evaluation PDF of a plan with more tasks
-    # than this is made there, with a progress page, rather than inside the request (the bundled 41 stay inline).
+    # Background jobs (workflow/jobs, run by the scheduler process): a document bigger than its setting is made
+    # there, with a progress page, rather than inside the request (the bundled plan's 41 tasks stay inline):
+    # the evaluation PDF and workbook and a bulletin's publishing by the plan's tasks, a ledger export by its rows.
     EVALUATION_PDF_INLINE_MAX_TASKS = _number("EVALUATION_PDF_INLINE_MAX_TASKS", 200)
-    # How long a claimed job is its worker's before another may take it over, and how many claims it gets.
+    EVALUATION_WORKBOOK_INLINE_MAX_TASKS = _number("EVALUATION_WORKBOOK_INLINE_MAX_TASKS", 200)
+    BULLETIN_INLINE_MAX_TASKS = _number("BULLETIN_INLINE_MAX_TASKS", 200)
+    LEDGER_EXPORT_INLINE_MAX_ROWS = _number("LEDGER_EXPORT_INLINE_MAX_ROWS", 5000)
+    # A job's own file (a big ledger export) is kept this many days, then swept by the scheduler (ask again).
+    JOB_RESULT_DAYS = _number("JOB_RESULT_DAYS", 7)
+    # How long a claimed job is its worker's before another may take it over, how often a running job's worker
+    # renews that lease (the heartbeat; well under the lease), and how many claims a job gets.
     JOB_LEASE_SECONDS = _number("JOB_LEASE_SECONDS", 900)
+    JOB_HEARTBEAT_SECONDS = _number("JOB_HEARTBEAT_SECONDS", 60)
     JOB_MAX_ATTEMPTS = _number("JOB_MAX_ATTEMPTS", 3)
     # Consecutive wrong passwords that lock an account, and for how long (an admin can unlock sooner).
     LOGIN_MAX_FAILURES = _number("LOGIN_MAX_FAILURES", 10)

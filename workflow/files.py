@@ -51,7 +51,10 @@ _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 1
 _READ_CHUNK = 1024 * 1024
 _SPOOL_IN_MEMORY = 4 * 1024 * 1024  # uploads beyond this are spooled to a temporary file while checked
 # Areas whose files live only until a step finishes (a plan upload waiting for the office's confirmation).
-TRANSIENT_AREAS = frozenset({"staging"})
+# A background job's own files (ledger exports: workflow/jobs.keep_file) can be asked for again, so backups
+# leave them out with the staging area.
+JOB_RESULTS_AREA = "job-results"
+TRANSIENT_AREAS = frozenset({"staging", JOB_RESULTS_AREA})
 
 
 class AttachmentError(ValueError):

@@ -8,6 +8,7 @@ from their own table. A draft is computed afresh each time it is shown; publishi
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -294,15 +295,22 @@ def _next_number(bulletin: Bulletin) -> int:
     return (taken or 0) + 1
 
 
-def publish(bulletin: Bulletin, *, actor: User | None, now: datetime, version: int | None = None) -> Bulletin:
+def publish(bulletin: Bulletin, *, actor: User | None, now: datetime, version: int | None = None,
+            progress: Callable[[int, str], None] | None = None) -> Bulletin:
     """Freeze, number, archive (PDF and .docx from the same data), circulate, in one transaction; publishing
     twice is a conflict. The files are rendered before anything is written, so a rendering failure changes
-    nothing."""
+    nothing. `progress(percent, message)` hears of each step (a background job's progress bar)."""
+    step = progress or (lambda percent, message: None)
     check(bulletin, "publish", actor=actor, version=version)
+    step(10, _("正在汇总通报数据"))
     number = _next_number(bulletin)
     data = {**compute(bulletin, now=now), "number": f"{bulletin.year}年第{number}期", "published": True,
             "published_at": local(now).date().isoformat()}
-    rendered = {"pdf": documents.pdf(data), "docx": documents.docx(data, moment=now)}
+    step(40, _("正在排版 PDF"))
+    pdf = documents.pdf(data)
+    step(70, _("正在生成 Word 文档"))
+    rendered = {"pdf": pdf, "docx": documents.docx(data, moment=now)}
+    step(90, _("正在归档"))
     try:
         with committed(bulletin):
             for kind, (payload, pages) in rendered.items():

@@ -12,7 +12,7 @@ from forms.bulletins import BulletinTextForm, OpenBulletinForm, PublishBulletinF
 from forms.review import select_choices
 from models import Bulletin, Plan, PlanStatus
 from pdf.render import FONT_MESSAGE, PdfError, PdfUnavailable
-from workflow.bulletins import archive, documents, services
+from workflow.bulletins import archive, background, documents, services
 from workflow.calendar.periods import Cadence, period_for
 from workflow.clock import local, utcnow
 from workflow.converters import id_arg, page_arg, parse_id, parse_version
@@ -115,6 +115,10 @@ def publish(bulletin_id: int):
     forbid_unless(current_user.can_manage_bulletins())
     form = PublishBulletinForm()
     try:
+        if background.runs_in_background(bulletin):
+            job = background.request_publish(bulletin, actor=current_user, version=parse_version(form.version.data),
+                                             now=utcnow())
+            return redirect(url_for("jobs.show", job_id=job.id))
         services.publish(bulletin, actor=current_user, now=utcnow(), version=parse_version(form.version.data))
     except DomainError as exc:
         refused(exc)

@@ -1,4 +1,5 @@
-"""`flask ledger export` (CONTRACT.md): the 台账 as .xlsx or .csv, a thin adapter over workflow.ledger."""
+"""`flask ledger export` (CONTRACT.md): the 台账 as .xlsx or .csv, a thin adapter over the web export's and the
+background job's own build (workflow.ledger.exports)."""
 from __future__ import annotations
 
 import hashlib
@@ -17,8 +18,7 @@ from workflow.cli.common import (
     write_output,
 )
 from workflow.domain import ValidationFailed
-from workflow.ledger import services
-from workflow.ledger.workbook import build_csv, build_workbook
+from workflow.ledger import exports, services
 
 ledger_cli = AppGroup("ledger", help="The 台账: one row per report, as a workbook or CSV.")
 
@@ -38,15 +38,14 @@ def ledger_export(plan_id: int, period: str | None, area: str | None, department
     "sha256"}."""
     moment = parse_now(now)
     target = output_path(output, (".xlsx", ".csv"))
-    plan = get_plan(plan_id)
+    get_plan(plan_id)
     try:
         filters = services.resolve_filters(plan_id=plan_id, period_key=period, area=area, department=department)
     except ValidationFailed as exc:
         raise click.ClickException("；".join(exc.errors.values())) from exc
-    plan_rows = services.ledger_rows(filters, viewer=None, now=moment)   # the operator reads every department
-    data = build_csv(plan_rows) if target.suffix.lower() == ".csv" else build_workbook(plan, plan_rows, now=moment)
-    path = write_output(target, data)
-    result = {"path": path, "rows": len(plan_rows), "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    made = exports.build(filters, target.suffix.lower().lstrip("."), viewer=None, now=moment)
+    path = write_output(target, made.data)
+    result = {"path": path, "rows": made.rows, "bytes": len(made.data), "sha256": hashlib.sha256(made.data).hexdigest()}
     if fmt == "json":
         print_json(result)
     else:

@@ -81,12 +81,13 @@ def generate_pdf(evaluation: Evaluation, *, department: Department | None = None
                     actor=actor, now=now)
 
 
-def generate_workbook(evaluation: Evaluation, *, actor: User | None, now: datetime) -> EvaluationFile:
+def generate_workbook(evaluation: Evaluation, *, actor: User | None, now: datetime,
+                      progress: Callable[[int, str], None] | None = None) -> EvaluationFile:
     existing = _archived(evaluation, "xlsx", None)
     if existing is not None:
         return existing
-    return _archive(evaluation, kind="xlsx", department=None, data=build_workbook(evaluation), pages=None,
-                    actor=actor, now=now)
+    return _archive(evaluation, kind="xlsx", department=None, data=build_workbook(evaluation, progress),
+                    pages=None, actor=actor, now=now)
 
 
 def read_file(row: EvaluationFile) -> bytes:

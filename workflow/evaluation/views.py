@@ -386,20 +386,22 @@ def reopen(plan_id: int, year: int):
 @limit("PDF_RATE_LIMIT")
 def generate(plan_id: int, year: int):
     """Generate (or, for a frozen evaluation, fetch the archived) PDF or workbook, then download it; a big plan's
-    PDF is queued for the worker instead and the job's progress page shown."""
+    file is queued for the worker instead and the job's progress page shown."""
     evaluation = _evaluation_or_404(plan_id, year)
     form = GenerateForm()
     if not form.validate() or form.kind.data not in MIMETYPES:
         abort(400)
     dept = _department_or_404(evaluation, form.department.data)
     forbid_unless(dept.visible_to(current_user) if dept else current_user.sees_everything)
+    if form.kind.data == "xlsx":
+        forbid_unless(current_user.sees_everything)
+        dept = None
+    if background.runs_in_background(evaluation, form.kind.data):
+        job = background.request_file(evaluation, form.kind.data, department=dept, actor=current_user, now=utcnow())
+        return redirect(url_for("jobs.show", job_id=job.id))
     try:
         if form.kind.data == "xlsx":
-            forbid_unless(current_user.sees_everything)
             archived = archive.generate_workbook(evaluation, actor=current_user, now=utcnow())
-        elif background.runs_in_background(evaluation):
-            job = background.request_pdf(evaluation, department=dept, actor=current_user, now=utcnow())
-            return redirect(url_for("jobs.show", job_id=job.id))
         else:
             archived = archive.generate_pdf(evaluation, department=dept, actor=current_user, now=utcnow())
     except PdfError as exc:

@@ -10,9 +10,11 @@ worksheets with the mtime of the temporary file they were written to).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import current_app
+from flask_babel import gettext as _
 from openpyxl import Workbook
 
 from models.evaluation import DepartmentScore, Evaluation
@@ -24,24 +26,31 @@ COUNTS = ("lead_tasks", "co_tasks", "due", "on_time", "late", "missing", "return
 COUNT_NAMES = ("牵头任务数", "配合任务数", "应报", "按时", "逾期", "未报", "退回", "督办次数")
 
 
-def build_workbook(evaluation: Evaluation) -> bytes:
-    """The evaluation's tables as an .xlsx, in Chinese whoever asks; one evaluation gives the same bytes."""
+def build_workbook(evaluation: Evaluation, progress: Callable[[int, str], None] | None = None) -> bytes:
+    """The evaluation's tables as an .xlsx, in Chinese whoever asks; one evaluation gives the same bytes.
+    `progress(percent, message)` hears of each sheet (a background job's progress bar)."""
     with chinese():
-        return _build(evaluation)
+        return _build(evaluation, progress or (lambda percent, message: None))
 
 
-def _build(evaluation: Evaluation) -> bytes:
+def _build(evaluation: Evaluation, step: Callable[[int, str], None]) -> bytes:
     settings = scoring.effective_settings(evaluation)
     scores = _ordered(evaluation.scores)
     office = current_app.config.get("OFFICE_NAME", "领导小组办公室")
     wb = Workbook()
     wb.remove(wb.active)
+    step(10, _("正在写入汇总表"))
     _summary(wb, scores)
+    step(25, _("正在写入任务明细"))
     _tasks(wb, scores)
+    step(45, _("正在写入报送明细"))
     _items(wb, scores)
+    step(65, _("正在写入指标完成情况"))
     _targets(wb, scores)
+    step(80, _("正在写入督办与调整"))
     _escalations_and_adjustments(wb, scores)
     _settings(wb, evaluation, settings, office)
+    step(90, _("正在归档"))
 
     state = label("evaluation_status", evaluation.status)
     return sheets.workbook_bytes(wb, moment=_moment(evaluation), creator=office,

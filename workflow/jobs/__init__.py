@@ -5,15 +5,23 @@ worker died or hung), with SELECT … FOR UPDATE SKIP LOCKED on PostgreSQL so th
 the same row; SQLite has one worker and no row locks. Each claim counts an attempt; a worker finishes only the
 attempt it claimed (`_finish` re-reads the row under lock), so a job taken over after its lease expired is
 completed once, by whoever holds the current attempt. A handler that raises puts the job back in the queue until
-JOB_MAX_ATTEMPTS, then it fails with the error's message. Done or failed, the requester gets a notification.
+JOB_MAX_ATTEMPTS, then it fails with the error's message; a refusal (a DomainError: the bulletin was edited
+since it was queued) fails it at once, since trying again would be refused again. Done or failed, the requester
+gets a notification. While a handler runs, a heartbeat thread renews the lease every JOB_HEARTBEAT_SECONDS (on its own connection),
+so a long job whose worker is alive is never taken over; only a dead or hung worker's lease runs out.
 
 Handlers register by kind: `@handler("evaluation_pdf")` on a function(job, progress) -> result dict, where
 progress(percent, message) records how far it got, `link(job)` names the result and `back(job)` the page the
-job was started from.
+job was started from. `inline_max` names the setting of the one inline-or-job rule (`runs_in_background`): a
+document bigger than it (tasks, rows) is a job, a smaller one is made in the request. A handler whose result is
+a file of its own (not an archived document) keeps it with `keep_file`; only its requester downloads it, for
+JOB_RESULT_DAYS after the job finished, when the scheduler's housekeeping sweeps it (`sweep_results`).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,7 +30,9 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select, update
 
 from models import Job, JobStatus, User
-from workflow import notify
+from workflow import files, notify
+from workflow.clock import utcnow
+from workflow.domain import DomainError
 from workflow.extensions import db
 from workflow.labels import chinese
 from workflow.transitions import apply_transition
@@ -36,18 +46,76 @@ class Handler:
     title: Callable[[Job], str]                 # what the job makes, for its page and the notification
     link: Callable[[Job], tuple[str, str] | None]   # (url, label) of the result once done
     back: Callable[[Job], tuple[str, str] | None] | None = None   # (url, label) of the page it was started from
+    inline_max: str | None = None               # the setting: up to this size the document is made in the request
 
 
 HANDLERS: dict[str, Handler] = {}
 
 
 def handler(kind: str, *, title: Callable[[Job], str], link: Callable[[Job], tuple[str, str] | None],
-            back: Callable[[Job], tuple[str, str] | None] | None = None):
+            back: Callable[[Job], tuple[str, str] | None] | None = None, inline_max: str | None = None):
     """Register the function that runs jobs of `kind` (a domain registers at import)."""
     def register(run):
-        HANDLERS[kind] = Handler(run, title, link, back)
+        HANDLERS[kind] = Handler(run, title, link, back, inline_max)
         return run
     return register
+
+
+def runs_in_background(kind: str, size: int) -> bool:
+    """The one inline-or-job rule: a document of `kind` whose size (its plan's tasks, its rows) is above the
+    kind's setting is made by the worker; up to it, in the request."""
+    return size > current_app.config[HANDLERS[kind].inline_max]
+
+
+# -- a job's own result file (e.g. a ledger export): the job-results area, the requester's alone ----------------
+
+def _results() -> files.Area:
+    return files.area(files.JOB_RESULTS_AREA)
+
+
+def keep_file(data: bytes, *, filename: str, mimetype: str) -> dict:
+    """Store a handler's file (content-addressed, like every generated file); the result dict naming it."""
+    digest, _key = files.write_blob(_results(), data)
+    return {"file": {"sha256": digest, "filename": filename, "mimetype": mimetype, "bytes": len(data)}}
+
+
+def result_file(job: Job) -> dict | None:
+    """The job's own file, if it made one and the job is done."""
+    return (job.result or {}).get("file") if job.status == JobStatus.DONE else None
+
+
+def _kept_since(now: datetime) -> datetime:
+    return now - timedelta(days=current_app.config["JOB_RESULT_DAYS"])
+
+
+def kept_until(job: Job) -> datetime | None:
+    """When the job's own file expires (JOB_RESULT_DAYS after the job finished); None if it made none."""
+    if result_file(job) is None:
+        return None
+    return job.finished_at + timedelta(days=current_app.config["JOB_RESULT_DAYS"])
+
+
+def result_expired(job: Job, *, now: datetime) -> bool:
+    """Whether the job's own file is past its days: swept, or about to be (ask for it again)."""
+    until = kept_until(job)
+    return until is not None and until < now
+
+
+def send_file(job: Job, *, now: datetime):
+    """The job's file streamed (FileNotFoundError when it made none, or it expired or is gone)."""
+    made = result_file(job)
+    if made is None or result_expired(job, now=now):
+        raise FileNotFoundError(job.id)
+    return files.send_stored(_results(), made["sha256"], mimetype=made["mimetype"]), made["filename"]
+
+
+def sweep_results(*, now: datetime) -> int:
+    """The scheduler's housekeeping: job files older than JOB_RESULT_DAYS that no job finished since names (the
+    store is content-addressed, so a newer job's identical file keeps the blob); see files.sweep."""
+    kept = db.session.scalars(select(Job.result).where(Job.status == JobStatus.DONE,
+                                                       Job.finished_at >= _kept_since(now)))
+    referenced = {result["file"]["sha256"] for result in kept if result and result.get("file")}
+    return len(files.sweep(_results(), referenced, older_than=_kept_since(now)))
 
 
 @dataclass(frozen=True)
@@ -111,7 +179,11 @@ def execute(taken: Claim, *, now: datetime) -> str:
     if job is None or job.status != JobStatus.RUNNING or job.attempts != taken.attempt:
         return "stale"
     try:
-        result = HANDLERS[job.kind].run(job, _progress(taken))
+        with _heartbeat(taken):
+            result = HANDLERS[job.kind].run(job, _progress(taken))
+    except DomainError as exc:   # the domain's answer, not a crash: the same next time
+        db.session.rollback()
+        return _after_failure(taken, exc.message, now, final=True)
     except Exception as exc:   # any failure of the work: logged, retried, then reported
         db.session.rollback()
         current_app.logger.exception("job %s (%s) attempt %s failed", taken.job_id, job.kind, taken.attempt)
@@ -123,6 +195,35 @@ def execute(taken: Claim, *, now: datetime) -> str:
                      changes={"progress": 100, "message": "", "result": result, "finished_at": now,
                               "lease_until": None})
     return "done"
+
+
+@contextmanager
+def _heartbeat(taken: Claim) -> Iterator[None]:
+    """Renew this attempt's lease every JOB_HEARTBEAT_SECONDS while the handler runs, from a thread with its
+    own connection (the handler's session may be mid-transaction). It stops with the handler; if the worker
+    dies, so does the heartbeat, and the lease runs out as before. The lease is measured on the real clock."""
+    app = current_app._get_current_object()
+    interval = app.config.get("JOB_HEARTBEAT_SECONDS", 60)
+    stop = threading.Event()
+
+    def beat() -> None:
+        with app.app_context():
+            while not stop.wait(interval):
+                try:
+                    with db.engine.begin() as connection:
+                        connection.execute(update(Job).where(Job.id == taken.job_id, Job.attempts == taken.attempt,
+                                                             Job.status == JobStatus.RUNNING)
+                                           .values(lease_until=_lease(utcnow())))
+                except Exception:   # a busy database: the next beat tries again, well within the lease
+                    app.logger.warning("job %s: lease renewal failed", taken.job_id, exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"job-{taken.job_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _progress(taken: Claim) -> Progress:
@@ -147,11 +248,11 @@ def _locked(taken: Claim) -> Job | None:
     return job
 
 
-def _after_failure(taken: Claim, message: str, now: datetime) -> str:
+def _after_failure(taken: Claim, message: str, now: datetime, *, final: bool = False) -> str:
     job = _locked(taken)
     if job is None:
         return "stale"
-    if job.attempts >= _max_attempts():
+    if final or job.attempts >= _max_attempts():
         _fail(job, message, now)
         return "failed"
     apply_transition(job, "requeue", actor=None, now=now, changes={"message": message[:500], "lease_until": None})

@@ -5,29 +5,25 @@ Filters are a GET form; a value the plan does not have is ignored, as in the rev
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from forms.ledger import LedgerFilterForm
 from forms.review import select_choices
-from models import Department, Plan, Report
+from models import Plan, Report
 from workflow.calendar.office import office_calendar
 from workflow.calendar.periods import period_name
 from workflow.clock import local, utcnow
 from workflow.converters import page_arg, parse_id
 from workflow.errors import forbid_unless
-from workflow.extensions import db
 from workflow.files import content_disposition
-from workflow.ledger import services
-from workflow.ledger.workbook import build_csv, build_workbook
+from workflow.ledger import exports, services
 from workflow.pagination import paginate
 
 bp = Blueprint("ledger", __name__, url_prefix="/ledger")
 
 PER_PAGE = 50
-MIMETYPES = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-             "csv": "text/csv; charset=utf-8"}
 
 
 def _may_read() -> bool:
@@ -86,31 +82,29 @@ def index():
         own_department=None if current_user.sees_everything else current_user.department)
 
 
-@bp.get("/export.<any(xlsx, csv):fmt>")
+@bp.route("/export.<any(xlsx, csv):fmt>", methods=["GET", "POST"])
 @login_required
 def export(fmt: str):
-    """The filtered ledger as a file; what the page shows, every row of it."""
+    """The filtered ledger as a file; what the page shows, every row of it. A big one is a background job:
+    GET offers it (a read writes nothing), POST queues it and shows the job's progress page."""
     forbid_unless(_may_read())
     _form, _choices, filters, plan = _read_filters()
     if filters is None:
         abort(404)
     now = utcnow()
-    rows = services.ledger_rows(filters, viewer=current_user, now=now)
-    data = build_workbook(plan, rows, now=now) if fmt == "xlsx" else build_csv(rows)
-    response = current_app.response_class(data, mimetype=MIMETYPES[fmt])
-    response.headers["Content-Disposition"] = content_disposition(_filename(plan, filters, now, fmt))
+    rows = exports.row_count(filters, current_user)
+    if exports.runs_in_background(rows):
+        if request.method == "GET":
+            return render_template(
+                "jobs/offer.html", title=exports.title(plan, fmt),
+                detail=_("%(name)s，共 %(rows)s 行", name=exports.filename(plan, filters, current_user, now, fmt),
+                         rows=rows),
+                action=url_for("ledger.export", fmt=fmt, **_args(filters)),
+                back=url_for("ledger.index", **_args(filters)))
+        job = exports.request_export(filters, fmt, actor=current_user, now=now)
+        return redirect(url_for("jobs.show", job_id=job.id))
+    made = exports.build(filters, fmt, viewer=current_user, now=now)
+    response = current_app.response_class(made.data, mimetype=exports.MIMETYPES[fmt])
+    response.headers["Content-Disposition"] = content_disposition(made.filename)
     response.headers["Cache-Control"] = "private, no-store"
     return response
-
-
-def _filename(plan: Plan, filters: services.LedgerFilters, now, fmt: str) -> str:
-    parts = [plan.title, "台账"]
-    parts.extend(filters.periods)
-    if filters.area:
-        parts.append(filters.area)
-    if filters.department_id:
-        parts.append(db.session.get(Department, filters.department_id).name)
-    elif not current_user.sees_everything and current_user.department:
-        parts.append(current_user.department.name)
-    parts.append(f"{local(now):%Y%m%d}")
-    return "-".join(parts) + f".{fmt}"

@@ -61,13 +61,16 @@ WORK_JOBS = (REMINDERS_JOB, OUTBOX_JOB, JOBS_JOB)
 
 
 def reminders_body(*, now: datetime):
+    from workflow.jobs import sweep_results
     from workflow.ratelimits import purge_expired
     from workflow.reports.services import sweep_attachments
     from workflow.scheduling.reminders import run_reminders
 
-    # housekeeping beside the pass: rate-limit windows that ran out, files a killed request left without a row
+    # housekeeping beside the pass: rate-limit windows that ran out, files a killed request left without a row,
+    # background jobs' own files past JOB_RESULT_DAYS
     purge_expired()
     sweep_attachments(now=now)
+    sweep_results(now=now)
     return run_reminders(now=now)
 
 
