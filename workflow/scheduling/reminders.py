@@ -24,6 +24,7 @@ from functools import lru_cache
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     String,
     and_,
     case,
@@ -334,45 +335,50 @@ def _staged(rungs: list[tuple[ColumnElement[bool], Rung]]) -> dict[str, ColumnEl
             "escalation": column(lambda r: r.escalation)}
 
 
-def _untold(p: Pass, staged, in_department) -> ColumnElement[bool]:
-    """Someone the staged item's rung tells has no notification of its key yet (stored as key:u<id>), or its
-    escalation is not stored: an active user of the rung's roles whose department passes `in_department`, the
-    office (p.office), or a stand-in today for one of them (Pass.send's recipients, in SQL)."""
-    def told(user):
-        who = [and_(user.role == role, staged.c.who.in_([name for name, (roles, _o) in TOLD.items() if role in roles]))
-               for role in (Role.LIAISON, Role.DEPT_HEAD)]
-        dept = and_(user.active.is_(True), in_department(user.department_id), or_(*who))
-        office = [name for name, (_roles, office) in TOLD.items() if office]
-        if not p.office:
-            return dept
-        return or_(dept, and_(staged.c.who.in_(office), user.id.in_([u.id for u in p.office])))
+def _untold(p: Pass, staged, homes):
+    """The ids of staged items with someone untold: a recipient of the rung (an active user of its roles in one
+    of the item's `homes` — a select of id and department_id —, the office, or a stand-in today for one of
+    them: Pass.send's recipients) without the notification of its key (stored as key:u<id>), or an escalation
+    wanted and not stored. Recipients are joined, then anti-joined with the stored keys: no per-item subquery."""
+    def told(user, home):
+        return and_(user.active.is_(True), user.department_id == home.c.department_id, or_(*(
+            and_(user.role == role, staged.c.who.in_([name for name, (roles, _o) in TOLD.items() if role in roles]))
+            for role in (Role.LIAISON, Role.DEPT_HEAD))))
 
-    def missing(user_id):
-        return ~exists().where(Notification.key == staged.c.key + ":u" + cast(user_id, String)).correlate_except(
-            Notification)   # the staged item is the outermost query's: correlated explicitly, two levels up
+    home = homes.subquery()
+    office = [u.id for u in p.office]
+    told_office = staged.c.who.in_([name for name, (_roles, by_office) in TOLD.items() if by_office])
+    recipients = [select(staged.c.id, staged.c.key, User.id.label("user_id")).join(home, home.c.id == staged.c.id)
+                  .join(User, told(User, home))]
+    if office:
+        recipients.append(select(staged.c.id, staged.c.key, User.id).join(User, User.id.in_(office)).where(told_office))
+    if p.standing_in:   # a stand-in for a recipient
+        holder = aliased(User)
+        recipients.append(select(staged.c.id, staged.c.key, Substitute.substitute_id)
+                          .join(home, home.c.id == staged.c.id).join(holder, told(holder, home))
+                          .join(Substitute, and_(Substitute.user_id == holder.id, Substitute.id.in_(p.standing_in))))
+        if office:
+            recipients.append(select(staged.c.id, staged.c.key, Substitute.substitute_id).join(Substitute, and_(
+                Substitute.user_id.in_(office), Substitute.id.in_(p.standing_in))).where(told_office))
+    pairs = union_all(*recipients).subquery()
+    return union_all(
+        select(pairs.c.id).where(~exists().where(Notification.key == pairs.c.key + ":u" + cast(pairs.c.user_id, String))),
+        select(staged.c.id).where(staged.c.escalation.is_not(None),
+                                  ~exists().where(Escalation.key == staged.c.escalation)))
 
-    holder = aliased(User)
-    untold = [exists().where(told(holder), missing(holder.id)).correlate_except(holder),
-              and_(staged.c.escalation.is_not(None),
-                   ~exists().where(Escalation.key == staged.c.escalation).correlate_except(Escalation))]
-    if p.standing_in:
-        untold.append(exists().where(Substitute.id.in_(p.standing_in), holder.id == Substitute.user_id, told(holder),
-                                     missing(Substitute.substitute_id)).correlate_except(holder, Substitute))
-    return or_(*untold)
 
-
-def _wanted(p: Pass, model, query, rungs, order, load=(), in_department=None) -> list:
+def _wanted(p: Pass, model, query, rungs, order, load=(), homes=None) -> list:
     """The rows of `model` at a rung with someone untold: `query` (a select of the item's id and department_id
     labelled so, with its joins and the rule's filters) staged by `rungs`, then the untold ones loaded with
-    `load`, in `order` (labelled columns of the query), then by id. `in_department(column, staged)` says whose
-    users are told (default: the item's department's)."""
+    `load`, in `order` (labelled columns of the query), then by id. `homes(staged)` selects the departments
+    whose users are told (default: the item's own)."""
     columns = _staged(rungs)
     staged = query.add_columns(*(c.label(name) for name, c in columns.items()), *order).where(
-        columns["key"].is_not(None)).subquery()
-    in_department = in_department or (lambda column, staged: column == staged.c.department_id)
+        columns["key"].is_not(None)).cte("staged")
+    homes = homes(staged) if homes else select(staged.c.id, staged.c.department_id)
     return db.session.scalars(
         select(model).join(staged, staged.c.id == model.id).options(*load)
-        .where(_untold(p, staged, lambda column: in_department(column, staged)))
+        .where(model.id.in_(_untold(p, staged, homes)))
         .order_by(*(staged.c[c.key] for c in order), model.id)).unique().all()
 
 
@@ -494,10 +500,10 @@ def _task_deadlines(p: Pass, stages: list[Stages], rules_of: dict[int, dict]) ->
     """Open tasks whose 完成时限 is near or past and whose lead (or, past it, the office) has not been told: one
     query, their assignments joined. Past it, one notice per task and due date; the task leaves the rule when it
     is closed."""
-    def leads(column, staged):
-        return column.in_(select(Assignment.department_id).where(
+    def leads(staged):
+        return select(staged.c.id, Assignment.department_id).join(Assignment, and_(
             Assignment.task_id == staged.c.id, Assignment.role == AssignmentRole.LEAD,
-            Assignment.status.not_in(ENDED_ASSIGNMENT)).correlate_except(Assignment))
+            Assignment.status.not_in(ENDED_ASSIGNMENT)))
 
     due = formatted(Task.due, "%Y%m%d")
     rungs = [(and_(Task.plan_id.in_(s.plans), rung.when), rung) for s in stages for rung in (
@@ -508,7 +514,7 @@ def _task_deadlines(p: Pass, stages: list[Stages], rules_of: dict[int, dict]) ->
     tasks = _wanted(p, Task, select(Task.id.label("id"), null().label("department_id")).where(
         Task.status == TaskStatus.OPEN, Task.due.is_not(None)), rungs,
         [Task.plan_id.label("plan_id"), Task.position.label("position")],
-        load=[joinedload(Task.assignments).joinedload(Assignment.department)], in_department=leads)
+        load=[joinedload(Task.assignments).joinedload(Assignment.department)], homes=leads)
     for task in tasks:
         leads = [a.department_id for a in task.active_assignments if a.role == AssignmentRole.LEAD]
         liaisons = [u for d in leads for u in p.people(d, Role.LIAISON)]
@@ -593,10 +599,11 @@ def _rules_pass(p: Pass, plans: list[Plan]) -> None:
     def of(s, status, rungs):
         return [(and_(Task.plan_id.in_(s.plans), status, rung.when), rung) for rung in rungs]
 
-    def items(model, *more):
+    def items(model, statuses):
         return (select(model.id.label("id"), model.department_id.label("department_id"))
                 .join(Period, Period.id == model.period_id).join(Task, Task.id == model.task_id)
-                .where(Task.status == TaskStatus.OPEN, Period.opened.is_(True), model.withdrawn_at.is_(None), *more))
+                .where(Task.status == TaskStatus.OPEN, Period.opened.is_(True), model.withdrawn_at.is_(None),
+                       model.status.in_(statuses)))
 
     order = [Task.plan_id.label("plan_id"), Period.start.label("start"), Task.position.label("position")]
     rungs = []
@@ -610,7 +617,8 @@ def _rules_pass(p: Pass, plans: list[Plan]) -> None:
         rungs += of(s, Report.status == ReportStatus.SUBMITTED, [Rung(
             Report.submitted_at < s.review,
             _key("review_pending:r", Report.id, ":", formatted(Report.submitted_at, "%Y%m%d%H%M%S")), "office")])
-    reports = _wanted(p, Report, items(Report), rungs, order,
+    reports = _wanted(p, Report, items(Report, [ReportStatus.DRAFT, ReportStatus.RETURNED, ReportStatus.SUBMITTED]),
+                      rungs, order,
                       load=(joinedload(Report.task), joinedload(Report.period), joinedload(Report.department)))
     for report in reports:
         rules = rules_of[report.task.plan_id]
@@ -623,7 +631,7 @@ def _rules_pass(p: Pass, plans: list[Plan]) -> None:
             _review_pending(p, report, rules)
     rungs = [rung for s in stages for rung in of(s, Contribution.status == ContributionStatus.DRAFT, _item_rungs(
         p, s, Period.deadline, "c", Contribution.id, escalates=True))]
-    contributions = _wanted(p, Contribution, items(Contribution), rungs, order, load=(
+    contributions = _wanted(p, Contribution, items(Contribution, [ContributionStatus.DRAFT]), rungs, order, load=(
         joinedload(Contribution.task), joinedload(Contribution.period), joinedload(Contribution.department)))
     for contribution in contributions:
         _ladder(p, Subject(contribution, "contribution"), contribution.period.deadline,
@@ -671,7 +679,8 @@ def _days_late(p: Pass, stages: list[Stages]) -> None:
                      local_date(handed_back))}
     grace_of = {plan: s.rules["returned_grace_workdays"] for s in stages for plan in s.plans}
     late: dict[str, dict[tuple, int]] = {what: {} for what in kinds}
-    days = union_all(*(select(literal(what), day, Task.plan_id if what == "returned" else null()).where(where)
+    days = union_all(*(select(literal(what), day, Task.plan_id if what == "returned" else cast(null(), Integer))
+                       .where(where)
                        .distinct() for what, (where, day) in kinds.items()))
     for what, day, plan in db.session.execute(days):
         if what == "returned":   # the grace is the plan's: one value per day and grace
