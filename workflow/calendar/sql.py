@@ -1,17 +1,19 @@
-"""Dates on the SQL side, the same on PostgreSQL and SQLite: the local (Beijing) day of a stored UTC moment, and a
+"""Dates on the SQL side, the same on PostgreSQL and SQLite: the local (Beijing) day of a stored UTC moment, a
 date or moment written into a key as Python's strftime writes it (so a set-based rule can look a key up without
-loading the row it names)."""
+loading the row it names), and a number per day computed in Python by the calendar, looked up by a column (so
+an UPDATE sets working days late without loading the rows)."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
-from sqlalchemy import Date, String, literal_column
+from sqlalchemy import Date, Integer, String, bindparam, literal_column
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from workflow.clock import LOCAL_TZ
 
-__all__ = ["formatted", "local_date"]
+__all__ = ["formatted", "local_date", "looked_up"]
 
 _PG_PATTERN = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%H": "HH24", "%M": "MI", "%S": "SS"}
 
@@ -69,3 +71,27 @@ def _local_date_pg(element, compiler, **kw):
 @compiles(local_date, "sqlite")
 def _local_date_sqlite(element, compiler, **kw):
     return f"date({compiler.process(list(element.clauses)[0], **kw)}, '+{_offset_hours()} hours')"
+
+
+class _looked_up(FunctionElement):
+    type = Integer()
+    name = "looked_up"
+    inherit_cache = True
+
+
+def looked_up(values: dict[str, int], key) -> FunctionElement:
+    """`values[key]` in SQL (NULL when absent), the table passed as one JSON parameter: one statement and one
+    cached compilation whatever its size (a CASE per entry would be neither)."""
+    return _looked_up(bindparam(None, json.dumps(values), type_=String), key)
+
+
+@compiles(_looked_up, "postgresql")
+def _looked_up_pg(element, compiler, **kw):
+    table, key = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST((CAST({table} AS JSONB) ->> {key}) AS INTEGER)"
+
+
+@compiles(_looked_up, "sqlite")
+def _looked_up_sqlite(element, compiler, **kw):
+    table, key = (compiler.process(c, **kw) for c in element.clauses)
+    return f"""CAST(json_extract({table}, '$."' || {key} || '"') AS INTEGER)"""   # a quoted label: keys are dates

@@ -76,7 +76,7 @@ from workflow.calendar.lateness import (
     workdays_left,
 )
 from workflow.calendar.office import office_calendar
-from workflow.calendar.sql import formatted, local_date
+from workflow.calendar.sql import formatted, local_date, looked_up
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local, start_of
 from workflow.escalations.effects import settle
@@ -484,9 +484,13 @@ def _number_unfrozen(p: Pass, plans: list[Plan]) -> None:
 def _close_settled(p: Pass) -> None:
     """An escalation closes by itself once its report or contribution has been submitted: one UPDATE of those
     whose subject is handed in (submission closes them at once; this catches any that were not)."""
-    settled = settle(or_(Escalation.report.has(Report.status.in_([ReportStatus.SUBMITTED, ReportStatus.APPROVED])),
-                         Escalation.contribution.has(Contribution.status == ContributionStatus.SUBMITTED)),
-                     actor=None, now=p.now)
+    open_ = Escalation.status == EscalationStatus.OPEN   # from the open ones to their subjects, not the reverse
+    handed_in = union_all(
+        select(Escalation.id).join(Report, Report.id == Escalation.report_id).where(
+            open_, Report.status.in_([ReportStatus.SUBMITTED, ReportStatus.APPROVED])),
+        select(Escalation.id).join(Contribution, Contribution.id == Escalation.contribution_id).where(
+            open_, Contribution.status == ContributionStatus.SUBMITTED))
+    settled = settle(Escalation.id.in_(handed_in), actor=None, now=p.now)
     if not settled:
         return
     for e in db.session.scalars(select(Escalation).options(
@@ -664,35 +668,33 @@ def _days_late(p: Pass, stages: list[Stages]) -> None:
         return and_(Escalation.status == EscalationStatus.OPEN, subject_id, Escalation.key == key)
 
     deadline, handed_back = Report.deadline_column(), Report.reviewed_at
-    kinds = {   # what → (the open escalations of items at level 3, the day counted from)
+    returned_on = formatted(local_date(handed_back), "%Y-%m-%d")
+    kinds = {   # what → (the open escalations of items at level 3, the day counted from, the key of its value)
         "report": (at_level3(Report, ReportStatus.DRAFT, deadline, lambda s: s.late[3], deadline < p.today,
                              escalated(Escalation.report_id == Report.id, _key("esc:r", Report.id, ":overdue"))),
-                   deadline),
+                   deadline, formatted(deadline, "%Y-%m-%d")),
         "contribution": (at_level3(Contribution, ContributionStatus.DRAFT, Period.deadline, lambda s: s.late[3],
                                    Period.deadline < p.today, escalated(Escalation.contribution_id == Contribution.id,
                                                                         _key("esc:c", Contribution.id, ":overdue"))),
-                         Period.deadline),
+                         Period.deadline, formatted(Period.deadline, "%Y-%m-%d")),
+        # a return's lateness counts from the end of its plan's grace: one value per day and plan
         "returned": (at_level3(Report, ReportStatus.RETURNED, handed_back, lambda s: min(s.returned[3],
                                                                                             s.returned_past),
                                escalated(Escalation.report_id == Report.id,
                                          _key("esc:r", Report.id, ":returned:r", Report.return_count))),
-                     local_date(handed_back))}
+                     local_date(handed_back), returned_on + "/" + cast(Task.plan_id, String))}
     grace_of = {plan: s.rules["returned_grace_workdays"] for s in stages for plan in s.plans}
-    late: dict[str, dict[tuple, int]] = {what: {} for what in kinds}
+    late: dict[str, dict[str, int]] = {what: {} for what in kinds}
     days = union_all(*(select(literal(what), day, Task.plan_id if what == "returned" else cast(null(), Integer))
-                       .where(where)
-                       .distinct() for what, (where, day) in kinds.items()))
+                       .where(where).distinct() for what, (where, day, _key_of) in kinds.items()))
     for what, day, plan in db.session.execute(days):
-        if what == "returned":   # the grace is the plan's: one value per day and grace
-            grace = grace_of[plan]
-            late[what][day, grace] = lateness(resubmission_due_from(day, grace, p.cal), p.today, p.cal).working
+        if what == "returned":
+            due = resubmission_due_from(day, grace_of[plan], p.cal)
+            late[what][f"{day.isoformat()}/{plan}"] = lateness(due, p.today, p.cal).working
         else:
-            late[what][day, None] = lateness(day, p.today, p.cal).working
-    for what, (where, day) in kinds.items():
-        if not late[what]:
-            continue
-        value = case(*((and_(day == d, *([Task.plan_id.in_([plan for plan, g in grace_of.items() if g == grace])]
-                                         if grace is not None else [])), n)
-                       for (d, grace), n in late[what].items()))
-        db.session.execute(update(Escalation).where(where, Escalation.days_late != value)
-                           .values(days_late=value).execution_options(synchronize_session=False))
+            late[what][day.isoformat()] = lateness(day, p.today, p.cal).working
+    for what, (where, _day, key_of) in kinds.items():
+        if late[what]:
+            value = looked_up(late[what], key_of)
+            db.session.execute(update(Escalation).where(where, Escalation.days_late != value)
+                               .values(days_late=value).execution_options(synchronize_session=False))
