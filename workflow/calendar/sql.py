@@ -88,10 +88,10 @@ def looked_up(values: dict[str, int], key) -> FunctionElement:
 @compiles(_looked_up, "postgresql")
 def _looked_up_pg(element, compiler, **kw):
     table, key = (compiler.process(c, **kw) for c in element.clauses)
-    return f"CAST((CAST({table} AS JSONB) ->> {key}) AS INTEGER)"
+    return f"CAST((CAST({table} AS JSONB) ->> ({key})) AS INTEGER)"
 
 
 @compiles(_looked_up, "sqlite")
 def _looked_up_sqlite(element, compiler, **kw):
     table, key = (compiler.process(c, **kw) for c in element.clauses)
-    return f"""CAST(json_extract({table}, '$."' || {key} || '"') AS INTEGER)"""   # a quoted label: keys are dates
+    return f"""CAST(json_extract({table}, '$."' || ({key}) || '"') AS INTEGER)"""   # a quoted label: keys are dates

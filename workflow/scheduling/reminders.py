@@ -37,6 +37,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     union_all,
     update,
 )
@@ -251,16 +252,23 @@ class Stages:
     review: datetime                  # submitted before it: waited review_grace_workdays
     task_due_soon: date               # today <= due < task_due_soon: a task's 完成时限 is near
     task_late: date                   # due before it: a working day past
+    alone: bool = False               # the only group: every published plan
+
+    def member(self) -> ColumnElement[bool]:
+        """Its plans, in SQL; nothing to add when it is the only group (the queries take published plans alone),
+        which keeps the statements short (an IN list costs a pass over the statement's text at execution)."""
+        return true() if self.alone else Task.plan_id.in_(self.plans)
 
 
 def _stages(p: Pass, plans: list[Plan]) -> list[Stages]:
     groups: dict[tuple, list[int]] = {}
     for plan in plans:
         groups.setdefault(tuple(sorted(rules_for(plan).items())), []).append(plan.id)
-    return [_stage(tuple(plan_ids), dict(rules), p.today, p.cal) for rules, plan_ids in groups.items()]
+    return [_stage(tuple(plan_ids), dict(rules), p.today, p.cal, alone=len(groups) == 1)
+            for rules, plan_ids in groups.items()]
 
 
-def _stage(plans: tuple[int, ...], rules: dict, today: date, cal: WorkdayCalendar) -> Stages:
+def _stage(plans: tuple[int, ...], rules: dict, today: date, cal: WorkdayCalendar, *, alone: bool) -> Stages:
     def levels(late_on):   # level → the first day from which an item is less late than the level
         return {n: first_day(lambda d, n=n: late_on(d) < rules[f"level{n}_late"], today) for n in (1, 2, 3)}
 
@@ -279,7 +287,7 @@ def _stage(plans: tuple[int, ...], rules: dict, today: date, cal: WorkdayCalenda
         returned_past=start_of(first_day(lambda day: grace_end(day) >= today, today)),
         review=start_of(first_day(lambda day: waited(day) < rules["review_grace_workdays"], today)),
         task_due_soon=due_soon_before(today, rules["task_due_soon_workdays"], cal),
-        task_late=first_day(lambda d: lateness(d, today, cal).working < 1, today))
+        task_late=first_day(lambda d: lateness(d, today, cal).working < 1, today), alone=alone)
 
 
 def _key(*parts) -> ColumnElement[str]:
@@ -510,13 +518,13 @@ def _task_deadlines(p: Pass, stages: list[Stages], rules_of: dict[int, dict]) ->
             Assignment.status.not_in(ENDED_ASSIGNMENT)))
 
     due = formatted(Task.due, "%Y%m%d")
-    rungs = [(and_(Task.plan_id.in_(s.plans), rung.when), rung) for s in stages for rung in (
+    rungs = [(and_(s.member(), rung.when), rung) for s in stages for rung in (
         Rung(and_(Task.due >= p.today, Task.due < s.task_due_soon), _key(f"{TASK_DUE_SOON}:t", Task.id, ":", due),
              "liaisons"),
         Rung(and_(Task.due < p.today, Task.due < s.task_late), _key(f"{TASK_OVERDUE}:t", Task.id, ":", due),
              "leads and office"))]
     tasks = _wanted(p, Task, select(Task.id.label("id"), null().label("department_id")).where(
-        Task.status == TaskStatus.OPEN, Task.due.is_not(None)), rungs,
+        Task.plan_id.in_(list(rules_of)), Task.status == TaskStatus.OPEN, Task.due.is_not(None)), rungs,
         [Task.plan_id.label("plan_id"), Task.position.label("position")],
         load=[joinedload(Task.assignments).joinedload(Assignment.department)], homes=leads)
     for task in tasks:
@@ -601,13 +609,13 @@ def _rules_pass(p: Pass, plans: list[Plan]) -> None:
     stages = _stages(p, plans)
 
     def of(s, status, rungs):
-        return [(and_(Task.plan_id.in_(s.plans), status, rung.when), rung) for rung in rungs]
+        return [(and_(s.member(), status, rung.when), rung) for rung in rungs]
 
     def items(model, statuses):
         return (select(model.id.label("id"), model.department_id.label("department_id"))
                 .join(Period, Period.id == model.period_id).join(Task, Task.id == model.task_id)
-                .where(Task.status == TaskStatus.OPEN, Period.opened.is_(True), model.withdrawn_at.is_(None),
-                       model.status.in_(statuses)))
+                .where(Task.plan_id.in_(list(rules_of)), Task.status == TaskStatus.OPEN, Period.opened.is_(True),
+                       model.withdrawn_at.is_(None), model.status.in_(statuses)))
 
     order = [Task.plan_id.label("plan_id"), Period.start.label("start"), Task.position.label("position")]
     rungs = []
@@ -644,7 +652,8 @@ def _rules_pass(p: Pass, plans: list[Plan]) -> None:
         p, s, Instruction.due_date, "i", Instruction.id, escalates=False))]
     instructions = _wanted(
         p, Instruction, select(Instruction.id.label("id"), Instruction.department_id.label("department_id"))
-        .join(Task, Task.id == Instruction.task_id).where(Task.status == TaskStatus.OPEN), rungs,
+        .join(Task, Task.id == Instruction.task_id).where(Task.plan_id.in_(list(rules_of)),
+                                                          Task.status == TaskStatus.OPEN), rungs,
         [Task.plan_id.label("plan_id"), Instruction.due_date.label("due_date")],
         load=(joinedload(Instruction.task), joinedload(Instruction.department),
               joinedload(Instruction.report).joinedload(Report.period)))
@@ -659,10 +668,13 @@ def _days_late(p: Pass, stages: list[Stages]) -> None:
     """The open escalations of items still at level 3 take today's working days late, as _ladder counts them,
     set-based: one query for the distinct days they count from (a deadline; a return's day, whose grace is the
     plan's), then per kind of item one UPDATE whose new value is a CASE over those days; nothing is loaded."""
+    grace_of = {plan: s.rules["returned_grace_workdays"] for s in stages for plan in s.plans}
+
     def at_level3(model, status, value, bound_of, *more):
         return and_(Task.id == model.task_id, Period.id == model.period_id, Task.status == TaskStatus.OPEN,
                     Period.opened.is_(True), model.withdrawn_at.is_(None), model.status == status,
-                    or_(*(and_(Task.plan_id.in_(s.plans), value < bound_of(s)) for s in stages)), *more)
+                    Task.plan_id.in_(list(grace_of)), or_(*(and_(s.member(), value < bound_of(s)) for s in stages)),
+                    *more)
 
     def escalated(subject_id, key):
         return and_(Escalation.status == EscalationStatus.OPEN, subject_id, Escalation.key == key)
@@ -683,7 +695,6 @@ def _days_late(p: Pass, stages: list[Stages]) -> None:
                                escalated(Escalation.report_id == Report.id,
                                          _key("esc:r", Report.id, ":returned:r", Report.return_count))),
                      local_date(handed_back), returned_on + "/" + cast(Task.plan_id, String))}
-    grace_of = {plan: s.rules["returned_grace_workdays"] for s in stages for plan in s.plans}
     late: dict[str, dict[str, int]] = {what: {} for what in kinds}
     days = union_all(*(select(literal(what), day, Task.plan_id if what == "returned" else cast(null(), Integer))
                        .where(where).distinct() for what, (where, day, _key_of) in kinds.items()))
