@@ -12,7 +12,9 @@ Stages, in working days on the office calendar (package data plus entered arrang
 - a leader's instruction (领导批示) not answered: the same ladder against its due date (level 3 is mail to the
   office and the department head, not an escalation: a 督办 is about a report or contribution).
 A pass only queues on working days. After the scheduler was down, the first pass queues each item once at
-its current level, never the levels it missed. Escalations close when their report is submitted. An escalation
+its current level, never the levels it missed. The pass is set-based: SQL finds the items at a stage whose
+notifications (or escalation) are not all stored yet, and only those are loaded and run through the rules, so
+a day with nothing new to send loads no item whatever the size of the plans. Escalations close when their report is submitted. An escalation
 opens with its 督办通知单 numbered and frozen (workflow.escalations.notices); one opened before notices existed
 gets its notice at the next pass.
 """
@@ -315,7 +317,7 @@ def _at_level(value, bounds: dict, level: int) -> ColumnElement[bool]:
     return and_(value < bounds[level], *(value >= bounds[n] for n in (1, 2, 3) if n > level))
 
 
-def _ladder_rungs(p: Pass, deadline, bounds: dict, key_of, escalation=None) -> list[Rung]:
+def _ladder_rungs(deadline, bounds: dict, key_of, escalation=None) -> list[Rung]:
     """The overdue levels of an item whose `deadline` (or moment of return) is compared with `bounds`."""
     return [Rung(_at_level(deadline, bounds, level), key_of(level), LADDER_PEOPLE[level],
                  escalation if level == 3 else None) for level in (1, 2, 3)]
@@ -324,7 +326,7 @@ def _ladder_rungs(p: Pass, deadline, bounds: dict, key_of, escalation=None) -> l
 def _item_rungs(p: Pass, s: Stages, deadline, subject_key: str, subject_id, *, escalates: bool) -> list[Rung]:
     """Due soon, due today and the overdue levels of an item against `deadline` (what _ladder queues)."""
     prefix = INSTRUCTION if subject_key == "i" else ""
-    levels = _ladder_rungs(p, deadline, s.late, lambda level: _key(f"{prefix}overdue:{subject_key}", subject_id,
+    levels = _ladder_rungs(deadline, s.late, lambda level: _key(f"{prefix}overdue:{subject_key}", subject_id,
                                                                     f":L{level}"),
                            _key(f"esc:{subject_key}", subject_id, ":overdue") if escalates else None)
     return [Rung(and_(deadline > p.today, deadline < s.due_soon), _key(f"{prefix}due_soon:{subject_key}", subject_id),
@@ -623,7 +625,7 @@ def _rules_pass(p: Pass, plans: list[Plan]) -> None:
         rungs += of(s, Report.status == ReportStatus.DRAFT,
                     _item_rungs(p, s, Report.deadline_column(), "r", Report.id, escalates=True))
         rungs += of(s, and_(Report.status == ReportStatus.RETURNED, Report.reviewed_at < s.returned_past),
-                    _ladder_rungs(p, Report.reviewed_at, s.returned, lambda level: _key(
+                    _ladder_rungs(Report.reviewed_at, s.returned, lambda level: _key(
                         "returned_overdue:r", Report.id, ":r", Report.return_count, f":L{level}"),
                         _key("esc:r", Report.id, ":returned:r", Report.return_count)))
         rungs += of(s, Report.status == ReportStatus.SUBMITTED, [Rung(
