@@ -1,6 +1,7 @@
 """The reminder pass pinned: fifty daily passes over a rich world — two plans with different rules, late,
 returned twice, extended, submitted and left unreviewed, closed by the office, settled behind the pass's back,
-a notice lost, an entered holiday, a substitute, people joining mid-way, instructions, tasks' own 完成时限 —
+a notice lost, an entered holiday, stand-ins (for a liaison, for the office, an inactive one), people joining
+and leaving mid-way, instructions, tasks' own 完成时限 —
 compared, pass by pass and row by row, with what the rules produced when this test was written
 (tests/data/reminders_pinned.json). Set PIN_REMINDERS=1 to write the file anew after a deliberate change.
 
@@ -80,6 +81,12 @@ def _world():
     db.session.add(HolidayEntry(day=date(2026, 4, 16), kind="holiday", name="office's own", created_at=at(date(2026, 4, 1))))
     db.session.add(Substitute(user_id=people["housing"].id, substitute_id=people["stand_in"].id,
                               start_date=date(2026, 4, 13), end_date=date(2026, 4, 17), created_at=at(date(2026, 4, 1))))
+    deputy, idle = make_user(Role.LIAISON, HOUSING, username="office-deputy"), make_user(Role.LIAISON, NDRC, username="idle")
+    idle.active = False
+    for holder, stand_in, start, end in ((office, deputy, date(2026, 4, 20), date(2026, 4, 24)),   # the office's
+                                         (people["ndrc"], idle, date(2026, 4, 13), date(2026, 5, 20))):   # inactive
+        db.session.add(Substitute(user_id=holder.id, substitute_id=stand_in.id, start_date=start, end_date=end,
+                                  created_at=at(date(2026, 4, 1))))
     db.session.commit()
     return plan_a, plan_b, people
 
