@@ -345,27 +345,29 @@ def _staged(rungs: list[tuple[ColumnElement[bool], Rung]]) -> dict[str, ColumnEl
             "escalation": column(lambda r: r.escalation)}
 
 
-def _untold(p: Pass, staged, homes):
-    """The ids of staged items with someone untold: a recipient of the rung (an active user of its roles in one
-    of the item's `homes` — a select of id and department_id —, the office, or a stand-in today for one of
-    them: Pass.send's recipients) without the notification of its key (stored as key:u<id>), or an escalation
-    wanted and not stored. Recipients are joined, then anti-joined with the stored keys: no per-item subquery."""
+def _untold(p: Pass, staged, homes=None):
+    """The ids of staged items with someone untold: a recipient of the rung (an active user of its roles in the
+    item's department, or in one of its `homes` — a subquery of id and department_id —, the office, or a
+    stand-in today for one of them: Pass.send's recipients) without the notification of its key (stored as
+    key:u<id>), or an escalation wanted and not stored. Recipients are joined, then anti-joined with the stored
+    keys: no per-item subquery, and staged is scanned, never joined to itself (its rows have no index)."""
     def told(user, home):
         return and_(user.active.is_(True), user.department_id == home.c.department_id, or_(*(
             and_(user.role == role, staged.c.who.in_([name for name, (roles, _o) in TOLD.items() if role in roles]))
             for role in (Role.LIAISON, Role.DEPT_HEAD))))
 
-    home = homes.subquery()
+    def at_home(query):   # the item's department (a column of staged), or the departments `homes` joins
+        return query if homes is None else query.join(homes, homes.c.id == staged.c.id)
+
+    home = staged if homes is None else homes
     office = [u.id for u in p.office]
     told_office = staged.c.who.in_([name for name, (_roles, by_office) in TOLD.items() if by_office])
-    recipients = [select(staged.c.id, staged.c.key, User.id.label("user_id")).join(home, home.c.id == staged.c.id)
-                  .join(User, told(User, home))]
+    recipients = [at_home(select(staged.c.id, staged.c.key, User.id.label("user_id"))).join(User, told(User, home))]
     if office:
         recipients.append(select(staged.c.id, staged.c.key, User.id).join(User, User.id.in_(office)).where(told_office))
     if p.standing_in:   # a stand-in for a recipient
         holder = aliased(User)
-        recipients.append(select(staged.c.id, staged.c.key, Substitute.substitute_id)
-                          .join(home, home.c.id == staged.c.id).join(holder, told(holder, home))
+        recipients.append(at_home(select(staged.c.id, staged.c.key, Substitute.substitute_id)).join(holder, told(holder, home))
                           .join(Substitute, and_(Substitute.user_id == holder.id, Substitute.id.in_(p.standing_in))))
         if office:
             recipients.append(select(staged.c.id, staged.c.key, Substitute.substitute_id).join(Substitute, and_(
@@ -377,19 +379,18 @@ def _untold(p: Pass, staged, homes):
                                   ~exists().where(Escalation.key == staged.c.escalation)))
 
 
-def _wanted(p: Pass, model, query, rungs, order, load=(), homes=None) -> list:
+def _wanted(p: Pass, model, query, rungs, ordered, load=(), homes=None) -> list:
     """The rows of `model` at a rung with someone untold: `query` (a select of the item's id and department_id
     labelled so, with its joins and the rule's filters) staged by `rungs`, then the untold ones loaded with
-    `load`, in `order` (labelled columns of the query), then by id. `homes(staged)` selects the departments
-    whose users are told (default: the item's own)."""
+    `load` by `ordered` (a select of model with its joins and order). `homes` selects (id, department_id)
+    the departments whose users are told (default: the item's own). Staged and untold are CTEs computed once: the planner may
+    not know how many rows they hold (a table just filled has no statistics) and must not run them per row."""
     columns = _staged(rungs)
-    staged = query.add_columns(*(c.label(name) for name, c in columns.items()), *order).where(
-        columns["key"].is_not(None)).cte("staged")
-    homes = homes(staged) if homes else select(staged.c.id, staged.c.department_id)
-    return db.session.scalars(
-        select(model).join(staged, staged.c.id == model.id).options(*load)
-        .where(model.id.in_(_untold(p, staged, homes)))
-        .order_by(*(staged.c[c.key] for c in order), model.id)).unique().all()
+    staged = query.add_columns(*(c.label(name) for name, c in columns.items())).where(
+        columns["key"].is_not(None)).cte("staged").prefix_with("MATERIALIZED")
+    untold = _untold(p, staged, homes.subquery() if homes is not None else None).cte("untold").prefix_with(
+        "MATERIALIZED")
+    return db.session.scalars(ordered.options(*load).where(model.id.in_(select(untold.c.id)))).unique().all()
 
 
 def reached_levels() -> dict[int, int]:
@@ -514,10 +515,8 @@ def _task_deadlines(p: Pass, stages: list[Stages], rules_of: dict[int, dict]) ->
     """Open tasks whose 完成时限 is near or past and whose lead (or, past it, the office) has not been told: one
     query, their assignments joined. Past it, one notice per task and due date; the task leaves the rule when it
     is closed."""
-    def leads(staged):
-        return select(staged.c.id, Assignment.department_id).join(Assignment, and_(
-            Assignment.task_id == staged.c.id, Assignment.role == AssignmentRole.LEAD,
-            Assignment.status.not_in(ENDED_ASSIGNMENT)))
+    leads = select(Assignment.task_id.label("id"), Assignment.department_id).where(
+        Assignment.role == AssignmentRole.LEAD, Assignment.status.not_in(ENDED_ASSIGNMENT))
 
     due = formatted(Task.due, "%Y%m%d")
     rungs = [(and_(s.member(), rung.when), rung) for s in stages for rung in (
@@ -527,7 +526,7 @@ def _task_deadlines(p: Pass, stages: list[Stages], rules_of: dict[int, dict]) ->
              "leads and office"))]
     tasks = _wanted(p, Task, select(Task.id.label("id"), null().label("department_id")).where(
         Task.plan_id.in_(list(rules_of)), Task.status == TaskStatus.OPEN, Task.due.is_not(None)), rungs,
-        [Task.plan_id.label("plan_id"), Task.position.label("position")],
+        select(Task).order_by(Task.plan_id, Task.position, Task.id),
         load=[joinedload(Task.assignments).joinedload(Assignment.department)], homes=leads)
     for task in tasks:
         leads = [a.department_id for a in task.active_assignments if a.role == AssignmentRole.LEAD]
@@ -619,7 +618,10 @@ def _rules_pass(p: Pass, plans: list[Plan]) -> None:
                 .where(Task.plan_id.in_(list(rules_of)), Task.status == TaskStatus.OPEN, Period.opened.is_(True),
                        model.withdrawn_at.is_(None), model.status.in_(statuses)))
 
-    order = [Task.plan_id.label("plan_id"), Period.start.label("start"), Task.position.label("position")]
+    def ordered(model):
+        return (select(model).join(Period, Period.id == model.period_id).join(Task, Task.id == model.task_id)
+                .order_by(Task.plan_id, Period.start, Task.position, model.id))
+
     rungs = []
     for s in stages:
         rungs += of(s, Report.status == ReportStatus.DRAFT,
@@ -632,7 +634,7 @@ def _rules_pass(p: Pass, plans: list[Plan]) -> None:
             Report.submitted_at < s.review,
             _key("review_pending:r", Report.id, ":", formatted(Report.submitted_at, "%Y%m%d%H%M%S")), "office")])
     reports = _wanted(p, Report, items(Report, [ReportStatus.DRAFT, ReportStatus.RETURNED, ReportStatus.SUBMITTED]),
-                      rungs, order,
+                      rungs, ordered(Report),
                       load=(joinedload(Report.task), joinedload(Report.period), joinedload(Report.department)))
     for report in reports:
         rules = rules_of[report.task.plan_id]
@@ -645,7 +647,8 @@ def _rules_pass(p: Pass, plans: list[Plan]) -> None:
             _review_pending(p, report, rules)
     rungs = [rung for s in stages for rung in of(s, Contribution.status == ContributionStatus.DRAFT, _item_rungs(
         p, s, Period.deadline, "c", Contribution.id, escalates=True))]
-    contributions = _wanted(p, Contribution, items(Contribution, [ContributionStatus.DRAFT]), rungs, order, load=(
+    contributions = _wanted(p, Contribution, items(Contribution, [ContributionStatus.DRAFT]), rungs,
+                            ordered(Contribution), load=(
         joinedload(Contribution.task), joinedload(Contribution.period), joinedload(Contribution.department)))
     for contribution in contributions:
         _ladder(p, Subject(contribution, "contribution"), contribution.period.deadline,
@@ -656,7 +659,8 @@ def _rules_pass(p: Pass, plans: list[Plan]) -> None:
         p, Instruction, select(Instruction.id.label("id"), Instruction.department_id.label("department_id"))
         .join(Task, Task.id == Instruction.task_id).where(Task.plan_id.in_(list(rules_of)),
                                                           Task.status == TaskStatus.OPEN), rungs,
-        [Task.plan_id.label("plan_id"), Instruction.due_date.label("due_date")],
+        select(Instruction).join(Task, Task.id == Instruction.task_id).order_by(Task.plan_id, Instruction.due_date,
+                                                                                 Instruction.id),
         load=(joinedload(Instruction.task), joinedload(Instruction.department),
               joinedload(Instruction.report).joinedload(Report.period)))
     for instruction in instructions:
