@@ -382,9 +382,10 @@ def _untold(p: Pass, staged, homes=None):
 def _wanted(p: Pass, model, query, rungs, ordered, load=(), homes=None) -> list:
     """The rows of `model` at a rung with someone untold: `query` (a select of the item's id and department_id
     labelled so, with its joins and the rule's filters) staged by `rungs`, then the untold ones loaded with
-    `load` by `ordered` (a select of model with its joins and order). `homes` selects (id, department_id)
-    the departments whose users are told (default: the item's own). Staged and untold are CTEs computed once: the planner may
-    not know how many rows they hold (a table just filled has no statistics) and must not run them per row."""
+    `load` by `ordered` (a select of model with its joins and order). `homes` selects (id, department_id) the
+    departments whose users are told (default: the item's own). Staged and untold are CTEs computed once: the
+    planner may not know how many rows they hold (a table just filled has no statistics) and must not run them
+    per row."""
     columns = _staged(rungs)
     staged = query.add_columns(*(c.label(name) for name, c in columns.items())).where(
         columns["key"].is_not(None)).cte("staged").prefix_with("MATERIALIZED")
