@@ -1,7 +1,7 @@
 """days_late: working days on the office calendar, with the calendar days beside them."""
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
 import time_machine
@@ -10,7 +10,16 @@ from sqlalchemy import select
 from models import ContributionStatus, Notification, Report, ReportStatus, Role
 from tests.factories import liaison_of, published_fushun, report_for
 from workflow.auth.tokens import create_token
-from workflow.calendar.lateness import ON_TIME, Lateness, days_late, lateness, overdue_before
+from workflow.calendar.lateness import (
+    ON_TIME,
+    Lateness,
+    days_late,
+    due_soon_before,
+    first_day,
+    lateness,
+    overdue_before,
+    workdays_left,
+)
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.extensions import db
 from workflow.scheduling.reminders import run_reminders
@@ -87,3 +96,17 @@ def test_the_page_the_api_and_the_reminder_give_the_same_figure(client, login_as
         login_as(Role.LIAISON, department="市住房城乡建设局")
         assert "逾期 4 个工作日" in client.get(f"/reports/{report.id}").get_data(as_text=True)
         assert "逾期 4 个工作日" in client.get("/reports/").get_data(as_text=True)
+
+
+def test_first_day_turns_a_working_day_rule_into_the_date_bound_sql_compares_with():
+    """Around the Qingming and May Day holidays: at least n working days late exactly before first_day's bound,
+    as the hand-written SQL sides say (overdue_before for 1, due_soon_before for workdays_left)."""
+    for today in (date(2026, 4, 7) + timedelta(days=k) for k in range(40)):
+        assert first_day(lambda d, today=today: lateness(d, today, CAL).working < 1, today) == overdue_before(today, CAL)
+        for n in (0, 3, 10):
+            bound = first_day(lambda d, today=today, n=n: workdays_left(d, today, CAL) > n, today)
+            assert bound == due_soon_before(today, n, CAL), (today, n)
+        for n in (2, 5):
+            bound = first_day(lambda d, today=today, n=n: lateness(d, today, CAL).working < n, today)
+            assert all((lateness(d, today, CAL).working >= n) == (d < bound)
+                       for d in (today - timedelta(days=k) for k in range(-3, 30))), (today, n)

@@ -109,3 +109,42 @@ def test_the_unread_badge_counts_up_to_a_hundred(client, login_as):
     db.session.commit()
     html = client.get("/account/inbox").get_data(as_text=True)
     assert '<span class="badge text-bg-warning">2</span>' in html and "未读 2 条" in html
+
+
+def test_a_pass_with_nothing_new_to_do_loads_nothing_that_grows_with_the_data(app):
+    """The day after every item was told and escalated, a pass finds nothing to send in SQL: with one plan and
+    with three it runs the same statements and loads the same rows (people, today's stand-ins), but for the
+    published plans themselves — no report, contribution, escalation or task; it still moves every open
+    escalation's days late, set-based."""
+    from collections import Counter
+
+    from sqlalchemy import event
+
+    text = FUSHUN.read_text("utf-8")
+    next_day = datetime(2026, 4, 21, 2, tzinfo=UTC)
+    counted, loaded = [], []
+    for plans in (1, 3):
+        db.session.remove()
+        _empty_tables()
+        for n in range(plans):
+            published_plan(text.replace("碳达峰实施方案", f"碳达峰实施方案（第{n + 1}份）", 1), f"plan{n}.txt")
+        make_user(Role.DEPT_HEAD, liaison_of(HOUSING).department)
+        assert run_reminders(now=LATE)["escalations_opened"]
+        db.session.remove()
+        rows = Counter()
+
+        def count(target, context, rows=rows):
+            rows[type(target).__name__] += 1
+
+        event.listen(db.Model, "load", count, propagate=True)
+        result = {}
+        try:
+            counted.append(count_queries(lambda result=result: result.update(run_reminders(now=next_day))))
+        finally:
+            event.remove(db.Model, "load", count)
+        assert result == {"queued": [], "escalations_opened": [], "escalations_closed": []}
+        assert rows.pop("Plan") == plans
+        loaded.append(rows)
+        assert set(db.session.scalars(select(Escalation.days_late))) == {9}   # 8 working days late yesterday
+    assert counted[0] == counted[1], counted
+    assert loaded[0] == loaded[1] and set(loaded[0]) <= {"User", "Substitute"}, loaded

@@ -47,7 +47,7 @@ def insert_new(rows: list[dict]) -> set[str]:
     from sqlalchemy.dialects import postgresql, sqlite
 
     dialect = db.session.get_bind().dialect.name
-    stored = _stored_keys([row["key"] for row in rows], postgres=dialect == "postgresql")
+    stored = stored_keys(Notification.key, [row["key"] for row in rows])
     rows = [row for row in rows if row["key"] not in stored]
     if not rows:
         return set()
@@ -56,18 +56,19 @@ def insert_new(rows: list[dict]) -> set[str]:
     return set(db.session.scalars(stmt, rows))
 
 
-def _stored_keys(keys: list[str], *, postgres: bool) -> set[str]:
-    """Which of `keys` are stored already (an index lookup each), so that a pass re-wanting yesterday's rows
-    sends none of them again: on PostgreSQL as one array parameter (= ANY), elsewhere in chunks of IN."""
+def stored_keys(column, keys: list[str]) -> set[str]:
+    """Which of `keys` are stored already in the unique `column` (an index lookup each), so that a pass
+    re-wanting yesterday's rows writes none of them again: on PostgreSQL as one array parameter (= ANY),
+    elsewhere in chunks of IN."""
     from sqlalchemy import String, any_, bindparam
     from sqlalchemy.dialects.postgresql import ARRAY
 
-    if postgres:
+    if db.session.get_bind().dialect.name == "postgresql":
         wanted = bindparam("keys", keys, type_=ARRAY(String))
-        return set(db.session.scalars(select(Notification.key).where(Notification.key == any_(wanted))))
+        return set(db.session.scalars(select(column).where(column == any_(wanted))))
     chunk = 10_000   # SQLite's bound-parameter limit is 32,766
     return {key for i in range(0, len(keys), chunk)
-            for key in db.session.scalars(select(Notification.key).where(Notification.key.in_(keys[i:i + chunk])))}
+            for key in db.session.scalars(select(column).where(column.in_(keys[i:i + chunk])))}
 
 
 def department_users(department: Department | int, roles: Iterable[str] = (Role.LIAISON,)) -> list[User]:

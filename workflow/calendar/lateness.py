@@ -9,8 +9,10 @@ days are kept beside the working days for the rules that count them (the evaluat
 """
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from flask_babel import gettext as _
 
@@ -18,8 +20,9 @@ from models import Contribution, ContributionStatus, Report, ReportStatus
 from workflow.calendar.workdays import WorkdayCalendar
 from workflow.clock import local
 
-__all__ = ["ON_TIME", "OUTSTANDING_REPORT", "Lateness", "days_late", "days_late_of", "due_soon_before",
-           "first_handed_in", "is_outstanding", "lateness", "overdue_before", "resubmission_due", "workdays_left"]
+__all__ = ["ON_TIME", "OUTSTANDING_REPORT", "Lateness", "days_late", "days_late_of", "due_soon_before", "first_day",
+           "first_handed_in", "is_outstanding", "lateness", "overdue_before", "resubmission_due",
+           "resubmission_due_from", "workdays_left"]
 
 OUTSTANDING_REPORT = (ReportStatus.DRAFT, ReportStatus.RETURNED)
 
@@ -86,7 +89,12 @@ def days_late_of(deadline: date, *, outstanding: bool, handed_in: date | None, t
 def resubmission_due(report: Report, grace_workdays: int, calendar: WorkdayCalendar) -> date:
     """A returned report is due again `grace_workdays` working days after the return (the reminder rules and
     the 督办通知单 count its lateness from there)."""
-    return calendar.add_workdays(local(report.reviewed_at).date(), grace_workdays)
+    return resubmission_due_from(local(report.reviewed_at).date(), grace_workdays, calendar)
+
+
+def resubmission_due_from(returned_on: date, grace_workdays: int, calendar: WorkdayCalendar) -> date:
+    """resubmission_due from the (Beijing) day of the return."""
+    return calendar.add_workdays(returned_on, grace_workdays)
 
 
 def overdue_before(today: date, calendar: WorkdayCalendar) -> date:
@@ -99,3 +107,12 @@ def due_soon_before(today: date, n: int, calendar: WorkdayCalendar) -> date:
     """Deadlines before this day are at most ``n`` working days away (the SQL side of workdays_left, for
     filters and counts: workdays_left(d) <= n exactly when d < due_soon_before(today, n))."""
     return calendar.add_workdays(today, n + 1)
+
+
+def first_day(holds: Callable[[date], bool], near: date, span_days: int = 7305) -> date:
+    """The first day within `span_days` of `near` from which `holds` is true, for a rule that is false up to
+    some day and true from it on (a monotone rule: "less than n working days late", "waited under n working
+    days"). The SQL side of any such rule, found by the rule itself: the column is before this day exactly
+    when the rule does not hold, so a set-based query filters by the same definition the pages count with."""
+    days = range((near - timedelta(days=span_days)).toordinal(), (near + timedelta(days=span_days)).toordinal())
+    return date.fromordinal(days[0] + bisect_left(days, True, key=lambda o: holds(date.fromordinal(o))))
