@@ -218,7 +218,7 @@ def server_env(database_url: str, work: Path) -> dict[str, str]:
     and API limits raised (one address signs in as hundreds of people; the limits are tested in the suite)."""
     env = {**os.environ, "DATABASE_URL": database_url, "UPLOAD_DIR": str(work / "uploads"),
            "SECRET_KEY": secrets.token_hex(32), "SESSION_COOKIE_SECURE": "0",
-           "LOGIN_RATE_LIMIT": "100000 per minute", "API_RATE_LIMIT": "100000 per minute"}
+           "LOGIN_RATE_LIMIT": "100000 per minute", "API_RATE_LIMIT": "100000 per minute", "PYTHONFAULTHANDLER": "1"}
     env.pop("FLASK_DEBUG", None)
     return env
 

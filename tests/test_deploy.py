@@ -121,6 +121,7 @@ def test_the_units_run_the_contracts_commands_with_the_environment_file(app):
             writable = re.search(r"ReadWritePaths=(.*)", text).group(1).split()
             assert "/opt/duban/instance" in writable, name  # instance/ (a generated secret key) stays writable
     for name in ("duban-web.service", "duban-scheduler.service"):
+        assert "Environment=PYTHONFAULTHANDLER=1" in units[name], name   # a segfault leaves its traceback
         assert upload_dir.startswith(re.search(r"ReadWritePaths=(\S+)", units[name]).group(1)), name
 
 
