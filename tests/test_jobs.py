@@ -241,14 +241,8 @@ def test_a_live_workers_heartbeat_keeps_a_job_that_outlives_its_lease(app, evalu
     assert job.status == JobStatus.DONE and job.attempts == 1 and len(notes_of(office)) == 1
 
 
-def test_a_big_plans_workbook_is_a_job_with_its_steps_archived_once(client, login_as, evaluation, big_plan):
-    ev, _office = evaluation
-    app = client.application
-    app.config["EVALUATION_WORKBOOK_INLINE_MAX_TASKS"] = 10
-    login_as(Role.OFFICE)
-    response = client.post(f"/evaluation/{ev.plan_id}/2026/files", data={"kind": "xlsx"})
-    location = response.headers["Location"]
-    assert re.fullmatch(r"/jobs/\d+", location) and files_count() == 0
+def _run_one_hearing_progress() -> list[int]:
+    """Run the one queued job to the end; the percentages its progress bar was given, in order."""
     steps: list[int] = []
     real = jobs._progress
 
@@ -259,6 +253,18 @@ def test_a_big_plans_workbook_is_a_job_with_its_steps_archived_once(client, logi
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(jobs, "_progress", spy)
         assert jobs.run_one(NOW) == {"ran": 1, "done": 1}
+    return steps
+
+
+def test_a_big_plans_workbook_is_a_job_with_its_steps_archived_once(client, login_as, evaluation, big_plan):
+    ev, _office = evaluation
+    app = client.application
+    app.config["EVALUATION_WORKBOOK_INLINE_MAX_TASKS"] = 10
+    login_as(Role.OFFICE)
+    response = client.post(f"/evaluation/{ev.plan_id}/2026/files", data={"kind": "xlsx"})
+    location = response.headers["Location"]
+    assert re.fullmatch(r"/jobs/\d+", location) and files_count() == 0
+    steps = _run_one_hearing_progress()
     assert steps == sorted(steps) and len(steps) >= 5
     page = client.get(location).get_data(as_text=True)
     link = re.search(r'href="(/evaluation/files/\d+)"', page).group(1)
@@ -336,16 +342,7 @@ def test_a_big_plans_bulletin_is_published_by_the_worker_and_circulated_once(cli
     assert response.status_code == 302 and re.fullmatch(r"/jobs/\d+", location)
     db.session.refresh(bulletin)
     assert bulletin.status == "draft" and bulletin_files() == 0          # nothing rendered in the request
-    steps: list[int] = []
-    real = jobs._progress
-
-    def spy(taken):
-        report = real(taken)
-        return lambda percent, message: (steps.append(percent), report(percent, message))
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(jobs, "_progress", spy)
-        assert jobs.run_one(NOW) == {"ran": 1, "done": 1}
+    steps = _run_one_hearing_progress()
     assert steps == sorted(steps) and len(steps) >= 4
     db.session.refresh(bulletin)
     assert bulletin.status == "published" and bulletin.number_label == "2026年第1期" and bulletin_files() == 2
