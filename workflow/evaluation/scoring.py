@@ -50,6 +50,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models import (
     AssignmentRole,
@@ -298,12 +299,24 @@ def load_year(evaluation: Evaluation, as_of: date) -> YearData:
     escalations = db.session.scalars(
         select(Escalation).where(Escalation.plan_id == plan_id, Escalation.period_id.in_(period_ids))
         .order_by(Escalation.opened_at, Escalation.id)).all() if period_ids else []
+    _attach(reports, contributions, escalations, {p.id: p for p in year_periods}, tasks)
     milestones = load_milestones([t.id for task in tasks.values() for t in task.targets])
     first_values = {key: values[0][1] for key, values in approved_values(list(tasks)).items()}
     department_ids = {d for d, _ in roles}
     departments = {d.id: d for d in db.session.scalars(select(Department).where(Department.id.in_(department_ids)))}
     return YearData(year_periods, tasks, roles, departments, reports, contributions, escalations, milestones,
                     first_values)
+
+
+def _attach(reports, contributions, escalations, periods: dict[int, Period], tasks: dict[int, Task]) -> None:
+    """Give each row its period (and an escalation its task) from the rows already loaded. Reading `r.period`
+    otherwise runs the lazy loader once per row, an identity-map hit but ~20,000 of them for a province plan
+    (1.5 s of 10 in its profile)."""
+    for row in (*reports, *contributions, *escalations):
+        set_committed_value(row, "period", periods[row.period_id])
+    for e in escalations:
+        if e.task_id in tasks:
+            set_committed_value(e, "task", tasks[e.task_id])
 
 
 def _counted(deadline: date, submitted: date | None, as_of: date) -> bool:
