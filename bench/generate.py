@@ -100,14 +100,14 @@ def _planner_statistics_kept(every: int = 300):
 
 
 def analyze() -> None:
-    """Fresh planner statistics (PostgreSQL), on a connection of its own outside the session's transaction."""
+    """Fresh planner statistics (PostgreSQL only, as its callers are), on a connection of its own outside the
+    session's transaction."""
     from sqlalchemy import text
 
     from workflow.extensions import db
 
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE"))
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE"))
 
 
 def _remind():
